@@ -1,0 +1,89 @@
+"""Atelier application factory."""
+
+import logging
+
+from flask import Flask
+
+from .config import load_config
+from .extensions import babel, csrf, db, limiter, login_manager, migrate, socketio
+
+def create_app(config_name: str | None = None, overrides: dict | None = None) -> Flask:
+    """Build the app: config -> extensions -> blueprints -> sockets -> errors -> CLI."""
+    root = __import__("pathlib").Path(__file__).resolve().parent.parent
+    app = Flask(
+        __name__,
+        instance_path=str(root / "instance"),
+        template_folder=str(root / "templates"),
+        static_folder="static",
+    )
+    load_config(app, config_name, overrides)
+
+    from . import database, i18n, security
+
+    db.init_app(app)
+    database.configure_engines(app)
+    migrate.init_app(app, db, directory=str(root / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    babel.init_app(
+        app,
+        locale_selector=i18n.select_locale,
+        timezone_selector=i18n.select_timezone,
+        default_translation_directories=str(root / "app" / "translations"),
+    )
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.session_protection = "strong"
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = None
+    socketio.init_app(
+        app,
+        async_mode=app.config["SOCKETIO_ASYNC_MODE"],
+        message_queue=app.config.get("SOCKETIO_MESSAGE_QUEUE"),
+        cors_allowed_origins=[app.config["BASE_URL"].rstrip("/")],
+        max_http_buffer_size=64 * 1024,
+        manage_session=False,
+    )
+
+    from . import models  # noqa: F401  (registers every model)
+    from .accounts import bp as accounts_bp
+    from .catalog import bp as catalog_bp
+    from .core import bp as core_bp
+    from .mail import bp as mail_bp
+
+    app.register_blueprint(core_bp)
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(catalog_bp)
+    app.register_blueprint(mail_bp)
+
+    security.init_app(app)
+    i18n.init_app(app)
+
+    from .errors import register_error_handlers
+
+    register_error_handlers(app)
+
+    from .cli import register_cli
+
+    register_cli(app)
+    _configure_logging(app)
+    return app
+
+def _configure_logging(app: Flask) -> None:
+    """Log each request by route pattern, never by path: paths may carry tokens, queries may carry
+    search terms, and neither IPs nor accounts are logged (no personal data)."""
+    from time import perf_counter
+
+    from flask import g, request
+
+    access_log = logging.getLogger("atelier.access")
+
+    @app.before_request
+    def _start_timer():
+        g.request_started = perf_counter()
+
+    @app.after_request
+    def _log_request(response):
+        rule = request.url_rule.rule if request.url_rule else "<unmatched>"
+        elapsed = (perf_counter() - g.get("request_started", perf_counter())) * 1000
+        access_log.info("%s %s %s %.1fms", request.method, rule, response.status_code, elapsed)
+        return response

@@ -1,0 +1,84 @@
+"""Flask commands: ``flask seed-demo``, ``flask create-user``, ``flask jobs run``."""
+
+import sys
+import time
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from .errors import DomainError
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(seed_demo)
+    app.cli.add_command(create_user)
+    app.cli.add_command(jobs_group)
+
+
+@click.command("seed-demo")
+def seed_demo():
+    """Load the demo data once (idempotent: a second run changes nothing)."""
+    from .demo import seed
+
+    created = seed(current_app.config["DEMO_DATA_DIR"])
+    click.echo("demo data loaded" if created else "demo data already present")
+
+
+@click.command("create-user")
+@click.argument("email")
+@click.option("--name", required=True, help="display name")
+@click.option("--password-stdin", is_flag=True, help="read the password from standard input")
+@click.option("--verified", is_flag=True, help="mark the e-mail address as verified")
+@click.option("--admin", is_flag=True, help="make a platform administrator")
+@click.option("--org", "org_slug", help="organisation slug for --role")
+@click.option("--role", type=click.Choice(["facilitator", "editor"]), help="role in --org")
+def create_user(email, name, password_stdin, verified, admin, org_slug, role):
+    """Create an account (operators and load tests)."""
+    from .accounts import service as accounts
+    from .catalog import service as catalog
+    from .catalog.models import Organisation, Role
+
+    if bool(org_slug) != bool(role):
+        raise click.UsageError("--org and --role go together")
+    if not password_stdin:
+        raise click.UsageError("pass the password on standard input with --password-stdin")
+    password = sys.stdin.readline().rstrip("\n")
+    if len(password) < 12:
+        raise click.UsageError("the password must have at least 12 characters")
+    try:
+        user = accounts.create_user(email, name, password, verified=verified, admin=admin)
+        if org_slug:
+            organisation = catalog.get_by_slug(Organisation, org_slug)
+            _grant_role(user, organisation, Role(role))
+    except DomainError as err:
+        raise click.ClickException(str(err.message)) from err
+    click.echo(f"created user {user.id} <{user.email}>")
+
+
+def _grant_role(user, organisation, role):
+    from .catalog.models import Membership
+    from .extensions import db
+
+    db.session.add(Membership(user=user, organisation=organisation, role=role))
+    db.session.commit()
+
+
+jobs_group = AppGroup("jobs", help="Periodic jobs (mail outbox; later seat offers, reminders, digests).")
+
+
+@jobs_group.command("run")
+@click.option("--once", is_flag=True, help="run every job once and exit")
+@click.option("--interval", type=float, default=None, help="seconds between rounds")
+def jobs_run(once, interval):
+    """Run the periodic jobs (forever, or once)."""
+    from .jobs import run_forever, run_once
+
+    app = current_app._get_current_object()
+    if once:
+        click.echo(run_once(app))
+        return
+    try:
+        run_forever(app, interval)
+    except KeyboardInterrupt:
+        time.sleep(0)

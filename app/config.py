@@ -1,0 +1,173 @@
+"""Configuration classes; environment variables override them (read in ``load_config``)."""
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
+
+
+class Config:
+    APP_VERSION = "0.1.0"
+    SQLALCHEMY_DATABASE_URI = f"sqlite:///{INSTANCE_DIR / 'atelier.db'}"
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    SQLITE_BUSY_TIMEOUT_MS = 15000
+    SECRET_KEY: str | None = None
+    BASE_URL = "http://127.0.0.1:5000"
+    PREFERRED_URL_SCHEME = "http"
+
+    # Sessions: consent-exempt cookies only, bounded lifetime, revocable (see accounts.models).
+    SESSION_COOKIE_NAME = "atelier_session"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=8)
+    REMEMBER_COOKIE_NAME = "atelier_remember"
+    REMEMBER_COOKIE_DURATION = timedelta(days=14)
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = False
+    MAX_CONTENT_LENGTH = 2 * 1024 * 1024
+    WTF_CSRF_TIME_LIMIT = 8 * 3600
+
+    # Languages
+    BABEL_DEFAULT_LOCALE = "fr"
+    BABEL_DEFAULT_TIMEZONE = "Europe/Paris"
+    LANGUAGES = ("fr", "en")
+
+    # Passwords: argon2id, OWASP parameters (m=19 MiB, t=2, p=1) or stronger.
+    ARGON2_TIME_COST = 2
+    ARGON2_MEMORY_COST = 19 * 1024
+    ARGON2_PARALLELISM = 1
+    EMAIL_TOKEN_MAX_AGE = 48 * 3600
+    RESET_TOKEN_MAX_AGE = 3600
+
+    # Rate limits (Flask-Limiter syntax); raise them for a load test from one IP.
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_ENABLED = True
+    RATELIMIT_HEADERS_ENABLED = True
+    LOGIN_RATE_LIMIT = "5 per minute"
+    RESET_RATE_LIMIT = "5 per minute"
+    REGISTER_RATE_LIMIT = "10 per hour"
+
+    # Mail: everything goes through the outbox (app.mail).
+    MAIL_SERVER = "127.0.0.1"
+    MAIL_PORT = 1025
+    MAIL_USE_TLS = False
+    MAIL_USERNAME: str | None = None
+    MAIL_PASSWORD: str | None = None
+    MAIL_DEFAULT_SENDER = "Atelier <ne-pas-repondre@atelier.localhost>"
+    MAIL_TIMEOUT = 10
+    MAIL_MAX_ATTEMPTS = 8
+    MAIL_RETRY_BASE_SECONDS = 30
+    MAIL_LOG_BODIES = False
+
+    # Periodic jobs
+    JOBS_INTERVAL_SECONDS = 15
+
+    # Realtime
+    SOCKETIO_ASYNC_MODE = "threading"
+    SOCKETIO_MESSAGE_QUEUE: str | None = None
+    REDIS_URL: str | None = None
+
+    DEMO_DATA_DIR = str(Path(__file__).resolve().parent.parent.parent / "shared" / "data")
+
+
+class DevelopmentConfig(Config):
+    DEBUG = False
+    MAIL_LOG_BODIES = True
+
+
+class TestConfig(Config):
+    TESTING = True
+    SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105
+    SQLALCHEMY_DATABASE_URI = "sqlite://"
+    ARGON2_TIME_COST = 1
+    ARGON2_MEMORY_COST = 8
+    ARGON2_PARALLELISM = 1
+    MAIL_RETRY_BASE_SECONDS = 0
+    BASE_URL = "http://localhost"
+    SERVER_NAME = None
+
+
+class ProductionConfig(Config):
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+    PREFERRED_URL_SCHEME = "https"
+    SOCKETIO_ASYNC_MODE = "gevent"
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "test": TestConfig,
+    "production": ProductionConfig,
+}
+
+# Environment variables that override a setting, with their type.
+ENV_OVERRIDES = {
+    "DATABASE_URL": ("SQLALCHEMY_DATABASE_URI", str),
+    "SECRET_KEY": ("SECRET_KEY", str),
+    "BASE_URL": ("BASE_URL", str),
+    "REDIS_URL": ("REDIS_URL", str),
+    "SOCKETIO_MESSAGE_QUEUE": ("SOCKETIO_MESSAGE_QUEUE", str),
+    "SOCKETIO_ASYNC_MODE": ("SOCKETIO_ASYNC_MODE", str),
+    "RATELIMIT_STORAGE_URI": ("RATELIMIT_STORAGE_URI", str),
+    "RATELIMIT_ENABLED": ("RATELIMIT_ENABLED", bool),
+    "LOGIN_RATE_LIMIT": ("LOGIN_RATE_LIMIT", str),
+    "RESET_RATE_LIMIT": ("RESET_RATE_LIMIT", str),
+    "REGISTER_RATE_LIMIT": ("REGISTER_RATE_LIMIT", str),
+    "MAIL_SERVER": ("MAIL_SERVER", str),
+    "MAIL_PORT": ("MAIL_PORT", int),
+    "MAIL_USE_TLS": ("MAIL_USE_TLS", bool),
+    "MAIL_USERNAME": ("MAIL_USERNAME", str),
+    "MAIL_PASSWORD": ("MAIL_PASSWORD", str),
+    "MAIL_DEFAULT_SENDER": ("MAIL_DEFAULT_SENDER", str),
+    "MAIL_RETRY_BASE_SECONDS": ("MAIL_RETRY_BASE_SECONDS", int),
+    "JOBS_INTERVAL_SECONDS": ("JOBS_INTERVAL_SECONDS", int),
+    "ARGON2_TIME_COST": ("ARGON2_TIME_COST", int),
+    "ARGON2_MEMORY_COST": ("ARGON2_MEMORY_COST", int),
+}
+
+
+def _parse(value: str, kind):
+    if kind is bool:
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    return kind(value)
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot run safely (e.g. production without a SECRET_KEY)."""
+
+
+def load_config(app, config_name: str | None = None, overrides: dict | None = None) -> None:
+    """Fill ``app.config`` from a class, the environment, then explicit overrides."""
+    name = config_name or os.environ.get("ATELIER_ENV", "development")
+    if name not in CONFIGS:
+        raise ConfigError(f"unknown ATELIER_ENV {name!r}")
+    app.config.from_object(CONFIGS[name])
+    app.config["ATELIER_ENV"] = name
+    for env_name, (key, kind) in ENV_OVERRIDES.items():
+        raw = os.environ.get(env_name)
+        if raw not in (None, ""):
+            app.config[key] = _parse(raw, kind)
+    if overrides:
+        app.config.update(overrides)
+    _ensure_secret_key(app, name)
+
+
+def _ensure_secret_key(app, name: str) -> None:
+    key = app.config.get("SECRET_KEY")
+    if name == "production":
+        if not key or len(key) < 32:
+            raise ConfigError("SECRET_KEY must be set to a random value of at least 32 characters in production")
+        return
+    if key:
+        return
+    # Development: generate once into instance/ so sessions survive restarts.
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    key_file = INSTANCE_DIR / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(48))
+        key_file.chmod(0o600)
+    app.config["SECRET_KEY"] = key_file.read_text().strip()

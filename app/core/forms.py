@@ -1,0 +1,10 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, SelectField
+from wtforms.validators import DataRequired
+
+
+class LanguageForm(FlaskForm):
+    lang = SelectField(_l("Langue"), choices=[("fr", "Français"), ("en", "English")],
+                       validators=[DataRequired()])
+    next = HiddenField()

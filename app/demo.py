@@ -1,0 +1,198 @@
+"""Demo data for ``make run``: built from ``../shared/data`` where it can be, idempotent.
+
+Every object is found by its natural key (slug, e-mail) before being created, so a second run
+changes nothing and later issues can extend the demo without a reset.
+"""
+
+import csv
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+
+from .accounts.models import User, utcnow
+from .accounts.passwords import hash_password
+from .catalog.models import LifeEvent, Membership, Organisation, OrganisationKind, Role, Service
+from .extensions import db
+
+DEMO_PASSWORD = "atelier-demo-2026"  # noqa: S105 (documented demo accounts, never in production)
+
+DEMO_USERS = [
+    # email, display name, admin, verified, (org slug, role) or None
+    ("admin@atelier.localhost", "Alix Admin", True, True, None),
+    ("citoyenne@atelier.localhost", "Camille Citoyenne", False, True, None),
+    ("nonverifie@atelier.localhost", "Noé Non-vérifié", False, False, None),
+    ("animatrice@atelier.localhost", "Fatou Animatrice", False, True, ("dinum", Role.facilitator)),
+    ("editeur@atelier.localhost", "Étienne Éditeur", False, True, ("dinum", Role.editor)),
+    ("animateur.caf@atelier.localhost", "Hugo Animateur", False, True, ("cnaf", Role.facilitator)),
+]
+
+ORGANISATIONS = [
+    ("dinum", "Direction interministérielle du numérique (DINUM)", OrganisationKind.ministry,
+     "https://www.numerique.gouv.fr/"),
+    ("dgfip", "Direction générale des Finances publiques", OrganisationKind.ministry, "https://www.impots.gouv.fr/"),
+    ("cnam", "Assurance Maladie", OrganisationKind.agency, "https://www.ameli.fr/"),
+    ("cnaf", "Caisse nationale des allocations familiales", OrganisationKind.agency, "https://www.caf.fr/"),
+    ("france-travail", "France Travail", OrganisationKind.agency, "https://www.francetravail.fr/"),
+    ("ants", "Agence nationale des titres sécurisés", OrganisationKind.agency, "https://ants.gouv.fr/"),
+    ("urssaf", "Urssaf", OrganisationKind.agency, "https://www.urssaf.fr/"),
+    ("assurance-retraite", "L'Assurance retraite", OrganisationKind.agency, "https://www.lassuranceretraite.fr/"),
+    ("dila", "Direction de l'information légale et administrative", OrganisationKind.ministry,
+     "https://www.service-public.gouv.fr/"),
+    ("cnous", "Réseau des Crous", OrganisationKind.agency, "https://www.etudiant.gouv.fr/"),
+    ("anah", "Agence nationale de l'habitat", OrganisationKind.agency, "https://www.anah.gouv.fr/"),
+    ("ville-de-lyon", "Ville de Lyon", OrganisationKind.local_authority, "https://www.lyon.fr/"),
+]
+
+# Life events beyond ../shared/data/life_events.csv: DINUM « moments de vie » named in its
+# 2023-07-04 announcement (« Simplification de 10 moments de vie »).
+EXTRA_LIFE_EVENTS = [
+    ("je-cherche-un-emploi", "Je cherche un emploi"),
+    ("je-prepare-ma-retraite", "Je prépare ma retraite"),
+    ("je-cree-mon-entreprise", "Je crée mon entreprise"),
+    ("je-perds-un-proche", "Je perds un proche"),
+]
+
+LIFE_EVENT_ENGLISH = {
+    "je-demenage": "I am moving house in France",
+    "je-deviens-parent": "I am becoming a parent",
+    "je-pars-de-chez-mes-parents": "I am leaving my parents' home",
+    "je-pars-vivre-a-l-etranger": "I am going to live abroad",
+    "je-deviens-etudiant": "I am becoming a student",
+    "je-pars-je-vis-et-je-rentre-de-l-etranger": "I leave, live in and come back from abroad",
+    "je-renove-mon-logement": "I am renovating my home",
+    "je-cherche-un-emploi": "I am looking for a job",
+    "je-prepare-ma-retraite": "I am preparing my retirement",
+    "je-cree-mon-entreprise": "I am starting a business",
+    "je-perds-un-proche": "I have lost a loved one",
+}
+
+# slug, name, organisation, host whose first URL in procedures.csv is used, channels, life events
+SERVICES = [
+    ("declaration-de-revenus", "Déclarer ses revenus en ligne", "dgfip", "www.impots.gouv.fr",
+     ("online", "phone", "counter"), ("je-demenage", "je-pars-vivre-a-l-etranger", "je-deviens-etudiant")),
+    ("timbre-fiscal", "Acheter un timbre fiscal électronique", "dgfip", "timbres.impots.gouv.fr",
+     ("online", "counter"), ("je-pars-vivre-a-l-etranger",)),
+    ("compte-ameli", "Gérer son compte ameli", "cnam", "assure.ameli.fr", ("online", "phone", "counter"),
+     ("je-demenage", "je-deviens-parent", "je-pars-de-chez-mes-parents", "je-deviens-etudiant")),
+    ("mon-espace-sante", "Activer Mon espace santé", "cnam", "www.monespacesante.fr", ("online", "phone"),
+     ("je-deviens-parent",)),
+    ("prestations-caf", "Demander une prestation à la Caf", "cnaf", "wwwd.caf.fr", ("online", "phone", "counter"),
+     ("je-deviens-parent", "je-demenage", "je-pars-de-chez-mes-parents", "je-perds-un-proche")),
+    ("aide-au-logement", "Demander une aide au logement", "cnaf", "connect.caf.fr", ("online", "counter"),
+     ("je-pars-de-chez-mes-parents", "je-deviens-etudiant", "je-demenage")),
+    ("inscription-france-travail", "S'inscrire à France Travail", "france-travail", "candidat.francetravail.fr",
+     ("online", "phone", "counter"), ("je-cherche-un-emploi",)),
+    ("mon-compte-formation", "Utiliser son compte personnel de formation", "france-travail",
+     "www.moncompteformation.gouv.fr", ("online",), ("je-cherche-un-emploi",)),
+    ("carte-grise", "Changer l'adresse de sa carte grise", "ants", "immatriculation.ants.gouv.fr", ("online",),
+     ("je-demenage",)),
+    ("permis-de-conduire", "Demander son permis de conduire", "ants", "permisdeconduire.ants.gouv.fr", ("online",),
+     ("je-deviens-etudiant",)),
+    ("passeport", "Faire une demande de passeport", "ants", "passeport.ants.gouv.fr", ("online", "counter"),
+     ("je-pars-vivre-a-l-etranger", "je-pars-je-vis-et-je-rentre-de-l-etranger")),
+    ("auto-entrepreneur", "Créer une micro-entreprise", "urssaf", "www.autoentrepreneur.urssaf.fr",
+     ("online", "phone"), ("je-cree-mon-entreprise",)),
+    ("pajemploi", "Déclarer un·e assistant·e maternel·le (Pajemploi)", "urssaf", "pajemploi.urssaf.fr",
+     ("online", "phone"), ("je-deviens-parent",)),
+    ("retraite-en-ligne", "Demander sa retraite en ligne", "assurance-retraite", "www.info-retraite.fr",
+     ("online", "phone", "counter"), ("je-prepare-ma-retraite", "je-perds-un-proche")),
+    ("simulateur-retraite", "Estimer le montant de sa retraite", "assurance-retraite", "www.lassuranceretraite.fr",
+     ("online",), ("je-prepare-ma-retraite",)),
+    ("inscription-electorale", "S'inscrire sur les listes électorales", "dila",
+     "www.inscriptionelectorale.service-public.fr", ("online", "counter"),
+     ("je-demenage", "je-pars-de-chez-mes-parents", "je-pars-je-vis-et-je-rentre-de-l-etranger")),
+    ("changement-adresse", "Déclarer un changement d'adresse", "dila", "www.service-public.gouv.fr", ("online",),
+     ("je-demenage", "je-pars-de-chez-mes-parents")),
+    ("logement-social", "Demander un logement social", "dila", "www.demande-logement-social.gouv.fr",
+     ("online", "counter"), ("je-pars-de-chez-mes-parents", "je-demenage")),
+    ("dossier-social-etudiant", "Constituer son dossier social étudiant", "cnous", "www.messervices.etudiant.gouv.fr",
+     ("online",), ("je-deviens-etudiant",)),
+    ("logement-crous", "Trouver un logement Crous", "cnous", "trouverunlogement.lescrous.fr", ("online",),
+     ("je-deviens-etudiant", "je-pars-de-chez-mes-parents")),
+    ("maprimerenov", "Demander MaPrimeRénov'", "anah", "www.maprimerenov.gouv.fr", ("online", "phone"),
+     ("je-renove-mon-logement",)),
+    ("vote-francais-etranger", "Voter depuis l'étranger", "dinum", "votefae.diplomatie.gouv.fr", ("online",),
+     ("je-pars-vivre-a-l-etranger", "je-pars-je-vis-et-je-rentre-de-l-etranger")),
+    ("demarches-simplifiees", "Déposer un dossier sur Démarches simplifiées", "dinum", "www.demarches-simplifiees.fr",
+     ("online",), ("je-cree-mon-entreprise", "je-renove-mon-logement")),
+    ("inscription-creche", "Inscrire son enfant en crèche", "ville-de-lyon", None, ("online", "counter"),
+     ("je-deviens-parent",)),
+]
+
+
+def _read_csv(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    with path.open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _procedure_urls(data_dir: Path) -> dict[str, tuple[str, str]]:
+    """First (url, jdma ref) per host in procedures.csv."""
+    result: dict[str, tuple[str, str]] = {}
+    for row in _read_csv(data_dir / "procedures.csv"):
+        url = row.get("url") or ""
+        host = urlsplit(url).netloc
+        ref = row.get("source", "")
+        jdma = ref.split("jdma:", 1)[1].split(";")[0].split(")")[0].strip() if "jdma:" in ref else None
+        if host and host not in result:
+            result[host] = (url, f"jdma:{jdma}" if jdma else None)
+    return result
+
+
+def _get_or_create(model, key: dict, **fields):
+    obj = db.session.scalar(select(model).filter_by(**key))
+    if obj is not None:
+        return obj, False
+    obj = model(**key, **fields)
+    db.session.add(obj)
+    db.session.flush()
+    return obj, True
+
+
+def seed(data_dir: str) -> bool:
+    """Load the demo; returns True when anything was created."""
+    data = Path(data_dir)
+    created_any = False
+
+    orgs = {}
+    for slug, name, kind, url in ORGANISATIONS:
+        orgs[slug], created = _get_or_create(Organisation, {"slug": slug}, name=name, kind=kind, url=url,
+                                             description="")
+        created_any |= created
+
+    events = {}
+    csv_events = [(r["slug"], r["name_fr"], r.get("source")) for r in _read_csv(data / "life_events.csv")]
+    extra = [(slug, name, "DINUM « moments de vie », communiqué du 2023-07-04") for slug, name in EXTRA_LIFE_EVENTS]
+    for position, (slug, name, source) in enumerate(csv_events + extra, start=1):
+        events[slug], created = _get_or_create(
+            LifeEvent, {"slug": slug}, name_fr=name, name_en=LIFE_EVENT_ENGLISH.get(slug), source=source,
+            position=position, description_fr="", description_en=None)
+        created_any |= created
+
+    urls = _procedure_urls(data)
+    for slug, name, org_slug, host, channels, event_slugs in SERVICES:
+        url, ref = urls.get(host, (None, None)) if host else (None, None)
+        service, created = _get_or_create(
+            Service, {"slug": slug}, name=name, organisation=orgs[org_slug], url=url, external_ref=ref,
+            description="", online="online" in channels, phone="phone" in channels, counter="counter" in channels)
+        if created:
+            service.life_events = [events[s] for s in event_slugs if s in events]
+        created_any |= created
+
+    password_hash = None
+    for email, name, admin, verified, membership in DEMO_USERS:
+        if db.session.scalar(select(User).where(User.email == email)):
+            continue
+        password_hash = password_hash or hash_password(DEMO_PASSWORD)
+        user = User(email=email, display_name=name, password_hash=password_hash, is_admin=admin,
+                    email_verified_at=utcnow() if verified else None, terms_accepted_at=utcnow())
+        db.session.add(user)
+        if membership:
+            org_slug, role = membership
+            db.session.add(Membership(user=user, organisation=orgs[org_slug], role=role))
+        created_any = True
+
+    db.session.commit()
+    return created_any

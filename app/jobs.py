@@ -1,0 +1,46 @@
+"""Periodic jobs. Each is idempotent and safe when two processes run it at once."""
+
+import logging
+import time
+
+from flask import Flask
+
+log = logging.getLogger(__name__)
+
+
+def _deliver_mail():
+    from .mail.service import deliver_pending
+
+    return deliver_pending()
+
+
+# Name -> callable run inside an app context. Later areas append theirs (seat offers, reminders...).
+JOBS = {
+    "deliver_mail": _deliver_mail,
+}
+
+
+def run_once(app: Flask) -> dict:
+    """Run every job once; one job's failure does not stop the others."""
+    from .extensions import db
+
+    results = {}
+    for name, job in JOBS.items():
+        with app.app_context():
+            try:
+                results[name] = job()
+            except Exception:  # a failing job is logged and retried on the next round
+                log.exception("job %s failed", name)
+                db.session.rollback()
+                results[name] = "error"
+    return results
+
+
+def run_forever(app: Flask, interval: float | None = None, sleep=time.sleep) -> None:
+    """Run the jobs every ``JOBS_INTERVAL_SECONDS`` until the process stops."""
+    interval = interval or app.config["JOBS_INTERVAL_SECONDS"]
+    while True:
+        results = run_once(app)
+        if any(v not in ({}, None) and v != {"sent": 0, "retry": 0, "failed": 0} for v in results.values()):
+            log.info("jobs: %s", results)
+        sleep(interval)

@@ -1,0 +1,150 @@
+"""The one mail module: render in the recipient's language, queue in the outbox, deliver with retries."""
+
+import base64
+import json
+import logging
+import smtplib
+import socket
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+from flask import current_app, render_template
+from flask_babel import force_locale
+from sqlalchemy import or_, select, update
+
+from ..accounts.models import utcnow
+from ..extensions import db
+from .models import OutboxMessage, OutboxStatus
+
+log = logging.getLogger(__name__)
+
+CLAIM_SECONDS = 300
+
+
+def queue_mail(recipient: str, template: str, locale: str, attachments=None, **context) -> OutboxMessage:
+    """Render ``templates/emails/<template>.{txt,html}`` in ``locale`` and add it to the outbox.
+
+    Adds to the current session without committing: the caller's transaction decides, so a mail
+    exists exactly when the change that causes it does.
+    """
+    with force_locale(locale):
+        subject = render_template(f"emails/{template}.subject.txt", **context).strip()
+        body_text = render_template(f"emails/{template}.txt", **context)
+        body_html = render_template(f"emails/{template}.html", subject=subject, **context)
+    encoded = None
+    if attachments:
+        encoded = json.dumps([
+            {"filename": name, "content_type": ctype, "content_b64": base64.b64encode(data).decode()}
+            for name, ctype, data in attachments
+        ])
+    message = OutboxMessage(
+        template=template, recipient=recipient, locale=locale, subject=subject,
+        body_text=body_text, body_html=body_html, attachments=encoded,
+        status=OutboxStatus.pending, attempts=0, next_attempt_at=utcnow(),
+    )
+    db.session.add(message)
+    return message
+
+
+def _claim(message_id: int) -> bool:
+    """Take one due message for this process: a conditional update, so two senders never both win."""
+    now = utcnow()
+    result = db.session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == message_id,
+            or_(
+                (OutboxMessage.status == OutboxStatus.pending) & (OutboxMessage.next_attempt_at <= now),
+                (OutboxMessage.status == OutboxStatus.sending) & (OutboxMessage.locked_until < now),
+            ),
+        )
+        .values(status=OutboxStatus.sending, locked_until=now + timedelta(seconds=CLAIM_SECONDS),
+                attempts=OutboxMessage.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount == 1
+
+
+def _build(message: OutboxMessage) -> EmailMessage:
+    email = EmailMessage()
+    email["Subject"] = message.subject
+    email["From"] = current_app.config["MAIL_DEFAULT_SENDER"]
+    email["To"] = message.recipient
+    email["Message-ID"] = make_msgid(idstring=f"outbox-{message.id}", domain="atelier.localhost")
+    email["Content-Language"] = message.locale
+    email.set_content(message.body_text)
+    email.add_alternative(message.body_html, subtype="html")
+    for item in json.loads(message.attachments or "[]"):
+        maintype, subtype = item["content_type"].split("/", 1)
+        email.add_attachment(base64.b64decode(item["content_b64"]), maintype=maintype, subtype=subtype,
+                             filename=item["filename"])
+    return email
+
+
+def _send(email: EmailMessage) -> None:
+    config = current_app.config
+    with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=config["MAIL_TIMEOUT"]) as smtp:
+        if config["MAIL_USE_TLS"]:
+            smtp.starttls()
+        if config.get("MAIL_USERNAME"):
+            smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
+        smtp.send_message(email)
+
+
+def deliver_pending(limit: int = 100) -> dict:
+    """Send due outbox messages; failures are retried with exponential back-off, then marked failed.
+
+    Safe in several processes at once: each message is claimed by a conditional update first.
+    """
+    now = utcnow()
+    due_ids = db.session.scalars(
+        select(OutboxMessage.id)
+        .where(or_(
+            (OutboxMessage.status == OutboxStatus.pending) & (OutboxMessage.next_attempt_at <= now),
+            (OutboxMessage.status == OutboxStatus.sending) & (OutboxMessage.locked_until < now),
+        ))
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+    ).all()
+    db.session.rollback()
+    stats = {"sent": 0, "retry": 0, "failed": 0}
+    config = current_app.config
+    for message_id in due_ids:
+        if not _claim(message_id):
+            continue
+        message = db.session.get(OutboxMessage, message_id)
+        email = _build(message)
+        db.session.rollback()  # no transaction stays open across the network call
+        try:
+            _send(email)
+        except (OSError, smtplib.SMTPException, socket.timeout) as exc:
+            message = db.session.get(OutboxMessage, message_id)
+            message.last_error = f"{type(exc).__name__}: {exc}"[:500]
+            message.locked_until = None
+            if message.attempts >= config["MAIL_MAX_ATTEMPTS"]:
+                message.status = OutboxStatus.failed
+                stats["failed"] += 1
+                log.error("mail %s failed for good after %s attempts", message_id, message.attempts)
+            else:
+                delay = config["MAIL_RETRY_BASE_SECONDS"] * (2 ** (message.attempts - 1))
+                message.status = OutboxStatus.pending
+                message.next_attempt_at = utcnow() + timedelta(seconds=delay)
+                stats["retry"] += 1
+            db.session.commit()
+            continue
+        message = db.session.get(OutboxMessage, message_id)
+        message.status = OutboxStatus.sent
+        message.sent_at = utcnow()
+        message.locked_until = None
+        message.last_error = None
+        db.session.commit()
+        stats["sent"] += 1
+        if config.get("MAIL_LOG_BODIES"):
+            log.info("mail %s sent (%s):\n%s", message_id, message.template, message.body_text)
+    return stats
+
+
+def list_recent(limit: int = 50) -> list[OutboxMessage]:
+    return list(db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)))

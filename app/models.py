@@ -1,0 +1,5 @@
+"""Imports every area's models so Alembic and ``flask shell`` see them all. Defines nothing."""
+
+from .accounts.models import User  # noqa: F401
+from .catalog.models import LifeEvent, Membership, Organisation, Service  # noqa: F401
+from .mail.models import OutboxMessage  # noqa: F401

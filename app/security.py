@@ -1,0 +1,77 @@
+"""Security headers, CSP nonces and safe redirects."""
+
+import secrets
+from urllib.parse import urlsplit
+
+from flask import Flask, g, request
+
+
+def csp_nonce() -> str:
+    """The per-request nonce that inline ``<script>``/``<style>`` tags must carry."""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(18)
+    return g.csp_nonce
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Return ``target`` only when it is a same-site path; otherwise ``default``.
+
+    Refuses absolute URLs, scheme-relative ``//host`` and backslash tricks browsers normalise.
+    """
+    if not target:
+        return default
+    target = target.strip()
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    if any(ord(ch) < 32 for ch in target):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return default
+    return target
+
+
+def _websocket_origin(base_url: str) -> str:
+    parts = urlsplit(base_url)
+    scheme = "wss" if parts.scheme == "https" else "ws"
+    return f"{scheme}://{parts.netloc}"
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.globals["csp_nonce"] = csp_nonce
+
+    @app.after_request
+    def set_security_headers(response):
+        nonce = g.get("csp_nonce") or csp_nonce()
+        connect = "'self'"
+        base_url = app.config.get("BASE_URL")
+        if base_url:
+            connect += " " + _websocket_origin(base_url)
+        frame_ancestors = getattr(g, "frame_ancestors", "'none'")
+        csp = (
+            "default-src 'self'; "
+            f"script-src 'self' 'nonce-{nonce}'; "
+            f"style-src 'self' 'nonce-{nonce}'; "
+            "img-src 'self' data:; font-src 'self'; "
+            f"connect-src {connect}; "
+            "object-src 'none'; base-uri 'self'; form-action 'self'; "
+            f"frame-ancestors {frame_ancestors}"
+        )
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", csp)
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()")
+        if app.config.get("SESSION_COOKIE_SECURE"):
+            headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+        if request.endpoint and response.mimetype == "text/html":
+            headers.setdefault("Cache-Control", "no-store" if _is_private(request) else "no-cache")
+        return response
+
+
+def _is_private(req) -> bool:
+    from flask_login import current_user
+
+    return bool(current_user and current_user.is_authenticated)
