@@ -53,7 +53,8 @@ i18n-extract: $(STAMP)/venv
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o app/translations/messages.pot --no-location --sort-output --project Atelier .
 
 i18n-update: i18n-extract
-	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --no-location --ignore-obsolete --no-fuzzy-matching
+	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --ignore-obsolete --no-fuzzy-matching
+	$(BIN)/python scripts/i18n_fill_source.py
 
 check-system:
 	@$(BIN)/python scripts/check_system.py

@@ -7,6 +7,7 @@ from flask import Flask
 from .config import load_config
 from .extensions import babel, csrf, db, limiter, login_manager, migrate, socketio
 
+
 def create_app(config_name: str | None = None, overrides: dict | None = None) -> Flask:
     """Build the app: config -> extensions -> blueprints -> sockets -> errors -> CLI."""
     root = __import__("pathlib").Path(__file__).resolve().parent.parent

@@ -1,6 +1,6 @@
 """Locale and time-zone selection; French first, English second."""
 
-from flask import Flask, current_app, session
+from flask import Flask, current_app, has_request_context, session
 from flask_babel import get_locale
 from flask_login import current_user
 
@@ -10,6 +10,8 @@ SESSION_KEY = "lang"
 def select_locale() -> str:
     """Logged-in preference, then the visitor's chosen language, then French (the default)."""
     languages = current_app.config["LANGUAGES"]
+    if not has_request_context():  # jobs and commands choose with force_locale()
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     if current_user and current_user.is_authenticated and current_user.locale in languages:
         return current_user.locale
     chosen = session.get(SESSION_KEY)

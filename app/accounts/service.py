@@ -1,6 +1,6 @@
 """Account use cases. Each public function owns its transaction and sends its signal after commit."""
 
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -9,6 +9,7 @@ from .. import signals
 from ..errors import Conflict, DomainError, InvalidInput
 from ..extensions import db
 from ..mail.service import queue_mail
+from ..urls import absolute_url
 from . import tokens
 from .models import User, utcnow
 from .passwords import burn_time, hash_password, needs_rehash, verify_password
@@ -37,15 +38,10 @@ def get_user_by_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(User.email == normalise_email(email)))
 
 
-def _absolute(endpoint: str, **values) -> str:
-    base = current_app.config["BASE_URL"].rstrip("/")
-    return base + url_for(endpoint, **values)
-
-
 def _queue_verification(user: User, email: str | None = None) -> None:
     token = tokens.make_token(tokens.VERIFY, {"uid": user.id, "email": email or user.email})
     queue_mail(user.email, "verify_email", user.locale, user=user,
-               link=_absolute("accounts.verify_email", token=token))
+               link=absolute_url("accounts.verify_email", token=token))
 
 
 def register(email: str, display_name: str, password: str, locale: str = "fr") -> User:
@@ -109,7 +105,7 @@ def request_password_reset(email: str) -> None:
         return
     token = tokens.make_token(tokens.RESET, {"uid": user.id, "pw": tokens.fingerprint(user.password_hash)})
     queue_mail(user.email, "reset_password", user.locale, user=user,
-               link=_absolute("accounts.reset_password", token=token),
+               link=absolute_url("accounts.reset_password", token=token),
                minutes=current_app.config["RESET_TOKEN_MAX_AGE"] // 60)
     db.session.commit()
 
@@ -163,7 +159,7 @@ def request_email_change(user: User, current_password: str, new_email: str) -> N
         raise EmailTaken()
     token = tokens.make_token(tokens.CHANGE_EMAIL, {"uid": user.id, "old": user.email, "new": new_email})
     queue_mail(new_email, "change_email", user.locale, user=user, new_email=new_email,
-               link=_absolute("accounts.confirm_email_change", token=token))
+               link=absolute_url("accounts.confirm_email_change", token=token))
     queue_mail(user.email, "email_change_requested", user.locale, user=user, new_email=new_email)
     db.session.commit()
 

@@ -4,7 +4,6 @@ import base64
 import json
 import logging
 import smtplib
-import socket
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -73,13 +72,13 @@ def _build(message: OutboxMessage) -> EmailMessage:
     email["From"] = current_app.config["MAIL_DEFAULT_SENDER"]
     email["To"] = message.recipient
     email["Message-ID"] = make_msgid(idstring=f"outbox-{message.id}", domain="atelier.localhost")
-    email["Content-Language"] = message.locale
     email.set_content(message.body_text)
     email.add_alternative(message.body_html, subtype="html")
     for item in json.loads(message.attachments or "[]"):
         maintype, subtype = item["content_type"].split("/", 1)
         email.add_attachment(base64.b64decode(item["content_b64"]), maintype=maintype, subtype=subtype,
                              filename=item["filename"])
+    email["Content-Language"] = message.locale  # after set_content, which resets Content-* headers
     return email
 
 
@@ -110,40 +109,42 @@ def deliver_pending(limit: int = 100) -> dict:
     ).all()
     db.session.rollback()
     stats = {"sent": 0, "retry": 0, "failed": 0}
-    config = current_app.config
     for message_id in due_ids:
         if not _claim(message_id):
             continue
         message = db.session.get(OutboxMessage, message_id)
-        email = _build(message)
+        email, attempts, template, body = _build(message), message.attempts, message.template, message.body_text
         db.session.rollback()  # no transaction stays open across the network call
         try:
             _send(email)
-        except (OSError, smtplib.SMTPException, socket.timeout) as exc:
-            message = db.session.get(OutboxMessage, message_id)
-            message.last_error = f"{type(exc).__name__}: {exc}"[:500]
-            message.locked_until = None
-            if message.attempts >= config["MAIL_MAX_ATTEMPTS"]:
-                message.status = OutboxStatus.failed
-                stats["failed"] += 1
-                log.error("mail %s failed for good after %s attempts", message_id, message.attempts)
-            else:
-                delay = config["MAIL_RETRY_BASE_SECONDS"] * (2 ** (message.attempts - 1))
-                message.status = OutboxStatus.pending
-                message.next_attempt_at = utcnow() + timedelta(seconds=delay)
-                stats["retry"] += 1
-            db.session.commit()
+        except (TimeoutError, OSError, smtplib.SMTPException) as exc:
+            stats[_record_failure(message_id, attempts, exc)] += 1
             continue
-        message = db.session.get(OutboxMessage, message_id)
-        message.status = OutboxStatus.sent
-        message.sent_at = utcnow()
-        message.locked_until = None
-        message.last_error = None
-        db.session.commit()
+        _finish(message_id, status=OutboxStatus.sent, sent_at=utcnow(), locked_until=None, last_error=None)
         stats["sent"] += 1
-        if config.get("MAIL_LOG_BODIES"):
-            log.info("mail %s sent (%s):\n%s", message_id, message.template, message.body_text)
+        if current_app.config.get("MAIL_LOG_BODIES"):
+            log.info("mail %s sent (%s):\n%s", message_id, template, body)
     return stats
+
+
+def _finish(message_id: int, **values) -> None:
+    """Write a message's outcome with one UPDATE: no read-then-write window between two senders."""
+    db.session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values)
+                       .execution_options(synchronize_session=False))
+    db.session.commit()
+
+
+def _record_failure(message_id: int, attempts: int, exc: Exception) -> str:
+    config = current_app.config
+    error = f"{type(exc).__name__}: {exc}"[:500]
+    if attempts >= config["MAIL_MAX_ATTEMPTS"]:
+        log.error("mail %s failed for good after %s attempts: %s", message_id, attempts, error)
+        _finish(message_id, status=OutboxStatus.failed, locked_until=None, last_error=error)
+        return "failed"
+    delay = config["MAIL_RETRY_BASE_SECONDS"] * (2 ** (attempts - 1))
+    _finish(message_id, status=OutboxStatus.pending, locked_until=None, last_error=error,
+            next_attempt_at=utcnow() + timedelta(seconds=delay))
+    return "retry"
 
 
 def list_recent(limit: int = 50) -> list[OutboxMessage]:

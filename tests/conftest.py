@@ -1,0 +1,133 @@
+"""Shared fixtures: the app on SQLite and on a real PostgreSQL, clients, login, SMTP sink."""
+
+import contextlib
+import re
+
+import pytest
+from sqlalchemy import text
+
+from app import create_app
+from app.extensions import db
+
+from .servers import PostgresServer, SmtpSink
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_url(pg_server):
+    return pg_server.create_database("atelier_test")
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    sink = SmtpSink().start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def smtp(smtp_server):
+    smtp_server.clear()
+    return smtp_server
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    return request.param
+
+
+_pg_schema_ready = {}
+
+
+def make_app(backend, request, **overrides):
+    config = {"RATELIMIT_ENABLED": False, **overrides}
+    if backend == "postgresql":
+        config["SQLALCHEMY_DATABASE_URI"] = request.getfixturevalue("pg_url")
+    else:
+        # A file, not :memory:, so threads get their own connections as in production (WAL).
+        path = request.getfixturevalue("tmp_path") / "atelier-test.db"
+        config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{path}"
+    if "MAIL_PORT" not in config and "smtp_server" in request.fixturenames:
+        config["MAIL_PORT"] = request.getfixturevalue("smtp_server").port
+    app = create_app("test", config)
+    return app
+
+
+@contextlib.contextmanager
+def prepared_db(app, backend):
+    """An app context with an empty schema; the tables are emptied (PostgreSQL) or dropped after."""
+    with app.app_context():
+        if backend == "postgresql":
+            if not _pg_schema_ready.get("done"):
+                db.drop_all()
+                db.create_all()
+                _pg_schema_ready["done"] = True
+        else:
+            db.create_all()
+        try:
+            yield app
+        finally:
+            db.session.remove()
+            if backend == "postgresql":
+                tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+                with db.engine.begin() as conn:
+                    conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            else:
+                db.drop_all()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(backend, request):
+    with prepared_db(make_app(backend, request), backend) as app:
+        yield app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+
+
+def csrf_from(html: str) -> str:
+    match = CSRF_RE.search(html)
+    assert match, "no CSRF token in the page"
+    return match.group(1) or match.group(2)
+
+
+def get_csrf(client, url: str = "/compte/connexion") -> str:
+    response = client.get(url)
+    return csrf_from(response.get_data(as_text=True))
+
+
+def post_form(client, url: str, data: dict, csrf_url: str | None = None, **kwargs):
+    """POST a form the way a browser does: with the CSRF token of the page that shows it."""
+    token = get_csrf(client, csrf_url or url)
+    return client.post(url, data={**data, "csrf_token": token}, **kwargs)
+
+
+def login(client, email: str, password: str = "correct horse battery", remember: bool = False):
+    data = {"email": email, "password": password}
+    if remember:
+        data["remember"] = "y"
+    response = post_form(client, "/compte/connexion", data)
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    return response
+
+
+@pytest.fixture
+def login_as(client):
+    def _login(user, password="correct horse battery", **kwargs):
+        return login(client, user.email, password, **kwargs)
+
+    return _login

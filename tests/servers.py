@@ -1,0 +1,215 @@
+"""Real services for the tests: a throwaway PostgreSQL, an SMTP sink (aiosmtpd), a live Atelier server."""
+
+import contextlib
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import requests
+from aiosmtpd.controller import Controller
+
+from .system import find_pg_bin
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on port {port} after {timeout}s")
+
+
+class PostgresServer:
+    """A PostgreSQL cluster in a temporary directory, started from Debian's binaries.
+
+    PostgreSQL refuses to run as root, so when the tests run as root the cluster belongs to the
+    unprivileged ``postgres`` user (created by Debian's package) or ``nobody``.
+    """
+
+    def __init__(self, max_connections: int = 300):
+        self.bindir = find_pg_bin()
+        if not self.bindir:
+            raise RuntimeError("PostgreSQL server binaries not found (Debian package: postgresql)")
+        self.port = free_port()
+        self.max_connections = max_connections
+        self.base = Path(tempfile.mkdtemp(prefix="atelier-pg-"))
+        self.datadir = self.base / "data"
+        self.sockdir = self.base / "sock"
+        self.user = "atelier"
+        self.run_as = None
+        if os.geteuid() == 0:
+            for name in ("postgres", "nobody"):
+                with contextlib.suppress(KeyError):
+                    self.run_as = pwd.getpwnam(name)
+                    break
+
+    def _cmd(self, *args) -> list[str]:
+        cmd = [os.path.join(self.bindir, args[0]), *args[1:]]
+        if self.run_as:
+            return ["runuser", "-u", self.run_as.pw_name, "--", *cmd]
+        return cmd
+
+    def start(self) -> "PostgresServer":
+        self.sockdir.mkdir(parents=True)
+        if self.run_as:
+            os.chmod(self.base, 0o755)
+            for path in (self.base, self.sockdir):
+                os.chown(path, self.run_as.pw_uid, self.run_as.pw_gid)
+        subprocess.run(self._cmd("initdb", "-D", str(self.datadir), "-U", self.user, "-A", "trust",
+                                 "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"),
+                       check=True, capture_output=True)
+        options = (f"-p {self.port} -k {self.sockdir} -c listen_addresses=127.0.0.1 "
+                   f"-c max_connections={self.max_connections} -c fsync=off -c synchronous_commit=off "
+                   "-c full_page_writes=off -c shared_buffers=128MB")
+        subprocess.run(self._cmd("pg_ctl", "-D", str(self.datadir), "-o", options, "-l",
+                                 str(self.base / "server.log"), "-w", "-t", "60", "start"),
+                       check=True, capture_output=True)
+        return self
+
+    def stop(self) -> None:
+        subprocess.run(self._cmd("pg_ctl", "-D", str(self.datadir), "-m", "immediate", "-w", "stop"),
+                       capture_output=True)
+        shutil.rmtree(self.base, ignore_errors=True)
+
+    def url(self, dbname: str) -> str:
+        return f"postgresql+psycopg://{self.user}@127.0.0.1:{self.port}/{dbname}"
+
+    def create_database(self, dbname: str) -> str:
+        from pytest_postgresql.janitor import DatabaseJanitor
+
+        DatabaseJanitor(user=self.user, host="127.0.0.1", port=self.port, dbname=dbname).init()
+        return self.url(dbname)
+
+    def drop_database(self, dbname: str) -> None:
+        from pytest_postgresql.janitor import DatabaseJanitor
+
+        DatabaseJanitor(user=self.user, host="127.0.0.1", port=self.port, dbname=dbname).drop()
+
+
+class SmtpSink:
+    """A real SMTP server (aiosmtpd) that keeps what it receives; can be stopped and restarted."""
+
+    def __init__(self, port: int | None = None):
+        self.port = port or free_port()
+        self.messages: list = []
+        self._lock = threading.Lock()
+        self._controller = None
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+        message = message_from_bytes(envelope.original_content, policy=policy.default)
+        with self._lock:
+            self.messages.append(message)
+        return "250 Message accepted for delivery"
+
+    def start(self) -> "SmtpSink":
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self._controller:
+            self._controller.stop()
+            self._controller = None
+
+    def clear(self) -> None:
+        with self._lock:
+            self.messages.clear()
+
+    def to(self, address: str) -> list:
+        with self._lock:
+            return [m for m in self.messages if address in str(m["To"])]
+
+    def wait_for(self, address: str, count: int = 1, timeout: float = 20.0) -> list:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.to(address)
+            if len(found) >= count:
+                return found
+            time.sleep(0.1)
+        raise TimeoutError(f"no mail to {address} within {timeout}s (have {len(self.to(address))})")
+
+
+def text_body(message) -> str:
+    return message.get_body(preferencelist=("plain",)).get_content()
+
+
+class LiveServer:
+    """Atelier started the way `make run` starts it (serve.py, gevent), as a subprocess."""
+
+    def __init__(self, database_url: str, smtp_port: int, env: dict | None = None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.database_url = database_url
+        self.env = {
+            **os.environ,
+            "ATELIER_ENV": "development",
+            "SECRET_KEY": "live-test-secret-key-0123456789abcdef0123456789",
+            "DATABASE_URL": database_url,
+            "BASE_URL": self.url,
+            "MAIL_SERVER": "127.0.0.1",
+            "MAIL_PORT": str(smtp_port),
+            "MAIL_RETRY_BASE_SECONDS": "1",
+            "JOBS_INTERVAL_SECONDS": "1",
+            "ARGON2_TIME_COST": "1",
+            "ARGON2_MEMORY_COST": "1024",
+            "LOGIN_RATE_LIMIT": "1000 per minute",
+            "RESET_RATE_LIMIT": "1000 per minute",
+            "REGISTER_RATE_LIMIT": "1000 per minute",
+            "FLASK_APP": "wsgi",
+            "PYTHONUNBUFFERED": "1",
+            **(env or {}),
+        }
+        self.process = None
+        self.log_path = Path(tempfile.mkstemp(prefix="atelier-live-", suffix=".log")[1])
+
+    def prepare_database(self) -> None:
+        """Migrate from zero and load the demo, with the same commands `make run` uses."""
+        flask = [sys.executable, "-m", "flask"]
+        for args in (["db", "upgrade"], ["seed-demo"]):
+            subprocess.run([*flask, *args], cwd=ROOT, env=self.env, check=True, capture_output=True)
+
+    def start(self) -> "LiveServer":
+        # The child keeps its own copy of the descriptor; closing ours avoids an unclosed-file warning.
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen([sys.executable, "serve.py", "--port", str(self.port)], cwd=ROOT,
+                                            env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"live server exited: {self.log_path.read_text()[-3000:]}")
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return self
+            time.sleep(0.1)
+        raise TimeoutError(f"live server did not start: {self.log_path.read_text()[-3000:]}")
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
