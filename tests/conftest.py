@@ -4,6 +4,7 @@ import contextlib
 import re
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from app import create_app
@@ -47,6 +48,23 @@ def backend(request):
 _pg_schema_ready = {}
 
 
+class IsolatedClient(FlaskClient):
+    """Each request runs in its own app context, as in production.
+
+    The test body holds an app context for database access; without this, Flask would reuse it for
+    requests and share ``g`` (logged-in user, CSRF token) between requests and clients. What the test
+    prepared is committed first, and the test's own objects are expired after, so both sides see
+    exactly what is in the database.
+    """
+
+    def open(self, *args, **kwargs):
+        db.session.commit()
+        with self.application.app_context():
+            response = super().open(*args, **kwargs)
+        db.session.expire_all()
+        return response
+
+
 def make_app(backend, request, **overrides):
     config = {"RATELIMIT_ENABLED": False, **overrides}
     if backend == "postgresql":
@@ -58,6 +76,7 @@ def make_app(backend, request, **overrides):
     if "MAIL_PORT" not in config and "smtp_server" in request.fixturenames:
         config["MAIL_PORT"] = request.getfixturevalue("smtp_server").port
     app = create_app("test", config)
+    app.test_client_class = IsolatedClient
     return app
 
 

@@ -174,7 +174,9 @@ def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
         try:
-            user = service.change_password(current_user, form.current_password.data, form.password.data)
+            # The real object, not the proxy: login_user() below stores it as the current user.
+            user = service.change_password(current_user._get_current_object(), form.current_password.data,
+                                           form.password.data)
         except service.WrongPassword as err:
             _form_error(form, "current_password", err.message)
         else:

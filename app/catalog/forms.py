@@ -11,6 +11,7 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import URL, DataRequired, Email, Length, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -40,15 +41,15 @@ class CheckboxList(SelectMultipleField):
 
 def organisation_kind_choices():
     return [
-        (OrganisationKind.ministry.value, _l("Ministère")),
-        (OrganisationKind.agency.value, _l("Opérateur ou agence")),
-        (OrganisationKind.local_authority.value, _l("Collectivité territoriale")),
-        (OrganisationKind.other.value, _l("Autre")),
+        SelectChoice(OrganisationKind.ministry.value, _l("Ministère")),
+        SelectChoice(OrganisationKind.agency.value, _l("Opérateur ou agence")),
+        SelectChoice(OrganisationKind.local_authority.value, _l("Collectivité territoriale")),
+        SelectChoice(OrganisationKind.other.value, _l("Autre")),
     ]
 
 
 def role_choices():
-    return [(Role.facilitator.value, _l("Animateur·rice")), (Role.editor.value, _l("Éditeur·rice"))]
+    return [SelectChoice(Role.facilitator.value, _l("Animateur·rice")), SelectChoice(Role.editor.value, _l("Éditeur·rice"))]
 
 
 class OrganisationForm(FlaskForm):
@@ -56,10 +57,14 @@ class OrganisationForm(FlaskForm):
                                               Length(max=200)])
     slug = StringField(_l("Identifiant d'adresse"), description=SLUG_HINT,
                        validators=[_required(_l("Saisissez un identifiant d'adresse.")), Length(max=80), SLUG])
-    kind = SelectField(_l("Type"), choices=organisation_kind_choices)
+    kind = SelectField(_l("Type"))
     description = TextAreaField(_l("Présentation"), validators=[Length(max=5000)])
     url = _url_field()
     submit = SubmitField(_l("Enregistrer"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.kind.choices = organisation_kind_choices()
 
 
 class ServiceForm(FlaskForm):
@@ -94,5 +99,9 @@ class MemberForm(FlaskForm):
                        validators=[_required(_l("Saisissez l'adresse électronique du compte.")),
                                    Email(message=_l("Saisissez une adresse électronique valide, par exemple "
                                                     "nom@exemple.fr."), check_deliverability=False)])
-    role = SelectField(_l("Rôle"), choices=role_choices)
+    role = SelectField(_l("Rôle"))
     submit = SubmitField(_l("Ajouter"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.role.choices = role_choices()

@@ -4,6 +4,7 @@ from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
 
 from ..accounts.forms import ConfirmForm
 from ..errors import DomainError
@@ -87,8 +88,8 @@ def remove_member(membership_id: int):
 def edit_service(slug: str | None = None):
     item = service.get_by_slug(Service, slug) if slug else None
     form = ServiceForm(obj=item)
-    form.organisation_id.choices = [(o.id, o.name) for o in service.list_organisations()]
-    form.life_event_ids.choices = [(e.id, e.name_fr) for e in service.list_life_events()]
+    form.organisation_id.choices = [SelectChoice(o.id, o.name) for o in service.list_organisations()]
+    form.life_event_ids.choices = [SelectChoice(e.id, e.name_fr) for e in service.list_life_events()]
     if item and not form.is_submitted():
         form.life_event_ids.data = [e.id for e in item.life_events]
     if form.validate_on_submit():
@@ -106,7 +107,7 @@ def edit_service(slug: str | None = None):
 def edit_life_event(slug: str | None = None):
     item = service.get_by_slug(LifeEvent, slug) if slug else None
     form = LifeEventForm(obj=item)
-    form.service_ids.choices = [(s.id, f"{s.name} — {s.organisation.name}")
+    form.service_ids.choices = [SelectChoice(s.id, f"{s.name} — {s.organisation.name}")
                                 for s in db.session.scalars(select(Service).order_by(Service.name))]
     if item and not form.is_submitted():
         form.service_ids.data = [s.id for s in item.services]
