@@ -1,6 +1,6 @@
 """Domain errors and their mapping to HTML pages, JSON bodies and socket acks."""
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
@@ -90,9 +90,9 @@ def error_response(status: int, message=None, code: str | None = None):
     message = str(message or ERROR_TEXTS.get(status, ERROR_TEXTS[500]))
     if wants_json():
         body = {"error": {"code": code or ERROR_CODES.get(status, "error"), "message": message}}
-        return jsonify(body), status
+        return make_response(jsonify(body), status)
     title = ERROR_TITLES.get(status, ERROR_TITLES[500])
-    return render_template("errors/error.html", status=status, title=title, message=message), status
+    return make_response(render_template("errors/error.html", status=status, title=title, message=message), status)
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -107,8 +107,10 @@ def register_error_handlers(app: Flask) -> None:
             return err
         # Werkzeug's own descriptions are English-only; ours are translated.
         response = error_response(status)
-        if status == 405 and getattr(err, "valid_methods", None):
-            response[0].headers["Allow"] = ", ".join(err.valid_methods)
+        # Keep what the exception says beyond its body (Allow on 405, Retry-After on 429).
+        for name, value in err.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
         return response
 
     @app.errorhandler(Exception)

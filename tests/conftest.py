@@ -5,12 +5,14 @@ import re
 
 import pytest
 from flask.testing import FlaskClient
+from pytest_redis import factories as redis_factories
 from sqlalchemy import text
 
 from app import create_app
 from app.extensions import db
 
 from .servers import PostgresServer, SmtpSink
+from .system import find_redis
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -25,6 +27,20 @@ def pg_server():
 @pytest.fixture(scope="session")
 def pg_url(pg_server):
     return pg_server.create_database("atelier_test")
+
+
+redis_proc = redis_factories.redis_proc(executable=find_redis() or "redis-server", port=None)
+
+
+@pytest.fixture
+def redis_url(redis_proc):
+    """A real redis-server (started once per session), emptied for each test."""
+    import redis
+
+    client = redis.Redis(host=redis_proc.host, port=redis_proc.port)
+    client.flushall()
+    client.close()
+    return f"redis://{redis_proc.host}:{redis_proc.port}/0"
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,12 @@
+"""Page lists derived from ``app.url_map`` for tests that walk every page."""
+
+NOT_HTML = {"static", "core.healthz"}
+
+
+def get_rules(app):
+    return [r for r in app.url_map.iter_rules() if "GET" in r.methods and r.endpoint not in NOT_HTML]
+
+
+def html_get_urls(app) -> list[str]:
+    """Every GET page without URL parameters (pages with parameters are walked with real data elsewhere)."""
+    return sorted(r.rule for r in get_rules(app) if not r.arguments)

@@ -1,0 +1,210 @@
+"""Security baseline: CSRF, cookies, CSP, redirects, limits, error pages, production config."""
+
+import pytest
+from werkzeug.routing import Rule
+
+from app import create_app
+from app.config import ConfigError
+from app.extensions import db
+from app.security import safe_next
+from tests.conftest import get_csrf, make_app, prepared_db
+from tests.factories import make_user
+from tests.pages import html_get_urls
+
+
+def post_only_rules(app) -> list[Rule]:
+    return [r for r in app.url_map.iter_rules() if "POST" in r.methods]
+
+
+def sample_url(rule: Rule) -> str:
+    values = {arg: 1 if rule._converters[arg].__class__.__name__ == "IntegerConverter" else "x"
+              for arg in rule.arguments}
+    return rule.build(values)[1]
+
+
+def test_every_form_refuses_a_post_without_csrf_token(app, client):
+    make_user(email="root@example.org", admin=True)
+    db.session.commit()
+    client.post("/compte/connexion", data={"email": "root@example.org", "password": "correct horse battery",
+                                           "csrf_token": get_csrf(client)})
+    rules = post_only_rules(app)
+    assert len(rules) >= 15
+    for rule in rules:
+        response = client.post(sample_url(rule), data={"email": "a@b.fr"})
+        assert response.status_code == 400, rule.rule
+        assert "Requête incorrecte" in response.get_data(as_text=True) or response.is_json
+
+
+def test_session_cookie_attributes(client):
+    response = client.get("/compte/connexion")
+    cookie = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith("atelier_session="))
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "Secure" not in cookie  # development over http
+
+
+def test_production_cookies_are_secure_and_sessions_bounded(monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", "p" * 48)
+    monkeypatch.setenv("DATABASE_URL", "sqlite://")
+    app = create_app("production")
+    assert app.config["SESSION_COOKIE_SECURE"] and app.config["REMEMBER_COOKIE_SECURE"]
+    assert app.config["PERMANENT_SESSION_LIFETIME"].total_seconds() <= 12 * 3600
+    response = app.test_client().get("/compte/connexion")
+    cookie = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith("atelier_session="))
+    assert "Secure" in cookie
+    assert "max-age=63072000" in response.headers["Strict-Transport-Security"]
+
+
+def test_production_refuses_to_start_without_a_real_secret_key(monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    with pytest.raises(ConfigError):
+        create_app("production")
+    monkeypatch.setenv("SECRET_KEY", "short")
+    with pytest.raises(ConfigError):
+        create_app("production")
+
+
+def test_csp_with_nonce_and_headers_on_every_html_page(app, client):
+    for url in html_get_urls(app):
+        response = client.get(url)
+        assert response.mimetype == "text/html", url
+        csp = response.headers["Content-Security-Policy"]
+        assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp and "'nonce-" in csp, url
+        assert "unsafe-inline" not in csp
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Referrer-Policy"] == "same-origin"
+
+
+def test_csp_nonce_changes_per_request(client):
+    first = client.get("/").headers["Content-Security-Policy"]
+    second = client.get("/").headers["Content-Security-Policy"]
+    assert first != second
+
+
+@pytest.mark.parametrize("target", ["//evil.example", "https://evil.example/", "/\\evil.example", "\\\\evil",
+                                    "javascript:alert(1)", "", None, "/ok\r\nSet-Cookie: x"])
+def test_safe_next_refuses_other_sites(target):
+    assert safe_next(target, "/home") == "/home"
+
+
+def test_safe_next_keeps_local_paths():
+    assert safe_next("/demarches/?q=1") == "/demarches/?q=1"
+
+
+def test_language_switch_refuses_open_redirect(client):
+    response = client.post("/langue", data={"lang": "en", "next": "https://evil.example/",
+                                            "csrf_token": get_csrf(client, "/")})
+    assert response.headers["Location"] == "/"
+
+
+def test_login_is_rate_limited_per_ip_with_a_clear_page(request, backend):
+    app = make_app(backend, request, RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="5 per minute")
+    with prepared_db(app, backend):
+        client = app.test_client()
+        token = get_csrf(client)
+        statuses = [client.post("/compte/connexion", data={"email": f"u{n}@example.org", "password": "x",
+                                                           "csrf_token": token}).status_code for n in range(6)]
+        assert statuses == [200] * 5 + [429]
+        response = client.post("/compte/connexion", data={"email": "z@example.org", "password": "x",
+                                                          "csrf_token": token})
+        assert response.status_code == 429
+        assert "Trop de tentatives" in response.get_data(as_text=True)
+        assert "Retry-After" in response.headers
+        # Reading the page is not limited.
+        assert client.get("/compte/connexion").status_code == 200
+
+
+def test_login_is_rate_limited_per_account_across_ips(request, backend):
+    app = make_app(backend, request, RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="5 per minute")
+    with prepared_db(app, backend):
+        statuses = []
+        for n in range(6):
+            client = app.test_client()
+            client.environ_base["REMOTE_ADDR"] = f"10.0.0.{n + 1}"
+            token = get_csrf(client)
+            statuses.append(client.post("/compte/connexion", data={"email": "target@example.org", "password": "x",
+                                                                   "csrf_token": token}).status_code)
+        assert statuses == [200] * 5 + [429]
+
+
+def test_password_reset_is_rate_limited(request, backend):
+    app = make_app(backend, request, RATELIMIT_ENABLED=True, RESET_RATE_LIMIT="5 per minute")
+    with prepared_db(app, backend):
+        client = app.test_client()
+        token = get_csrf(client, "/compte/mot-de-passe-oublie")
+        statuses = [client.post("/compte/mot-de-passe-oublie", data={"email": f"r{n}@example.org",
+                                                                     "csrf_token": token}).status_code
+                    for n in range(6)]
+        assert statuses == [302] * 5 + [429]
+
+
+def test_rate_limits_are_shared_through_redis(request, backend, redis_url):
+    """Two app instances (two server processes) share one counter when storage is Redis."""
+    apps = [make_app(backend, request, RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="5 per minute",
+                     RATELIMIT_STORAGE_URI=redis_url) for _ in range(2)]
+    with prepared_db(apps[0], backend):
+        statuses = []
+        for n in range(6):
+            client = apps[n % 2].test_client()
+            token = get_csrf(client)
+            statuses.append(client.post("/compte/connexion", data={"email": "shared@example.org", "password": "x",
+                                                                   "csrf_token": token}).status_code)
+        assert statuses == [200] * 5 + [429]
+
+
+def test_oversized_request_gets_413_page(client):
+    response = client.post("/compte/connexion", data={"email": "x" * (3 * 1024 * 1024)})
+    assert response.status_code == 413
+    assert "Envoi trop volumineux" in response.get_data(as_text=True)
+
+
+def test_method_not_allowed_page(client):
+    response = client.get("/compte/deconnexion")
+    assert response.status_code == 405
+    assert "Méthode non autorisée" in response.get_data(as_text=True)
+
+
+def test_not_found_page_in_both_languages(client):
+    assert "Page introuvable" in client.get("/nulle-part").get_data(as_text=True)
+    client.post("/langue", data={"lang": "en", "next": "/", "csrf_token": get_csrf(client, "/")})
+    assert "Page not found" in client.get("/nulle-part").get_data(as_text=True)
+
+
+def test_server_error_page_has_no_stack_trace(request, backend):
+    app = make_app(backend, request)
+
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("secret internal detail")
+
+    with prepared_db(app, backend):
+        response = app.test_client().get("/boom")
+        assert response.status_code == 500
+        html = response.get_data(as_text=True)
+        assert "Erreur du serveur" in html
+        assert "secret internal detail" not in html and "Traceback" not in html
+
+
+def test_healthz_is_503_when_the_database_is_unreachable(tmp_path):
+    app = create_app("test", {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/missing/dir/db.sqlite"})
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json()["database"] == "unreachable"
+
+
+def test_user_text_is_escaped(client):
+    make_user(email="evil@example.org", name="<script>alert(1)</script>")
+    db.session.commit()
+    client.post("/compte/connexion", data={"email": "evil@example.org", "password": "correct horse battery",
+                                           "csrf_token": get_csrf(client)})
+    html = client.get("/compte/").get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_no_third_party_urls_in_pages(app, client):
+    for url in html_get_urls(app):
+        html = client.get(url).get_data(as_text=True)
+        for attr in ('src="http', "href=\"http", "url(http"):
+            for chunk in html.split(attr)[1:]:
+                # Outbound links to service sites are fine; loaded resources (src) are not.
+                assert attr.startswith("href"), f"{url} loads a remote resource: {attr}{chunk[:60]}"
