@@ -62,6 +62,7 @@ class Config:
     MAIL_MAX_ATTEMPTS = 8
     MAIL_RETRY_BASE_SECONDS = 30
     MAIL_LOG_BODIES = False
+    MAIL_RETENTION_DAYS = 30
 
     # Periodic jobs
     JOBS_INTERVAL_SECONDS = 15

@@ -14,9 +14,16 @@ def _deliver_mail():
     return deliver_pending()
 
 
+def _purge_mail():
+    from .mail.service import purge_delivered
+
+    return purge_delivered()
+
+
 # Name -> callable run inside an app context. Later areas append theirs (seat offers, reminders...).
 JOBS = {
     "deliver_mail": _deliver_mail,
+    "purge_mail": _purge_mail,
 }
 
 
@@ -36,11 +43,18 @@ def run_once(app: Flask) -> dict:
     return results
 
 
+def _did_something(result) -> bool:
+    """A job result worth logging: a non-zero count, or a dict with one."""
+    if isinstance(result, dict):
+        return any(result.values())
+    return bool(result)
+
+
 def run_forever(app: Flask, interval: float | None = None, sleep=time.sleep) -> None:
     """Run the jobs every ``JOBS_INTERVAL_SECONDS`` until the process stops."""
     interval = interval or app.config["JOBS_INTERVAL_SECONDS"]
     while True:
         results = run_once(app)
-        if any(v not in ({}, None) and v != {"sent": 0, "retry": 0, "failed": 0} for v in results.values()):
+        if any(_did_something(v) for v in results.values()):
             log.info("jobs: %s", results)
         sleep(interval)

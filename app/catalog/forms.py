@@ -49,7 +49,8 @@ def organisation_kind_choices():
 
 
 def role_choices():
-    return [SelectChoice(Role.facilitator.value, _l("Animateur·rice")), SelectChoice(Role.editor.value, _l("Éditeur·rice"))]
+    return [SelectChoice(Role.facilitator.value, _l("Animateur·rice")),
+            SelectChoice(Role.editor.value, _l("Éditeur·rice"))]
 
 
 class OrganisationForm(FlaskForm):

@@ -10,7 +10,7 @@ from email.utils import make_msgid
 
 from flask import current_app, render_template
 from flask_babel import force_locale
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 
 from ..accounts.models import utcnow
 from ..extensions import db
@@ -149,3 +149,19 @@ def _record_failure(message_id: int, attempts: int, exc: Exception) -> str:
 
 def list_recent(limit: int = 50) -> list[OutboxMessage]:
     return list(db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)))
+
+
+def purge_delivered(older_than_days: int | None = None) -> int:
+    """Delete sent and failed mail older than the retention period (the privacy page promises it).
+
+    A single DELETE: idempotent, and harmless when two processes run it at once.
+    """
+    days = current_app.config["MAIL_RETENTION_DAYS"] if older_than_days is None else older_than_days
+    cutoff = utcnow() - timedelta(days=days)
+    result = db.session.execute(
+        delete(OutboxMessage)
+        .where(OutboxMessage.status.in_([OutboxStatus.sent, OutboxStatus.failed]),
+               OutboxMessage.created_at < cutoff)
+        .execution_options(synchronize_session=False))
+    db.session.commit()
+    return result.rowcount

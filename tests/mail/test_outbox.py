@@ -94,3 +94,25 @@ def test_two_senders_at_once_deliver_each_mail_once(app, smtp, backend):
     for n in range(20):
         assert len(smtp.wait_for(f"v{n}@example.org")) == 1
     assert all(m.status is OutboxStatus.sent for m in db.session.scalars(select(OutboxMessage)))
+
+
+def test_delivered_mail_is_purged_after_the_retention_period(app, smtp):
+    from datetime import timedelta
+
+    from app.accounts.models import utcnow
+    from app.jobs import run_once
+    from app.mail.service import purge_delivered
+
+    accounts.register("old@example.org", "Old", "a long enough password")
+    accounts.register("new@example.org", "New", "a long enough password")
+    deliver_pending()
+    accounts.register("waiting@example.org", "Waiting", "a long enough password")  # still pending
+    old = db.session.scalar(select(OutboxMessage).where(OutboxMessage.recipient == "old@example.org"))
+    waiting = db.session.scalar(select(OutboxMessage).where(OutboxMessage.recipient == "waiting@example.org"))
+    old.created_at = waiting.created_at = utcnow() - timedelta(days=31)
+    db.session.commit()
+    assert purge_delivered() == 1
+    assert purge_delivered() == 0
+    remaining = {m.recipient for m in db.session.scalars(select(OutboxMessage))}
+    assert remaining == {"new@example.org", "waiting@example.org"}
+    assert set(run_once(app)) == {"deliver_mail", "purge_mail"}

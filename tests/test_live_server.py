@@ -1,0 +1,122 @@
+"""The `make run` entry point (serve.py, gevent) as a real process: Socket.IO, jobs, mail, SQLite WAL."""
+
+import re
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+import requests
+import socketio
+
+from tests.servers import ROOT, LiveServer, SmtpSink, free_port, text_body
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def sink():
+    sink = SmtpSink().start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="module")
+def server(sink, tmp_path_factory):
+    db_path = tmp_path_factory.mktemp("live") / "atelier.db"
+    server = LiveServer(f"sqlite:///{db_path}", sink.port)
+    server.prepare_database()
+    server.start()
+    yield server
+    server.stop()
+
+
+def csrf(session: requests.Session, url: str) -> str:
+    html = session.get(url, timeout=10).text
+    return re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', html).group(1)
+
+
+def register(server, email):
+    http = requests.Session()
+    token = csrf(http, server.url + "/compte/inscription")
+    response = http.post(server.url + "/compte/inscription", timeout=10, allow_redirects=False, data={
+        "csrf_token": token, "email": email, "display_name": "Live", "password": "live test password",
+        "password_confirm": "live test password", "accept_terms": "y"})
+    assert response.status_code == 302, response.text[:500]
+    return http
+
+
+def test_health_and_sqlite_wal(server):
+    body = requests.get(server.url + "/healthz", timeout=5).json()
+    assert body == {"status": "ok", "database": "ok", "version": body["version"]}
+    path = server.database_url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_socketio_connects_over_websocket_with_gevent(server):
+    client = socketio.Client(reconnection=False)
+    # websocket-client sends Origin: <the server URL> itself, as a browser on the site would.
+    client.connect(server.url, transports=["websocket"], wait_timeout=10)
+    assert client.connected
+    assert client.transport() == "websocket"
+    client.disconnect()
+
+
+def test_socketio_refuses_another_origin(server):
+    client = socketio.Client(reconnection=False)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        client.connect(server.url, transports=["websocket"], headers={"Origin": "http://evil.example"},
+                       wait_timeout=5)
+    assert not client.connected
+
+
+def test_jobs_in_the_server_deliver_registration_mail(server, sink):
+    register(server, "live.one@example.org")
+    [message] = sink.wait_for("live.one@example.org", timeout=20)
+    assert server.url + "/compte/verifier/" in text_body(message)
+
+
+def test_mail_survives_an_smtp_outage_and_arrives_exactly_once(sink, tmp_path):
+    """Stop the SMTP server, make a change that sends mail, restart it: the mail arrives once."""
+    outage = SmtpSink(port=free_port())  # not started: mail server down
+    server = LiveServer(f"sqlite:///{tmp_path / 'outage.db'}", outage.port)
+    server.prepare_database()
+    server.start()
+    try:
+        register(server, "outage@example.org")
+        import time
+
+        time.sleep(3)  # several job rounds fail meanwhile
+        assert outage.to("outage@example.org") == []
+        outage.start()
+        assert len(outage.wait_for("outage@example.org", timeout=30)) == 1
+        time.sleep(3)  # more job rounds: nothing is sent twice
+        assert len(outage.to("outage@example.org")) == 1
+    finally:
+        server.stop()
+        outage.stop()
+
+
+def test_two_job_processes_at_once_send_each_mail_once(sink, tmp_path):
+    server = LiveServer(f"sqlite:///{tmp_path / 'jobs.db'}", sink.port,
+                        env={"SOCKETIO_ASYNC_MODE": "threading"})
+    server.prepare_database()
+    script = (
+        "from wsgi import app\n"
+        "from app.extensions import db\n"
+        "from app.mail.service import queue_mail\n"
+        "with app.app_context():\n"
+        "    for n in range(30):\n"
+        "        queue_mail(f'batch{n}@example.org', 'email_change_requested', 'fr',\n"
+        "                   user=type('U', (), {'display_name': 'B'})(), new_email='x@example.org')\n"
+        "    db.session.commit()\n"
+    )
+    subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=server.env, check=True)
+    flask = [sys.executable, "-m", "flask", "jobs", "run", "--once"]
+    processes = [subprocess.Popen(flask, cwd=ROOT, env=server.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                 for _ in range(2)]
+    outputs = [p.communicate(timeout=120) for p in processes]
+    assert all(p.returncode == 0 for p in processes), outputs
+    for n in range(30):
+        assert len(sink.wait_for(f"batch{n}@example.org", timeout=10)) == 1
