@@ -47,9 +47,10 @@ def create_user(email, name, password_stdin, verified, admin, org_slug, role):
     if len(password) < 12:
         raise click.UsageError("the password must have at least 12 characters")
     try:
+        # Resolve the organisation first, so a bad --org leaves no account behind.
+        organisation = catalog.get_by_slug(Organisation, org_slug) if org_slug else None
         user = accounts.create_user(email, name, password, verified=verified, admin=admin)
-        if org_slug:
-            organisation = catalog.get_by_slug(Organisation, org_slug)
+        if organisation:
             _grant_role(user, organisation, Role(role))
     except DomainError as err:
         raise click.ClickException(str(err.message)) from err

@@ -5,6 +5,7 @@ changes nothing and later issues can extend the demo without a reset.
 """
 
 import csv
+import logging
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -14,6 +15,8 @@ from .accounts.models import User, utcnow
 from .accounts.passwords import hash_password
 from .catalog.models import LifeEvent, Membership, Organisation, OrganisationKind, Role, Service
 from .extensions import db
+
+log = logging.getLogger(__name__)
 
 DEMO_PASSWORD = "atelier-demo-2026"  # noqa: S105 (documented demo accounts, never in production)
 
@@ -154,6 +157,8 @@ def _get_or_create(model, key: dict, **fields):
 def seed(data_dir: str) -> bool:
     """Load the demo; returns True when anything was created."""
     data = Path(data_dir)
+    if not (data / "life_events.csv").exists():
+        log.warning("reference data not found in %s: the demo catalogue will be smaller", data)
     created_any = False
 
     orgs = {}

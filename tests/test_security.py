@@ -141,7 +141,7 @@ def test_rate_limits_are_shared_through_redis(request, backend, redis_url):
     """Two app instances (two server processes) share one counter when storage is Redis."""
     apps = [make_app(backend, request, RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="5 per minute",
                      RATELIMIT_STORAGE_URI=redis_url) for _ in range(2)]
-    with prepared_db(apps[0], backend):
+    with prepared_db(apps[0], backend), prepared_db(apps[1], backend):
         statuses = []
         for n in range(6):
             client = apps[n % 2].test_client()
