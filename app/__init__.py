@@ -1,6 +1,7 @@
 """Atelier application factory."""
 
 import logging
+from pathlib import Path
 
 from flask import Flask
 
@@ -10,7 +11,7 @@ from .extensions import babel, csrf, db, limiter, login_manager, migrate, socket
 
 def create_app(config_name: str | None = None, overrides: dict | None = None) -> Flask:
     """Build the app: config -> extensions -> blueprints -> sockets -> errors -> CLI."""
-    root = __import__("pathlib").Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parent.parent
     app = Flask(
         __name__,
         instance_path=str(root / "instance"),

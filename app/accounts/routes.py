@@ -165,7 +165,7 @@ def account():
         service.update_profile(current_user, form.display_name.data)
         flash(_("Votre profil est enregistré."), "success")
         return redirect(url_for("accounts.account"))
-    return render_template("accounts/account.html", form=form, confirm_form=ConfirmForm())
+    return render_template("accounts/account.html", form=form)
 
 
 @bp.route("/mot-de-passe", methods=["GET", "POST"])
@@ -228,7 +228,7 @@ def log_out_everywhere():
 @bp.get("/mes-donnees")
 @login_required
 def my_data():
-    return render_template("accounts/my_data.html", confirm_form=ConfirmForm())
+    return render_template("accounts/my_data.html")
 
 
 @bp.post("/mes-donnees/telecharger")

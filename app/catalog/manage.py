@@ -23,11 +23,11 @@ def admin_home():
                            services=db.session.scalars(select(Service).order_by(Service.name)).all())
 
 
-def _save(form, save, redirect_endpoint, **extra):
-    """Run a save service from a validated form; a unique clash becomes a field error."""
-    fields = {k: v for k, v in form.data.items() if k not in ("csrf_token", "submit", *extra.pop("skip", ()))}
+def _save(form, save, redirect_endpoint):
+    """Run a save service with a validated form's fields; a unique clash becomes a field error."""
+    fields = {k: v for k, v in form.data.items() if k not in ("csrf_token", "submit")}
     try:
-        obj = save(**extra, **fields)
+        obj = save(**fields)
     except service.SlugTaken as err:
         form.slug.errors = [str(err.message)]
         return None
@@ -68,7 +68,7 @@ def manage_members(slug: str):
             flash(_("Le rôle est attribué."), "success")
             return redirect(url_for("catalog.manage_members", slug=slug))
     return render_template("admin/members.html", organisation=organisation, form=form,
-                           members=service.list_members(organisation), confirm_form=ConfirmForm())
+                           members=service.list_members(organisation))
 
 
 @bp.post("/admin/membres/<int:membership_id>/retirer")
@@ -94,7 +94,7 @@ def edit_service(slug: str | None = None):
         form.life_event_ids.data = [e.id for e in item.life_events]
     if form.validate_on_submit():
         response = _save(form, lambda **f: service.save_service(current_user, item, **f),
-                         "catalog.show_service", skip=())
+                         "catalog.show_service")
         if response:
             return response
     return render_template("admin/form.html", form=form,

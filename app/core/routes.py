@@ -55,9 +55,9 @@ def healthz():
     version = current_app.config["APP_VERSION"]
     try:
         db.session.execute(text("SELECT 1"))
-        db.session.rollback()
     except Exception:  # any driver error means the database is not usable right now
         current_app.logger.warning("health check: database unreachable")
-        db.session.rollback()
         return jsonify(status="error", database="unreachable", version=version), 503
+    finally:
+        db.session.remove()
     return jsonify(status="ok", database="ok", version=version)
