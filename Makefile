@@ -15,7 +15,8 @@ test: setup check-system
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: setup check-system
-	@ls bench/*.py >/dev/null 2>&1 && for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done \
+	@ls bench/*.py >/dev/null 2>&1 && for b in bench/*.py; do case $$b in bench/common.py|bench/*_app.py) continue;; esac; \
+	  echo "== $$b"; $(BIN)/python $$b || exit 1; done \
 	  || echo "no benchmark yet"
 
 lint: setup
@@ -50,7 +51,7 @@ jobs: setup
 	$(BIN)/flask jobs run
 
 i18n-extract: $(STAMP)/venv
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o app/translations/messages.pot --no-location --sort-output --project Atelier .
+	$(BIN)/pybabel extract --ignore-dirs '.* __pycache__ node_modules .venv' -F babel.cfg -k _l -k lazy_gettext -o app/translations/messages.pot --no-location --sort-output --project Atelier .
 
 i18n-update: i18n-extract
 	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --ignore-obsolete --no-fuzzy-matching

@@ -57,7 +57,7 @@ class Config:
     MAIL_USE_TLS = False
     MAIL_USERNAME: str | None = None
     MAIL_PASSWORD: str | None = None
-    MAIL_DEFAULT_SENDER = "Atelier <ne-pas-repondre@atelier.localhost>"
+    MAIL_DEFAULT_SENDER = "Atelier <ne-pas-repondre@atelier.example>"
     MAIL_TIMEOUT = 10
     MAIL_MAX_ATTEMPTS = 8
     MAIL_RETRY_BASE_SECONDS = 30

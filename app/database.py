@@ -47,9 +47,16 @@ def is_sqlite() -> bool:
 
 
 def begin_write() -> None:
-    """Start the session's transaction as a write transaction (``BEGIN IMMEDIATE`` on SQLite).
+    """Start a fresh write transaction (``BEGIN IMMEDIATE`` on SQLite).
 
-    Call it first thing in a service that reads then writes rows other requests may also write.
-    On PostgreSQL it is a no-op: such services lock the rows they read (``with_for_update``).
+    Call it first thing in a service that reads then writes rows other requests may also write: a
+    read transaction left open by the request (loading the page's objects) is ended first, so what
+    the service reads next is current and, on SQLite, already holds the write lock. On PostgreSQL
+    such services also lock the rows they read (``with_for_update``).
     """
-    db.session.connection(execution_options={"sqlite_immediate": True})
+    session = db.session
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("begin_write() called with unsaved changes in the session")
+    if session.in_transaction():
+        session.rollback()
+    session.connection(execution_options={"sqlite_immediate": True})

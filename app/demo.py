@@ -22,12 +22,12 @@ DEMO_PASSWORD = "atelier-demo-2026"  # noqa: S105 (documented demo accounts, nev
 
 DEMO_USERS = [
     # email, display name, admin, verified, (org slug, role) or None
-    ("admin@atelier.localhost", "Alix Admin", True, True, None),
-    ("citoyenne@atelier.localhost", "Camille Citoyenne", False, True, None),
-    ("nonverifie@atelier.localhost", "Noé Non-vérifié", False, False, None),
-    ("animatrice@atelier.localhost", "Fatou Animatrice", False, True, ("dinum", Role.facilitator)),
-    ("editeur@atelier.localhost", "Étienne Éditeur", False, True, ("dinum", Role.editor)),
-    ("animateur.caf@atelier.localhost", "Hugo Animateur", False, True, ("cnaf", Role.facilitator)),
+    ("admin@atelier.example", "Alix Admin", True, True, None),
+    ("citoyenne@atelier.example", "Camille Citoyenne", False, True, None),
+    ("nonverifie@atelier.example", "Noé Non-vérifié", False, False, None),
+    ("animatrice@atelier.example", "Fatou Animatrice", False, True, ("dinum", Role.facilitator)),
+    ("editeur@atelier.example", "Étienne Éditeur", False, True, ("dinum", Role.editor)),
+    ("animateur.caf@atelier.example", "Hugo Animateur", False, True, ("cnaf", Role.facilitator)),
 ]
 
 ORGANISATIONS = [

@@ -35,6 +35,28 @@ def is_staff(user) -> bool:
     return is_authenticated(user) and bool(user.memberships)
 
 
+def can_facilitate(user, organisation) -> bool:
+    """Runs workshops and boards of ``organisation``: its facilitators, and platform admins."""
+    from .catalog.models import Role
+
+    return is_admin(user) or has_org_role(user, organisation, Role.facilitator)
+
+
+def facilitated_organisations(user) -> list:
+    """Organisations whose workshops this person may create (all of them for admins)."""
+    from .catalog.models import Organisation, Role
+    from .extensions import db
+
+    if is_admin(user):
+        return list(db.session.scalars(db.select(Organisation).order_by(Organisation.name)))
+    return sorted({m.organisation for m in user.memberships if m.role is Role.facilitator} if is_authenticated(user)
+                  else set(), key=lambda o: o.name)
+
+
+def is_facilitator(user) -> bool:
+    return bool(facilitated_organisations(user)) if is_authenticated(user) else False
+
+
 def can_manage_catalog(user) -> bool:
     return is_admin(user)
 

@@ -52,7 +52,7 @@ def test_seed_demo_command_is_idempotent(app):
     runner = app.test_cli_runner()
     assert "demo data loaded" in runner.invoke(args=["seed-demo"]).output
     assert "already present" in runner.invoke(args=["seed-demo"]).output
-    assert db.session.scalar(select(User).where(User.email == "admin@atelier.localhost")).is_admin
+    assert db.session.scalar(select(User).where(User.email == "admin@atelier.example")).is_admin
 
 
 def test_jobs_run_once(app, smtp):

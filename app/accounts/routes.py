@@ -56,6 +56,18 @@ def _account_key():
     return "account:" + (request.form.get("email") or "").strip().lower()
 
 
+def _me():
+    """The logged-in user object itself: services may store it (login_user), never the proxy."""
+    return current_user._get_current_object()
+
+
+def _log_out_keeping_language() -> None:
+    """Sign out; the visitor keeps reading in the language their account used."""
+    locale = current_user.locale
+    logout_user()
+    session[SESSION_KEY] = locale
+
+
 def _form_error(form, field, message) -> None:
     getattr(form, field).errors = [*getattr(form, field).errors, str(message)]
 
@@ -102,7 +114,7 @@ def login():
 @login_required
 def logout():
     if ConfirmForm().validate_on_submit():
-        logout_user()
+        _log_out_keeping_language()
         flash(_("Vous êtes déconnecté·e."), "success")
     return redirect(url_for("core.home"))
 
@@ -123,7 +135,7 @@ def verify_email(token: str):
 @login_required
 def resend_verification():
     if ConfirmForm().validate_on_submit():
-        service.resend_verification(current_user)
+        service.resend_verification(_me())
         flash(_("Un nouveau lien de vérification vous a été envoyé."), "success")
     return redirect(url_for("accounts.account"))
 
@@ -162,7 +174,7 @@ def reset_password(token: str):
 def account():
     form = ProfileForm(obj=current_user)
     if form.validate_on_submit():
-        service.update_profile(current_user, form.display_name.data)
+        service.update_profile(_me(), form.display_name.data)
         flash(_("Votre profil est enregistré."), "success")
         return redirect(url_for("accounts.account"))
     return render_template("accounts/account.html", form=form)
@@ -174,9 +186,7 @@ def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
         try:
-            # The real object, not the proxy: login_user() below stores it as the current user.
-            user = service.change_password(current_user._get_current_object(), form.current_password.data,
-                                           form.password.data)
+            user = service.change_password(_me(), form.current_password.data, form.password.data)
         except service.WrongPassword as err:
             _form_error(form, "current_password", err.message)
         else:
@@ -192,7 +202,7 @@ def change_email():
     form = ChangeEmailForm()
     if form.validate_on_submit():
         try:
-            service.request_email_change(current_user, form.current_password.data, form.new_email.data)
+            service.request_email_change(_me(), form.current_password.data, form.new_email.data)
         except service.WrongPassword as err:
             _form_error(form, "current_password", err.message)
         except service.EmailTaken as err:
@@ -219,8 +229,8 @@ def confirm_email_change(token: str):
 @login_required
 def log_out_everywhere():
     if ConfirmForm().validate_on_submit():
-        service.log_out_everywhere(current_user)
-        logout_user()
+        service.log_out_everywhere(_me())
+        _log_out_keeping_language()
         flash(_("Vous avez été déconnecté·e de tous vos appareils."), "success")
     return redirect(url_for("accounts.login"))
 
@@ -236,7 +246,7 @@ def my_data():
 def download_my_data():
     if not ConfirmForm().validate_on_submit():
         return redirect(url_for("accounts.my_data"))
-    payload = json.dumps(service.export_personal_data(current_user), ensure_ascii=False, indent=2)
+    payload = json.dumps(service.export_personal_data(_me()), ensure_ascii=False, indent=2)
     return Response(payload, mimetype="application/json",
                     headers={"Content-Disposition": 'attachment; filename="atelier-mes-donnees.json"',
                              "Cache-Control": "no-store"})
@@ -248,11 +258,11 @@ def delete_account():
     form = DeleteAccountForm()
     if form.validate_on_submit():
         try:
-            service.delete_account(current_user, form.password.data)
+            service.delete_account(_me(), form.password.data)
         except service.WrongPassword as err:
             _form_error(form, "password", err.message)
         else:
-            logout_user()
+            _log_out_keeping_language()
             flash(_("Votre compte est supprimé. Vos contributions restent visibles sous le nom "
                     "« participant·e supprimé·e »."), "success")
             return redirect(url_for("core.home"))

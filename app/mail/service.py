@@ -71,7 +71,7 @@ def _build(message: OutboxMessage) -> EmailMessage:
     email["Subject"] = message.subject
     email["From"] = current_app.config["MAIL_DEFAULT_SENDER"]
     email["To"] = message.recipient
-    email["Message-ID"] = make_msgid(idstring=f"outbox-{message.id}", domain="atelier.localhost")
+    email["Message-ID"] = make_msgid(idstring=f"outbox-{message.id}", domain="atelier.example")
     email.set_content(message.body_text)
     email.add_alternative(message.body_html, subtype="html")
     for item in json.loads(message.attachments or "[]"):

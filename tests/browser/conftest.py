@@ -5,14 +5,16 @@ The live server runs in a subprocess on a fresh SQLite file, migrated from zero 
 demo data, so the pytest process itself never imports gevent.
 """
 
+import contextlib
 import re
+import sqlite3
 
 import pytest
 import requests
 
 from ..servers import LiveServer, SmtpSink
 from ..system import find_chromium
-from .helpers import DEMO_PASSWORD, ROLES
+from .helpers import DEMO_PASSWORD
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -22,6 +24,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+
 
 @pytest.fixture(scope="session")
 def live_smtp():
@@ -35,7 +38,11 @@ def live_server(live_smtp, tmp_path_factory):
     db_path = tmp_path_factory.mktemp("live-db") / "atelier.db"
     server = LiveServer(f"sqlite:///{db_path}", live_smtp.port)
     server.prepare_database()
-    server.start()
+    try:
+        server.start()
+    except BaseException:
+        server.stop()
+        raise
     yield server
     server.stop()
 
@@ -52,7 +59,8 @@ def playwright_instance():
 def browser(playwright_instance):
     executable = find_chromium()
     if not executable:
-        pytest.skip("chromium not found (Debian package: chromium)")
+        # Never skip silently: `make test` checks for chromium first; this names the package too.
+        pytest.fail("chromium not found (Debian package: chromium)")
     browser = playwright_instance.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
     yield browser
     browser.close()
@@ -82,27 +90,22 @@ def page(new_context):
 CSRF_INPUT_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
-def http_login(session: requests.Session, base_url: str, email: str) -> None:
-    """Log in over plain HTTP (for setting up data, not for what the tests check)."""
-    html = session.get(f"{base_url}/compte/connexion", timeout=10).text
-    token = CSRF_INPUT_RE.search(html).group(1)
-    response = session.post(f"{base_url}/compte/connexion", timeout=10, allow_redirects=False,
-                            data={"csrf_token": token, "email": email, "password": DEMO_PASSWORD})
+def http_register(base_url: str, email: str, password: str = DEMO_PASSWORD) -> None:
+    """Create an account over plain HTTP (set-up only: the browser tests check the pages)."""
+    with requests.Session() as http:
+        html = http.get(f"{base_url}/compte/inscription", timeout=10).text
+        response = http.post(f"{base_url}/compte/inscription", timeout=10, allow_redirects=False, data={
+            "csrf_token": CSRF_INPUT_RE.search(html).group(1), "email": email, "display_name": "Courriel Test",
+            "password": password, "password_confirm": password, "accept_terms": "y"})
     assert response.status_code == 302, response.text[:2000]
 
 
 @pytest.fixture(scope="session")
 def outbox_message_id(live_server):
-    """The id of a message in the outbox: a password-reset request for the citizen queues one."""
-    with requests.Session() as http:
-        html = http.get(f"{live_server.url}/compte/mot-de-passe-oublie", timeout=10).text
-        token = CSRF_INPUT_RE.search(html).group(1)
-        response = http.post(f"{live_server.url}/compte/mot-de-passe-oublie", timeout=10,
-                             data={"csrf_token": token, "email": ROLES["citizen"]}, allow_redirects=False)
-        assert response.status_code == 302
-    with requests.Session() as http:
-        http_login(http, live_server.url, ROLES["admin"])
-        listing = http.get(f"{live_server.url}/admin/courriels/", timeout=10).text
-    ids = re.findall(r'href="/admin/courriels/(\d+)"', listing)
-    assert ids, "the outbox lists no message after a password-reset request"
-    return int(ids[0])
+    """The id of a message in the outbox: registering an account queues a verification mail."""
+    http_register(live_server.url, "boite.envoi@example.org")
+    db_path = live_server.database_url.removeprefix("sqlite:///")
+    with contextlib.closing(sqlite3.connect(db_path)) as connection:
+        (message_id,) = connection.execute("SELECT max(id) FROM outbox_messages").fetchone()
+    assert message_id, "no message in the outbox after a registration"
+    return message_id

@@ -4,10 +4,10 @@
 DEMO_PASSWORD = "atelier-demo-2026"  # noqa: S105 (documented demo accounts, never in production)
 ROLES = {
     "anonymous": None,
-    "citizen": "citoyenne@atelier.localhost",
-    "facilitator": "animatrice@atelier.localhost",
-    "editor": "editeur@atelier.localhost",
-    "admin": "admin@atelier.localhost",
+    "citizen": "citoyenne@atelier.example",
+    "facilitator": "animatrice@atelier.example",
+    "editor": "editeur@atelier.example",
+    "admin": "admin@atelier.example",
 }
 MAX_TABS = 80
 
@@ -75,4 +75,6 @@ def login(page, email: str, password: str = DEMO_PASSWORD) -> None:
     page.fill("#password", password)
     with page.expect_navigation():
         page.locator("form[action$='/compte/connexion'] [type=submit]").click()
-    assert page.locator("form[action$='/compte/deconnexion']").count() == 1, "login failed"
+    if page.locator("form[action$='/compte/deconnexion']").count() != 1:
+        errors = page.locator(".error-summary").all_inner_texts()
+        raise AssertionError(f"{email} could not log in: {errors or page.locator('main').inner_text()[:500]}")

@@ -2,8 +2,6 @@
 
 import pytest
 
-from .helpers import ROLES, html_lang
-
 pytestmark = pytest.mark.browser
 
 
@@ -18,30 +16,43 @@ def test_no_horizontal_scroll_at_320_px(new_context, path):
     assert widths["scroll"] <= 320 + 1, f"{path} scrolls horizontally at 320 px: {widths}"
 
 
-def test_login_works_without_javascript(new_context, live_server):
+def test_register_and_login_work_without_javascript(new_context, live_server):
+    """Every form is a plain HTML form: register, sign out and sign in with JavaScript disabled."""
     page = new_context(java_script_enabled=False).new_page()
-    page.goto("/compte/connexion")
-    page.fill("#email", ROLES["facilitator"])
-    page.fill("#password", "atelier-demo-2026")
+    email, password = "sans.javascript@example.org", "pas de javascript ici"
+    page.goto("/compte/inscription")
+    page.fill("#email", email)
+    page.fill("#display_name", "Sans JavaScript")
+    page.fill("#password", password)
+    page.fill("#password_confirm", password)
+    page.check("#accept_terms")
     with page.expect_navigation():
-        page.locator("form[action$='/compte/connexion'] [type=submit]").click()
+        page.locator("main form [type=submit]").click()
+    assert page.url == live_server.url + "/compte/"
+    with page.expect_navigation():
+        page.locator("nav form[action$='/compte/deconnexion'] button").click()
+    assert page.locator("nav a[href$='/compte/connexion']").count() == 1
+
+    page.goto("/compte/connexion")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    with page.expect_navigation():
+        page.locator("main form [type=submit]").click()
     assert page.url == live_server.url + "/"
-    # Logged in: the nav now offers the account page and a logout button (a plain POST form).
-    assert page.locator("nav a[href='/compte/']").count() == 1
-    assert page.locator("form[action$='/compte/deconnexion'] button").count() == 1
+    # Signed in: the nav offers the account page and a sign-out button (a plain POST form).
+    assert page.locator("nav a[href$='/compte/']").count() == 1
+    assert page.locator("nav form[action$='/compte/deconnexion'] button").count() == 1
     assert page.locator(".flash-success").count() == 1
-    assert html_lang(page) in ("fr", "en")
 
 
-def test_no_request_leaves_the_live_server(new_context, live_server):
+def test_no_request_leaves_the_live_server(page, live_server):
     """Every resource (fonts included) is self-hosted: no request goes anywhere but the app."""
-    page = new_context().new_page()
     urls = []
     page.on("request", lambda request: urls.append(request.url))
     for path in ["/", "/compte/inscription", "/compte/connexion", "/demarches/", "/moments-de-vie/je-demenage",
                  "/organisations/dinum", "/demarches/passeport", "/accessibilite"]:
         page.goto(path)
-        page.wait_for_load_state("networkidle")
+        page.evaluate("() => document.fonts.ready.then(() => true)")
     assert any("/static/vendor/fonts/" in url for url in urls), "the self-hosted font was not loaded"
     outside = [url for url in urls if not url.startswith(live_server.url + "/")]
     assert not outside, f"requests outside {live_server.url}: {outside}"
