@@ -51,11 +51,15 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     from .catalog import bp as catalog_bp
     from .core import bp as core_bp
     from .mail import bp as mail_bp
+    from .workshops import bp as workshops_bp
+    from .workshops import receivers as workshops_receivers
 
     app.register_blueprint(core_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(catalog_bp)
     app.register_blueprint(mail_bp)
+    app.register_blueprint(workshops_bp)
+    workshops_receivers.init_app(app)
 
     security.init_app(app)
     i18n.init_app(app)

@@ -54,7 +54,7 @@ def begin_write() -> None:
     the service reads next is current and, on SQLite, already holds the write lock. On PostgreSQL
     such services also lock the rows they read (``with_for_update``).
     """
-    session = db.session
+    session = db.session()  # the scoped session's current Session
     if session.new or session.dirty or session.deleted:
         raise RuntimeError("begin_write() called with unsaved changes in the session")
     if session.in_transaction():

@@ -20,8 +20,22 @@ def _purge_mail():
     return purge_delivered()
 
 
+def _workshop_job(name):
+    def run():
+        from .workshops import service
+
+        return getattr(service, name)()
+
+    return run
+
+
 # Name -> callable run inside an app context. Later areas append theirs (seat offers, reminders...).
 JOBS = {
+    # Jobs that queue mail come before the delivery, so their mail leaves in the same round.
+    "workshop_offers": _workshop_job("process_expired_offers"),
+    "workshop_reminders": _workshop_job("send_reminders"),
+    "workshop_attendance": _workshop_job("record_attendance"),
+    "workshop_answers_purge": _workshop_job("purge_answers"),
     "deliver_mail": _deliver_mail,
     "purge_mail": _purge_mail,
 }

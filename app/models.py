@@ -3,3 +3,12 @@
 from .accounts.models import User  # noqa: F401
 from .catalog.models import LifeEvent, Membership, Organisation, Service  # noqa: F401
 from .mail.models import OutboxMessage  # noqa: F401
+from .workshops.models import (  # noqa: F401
+    CalendarFeed,
+    Registration,
+    RegistrationAnswer,
+    Workshop,
+    WorkshopCategory,
+    WorkshopEvaluation,
+    WorkshopQuestion,
+)

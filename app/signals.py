@@ -21,3 +21,6 @@ user_deleted = atelier.signal("user-deleted")
 personal_data_requested = atelier.signal("personal-data-requested")
 """Sent with the ``User`` when they download their data; each receiver returns
 ``(section_name, json_serialisable_data)`` for what its area holds about them."""
+
+workshop_published = atelier.signal("workshop-published")
+"""Sent with the ``Workshop`` after it is published."""

@@ -62,3 +62,26 @@ def make_member(organisation, role: Role, **user_kwargs) -> User:
     db.session.flush()
     db.session.refresh(user)
     return user
+
+
+def make_workshop(organisation=None, *, capacity=2, quotas=(), questions=(), starts_in=None, duration=None,
+                  published=True, visibility=None, creator=None, **fields):
+    """A workshop through the service (so its seat pools exist), published unless told otherwise."""
+    from datetime import timedelta
+
+    from app.workshops import service
+    from app.workshops.models import Visibility, WorkshopFormat
+
+    organisation = organisation or make_organisation()
+    creator = creator or make_user(admin=True)
+    starts_at = utcnow() + (starts_in if starts_in is not None else timedelta(days=7))
+    defaults = {"title": "Atelier de test", "description_md": "", "expected_change": "", "address": "1 rue de Test",
+                "format": WorkshopFormat.in_person, "starts_at": starts_at,
+                "ends_at": starts_at + (duration or timedelta(hours=2)),
+                "visibility": visibility or Visibility.public}
+    db.session.commit()
+    workshop = service.create_workshop(creator, organisation, capacity=capacity, quotas=list(quotas),
+                                       questions=list(questions), **{**defaults, **fields})
+    if published:
+        service.publish_workshop(creator, workshop)
+    return workshop

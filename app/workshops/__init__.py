@@ -1,0 +1,5 @@
+from flask import Blueprint
+
+bp = Blueprint("workshops", __name__, url_prefix="/ateliers")
+
+from . import manage, receivers, routes  # noqa: E402,F401

@@ -1,0 +1,231 @@
+"""Workshop forms. The sign-up form is built per workshop from its categories and questions."""
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    FieldList,
+    Form,
+    FormField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import URL, DataRequired, InputRequired, Length, NumberRange, Optional
+
+from ..catalog.forms import CheckboxList
+from .models import QuestionKind, Visibility, WorkshopFormat
+
+PARIS = ZoneInfo("Europe/Paris")
+QUOTA_SLOTS = 6
+QUESTION_SLOTS = 5
+
+
+def to_utc(local: datetime | None) -> datetime | None:
+    """A naive Europe/Paris wall-clock time from a form, as naive UTC for storage."""
+    if local is None:
+        return None
+    return local.replace(tzinfo=PARIS).astimezone(UTC).replace(tzinfo=None)
+
+
+def to_local(utc: datetime | None) -> datetime | None:
+    if utc is None:
+        return None
+    return utc.replace(tzinfo=UTC).astimezone(PARIS).replace(tzinfo=None)
+
+
+def format_choices():
+    return [SelectChoice(WorkshopFormat.in_person.value, _l("En présentiel")),
+            SelectChoice(WorkshopFormat.online.value, _l("En ligne")),
+            SelectChoice(WorkshopFormat.hybrid.value, _l("Hybride (sur place et en ligne)"))]
+
+
+def visibility_choices():
+    return [SelectChoice(Visibility.public.value, _l("Public : visible de tous")),
+            SelectChoice(Visibility.invitation.value, _l("Sur invitation : accessible par un lien privé"))]
+
+
+def question_kind_choices():
+    return [SelectChoice(QuestionKind.short_text.value, _l("Texte court")),
+            SelectChoice(QuestionKind.single_choice.value, _l("Choix unique")),
+            SelectChoice(QuestionKind.multiple_choice.value, _l("Choix multiples")),
+            SelectChoice(QuestionKind.consent.value, _l("Case de consentement"))]
+
+
+class QuotaForm(Form):
+    name = StringField(_l("Catégorie"), validators=[Optional(), Length(max=80)])
+    seats = IntegerField(_l("Places"), validators=[Optional(), NumberRange(min=1, max=10000)])
+
+
+class QuestionForm(Form):
+    label = StringField(_l("Question"), validators=[Optional(), Length(max=300)])
+    kind = SelectField(_l("Type de réponse"))
+    choices_text = TextAreaField(_l("Options (une par ligne, pour les choix)"), validators=[Length(max=2000)])
+    required = BooleanField(_l("Réponse obligatoire"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.kind.choices = question_kind_choices()
+
+
+class WorkshopForm(FlaskForm):
+    organisation_id = SelectField(_l("Organisation"), coerce=int)
+    title = StringField(_l("Titre"), validators=[DataRequired(message=_l("Donnez un titre à l'atelier.")),
+                                                 Length(max=200)])
+    expected_change = TextAreaField(
+        _l("Ce que l'atelier va changer"), validators=[Length(max=2000)],
+        description=_l("En une ou deux phrases : la démarche concernée et ce que vous voulez améliorer avec les "
+                       "participant·es."))
+    description_md = TextAreaField(_l("Description"), validators=[Length(max=20000)],
+                                   description=_l("Mise en forme Markdown simple : **gras**, listes, liens."))
+    format = RadioField(_l("Format"), validators=[InputRequired(message=_l("Choisissez un format."))])
+    address = StringField(_l("Adresse (sur place)"), validators=[Length(max=300)])
+    access_info = TextAreaField(_l("Comment venir"), validators=[Length(max=2000)])
+    meeting_link = StringField(
+        _l("Lien de la visioconférence (en ligne)"),
+        validators=[Optional(), URL(message=_l("Saisissez une adresse web complète, commençant par https://.")),
+                    Length(max=500)],
+        description=_l("Montré seulement aux personnes dont l'inscription est confirmée."))
+    accessibility_info = TextAreaField(_l("Accessibilité"), validators=[Length(max=2000)],
+                                       description=_l("Accès en fauteuil, boucle magnétique, interprète LSF…"))
+    starts_at = DateTimeLocalField(_l("Début (heure de Paris)"), format="%Y-%m-%dT%H:%M",
+                                   validators=[InputRequired(message=_l("Indiquez la date et l'heure de début."))])
+    ends_at = DateTimeLocalField(_l("Fin (heure de Paris)"), format="%Y-%m-%dT%H:%M",
+                                 validators=[InputRequired(message=_l("Indiquez la date et l'heure de fin."))])
+    capacity = IntegerField(_l("Nombre de places"),
+                            validators=[InputRequired(message=_l("Indiquez le nombre de places.")),
+                                        NumberRange(min=1, max=10000,
+                                                    message=_l("Entre 1 et 10 000 places."))])
+    quotas = FieldList(FormField(QuotaForm), label=_l("Quotas par catégorie (facultatif)"),
+                       min_entries=QUOTA_SLOTS, max_entries=QUOTA_SLOTS)
+    signup_opens_at = DateTimeLocalField(_l("Ouverture des inscriptions (facultatif)"), format="%Y-%m-%dT%H:%M",
+                                         validators=[Optional()])
+    signup_closes_at = DateTimeLocalField(_l("Clôture des inscriptions (facultatif)"), format="%Y-%m-%dT%H:%M",
+                                          validators=[Optional()],
+                                          description=_l("Sans date, les inscriptions restent ouvertes jusqu'au "
+                                                         "début."))
+    visibility = RadioField(_l("Visibilité"), default=Visibility.public.value)
+    service_ids = CheckboxList(_l("Démarches concernées"), coerce=int)
+    life_event_ids = CheckboxList(_l("Moments de vie concernés"), coerce=int)
+    ask_accessibility = BooleanField(_l("Demander les besoins d'accessibilité à l'inscription"), default=True)
+    questions = FieldList(FormField(QuestionForm), label=_l("Questions à l'inscription (facultatif)"),
+                          min_entries=QUESTION_SLOTS, max_entries=QUESTION_SLOTS)
+    submit = SubmitField(_l("Enregistrer"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.format.choices = format_choices()
+        self.visibility.choices = visibility_choices()
+
+    def quota_list(self) -> list[tuple[str, int]]:
+        return [(q.form.name.data.strip(), q.form.seats.data) for q in self.quotas
+                if (q.form.name.data or "").strip() or q.form.seats.data]
+
+    def question_list(self) -> list[dict]:
+        result = []
+        if self.ask_accessibility.data:
+            result.append({"kind": QuestionKind.short_text, "label": str(ACCESSIBILITY_QUESTION),
+                           "required": False, "is_accessibility": True})
+        for q in self.questions:
+            label = (q.form.label.data or "").strip()
+            if label and label != str(ACCESSIBILITY_QUESTION):
+                result.append({"kind": QuestionKind(q.form.kind.data), "label": label,
+                               "choices_text": q.form.choices_text.data or "", "required": q.form.required.data})
+        return result
+
+
+ACCESSIBILITY_QUESTION = _l("Avez-vous des besoins d'accessibilité (accès, interprétation, documents adaptés…) ?")
+
+
+def build_signup_form(workshop, *, on_behalf: bool = False, formdata=None):
+    """A sign-up form with a category choice (for quotas) and one field per registration question."""
+
+    class SignUpForm(FlaskForm):
+        pass
+
+    if on_behalf:
+        SignUpForm.guest_name = StringField(
+            _l("Nom de la personne"), validators=[DataRequired(message=_l("Indiquez le nom de la personne.")),
+                                                  Length(max=120)])
+        SignUpForm.guest_phone = StringField(
+            _l("Téléphone"), validators=[DataRequired(message=_l("Indiquez un numéro de téléphone.")),
+                                         Length(max=40)],
+            description=_l("Pour la rappeler ; effacé après l'atelier selon la durée de conservation."))
+    if workshop.has_categories:
+        SignUpForm.category_id = RadioField(
+            _l("Vous participez en tant que"), coerce=int,
+            choices=[SelectChoice(c.id, c.name) for c in workshop.categories],
+            validators=[InputRequired(message=_l("Choisissez une catégorie."))])
+    for question in workshop.questions:
+        name = f"q_{question.id}"
+        validators = [InputRequired(message=_l("Répondez à cette question."))] if question.required \
+            else [Optional()]
+        if question.kind is QuestionKind.short_text:
+            field = StringField(question.label, validators=[*validators, Length(max=1000)])
+        elif question.kind is QuestionKind.single_choice:
+            field = RadioField(question.label, choices=[SelectChoice(c, c) for c in question.choices],
+                               validators=validators)
+        elif question.kind is QuestionKind.multiple_choice:
+            field = CheckboxList(question.label, choices=[SelectChoice(c, c) for c in question.choices],
+                                 validators=[DataRequired(message=_l("Cochez au moins une réponse."))]
+                                 if question.required else [Optional()])
+        else:
+            field = BooleanField(question.label, validators=[DataRequired(message=_l("Cochez cette case pour "
+                                                                                     "continuer."))]
+                                 if question.required else [])
+        setattr(SignUpForm, name, field)
+    SignUpForm.submit = SubmitField(_l("Inscrire cette personne") if on_behalf else _l("M'inscrire"))
+    return SignUpForm(formdata=formdata) if formdata is not None else SignUpForm()
+
+
+def answers_from(form, workshop) -> dict:
+    return {q.id: getattr(form, f"q_{q.id}").data for q in workshop.questions}
+
+
+class ReasonForm(FlaskForm):
+    reason = TextAreaField(_l("Motif, envoyé aux personnes inscrites"),
+                           validators=[DataRequired(message=_l("Indiquez le motif.")), Length(max=2000)])
+    submit = SubmitField(_l("Annuler l'atelier"))
+
+
+class StaffCancelForm(FlaskForm):
+    message = TextAreaField(_l("Message à la personne (facultatif)"), validators=[Length(max=2000)])
+    submit = SubmitField(_l("Annuler cette inscription"))
+
+
+class MessageForm(FlaskForm):
+    subject = StringField(_l("Objet du message"), validators=[DataRequired(message=_l("Indiquez un objet.")),
+                                                               Length(max=150)])
+    body = TextAreaField(_l("Message"), validators=[DataRequired(message=_l("Écrivez le message.")),
+                                                    Length(max=5000)])
+    submit = SubmitField(_l("Envoyer aux personnes inscrites"))
+
+
+class EvaluationForm(FlaskForm):
+    overall = RadioField(_l("Dans l'ensemble, comment avez-vous trouvé l'atelier ?"), coerce=int,
+                         validators=[InputRequired(message=_l("Choisissez une note."))])
+    felt_heard = RadioField(_l("Vous êtes-vous senti·e écouté·e ?"),
+                            validators=[InputRequired(message=_l("Choisissez une réponse."))])
+    would_return = RadioField(_l("Reviendriez-vous à un autre atelier ?"),
+                              validators=[InputRequired(message=_l("Choisissez une réponse."))])
+    comment = TextAreaField(_l("Un commentaire ? (facultatif)"), validators=[Length(max=2000)],
+                            description=_l("Votre réponse est anonyme : elle n'est pas reliée à votre compte."))
+    submit = SubmitField(_l("Envoyer mon avis"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.overall.choices = [SelectChoice(5, _l("5 — Excellent")), SelectChoice(4, _l("4 — Bien")),
+                                SelectChoice(3, _l("3 — Moyen")), SelectChoice(2, _l("2 — Décevant")),
+                                SelectChoice(1, _l("1 — Très décevant"))]
+        self.felt_heard.choices = [SelectChoice("yes", _l("Oui")), SelectChoice("partly", _l("En partie")),
+                                   SelectChoice("no", _l("Non"))]
+        self.would_return.choices = [SelectChoice("yes", _l("Oui")), SelectChoice("maybe", _l("Peut-être")),
+                                     SelectChoice("no", _l("Non"))]

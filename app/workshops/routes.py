@@ -1,0 +1,226 @@
+"""Public workshop pages: find, sign up, cancel, confirm an offer, calendars, evaluation."""
+
+from datetime import datetime
+
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from ..accounts.forms import ConfirmForm
+from ..catalog import service as catalog
+from ..catalog.models import Organisation, Service
+from ..errors import DomainError
+from ..extensions import db
+from ..markdown import render_markdown
+from . import bp, calendar, service
+from .forms import EvaluationForm, answers_from, build_signup_form, to_utc
+from .models import Registration, RegistrationStatus, WorkshopFormat
+
+
+def _me():
+    return current_user._get_current_object()
+
+
+def _date_arg(name: str):
+    raw = request.args.get(name, "")
+    try:
+        return to_utc(datetime.strptime(raw, "%Y-%m-%d")) if raw else None
+    except ValueError:
+        return None
+
+
+def _id_arg(name: str):
+    value = request.args.get(name, type=int)
+    return value if value and value > 0 else None
+
+
+@bp.get("/")
+def list_workshops():
+    fmt = request.args.get("format", "")
+    filters = {
+        "organisation_id": _id_arg("organisation"), "life_event_id": _id_arg("moment"),
+        "service_id": _id_arg("demarche"),
+        "workshop_format": WorkshopFormat(fmt) if fmt in WorkshopFormat._value2member_map_ else None,
+        "date_from": _date_arg("du"), "date_to": _date_arg("au"), "with_seats": request.args.get("places") == "1",
+    }
+    page = max(request.args.get("page", 1, type=int), 1)
+    pagination, figures = service.list_workshops(page=page, per_page=current_app.config["WORKSHOPS_PER_PAGE"],
+                                                 **filters)
+    return render_template("workshops/list.html", pagination=pagination, figures=figures, args=request.args,
+                           organisations=catalog.list_organisations(), life_events=catalog.list_life_events(),
+                           services=db.session.scalars(db.select(Service).order_by(Service.name)).all())
+
+
+@bp.get("/passes")
+def past_workshops():
+    page = max(request.args.get("page", 1, type=int), 1)
+    pagination, _figures = service.list_workshops(upcoming=False, page=page,
+                                                  per_page=current_app.config["WORKSHOPS_PER_PAGE"])
+    attendance = {w.id: service.attendance(w) for w in pagination.items}
+    return render_template("workshops/past.html", pagination=pagination, attendance=attendance)
+
+
+def _load_visible(workshop_id: int):
+    workshop = service.get_workshop(workshop_id)
+    token = request.args.get("invitation") or request.form.get("invitation")
+    if not service.can_view(workshop, current_user, token):
+        abort(404)
+    return workshop, token
+
+
+@bp.get("/<int:workshop_id>")
+def show_workshop(workshop_id: int):
+    workshop, token = _load_visible(workshop_id)
+    registration = service.registration_for(workshop, current_user)
+    figures = service.seat_figures([workshop.id])[workshop.id]
+    over = workshop.is_over()
+    return render_template(
+        "workshops/show.html", workshop=workshop, token=token, registration=registration, figures=figures,
+        position=service.waitlist_position(registration) if registration else None,
+        description=render_markdown(workshop.description_md), attendance=service.attendance(workshop) if over
+        else None, evaluation=service.evaluation_summary(workshop) if over else None,
+        can_manage=workshop.can_manage(current_user), now_status=registration.effective_status()
+        if registration else None)
+
+
+@bp.route("/<int:workshop_id>/inscription", methods=["GET", "POST"])
+@login_required
+def sign_up(workshop_id: int):
+    workshop, token = _load_visible(workshop_id)
+    existing = service.registration_for(workshop, current_user)
+    if existing and existing.effective_status() is not RegistrationStatus.cancelled:
+        flash(_("Vous êtes déjà inscrit·e à cet atelier."), "info")
+        return redirect(url_for("workshops.show_workshop", workshop_id=workshop.id, invitation=token))
+    form = build_signup_form(workshop)
+    if form.validate_on_submit():
+        try:
+            registration = service.sign_up(workshop, _me(), category_id=getattr(form, "category_id", None)
+                                           and form.category_id.data, answers=answers_from(form, workshop),
+                                           token=token)
+        except DomainError as err:
+            flash(str(err.message), "error")
+        else:
+            if registration.status is RegistrationStatus.confirmed:
+                flash(_("C'est noté : votre place est confirmée. Un courriel de confirmation vous a été envoyé."),
+                      "success")
+            else:
+                flash(_("L'atelier est complet : vous êtes sur la liste d'attente, en position %(n)d. Si une place "
+                        "se libère, elle vous sera proposée par courriel.",
+                        n=service.waitlist_position(registration)), "success")
+            return redirect(url_for("workshops.show_workshop", workshop_id=workshop.id, invitation=token))
+    return render_template("workshops/sign_up.html", workshop=workshop, form=form, token=token,
+                           figures=service.seat_figures([workshop.id])[workshop.id])
+
+
+def _my_registration(workshop_id: int) -> Registration:
+    workshop = service.get_workshop(workshop_id)
+    registration = service.registration_for(workshop, current_user)
+    if registration is None:
+        abort(404)
+    return registration
+
+
+@bp.post("/<int:workshop_id>/desinscription")
+@login_required
+def cancel_registration(workshop_id: int):
+    registration = _my_registration(workshop_id)
+    if ConfirmForm().validate_on_submit():
+        try:
+            service.cancel_registration(registration, _me())
+        except DomainError as err:
+            flash(str(err.message), "error")
+        else:
+            flash(_("Votre inscription est annulée. Merci d'avoir libéré votre place."), "success")
+    return redirect(url_for("workshops.my_workshops"))
+
+
+@bp.post("/<int:workshop_id>/confirmer")
+@login_required
+def confirm_offer(workshop_id: int):
+    registration = _my_registration(workshop_id)
+    if ConfirmForm().validate_on_submit():
+        try:
+            service.confirm_offer(registration, _me())
+        except DomainError as err:
+            flash(str(err.message), "error")
+        else:
+            flash(_("Votre place est confirmée. À bientôt !"), "success")
+    return redirect(url_for("workshops.my_workshops"))
+
+
+@bp.get("/mes-ateliers")
+@login_required
+def my_workshops():
+    return render_template("workshops/mine.html", groups=service.list_my_registrations(_me()),
+                           feed_token=service.feed_token_for(_me()), now=service.utcnow())
+
+
+@bp.post("/mon-calendrier/regenerer")
+@login_required
+def regenerate_feed():
+    if ConfirmForm().validate_on_submit():
+        service.feed_token_for(_me(), regenerate=True)
+        flash(_("Votre lien d'agenda a été renouvelé : l'ancien ne fonctionne plus."), "success")
+    return redirect(url_for("workshops.my_workshops"))
+
+
+@bp.get("/<int:workshop_id>/convocation")
+@login_required
+def my_ticket(workshop_id: int):
+    registration = _my_registration(workshop_id)
+    if registration.status is not RegistrationStatus.confirmed:
+        abort(404)
+    return render_template("workshops/ticket.html", registration=registration, workshop=registration.workshop,
+                           qr_svg=_qr_svg(registration.code))
+
+
+def _qr_svg(text: str) -> str:
+    import segno
+
+    return segno.make(text, error="m").svg_inline(scale=6, dark="#1b1b1b", light="#ffffff", omitsize=True)
+
+
+@bp.route("/<int:workshop_id>/evaluation", methods=["GET", "POST"])
+@login_required
+def evaluate(workshop_id: int):
+    registration = _my_registration(workshop_id)
+    form = EvaluationForm()
+    if form.validate_on_submit():
+        try:
+            service.submit_evaluation(registration, _me(), overall=form.overall.data, felt_heard=form.felt_heard.data,
+                                      would_return=form.would_return.data, comment=form.comment.data or "")
+        except DomainError as err:
+            flash(str(err.message), "error")
+        else:
+            flash(_("Merci pour votre avis !"), "success")
+        return redirect(url_for("workshops.show_workshop", workshop_id=workshop_id))
+    return render_template("workshops/evaluate.html", form=form, registration=registration,
+                           workshop=registration.workshop)
+
+
+def _ics(workshops, filename: str, name: str | None = None) -> Response:
+    return Response(calendar.workshop_ics(workshops, name), mimetype="text/calendar",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@bp.get("/<int:workshop_id>.ics")
+def workshop_calendar(workshop_id: int):
+    workshop, _token = _load_visible(workshop_id)
+    return _ics([workshop], f"atelier-{workshop.id}.ics")
+
+
+@bp.get("/calendrier.ics")
+def all_calendar():
+    return _ics(service.published_for_feed(), "ateliers.ics", "Atelier")
+
+
+@bp.get("/organisations/<slug>.ics")
+def organisation_calendar(slug: str):
+    organisation = catalog.get_by_slug(Organisation, slug)
+    return _ics(service.published_for_feed(organisation.id), f"ateliers-{slug}.ics", organisation.name)
+
+
+@bp.get("/mon-calendrier/<token>.ics")
+def personal_calendar(token: str):
+    return _ics(service.workshops_for_feed(token), "mes-ateliers.ics", "Mes ateliers")
+
