@@ -24,6 +24,7 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
 
     db.init_app(app)
     database.configure_engines(app)
+    database.init_app(app)
     migrate.init_app(app, db, directory=str(root / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     babel.init_app(
@@ -48,6 +49,9 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
 
     from . import models  # noqa: F401  (registers every model)
     from .accounts import bp as accounts_bp
+    from .boards import bp as boards_bp
+    from .boards import receivers as boards_receivers
+    from .boards import sockets as boards_sockets
     from .catalog import bp as catalog_bp
     from .core import bp as core_bp
     from .mail import bp as mail_bp
@@ -60,6 +64,9 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     app.register_blueprint(mail_bp)
     app.register_blueprint(workshops_bp)
     workshops_receivers.init_app(app)
+    app.register_blueprint(boards_bp)
+    boards_receivers.init_app(app)
+    boards_sockets.init_app(app)
 
     security.init_app(app)
     i18n.init_app(app)

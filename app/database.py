@@ -1,6 +1,16 @@
-"""Engine settings: SQLite in WAL mode with a busy timeout, and explicit write transactions."""
+"""Engine settings: SQLite in WAL mode with a busy timeout, and explicit write transactions.
 
-from flask import Flask
+SQLite allows one writer at a time. Its busy timeout waits inside C code, which under gevent blocks
+every greenlet of the process, including the one holding the lock: two writers of one process would
+freeze the server until the timeout. So writers of one process first queue on a Python lock (gevent-aware
+once patched, a thread lock otherwise) and only then take SQLite's lock; the busy timeout is left for
+other processes, whose write transactions are short.
+"""
+
+import re
+import threading
+
+from flask import Flask, g, has_app_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -32,14 +42,72 @@ def _attach_sqlite_events(engine: Engine, timeout_ms: int, in_memory: bool) -> N
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 
+    @event.listens_for(engine, "before_cursor_execute")
+    def _before_write(conn, _cursor, statement, _parameters, _context, _executemany):
+        # A write inside a transaction that began as a read: queue for the process's write lock first.
+        if conn.in_transaction() and not conn.info.get(_HOLDS) and _WRITE_RE.match(statement):
+            _acquire(conn)
+
+    @event.listens_for(engine, "commit")
+    def _on_commit(conn):
+        _release(conn)
+
+    @event.listens_for(engine, "rollback")
+    def _on_rollback(conn):
+        _release(conn)
+
+    @event.listens_for(engine, "reset")
+    def _on_reset(_dbapi_connection, record, _reset_state):
+        # A connection going back to the pool mid-transaction is rolled back there: release with it.
+        if record.info.pop(_HOLDS, False):
+            _WRITE_LOCK.release()
+
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        # A connection marked ``sqlite_immediate`` takes the write lock at BEGIN, so a
-        # read-then-write transaction cannot be overtaken between its read and its write.
-        if conn.get_execution_options().get("sqlite_immediate"):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A transaction that will write takes the write lock at BEGIN (``BEGIN IMMEDIATE``): in WAL mode a
+        # read transaction that later writes fails at once ("database is locked") if another connection
+        # wrote in between, whatever the busy timeout. Writers are: connections marked ``sqlite_immediate``
+        # (begin_write), state-changing requests, and the periodic jobs (``g.db_write_intent``).
+        if conn.get_execution_options().get("sqlite_immediate") or _write_intent():
+            _acquire(conn)
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            except Exception:
+                _release(conn)
+                raise
         else:
             conn.exec_driver_sql("BEGIN")
+
+
+_WRITE_LOCK = threading.RLock()  # created after serve.py's monkey-patching: a gevent lock there
+_HOLDS = "atelier_write_lock"
+_WRITE_RE = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
+
+
+def _acquire(conn) -> None:
+    _WRITE_LOCK.acquire()
+    conn.info[_HOLDS] = True
+
+
+def _release(conn) -> None:
+    if conn.info.pop(_HOLDS, False):
+        _WRITE_LOCK.release()
+
+
+def _write_intent() -> bool:
+    return has_app_context() and bool(g.get("db_write_intent"))
+
+
+def mark_write_intent() -> None:
+    """This request or job will write: its SQLite transactions start with ``BEGIN IMMEDIATE``."""
+    g.db_write_intent = True
+
+
+def init_app(app: Flask) -> None:
+    @app.before_request
+    def _writes_take_the_lock_first():
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            mark_write_intent()
 
 
 def is_sqlite() -> bool:

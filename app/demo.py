@@ -28,7 +28,8 @@ DEMO_USERS = [
     ("animatrice@atelier.example", "Fatou Animatrice", False, True, ("dinum", Role.facilitator)),
     ("editeur@atelier.example", "Étienne Éditeur", False, True, ("dinum", Role.editor)),
     ("animateur.caf@atelier.example", "Hugo Animateur", False, True, ("cnaf", Role.facilitator)),
-]
+] + [(f"participant{n}@atelier.example", name, False, True, None) for n, name in enumerate(
+    ["Amina", "Bastien", "Chloé", "David", "Élise", "Farid", "Gaëlle", "Henri"], start=1)]
 
 ORGANISATIONS = [
     ("dinum", "Direction interministérielle du numérique (DINUM)", OrganisationKind.ministry,
@@ -200,4 +201,113 @@ def seed(data_dir: str) -> bool:
         created_any = True
 
     db.session.commit()
+    created_any |= _seed_workshops()
     return created_any
+
+
+def _user(email: str) -> User:
+    return db.session.scalar(select(User).where(User.email == email))
+
+
+def _seed_workshops() -> bool:
+    """Workshops in every state: open, full with a waiting list and an offered seat, with quotas,
+    invitation-only, cancelled, draft, and past with attendance and evaluations."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from .workshops import service as workshops
+    from .workshops.models import QuestionKind, Registration, Visibility, Workshop, WorkshopFormat
+
+    if db.session.scalar(select(Workshop.id).limit(1)) is not None:
+        return False
+    now = utcnow().replace(minute=0, second=0, microsecond=0)
+    dinum = db.session.scalar(select(Organisation).where(Organisation.slug == "dinum"))
+    cnaf = db.session.scalar(select(Organisation).where(Organisation.slug == "cnaf"))
+    fatou, hugo = _user("animatrice@atelier.example"), _user("animateur.caf@atelier.example")
+    people = [_user(f"participant{n}@atelier.example") for n in range(1, 9)]
+    camille = _user("citoyenne@atelier.example")
+    moving = db.session.scalar(select(LifeEvent).where(LifeEvent.slug == "je-demenage"))
+    parent = db.session.scalar(select(LifeEvent).where(LifeEvent.slug == "je-deviens-parent"))
+    address_service = db.session.scalar(select(Service).where(Service.slug == "changement-adresse"))
+    caf_service = db.session.scalar(select(Service).where(Service.slug == "prestations-caf"))
+    accessibility = {"kind": QuestionKind.short_text, "is_accessibility": True, "required": False,
+                     "label": "Avez-vous des besoins d'accessibilité (accès, interprétation, documents adaptés…) ?"}
+
+    def when(days, hours=2, hour=14):
+        start = (now + timedelta(days=days)).replace(hour=hour - 1)  # 14:00 Paris is 13:00 UTC in winter
+        return {"starts_at": start, "ends_at": start + timedelta(hours=hours)}
+
+    def make(actor, org, capacity, title, **fields):
+        base = {"description_md": "", "expected_change": "", "address": "", "access_info": "", "meeting_link": "",
+                "accessibility_info": "", "format": WorkshopFormat.in_person, "visibility": Visibility.public}
+        return workshops.create_workshop(actor, org, capacity=capacity, **{**base, **fields, "title": title})
+
+    # 1. Open, hybrid, questions; Camille is confirmed.
+    open_ws = make(
+        fatou, dinum, 12, "Je déménage : simplifions le changement d'adresse", **when(10),
+        format=WorkshopFormat.hybrid, address="20 avenue de Ségur, 75007 Paris",
+        access_info="Métro Ségur (ligne 10). Accueil au rez-de-chaussée.",
+        meeting_link="https://visio.atelier.example/demenagement", accessibility_info="Salle accessible en fauteuil, "
+        "boucle magnétique. Interprète LSF sur demande à l'inscription.",
+        expected_change="Réduire le nombre de démarches à faire quand on change d'adresse.",
+        description_md="Déménager oblige à prévenir **de nombreux organismes**. Venez raconter votre parcours "
+        "et imaginer avec les équipes un changement d'adresse en une fois.\n\n- 2 heures d'échanges\n"
+        "- en petits groupes\n- un café offert",
+        questions=[accessibility, {"kind": QuestionKind.single_choice, "label": "Avez-vous déménagé cette année ?",
+                                   "choices_text": "Oui\nNon\nBientôt", "required": True}],
+        life_event_ids=[moving.id], service_ids=[address_service.id])
+    workshops.publish_workshop(fatou, open_ws)
+    workshops.sign_up(open_ws, camille, answers={open_ws.questions[1].id: "Oui"})
+    for person in people[:3]:
+        workshops.sign_up(open_ws, person, answers={open_ws.questions[1].id: "Bientôt"})
+
+    # 2. Full with quotas, a waiting list and an offered seat.
+    full = make(hugo, cnaf, 3, "Je deviens parent : les démarches de la naissance", **when(5),
+                address="Caf de Paris, 50 rue du Docteur Finlay, 75015 Paris",
+                expected_change="Simplifier la déclaration de naissance et la demande de prestations.",
+                quotas=[("Usagers", 2), ("Agents", 1)], life_event_ids=[parent.id], service_ids=[caf_service.id])
+    workshops.publish_workshop(hugo, full)
+    usagers, agents = full.categories
+    for person in people[3:7]:
+        workshops.sign_up(full, person, category_id=usagers.id)
+    workshops.sign_up(full, people[7], category_id=agents.id)
+    first = db.session.scalar(select(Registration).where(Registration.workshop_id == full.id,
+                                                         Registration.user_id == people[3].id))
+    workshops.cancel_registration(first, people[3])  # the first waitlisted person is now offered the seat
+
+    # 3. Invitation-only panel.
+    panel = make(hugo, cnaf, 8, "Panel d'agents : l'accueil des familles", **when(15),
+                 format=WorkshopFormat.online, meeting_link="https://visio.atelier.example/panel",
+                 visibility=Visibility.invitation, expected_change="Recueillir l'avis des agents d'accueil.")
+    workshops.publish_workshop(hugo, panel)
+
+    # 4. Cancelled, 5. draft.
+    cancelled = make(fatou, dinum, 10, "Impôts : la déclaration en ligne pas à pas", **when(20),
+                     address="Bercy, 139 rue de Bercy, 75012 Paris")
+    workshops.publish_workshop(fatou, cancelled)
+    workshops.sign_up(cancelled, people[0])
+    workshops.cancel_workshop(fatou, cancelled, "La salle n'est plus disponible ; une nouvelle date sera proposée.")
+    make(fatou, dinum, 15, "Je pars à la retraite : préparer son dossier (brouillon)", **when(40))
+
+    # 6. Past, with attendance and evaluations: created ahead, then moved into the past.
+    past = make(fatou, dinum, 8, "Carte grise : changer d'adresse en ligne", **when(2),
+                address="20 avenue de Ségur, 75007 Paris",
+                expected_change="Comprendre pourquoi le changement d'adresse de la carte grise échoue.",
+                life_event_ids=[moving.id])
+    workshops.publish_workshop(fatou, past)
+    for person in people:
+        workshops.sign_up(past, person)
+    db.session.execute(update(Workshop).where(Workshop.id == past.id).values(
+        starts_at=now - timedelta(days=20, hours=2), ends_at=now - timedelta(days=20)))
+    db.session.commit()
+    regs = db.session.scalars(select(Registration).where(Registration.workshop_id == past.id)
+                              .order_by(Registration.id)).all()
+    for reg in regs[:6]:
+        workshops.check_in(fatou, reg)
+    workshops.record_attendance()
+    for reg, (score, heard, again) in zip(regs[:5], [(5, "yes", "yes"), (4, "yes", "yes"), (4, "partly", "maybe"),
+                                                     (5, "yes", "yes"), (3, "partly", "yes")], strict=True):
+        workshops.submit_evaluation(reg, reg.user, overall=score, felt_heard=heard, would_return=again,
+                                    comment="")
+    return True

@@ -29,6 +29,12 @@ def _workshop_job(name):
     return run
 
 
+def _board_guest_purge():
+    from .boards.service import purge_guest_names
+
+    return purge_guest_names()
+
+
 # Name -> callable run inside an app context. Later areas append theirs (seat offers, reminders...).
 JOBS = {
     # Jobs that queue mail come before the delivery, so their mail leaves in the same round.
@@ -36,6 +42,7 @@ JOBS = {
     "workshop_reminders": _workshop_job("send_reminders"),
     "workshop_attendance": _workshop_job("record_attendance"),
     "workshop_answers_purge": _workshop_job("purge_answers"),
+    "board_guest_purge": _board_guest_purge,
     "deliver_mail": _deliver_mail,
     "purge_mail": _purge_mail,
 }
@@ -43,11 +50,13 @@ JOBS = {
 
 def run_once(app: Flask) -> dict:
     """Run every job once; one job's failure does not stop the others."""
+    from .database import mark_write_intent
     from .extensions import db
 
     results = {}
     for name, job in JOBS.items():
         with app.app_context():
+            mark_write_intent()
             try:
                 results[name] = job()
             except Exception:  # a failing job is logged and retried on the next round

@@ -1,6 +1,18 @@
 """Imports every area's models so Alembic and ``flask shell`` see them all. Defines nothing."""
 
 from .accounts.models import User  # noqa: F401
+from .boards.models import (  # noqa: F401
+    Board,
+    BoardColumn,
+    BoardEvent,
+    ClientChange,
+    Cluster,
+    Dot,
+    Idea,
+    ModerationEntry,
+    Participant,
+    Reaction,
+)
 from .catalog.models import LifeEvent, Membership, Organisation, Service  # noqa: F401
 from .mail.models import OutboxMessage  # noqa: F401
 from .workshops.models import (  # noqa: F401

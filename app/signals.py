@@ -24,3 +24,7 @@ personal_data_requested = atelier.signal("personal-data-requested")
 
 workshop_published = atelier.signal("workshop-published")
 """Sent with the ``Workshop`` after it is published."""
+
+board_events = atelier.signal("board-events")
+"""Sent with the board id as sender and ``events`` (list of event dicts with seq, name, audience,
+participant_id, payload) after a board change commits. The realtime layer emits them to rooms."""

@@ -7,6 +7,9 @@ def get_rules(app):
     return [r for r in app.url_map.iter_rules() if "GET" in r.methods and r.endpoint not in NOT_HTML]
 
 
+NOT_HTML_SUFFIXES = (".ics", ".csv", ".json", ".md")
+
+
 def html_get_urls(app) -> list[str]:
-    """Every GET page without URL parameters (pages with parameters are walked with real data elsewhere)."""
-    return sorted(r.rule for r in get_rules(app) if not r.arguments)
+    """Every GET HTML page without URL parameters (pages with parameters are walked with real data elsewhere)."""
+    return sorted(r.rule for r in get_rules(app) if not r.arguments and not r.rule.endswith(NOT_HTML_SUFFIXES))

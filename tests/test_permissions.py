@@ -7,15 +7,17 @@ The list of routes comes from ``app.url_map``: a route added without a row here 
 import pytest
 
 from app import create_app
+from app.boards import service as boards
 from app.catalog.models import Role
 from app.extensions import db
 from app.mail.service import queue_mail
+from app.workshops import service as workshops
 from tests.conftest import get_csrf, login
-from tests.factories import make_life_event, make_member, make_organisation, make_service, make_user
+from tests.factories import make_life_event, make_member, make_organisation, make_service, make_user, make_workshop
 
 ROLES = ["anonymous", "citizen", "facilitator", "facilitator_other", "editor", "admin"]
 
-OK, LOGIN, FORBIDDEN, REDIRECT = "ok", "login", "forbidden", "redirect"
+OK, LOGIN, FORBIDDEN, REDIRECT, NOT_FOUND = "ok", "login", "forbidden", "redirect", "404"
 
 
 def everyone(outcome):
@@ -28,6 +30,16 @@ def logged_in(outcome=OK):
 
 def admin_only(outcome=OK):
     return {**everyone(FORBIDDEN), "anonymous": LOGIN, "admin": outcome}
+
+
+def org_staff(outcome=OK):
+    """Facilitators of the object's organisation and admins."""
+    return {**admin_only(outcome), "facilitator": outcome}
+
+
+def any_facilitator(outcome=OK):
+    """Anyone who facilitates some organisation (their own objects only), and admins."""
+    return {**org_staff(outcome), "facilitator_other": outcome}
 
 
 # rule -> (method, sample URL (format fields filled from the fixture data), outcome per role)
@@ -73,6 +85,59 @@ EXPECTED = {
     "/admin/demarches/<slug>/modifier": ("GET", "/admin/demarches/{service}/modifier", admin_only()),
     "/admin/moments-de-vie/nouveau": ("GET", "/admin/moments-de-vie/nouveau", admin_only()),
     "/admin/moments-de-vie/<slug>/modifier": ("GET", "/admin/moments-de-vie/{event}/modifier", admin_only()),
+    # Workshops, public side. Nobody in this table is registered to the workshop: the pages about
+    # one's own registration answer 404.
+    "/ateliers/": ("GET", "/ateliers/", everyone(OK)),
+    "/ateliers/passes": ("GET", "/ateliers/passes", everyone(OK)),
+    "/ateliers/<int:workshop_id>": ("GET", "/ateliers/{workshop}", everyone(OK)),
+    "/ateliers/<int:workshop_id>.ics": ("GET", "/ateliers/{workshop}.ics", everyone(OK)),
+    "/ateliers/calendrier.ics": ("GET", "/ateliers/calendrier.ics", everyone(OK)),
+    "/ateliers/organisations/<slug>.ics": ("GET", "/ateliers/organisations/{org}.ics", everyone(OK)),
+    "/ateliers/mon-calendrier/<token>.ics": ("GET", "/ateliers/mon-calendrier/not-a-token.ics", everyone(NOT_FOUND)),
+    "/ateliers/<int:workshop_id>/inscription": ("GET", "/ateliers/{workshop}/inscription", logged_in()),
+    "/ateliers/<int:workshop_id>/desinscription": ("POST", "/ateliers/{workshop}/desinscription",
+                                                   logged_in(NOT_FOUND)),
+    "/ateliers/<int:workshop_id>/confirmer": ("POST", "/ateliers/{workshop}/confirmer", logged_in(NOT_FOUND)),
+    "/ateliers/<int:workshop_id>/convocation": ("GET", "/ateliers/{workshop}/convocation", logged_in(NOT_FOUND)),
+    "/ateliers/<int:workshop_id>/evaluation": ("GET", "/ateliers/{workshop}/evaluation", logged_in(NOT_FOUND)),
+    "/ateliers/mes-ateliers": ("GET", "/ateliers/mes-ateliers", logged_in()),
+    "/ateliers/mon-calendrier/regenerer": ("POST", "/ateliers/mon-calendrier/regenerer", logged_in(REDIRECT)),
+    # Workshops, staff side: the organisation's facilitators and admins.
+    "/ateliers/gestion/": ("GET", "/ateliers/gestion/", any_facilitator()),
+    "/ateliers/gestion/nouveau": ("GET", "/ateliers/gestion/nouveau", any_facilitator()),
+    "/ateliers/gestion/<int:workshop_id>": ("GET", "/ateliers/gestion/{workshop}", org_staff()),
+    "/ateliers/gestion/<int:workshop_id>/modifier": ("GET", "/ateliers/gestion/{workshop}/modifier", org_staff()),
+    "/ateliers/gestion/<int:workshop_id>/annuler": ("GET", "/ateliers/gestion/{workshop}/annuler", org_staff()),
+    "/ateliers/gestion/<int:workshop_id>/inscrire": ("GET", "/ateliers/gestion/{workshop}/inscrire", org_staff()),
+    "/ateliers/gestion/<int:workshop_id>/message": ("GET", "/ateliers/gestion/{workshop}/message", org_staff()),
+    "/ateliers/gestion/<int:workshop_id>/pointage": ("GET", "/ateliers/gestion/{workshop}/pointage", org_staff()),
+    "/ateliers/gestion/<int:workshop_id>/inscrits.csv": ("GET", "/ateliers/gestion/{workshop}/inscrits.csv",
+                                                         org_staff()),
+    "/ateliers/gestion/<int:workshop_id>/publier": ("POST", "/ateliers/gestion/{workshop}/publier",
+                                                    org_staff(REDIRECT)),
+    "/ateliers/gestion/<int:workshop_id>/nouveau-lien": ("POST", "/ateliers/gestion/{workshop}/nouveau-lien",
+                                                         org_staff(REDIRECT)),
+    "/ateliers/gestion/<int:workshop_id>/dupliquer": ("POST", "/ateliers/gestion/{workshop}/dupliquer",
+                                                      org_staff(REDIRECT)),
+    "/ateliers/gestion/inscriptions/<int:registration_id>/annuler": (
+        "GET", "/ateliers/gestion/inscriptions/{registration}/annuler", org_staff()),
+    "/ateliers/gestion/inscriptions/<int:registration_id>/pointer": (
+        "POST", "/ateliers/gestion/inscriptions/{registration}/pointer", org_staff(REDIRECT)),
+    "/ateliers/gestion/inscriptions/<int:registration_id>/promouvoir": (
+        "POST", "/ateliers/gestion/inscriptions/{registration}/promouvoir", org_staff(REDIRECT)),
+    # Live boards (board of organisation A, outside any workshop).
+    "/tableaux/": ("GET", "/tableaux/", logged_in()),
+    "/tableaux/nouveau": ("GET", "/tableaux/nouveau", any_facilitator()),
+    "/tableaux/<int:board_id>": ("GET", "/tableaux/{board}", org_staff()),
+    "/tableaux/<int:board_id>/colonnes": ("GET", "/tableaux/{board}/colonnes", org_staff()),
+    "/tableaux/<int:board_id>/presentation": ("GET", "/tableaux/{board}/presentation", org_staff()),
+    "/tableaux/<int:board_id>/export.<fmt>": ("GET", "/tableaux/{board}/export.csv", org_staff()),
+    "/tableaux/<int:board_id>/code": ("POST", "/tableaux/{board}/code", org_staff(REDIRECT)),
+    # Only people on the board post; anonymous visitors may be guests, so they get 403, not the login page.
+    "/tableaux/<int:board_id>/idees": ("POST", "/tableaux/{board}/idees",
+                                       {**org_staff(REDIRECT), "anonymous": FORBIDDEN}),
+    "/tableaux/rejoindre": ("GET", "/tableaux/rejoindre", everyone(OK)),
+    "/tableaux/rejoindre/<code>": ("GET", "/tableaux/rejoindre/NOPE00", everyone(REDIRECT)),
 }
 
 
@@ -97,8 +162,13 @@ def _world():
         "admin": make_user(email="admin@example.org", admin=True),
     }
     message = queue_mail("x@example.org", "verify_email", "fr", user=users["citizen"], link="http://x")
+    workshop = make_workshop(org, creator=users["admin"])
+    registrant = make_user(email="registrant@example.org")
     db.session.commit()
+    registration = workshops.sign_up(workshop, registrant)
+    board = boards.create_board(users["admin"], org, "Tableau A", "irritants")
     values = {"org": org.slug, "service": service.slug, "event": event.slug, "message": message.id,
+              "workshop": workshop.id, "registration": registration.id, "board": board.id,
               "membership": users["facilitator_other"].memberships[0].id}
     return users, values
 

@@ -30,7 +30,8 @@ def queue_mail(recipient: str, template: str, locale: str, attachments=None, **c
     with force_locale(locale):
         subject = render_template(f"emails/{template}.subject.txt", **context).strip()
         body_text = render_template(f"emails/{template}.txt", **context)
-        body_html = render_template(f"emails/{template}.html", subject=subject, **context)
+        # The rendered subject wins over a ``subject`` the caller passed for the subject template itself.
+        body_html = render_template(f"emails/{template}.html", **{**context, "subject": subject})
     encoded = None
     if attachments:
         encoded = json.dumps([

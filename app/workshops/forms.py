@@ -11,6 +11,7 @@ from wtforms import (
     FieldList,
     Form,
     FormField,
+    HiddenField,
     IntegerField,
     RadioField,
     SelectField,
@@ -19,7 +20,16 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import URL, DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import (
+    URL,
+    AnyOf,
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 
 from ..catalog.forms import CheckboxList
 from .models import QuestionKind, Visibility, WorkshopFormat
@@ -125,6 +135,13 @@ class WorkshopForm(FlaskForm):
         self.format.choices = format_choices()
         self.visibility.choices = visibility_choices()
 
+    def validate_quotas(self, field):
+        # A half-filled row would reach the service with no seat count (or no name): say so here.
+        for entry in field:
+            name, seats = (entry.form.name.data or "").strip(), entry.form.seats.data
+            if (name or seats) and not (name and seats):
+                raise ValidationError(_l("Chaque catégorie doit avoir un nom et un nombre de places."))
+
     def quota_list(self) -> list[tuple[str, int]]:
         return [(q.form.name.data.strip(), q.form.seats.data) for q in self.quotas
                 if (q.form.name.data or "").strip() or q.form.seats.data]
@@ -161,7 +178,7 @@ def build_signup_form(workshop, *, on_behalf: bool = False, formdata=None):
             description=_l("Pour la rappeler ; effacé après l'atelier selon la durée de conservation."))
     if workshop.has_categories:
         SignUpForm.category_id = RadioField(
-            _l("Vous participez en tant que"), coerce=int,
+            _l("La personne participe en tant que") if on_behalf else _l("Vous participez en tant que"), coerce=int,
             choices=[SelectChoice(c.id, c.name) for c in workshop.categories],
             validators=[InputRequired(message=_l("Choisissez une catégorie."))])
     for question in workshop.questions:
@@ -229,3 +246,10 @@ class EvaluationForm(FlaskForm):
                                    SelectChoice("no", _l("Non"))]
         self.would_return.choices = [SelectChoice("yes", _l("Oui")), SelectChoice("maybe", _l("Peut-être")),
                                      SelectChoice("no", _l("Non"))]
+
+
+class CheckInForm(FlaskForm):
+    """One check-in button: mark present (1) or undo (0), keeping the search the facilitator typed."""
+
+    present = HiddenField(validators=[AnyOf(["0", "1"])])
+    q = HiddenField(validators=[Length(max=100)])

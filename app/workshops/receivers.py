@@ -43,6 +43,9 @@ def format_label(value) -> str:
 
 
 def init_app(app) -> None:
+    from ..permissions import is_facilitator
+
+    app.jinja_env.globals["is_facilitator"] = is_facilitator
     app.jinja_env.globals["related_workshops"] = related_workshops
     app.jinja_env.globals["format_label"] = format_label
     app.jinja_env.globals["utcnow"] = utcnow

@@ -1,6 +1,6 @@
 """Public workshop pages: find, sign up, cancel, confirm an offer, calendars, evaluation."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -21,12 +21,14 @@ def _me():
     return current_user._get_current_object()
 
 
-def _date_arg(name: str):
+def _date_arg(name: str, next_day: bool = False):
     raw = request.args.get(name, "")
     try:
-        return to_utc(datetime.strptime(raw, "%Y-%m-%d")) if raw else None
+        day = datetime.strptime(raw, "%Y-%m-%d") if raw else None
     except ValueError:
         return None
+    # « Jusqu'au 10 » includes the 10th: that range ends at the next midnight, Paris time.
+    return to_utc(day + timedelta(days=1) if next_day else day) if day else None
 
 
 def _id_arg(name: str):
@@ -41,7 +43,8 @@ def list_workshops():
         "organisation_id": _id_arg("organisation"), "life_event_id": _id_arg("moment"),
         "service_id": _id_arg("demarche"),
         "workshop_format": WorkshopFormat(fmt) if fmt in WorkshopFormat._value2member_map_ else None,
-        "date_from": _date_arg("du"), "date_to": _date_arg("au"), "with_seats": request.args.get("places") == "1",
+        "date_from": _date_arg("du"), "date_to": _date_arg("au", next_day=True),
+        "with_seats": request.args.get("places") == "1",
     }
     page = max(request.args.get("page", 1, type=int), 1)
     pagination, figures = service.list_workshops(page=page, per_page=current_app.config["WORKSHOPS_PER_PAGE"],
@@ -56,7 +59,7 @@ def past_workshops():
     page = max(request.args.get("page", 1, type=int), 1)
     pagination, _figures = service.list_workshops(upcoming=False, page=page,
                                                   per_page=current_app.config["WORKSHOPS_PER_PAGE"])
-    attendance = {w.id: service.attendance(w) for w in pagination.items}
+    attendance = service.attendance_many(pagination.items)
     return render_template("workshops/past.html", pagination=pagination, attendance=attendance)
 
 
@@ -168,7 +171,7 @@ def regenerate_feed():
 @login_required
 def my_ticket(workshop_id: int):
     registration = _my_registration(workshop_id)
-    if registration.status is not RegistrationStatus.confirmed:
+    if registration.status is not RegistrationStatus.confirmed or registration.workshop.is_cancelled:
         abort(404)
     return render_template("workshops/ticket.html", registration=registration, workshop=registration.workshop,
                            qr_svg=_qr_svg(registration.code))
@@ -184,6 +187,10 @@ def _qr_svg(text: str) -> str:
 @login_required
 def evaluate(workshop_id: int):
     registration = _my_registration(workshop_id)
+    if registration.checked_in_at is None or not registration.workshop.is_over() or registration.has_evaluated:
+        flash(str(service.AlreadyEvaluated.message if registration.has_evaluated
+                  else service.EvaluationNotOpen.message), "info")
+        return redirect(url_for("workshops.show_workshop", workshop_id=workshop_id))
     form = EvaluationForm()
     if form.validate_on_submit():
         try:

@@ -173,7 +173,9 @@ def _offer_next(category: WorkshopCategory, workshop: Workshop, now: datetime) -
     nxt = db.session.scalars(
         select(Registration).where(Registration.category_id == category.id,
                                    Registration.status == RegistrationStatus.waitlisted)
-        .order_by(Registration.waitlist_number).limit(1).with_for_update()
+        .order_by(Registration.waitlist_number).limit(1)
+        # OF registrations: PostgreSQL refuses to lock the outer-joined rows the eager loads bring in.
+        .with_for_update(of=Registration)
     ).first()
     if nxt is None:
         return None
@@ -312,8 +314,13 @@ def list_workshops(*, upcoming: bool = True, organisation_id=None, life_event_id
                    .where(Registration.category_id == WorkshopCategory.id,
                           Registration.status == RegistrationStatus.offered, Registration.offer_expires_at <= now)
                    .correlate(WorkshopCategory).scalar_subquery())
+        waiting = (select(func.count(Registration.id))
+                   .where(Registration.category_id == WorkshopCategory.id,
+                          Registration.status == RegistrationStatus.waitlisted)
+                   .correlate(WorkshopCategory).scalar_subquery())
+        # As in seat_figures: an expired offer frees a seat only if nobody waits for it.
         stmt = stmt.where(Workshop.status == WorkshopStatus.published, Workshop.categories.any(
-            WorkshopCategory.seats_taken - expired < WorkshopCategory.seats))
+            or_(WorkshopCategory.seats_taken < WorkshopCategory.seats, expired > waiting)))
     pagination = db.paginate(stmt, page=page, per_page=per_page, error_out=False)
     figures = seat_figures([w.id for w in pagination.items], now)
     return pagination, figures
@@ -379,15 +386,26 @@ def find_for_check_in(workshop: Workshop, query: str) -> list[Registration]:
 
 def attendance(workshop: Workshop) -> dict:
     """Confirmed, present and absent people; frozen into the workshop once it is over."""
-    confirmed, present = db.session.execute(
-        select(func.count(Registration.id),
-               func.count(Registration.checked_in_at))
-        .where(Registration.workshop_id == workshop.id, Registration.status == RegistrationStatus.confirmed)).one()
-    if workshop.attended_count is not None:
-        present = workshop.attended_count
-        confirmed = workshop.attended_count + (workshop.no_show_count or 0)
-    rate = round(100 * present / confirmed) if confirmed else None
-    return {"confirmed": confirmed, "present": present, "no_shows": confirmed - present, "rate": rate}
+    return attendance_many([workshop])[workshop.id]
+
+
+def attendance_many(workshops: list[Workshop]) -> dict[int, dict]:
+    """``attendance`` for many workshops in one query (list pages stay at a constant query count)."""
+    ids = [w.id for w in workshops]
+    live = {}
+    if ids:
+        live = {wid: (confirmed, present) for wid, confirmed, present in db.session.execute(
+            select(Registration.workshop_id, func.count(Registration.id), func.count(Registration.checked_in_at))
+            .where(Registration.workshop_id.in_(ids), Registration.status == RegistrationStatus.confirmed)
+            .group_by(Registration.workshop_id))}
+    result = {}
+    for w in workshops:
+        confirmed, present = live.get(w.id, (0, 0))
+        if w.attended_count is not None:
+            present, confirmed = w.attended_count, w.attended_count + (w.no_show_count or 0)
+        result[w.id] = {"confirmed": confirmed, "present": present, "no_shows": confirmed - present,
+                        "rate": round(100 * present / confirmed) if confirmed else None}
+    return result
 
 
 def evaluation_summary(workshop: Workshop, minimum: int | None = None) -> dict | None:
@@ -470,12 +488,22 @@ def update_workshop(actor: User, workshop: Workshop, *, capacity: int | None = N
     workshop = db.session.get(Workshop, workshop_id)
     now = utcnow()
     before = (workshop.starts_at, workshop.ends_at, workshop.format, workshop.address, workshop.meeting_link)
-    _apply_fields(workshop, fields)
-    if questions is not None:
-        _replace_questions(workshop, questions)
-    if capacity is not None and capacity != workshop.capacity:
-        _resize_single_pool(workshop, capacity, now)
+    try:
+        _apply_fields(workshop, fields)
+        if questions is not None:
+            _replace_questions(workshop, questions)
+        if capacity is not None and capacity != workshop.capacity:
+            _resize_single_pool(workshop, capacity, now)
+    except DomainError:
+        db.session.rollback()  # a refused edit leaves nothing half-applied for the next commit
+        raise
     workshop.updated_at = now
+    if workshop.starts_at < before[0]:
+        # An offer never runs past the start, even when the workshop is moved earlier.
+        db.session.execute(update(Registration).where(Registration.workshop_id == workshop.id,
+                                                      Registration.status == RegistrationStatus.offered,
+                                                      Registration.offer_expires_at > workshop.starts_at)
+                           .values(offer_expires_at=workshop.starts_at))
     changed = before != (workshop.starts_at, workshop.ends_at, workshop.format, workshop.address,
                          workshop.meeting_link)
     if changed and workshop.is_published:
@@ -654,6 +682,10 @@ def sign_up(workshop: Workshop, user: User, *, category_id: int | None = None, a
         registration.cancel_message = ""
         registration.offer_lapsed = False
         registration.offer_expires_at = None
+        # Old answers go first: the flush would insert the new ones before deleting them, and
+        # (registration, question) is unique.
+        registration.answers = []
+        db.session.flush()
         registration.answers = clean
     else:
         registration = Registration(workshop_id=workshop_id, category_id=category.id, user_id=user_id,
@@ -742,6 +774,9 @@ def confirm_offer(registration: Registration, user: User) -> Registration:
     if registration.status is RegistrationStatus.confirmed:
         db.session.rollback()
         return registration
+    if workshop.is_cancelled:
+        db.session.rollback()
+        raise WorkshopCancelled()
     if registration.status is not RegistrationStatus.offered:
         lapsed = registration.offer_lapsed
         db.session.rollback()
@@ -910,8 +945,13 @@ def purge_answers(now: datetime | None = None) -> int:
 def feed_token_for(user: User, regenerate: bool = False) -> str:
     """The person's private calendar feed token, created on first use."""
     feed = db.session.scalar(select(CalendarFeed).where(CalendarFeed.user_id == user.id))
+    if feed is not None and not regenerate:
+        return feed.token
+    user_id = user.id
+    begin_write()  # this GET page may write: take the write lock, then read again
+    feed = db.session.scalar(select(CalendarFeed).where(CalendarFeed.user_id == user_id))
     if feed is None:
-        feed = CalendarFeed(user_id=user.id, token=_token())
+        feed = CalendarFeed(user_id=user_id, token=_token())
         db.session.add(feed)
     elif regenerate:
         feed.token = _token()
@@ -951,3 +991,21 @@ def personal_data(user: User) -> list[dict]:
              "status": r.status.value, "code": r.code, "checked_in": r.checked_in_at is not None,
              "answers": {a.question.label: a.value for a in r.answers}} for r in regs]
 
+
+
+# --- facilitators: their workshops ---------------------------------------------------------------
+
+def list_managed_workshops(user: User, past_limit: int = 50) -> dict[str, list[Workshop]]:
+    """Workshops of the organisations the person facilitates (all for admins), drafts included:
+    upcoming soonest first, then the most recent past ones."""
+    from ..permissions import facilitated_organisations, is_admin
+
+    now = utcnow()
+    stmt = select(Workshop)
+    if not is_admin(user):
+        stmt = stmt.where(Workshop.organisation_id.in_([o.id for o in facilitated_organisations(user)]))
+    upcoming = db.session.scalars(stmt.where(Workshop.ends_at > now)
+                                  .order_by(Workshop.starts_at, Workshop.id)).all()
+    past = db.session.scalars(stmt.where(Workshop.ends_at <= now)
+                              .order_by(Workshop.starts_at.desc(), Workshop.id.desc()).limit(past_limit)).all()
+    return {"upcoming": list(upcoming), "past": list(past)}

@@ -115,4 +115,6 @@ def test_delivered_mail_is_purged_after_the_retention_period(app, smtp):
     assert purge_delivered() == 0
     remaining = {m.recipient for m in db.session.scalars(select(OutboxMessage))}
     assert remaining == {"new@example.org", "waiting@example.org"}
-    assert set(run_once(app)) == {"deliver_mail", "purge_mail"}
+    results = run_once(app)
+    assert {"deliver_mail", "purge_mail"} <= set(results)
+    assert "error" not in results.values()

@@ -1,0 +1,99 @@
+"""Broadcast committed board events to their audiences; close the connections of people who lost access."""
+
+import logging
+
+from .. import signals
+from ..extensions import socketio
+from .rooms import board_room, facilitators_room, participant_room, participants_room, user_room
+
+log = logging.getLogger(__name__)
+NAMESPACE = "/boards"
+
+
+def _room(board_id: int, event: dict) -> str:
+    audience = event["audience"]
+    if audience == "everyone":
+        return board_room(board_id)
+    if audience == "facilitators":
+        return facilitators_room(board_id)
+    if audience == "participants":
+        return participants_room(board_id)
+    return participant_room(board_id, event["participant_id"])
+
+
+def _disconnect_local(room: str) -> None:
+    """Disconnect this process's connections in ``room`` (other processes refuse their next event)."""
+    server = socketio.server
+    if server is None:
+        return
+    for sid, _eio_sid in list(server.manager.get_participants(NAMESPACE, room)):
+        server.disconnect(sid, namespace=NAMESPACE)
+
+
+@signals.board_events.connect
+def broadcast(board_id, events):
+    """After commit: each event goes to its audience's room, stamped with its seq."""
+    for event in events:
+        socketio.emit(event["name"], {"seq": event["seq"], **event["payload"]}, to=_room(board_id, event),
+                      namespace=NAMESPACE)
+        if event["name"] == "participant_removed":
+            room = participant_room(board_id, event["payload"]["participant_id"])
+            socketio.emit("session_ended", {"reason": "removed"}, to=room, namespace=NAMESPACE)
+            _disconnect_local(room)
+
+
+@signals.user_sessions_revoked.connect
+def close_user_connections(user):
+    """Log out everywhere / account deletion: that person's live connections end now."""
+    room = user_room(user.id)
+    socketio.emit("session_ended", {"reason": "signed_out"}, to=room, namespace=NAMESPACE)
+    _disconnect_local(room)
+
+
+def phase_label(phase) -> str:
+    from flask_babel import gettext as _
+
+    value = getattr(phase, "value", phase)
+    return {"preparation": _("Préparation"), "brainstorm": _("Idées"), "grouping": _("Regroupement"),
+            "voting": _("Vote"), "discussion": _("Discussion"), "closed": _("Terminée")}.get(value, value)
+
+
+def idea_status_label(status) -> str:
+    from flask_babel import gettext as _
+
+    value = getattr(status, "value", status)
+    return {"pending": _("en attente d'approbation"), "visible": _("visible"), "hidden": _("masquée"),
+            "withdrawn": _("retirée")}.get(value, value)
+
+
+def board_texts() -> dict:
+    """Translated strings the board's JavaScript needs (it has no catalog of its own)."""
+    from flask_babel import gettext as _
+
+    return {
+        "connected": _("Connecté·e"), "offline": _("Hors ligne : vos idées seront envoyées au retour de la "
+                                                     "connexion."),
+        "reconnecting": _("Reconnexion…"), "pending": _("en attente d'envoi"),
+        "new_ideas": _("%(num)s nouvelle(s) idée(s)"), "anonymous": _("anonyme"), "votes": _("votes"),
+        "vote_add": _("Ajouter une gommette"), "vote_remove": _("Retirer une gommette"),
+        "move": _("Déplacer"), "move_to": _("Déplacer vers la colonne"), "edit": _("Modifier"),
+        "withdraw": _("Retirer"), "save": _("Enregistrer"), "cancel": _("Annuler"), "hide": _("Masquer"),
+        "hide_reason": _("Motif du masquage"), "approve": _("Approuver"), "focus": _("Mettre en avant"),
+        "group": _("Regrouper"), "group_name": _("Nom du groupe"), "ungroup": _("Dégrouper"),
+        "hidden_count": _("%(num)s idée(s) cachée(s) jusqu'à la révélation"), "mine": _("votre idée"),
+        "timer_left": _("Temps restant : %(time)s"), "timer_paused": _("Minuteur en pause : %(time)s"),
+        "timer_done": _("Temps écoulé"), "removed": _("Vous avez été retiré·e de cette séance."),
+        "signed_out": _("Votre session est terminée. Reconnectez-vous."), "phase": _("Phase : %(phase)s"),
+        "ready": _("Je suis prêt·e"), "not_ready": _("Je ne suis plus prêt·e"), "dots_left": _("Gommettes restantes :"),
+        "phases": {p: phase_label(p) for p in ("preparation", "brainstorm", "grouping", "voting", "discussion",
+                                               "closed")},
+        "reactions": {"plus_one": _("+1"), "heart": _("J'aime"), "question": _("Question"), "idea": _("Bonne idée")},
+    }
+
+
+def init_app(app) -> None:
+    from ..permissions import is_facilitator
+    from .models import PHASE_ORDER
+
+    app.jinja_env.globals.update(phase_label=phase_label, idea_status_label=idea_status_label,
+                                 board_texts=board_texts, phases=PHASE_ORDER, is_facilitator=is_facilitator)

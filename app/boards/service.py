@@ -1,0 +1,979 @@
+"""Board use cases. Each change is one short transaction under the board's row lock: it re-checks the
+rules from the database, writes, numbers its events (``Board.seq``), stores them for resync, commits,
+then sends ``signals.board_events`` so the realtime layer broadcasts them after commit.
+"""
+
+import json
+import secrets
+from datetime import datetime, timedelta
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from .. import signals
+from ..accounts.models import User, utcnow
+from ..catalog.models import Organisation
+from ..database import begin_write
+from ..errors import Conflict, DomainError, InvalidInput, NotAllowed, NotFound
+from ..extensions import db
+from ..permissions import can_facilitate
+from .models import (
+    PHASE_ORDER,
+    REACTIONS,
+    Audience,
+    Board,
+    BoardColumn,
+    BoardEvent,
+    ClientChange,
+    Cluster,
+    Dot,
+    Idea,
+    IdeaStatus,
+    Moderation,
+    ModerationEntry,
+    Participant,
+    Phase,
+    Reaction,
+)
+from .sortkey import key_between
+from .templates import TEMPLATES
+
+IDEA_MAX = 500
+GUEST_LABEL = _l("invité·e")
+ANONYMOUS_LABEL = _l("anonyme")
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+# --- errors --------------------------------------------------------------------------------------
+
+class WrongPhase(DomainError):
+    code = "wrong_phase"
+    message = _l("Ce n'est pas possible pendant cette phase de l'atelier.")
+
+
+class BoardLocked(DomainError):
+    code = "locked"
+    message = _l("Le tableau est verrouillé : il est en lecture seule.")
+
+
+class BudgetSpent(DomainError):
+    code = "budget_spent"
+    message = _l("Vous avez déjà placé toutes vos gommettes.")
+
+
+class DotCapReached(DomainError):
+    code = "dot_cap_reached"
+    message = _l("Vous avez placé le maximum de gommettes sur cette idée.")
+
+
+class NoDotToRemove(DomainError):
+    code = "no_dot"
+    message = _l("Vous n'avez pas de gommette sur cette idée.")
+
+
+class IdeaCapReached(DomainError):
+    code = "idea_cap_reached"
+    message = _l("Vous avez atteint le nombre maximal d'idées pour ce tableau.")
+
+
+class NotMember(NotAllowed):
+    code = "not_member"
+    message = _l("Vous ne participez pas à ce tableau.")
+
+
+class Removed(NotAllowed):
+    code = "removed"
+    message = _l("Vous avez été retiré·e de cette séance.")
+
+
+class UnknownIdea(NotFound):
+    code = "unknown_idea"
+    message = _l("Cette idée n'existe pas sur ce tableau.")
+
+
+class UnknownColumn(NotFound):
+    code = "unknown_column"
+    message = _l("Cette colonne n'existe pas sur ce tableau.")
+
+
+class NotYourIdea(NotAllowed):
+    code = "not_your_idea"
+    message = _l("Vous ne pouvez modifier que vos propres idées.")
+
+
+class GuestsNotAllowed(NotAllowed):
+    code = "guests_not_allowed"
+    message = _l("Ce tableau n'accepte pas les invité·es sans compte.")
+
+
+class BadJoinCode(NotFound):
+    code = "bad_join_code"
+    message = _l("Ce code ne correspond à aucun tableau ouvert.")
+
+
+class StaleVersion(Conflict):
+    code = "stale_version"
+    message = _l("Quelqu'un a modifié cet élément entre-temps : la version à jour est affichée.")
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+def _join_code() -> str:
+    while True:
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(6))
+        if db.session.scalar(select(Board.id).where(Board.join_code == code)) is None:
+            return code
+
+
+def _lock(board_id: int) -> Board:
+    begin_write()
+    board = db.session.scalars(select(Board).where(Board.id == board_id).with_for_update(of=Board)
+                               .execution_options(populate_existing=True)).one_or_none()
+    if board is None:
+        raise NotFound()
+    return board
+
+
+def _pending() -> list[BoardEvent]:
+    return db.session.info.setdefault("board_events", [])
+
+
+def _emit(board: Board, name: str, payload: dict, audience: Audience = Audience.everyone,
+          participant_id: int | None = None) -> None:
+    board.seq += 1
+    event = BoardEvent(board_id=board.id, seq=board.seq, name=name, audience=audience,
+                       participant_id=participant_id, payload=json.dumps(payload, ensure_ascii=False))
+    db.session.add(event)
+    _pending().append(event)
+
+
+def event_dict(event: BoardEvent) -> dict:
+    return {"seq": event.seq, "name": event.name, "audience": event.audience.value,
+            "participant_id": event.participant_id, "payload": json.loads(event.payload)}
+
+
+def _commit(board_id: int) -> None:
+    """Commit, then hand the events to the realtime layer (never broadcast before commit)."""
+    events = [event_dict(e) for e in _pending()]
+    db.session.commit()
+    db.session.info["board_events"] = []
+    if events:
+        signals.board_events.send(board_id, events=events)
+
+
+def _rollback() -> None:
+    db.session.rollback()
+    db.session.info["board_events"] = []
+
+
+def phase_index(phase: Phase) -> int:
+    return PHASE_ORDER.index(phase)
+
+
+def votes_visible(board: Board) -> bool:
+    """Vote counts show to participants unless hidden until the end of voting."""
+    return not board.hide_votes or phase_index(board.phase) > phase_index(Phase.voting)
+
+
+def author_label(idea: Idea, board: Board, for_facilitator: bool) -> str | None:
+    if board.anonymous and not for_facilitator:
+        return None
+    p = idea.participant
+    if p.user_id is None:
+        return p.guest_name or str(GUEST_LABEL)
+    return p.user.public_name if p.user else str(GUEST_LABEL)
+
+
+def idea_view(idea: Idea, board: Board, *, for_facilitator: bool, mine: bool = False,
+              reactions: dict | None = None) -> dict:
+    """What one audience may see of an idea. Anonymous authors and hidden votes never reach participants."""
+    view = {"id": idea.id, "column_id": idea.column_id, "cluster_id": idea.cluster_id, "sort_key": idea.sort_key,
+            "text": idea.text, "status": idea.status.value, "version": idea.version,
+            "author": author_label(idea, board, for_facilitator), "mine": mine,
+            "reactions": reactions or {}}
+    if for_facilitator or votes_visible(board):
+        view["votes"] = idea.votes
+    if for_facilitator:
+        view["author_participant_id"] = idea.participant_id
+        view["hidden_reason"] = idea.hidden_reason
+    return view
+
+
+def _hidden_from_participants(idea: Idea, board: Board) -> bool:
+    return idea.status is not IdeaStatus.visible or board.hide_ideas
+
+
+def _announce_idea(board: Board, idea: Idea, name: str) -> None:
+    """Emit an idea change to each audience with what it may see (the server never sends hidden text)."""
+    reactions = _reaction_counts([idea.id]).get(idea.id, {})
+    _emit(board, name, {"idea": idea_view(idea, board, for_facilitator=True, reactions=reactions)},
+          Audience.facilitators)
+    author = idea.participant
+    if not author.is_facilitator:
+        _emit(board, name, {"idea": idea_view(idea, board, for_facilitator=False, mine=True, reactions=reactions)},
+              Audience.participant, author.id)
+    if idea.status is not IdeaStatus.visible:
+        _emit(board, "idea_removed", {"id": idea.id}, Audience.participants)
+    elif board.hide_ideas:
+        _emit(board, "idea_placeholder", {"id": idea.id, "column_id": idea.column_id}, Audience.participants)
+    else:
+        _emit(board, name, {"idea": idea_view(idea, board, for_facilitator=False, reactions=reactions)},
+              Audience.participants)
+
+
+def _reaction_counts(idea_ids: list[int]) -> dict[int, dict[str, int]]:
+    if not idea_ids:
+        return {}
+    counts: dict[int, dict[str, int]] = {}
+    for idea_id, kind, n in db.session.execute(
+            select(Reaction.idea_id, Reaction.kind, func.count()).where(Reaction.idea_id.in_(idea_ids))
+            .group_by(Reaction.idea_id, Reaction.kind)):
+        counts.setdefault(idea_id, {})[kind] = n
+    return counts
+
+
+def _participant(board: Board, participant_id: int) -> Participant:
+    """The acting participant, re-read under the board lock: removed people are refused."""
+    participant = db.session.get(Participant, participant_id, populate_existing=True)
+    if participant is None or participant.board_id != board.id:
+        raise NotMember()
+    if participant.removed_at is not None:
+        raise Removed()
+    return participant
+
+
+def _facilitator(board: Board, participant_id: int) -> Participant:
+    participant = _participant(board, participant_id)
+    if not participant.is_facilitator:
+        raise NotAllowed()
+    return participant
+
+
+def _idea(board: Board, idea_id) -> Idea:
+    idea = db.session.get(Idea, idea_id) if isinstance(idea_id, int) else None
+    if idea is None or idea.board_id != board.id:
+        raise UnknownIdea()
+    return idea
+
+
+def _column(board: Board, column_id) -> BoardColumn:
+    column = db.session.get(BoardColumn, column_id) if isinstance(column_id, int) else None
+    if column is None or column.board_id != board.id:
+        raise UnknownColumn()
+    return column
+
+
+def _writable(board: Board, participant: Participant) -> None:
+    if board.phase is Phase.closed:
+        raise WrongPhase(_l("La séance est terminée : le tableau est en lecture seule."))
+    if board.locked and not participant.is_facilitator:
+        raise BoardLocked()
+
+
+def _in_phase(board: Board, participant: Participant, *phases: Phase) -> None:
+    _writable(board, participant)
+    if board.phase not in phases and not participant.is_facilitator:
+        raise WrongPhase()
+
+
+def _last_key(column_id: int) -> str | None:
+    return db.session.scalar(select(func.max(Idea.sort_key)).where(Idea.column_id == column_id))
+
+
+def run_change(board_id: int, participant_id: int, client_id: str | None, change) -> dict:
+    """Apply ``change(board, participant) -> ack`` once per client-made id, under the board lock.
+
+    A resend with the same ``client_id`` returns the stored ack and applies nothing.
+    """
+    if client_id:
+        stored = db.session.scalar(select(ClientChange.result).where(ClientChange.participant_id == participant_id,
+                                                                     ClientChange.client_id == client_id))
+        if stored is not None:
+            db.session.rollback()
+            return {**json.loads(stored), "replayed": True}
+    try:
+        board = _lock(board_id)
+        participant = _participant(board, participant_id)
+        ack = change(board, participant)
+        ack = {"ok": True, "seq": board.seq, **ack}
+        if client_id:
+            db.session.add(ClientChange(participant_id=participant_id, client_id=client_id,
+                                        result=json.dumps(ack, ensure_ascii=False)))
+        _commit(board_id)
+        return ack
+    except IntegrityError:
+        # Two copies of the same change raced: the first one stored its ack, return that.
+        _rollback()
+        stored = db.session.scalar(select(ClientChange.result).where(ClientChange.participant_id == participant_id,
+                                                                     ClientChange.client_id == client_id))
+        if stored is None:
+            raise
+        return {**json.loads(stored), "replayed": True}
+    except Exception:
+        _rollback()
+        raise
+
+
+# --- boards (facilitators, over HTTP) ------------------------------------------------------------
+
+def create_board(actor: User, organisation: Organisation, title: str, template: str = "irritants",
+                 workshop=None, allow_guests: bool = False) -> Board:
+    """A facilitator creates a board from a template, for a workshop or for the organisation."""
+    if not can_facilitate(actor, organisation):
+        raise NotAllowed()
+    if workshop is not None and workshop.organisation_id != organisation.id:
+        raise NotAllowed()
+    if template not in TEMPLATES:
+        raise InvalidInput(_l("Modèle de tableau inconnu."), code="unknown_template")
+    board = Board(organisation=organisation, workshop=workshop, title=title.strip(), template=template,
+                  join_code=_join_code(), created_by_id=actor.id, allow_guests=allow_guests)
+    board.columns = [BoardColumn(title=str(t), prompt=str(p), position=i)
+                     for i, (t, p) in enumerate(TEMPLATES[template][1])]
+    db.session.add(board)
+    db.session.flush()
+    db.session.add(Participant(board_id=board.id, user_id=actor.id, is_facilitator=True))
+    db.session.commit()
+    return board
+
+
+def update_columns(actor: User, board: Board, columns: list[dict]) -> Board:
+    """Rename, re-prompt, add or remove columns (a column with ideas cannot be removed)."""
+    if not board.can_manage(actor):
+        raise NotAllowed()
+    board_id = board.id
+    board = _lock(board_id)
+    existing = {c.id: c for c in board.columns}
+    keep = []
+    for position, spec in enumerate(columns):
+        column = existing.get(spec.get("id")) or BoardColumn(board_id=board.id)
+        column.title, column.prompt, column.position = spec["title"].strip(), spec.get("prompt", "").strip(), position
+        keep.append(column)
+    for column in existing.values():
+        if column not in keep:
+            if db.session.scalar(select(func.count(Idea.id)).where(Idea.column_id == column.id)):
+                _rollback()
+                raise InvalidInput(_l("Une colonne qui contient des idées ne peut pas être supprimée."),
+                                   code="column_not_empty")
+            db.session.delete(column)
+    board.columns = keep
+    db.session.flush()
+    _emit(board, "columns_changed", {"columns": [column_view(c) for c in keep]})
+    _commit(board_id)
+    return board
+
+
+def column_view(column: BoardColumn) -> dict:
+    return {"id": column.id, "title": column.title, "prompt": column.prompt, "position": column.position}
+
+
+def regenerate_join_code(actor: User, board: Board) -> str:
+    """A new join code: old links and codes stop working."""
+    if not board.can_manage(actor):
+        raise NotAllowed()
+    board.join_code = _join_code()
+    db.session.commit()
+    return board.join_code
+
+
+def get_board(board_id: int) -> Board:
+    board = db.session.get(Board, board_id)
+    if board is None:
+        raise NotFound()
+    return board
+
+
+def board_by_code(code: str) -> Board:
+    board = db.session.scalar(select(Board).where(Board.join_code == (code or "").strip().upper()))
+    if board is None or board.phase is Phase.closed:
+        raise BadJoinCode()
+    return board
+
+
+def participant_for(board: Board, user=None, guest_token: str | None = None) -> Participant | None:
+    if user is not None and getattr(user, "is_authenticated", False):
+        return db.session.scalar(select(Participant).where(Participant.board_id == board.id,
+                                                           Participant.user_id == user.id))
+    if guest_token:
+        return db.session.scalar(select(Participant).where(Participant.board_id == board.id,
+                                                           Participant.guest_token == guest_token))
+    return None
+
+
+def may_join(board: Board, user) -> bool:
+    """Facilitators of the organisation; confirmed participants of the board's workshop."""
+    if can_facilitate(user, board.organisation):
+        return True
+    if not (user and user.is_authenticated and user.is_verified):
+        return False
+    if board.workshop_id is None:
+        return False
+    from ..workshops.models import Registration, RegistrationStatus
+
+    return db.session.scalar(select(Registration.id).where(
+        Registration.workshop_id == board.workshop_id, Registration.user_id == user.id,
+        Registration.status == RegistrationStatus.confirmed)) is not None
+
+
+def join(board: Board, user=None, *, guest_name: str | None = None, by_code: bool = False) -> Participant:
+    """Enter a board: with an account (allowed people, or anyone holding the code), or as a named guest
+    through the code when the facilitator allows guests. Removed people stay out."""
+    existing = participant_for(board, user)
+    if existing is not None:
+        if existing.removed_at is not None:
+            raise Removed()
+        return existing
+    if user is not None and user.is_authenticated:
+        if not (may_join(board, user) or by_code):
+            raise NotMember()
+        fields = {"user_id": user.id, "is_facilitator": can_facilitate(user, board.organisation)}
+    else:
+        if not (board.allow_guests and by_code):
+            raise GuestsNotAllowed()
+        name = (guest_name or "").strip()
+        if not 1 <= len(name) <= 60:
+            raise InvalidInput(_l("Choisissez un nom d'affichage de 1 à 60 caractères."), code="guest_name")
+        fields = {"guest_name": name, "guest_token": secrets.token_urlsafe(32)}
+    board_id = board.id
+    board = _lock(board_id)
+    participant = Participant(board_id=board_id, **fields)
+    db.session.add(participant)
+    try:
+        db.session.flush()
+    except IntegrityError:  # the same person joined from another tab meanwhile
+        _rollback()
+        return participant_for(db.session.get(Board, board_id), user)
+    _emit(board, "participant_joined", {"participant": participant_view(participant, board, True)},
+          Audience.facilitators)
+    _emit(board, "participant_joined", {"participant": participant_view(participant, board, False)},
+          Audience.participants)
+    _commit(board_id)
+    return participant
+
+
+def participant_view(participant: Participant, board: Board, for_facilitator: bool) -> dict:
+    name = None
+    if for_facilitator or not board.anonymous:
+        name = participant.guest_name or (participant.user.public_name if participant.user else str(GUEST_LABEL))
+    view = {"id": participant.id, "name": name, "ready": participant.ready, "facilitator": participant.is_facilitator}
+    if for_facilitator:
+        view["guest"] = participant.is_guest
+    return view
+
+
+# --- changes (over the socket, or HTTP for the no-JS form) ---------------------------------------
+
+def post_idea(board_id: int, participant_id: int, *, column_id: int, text: str, client_id: str | None = None) -> dict:
+    """Post an idea (≤ 500 characters) to a column, within the per-person cap, during the brainstorm."""
+    text = (text or "").strip()
+
+    def change(board, participant):
+        _in_phase(board, participant, Phase.brainstorm)
+        if not 1 <= len(text) <= IDEA_MAX:
+            raise InvalidInput(_l("Une idée fait de 1 à 500 caractères."), code="idea_length")
+        column = _column(board, column_id)
+        if board.idea_cap and not participant.is_facilitator:
+            mine = db.session.scalar(select(func.count(Idea.id)).where(
+                Idea.participant_id == participant.id, Idea.status != IdeaStatus.withdrawn))
+            if mine >= board.idea_cap:
+                raise IdeaCapReached()
+        status = IdeaStatus.pending if board.moderation is Moderation.approve and not participant.is_facilitator \
+            else IdeaStatus.visible
+        idea = Idea(board_id=board.id, column_id=column.id, participant_id=participant.id, text=text,
+                    sort_key=key_between(_last_key(column.id), None), status=status)
+        db.session.add(idea)
+        db.session.flush()
+        _announce_idea(board, idea, "idea_posted")
+        return {"idea_id": idea.id, "status": status.value}
+
+    return run_change(board_id, participant_id, client_id, change)
+
+
+def edit_idea(board_id: int, participant_id: int, *, idea_id: int, text: str, version: int | None = None,
+              client_id: str | None = None) -> dict:
+    """Edit one's idea until grouping starts (facilitators any time); last writer wins, with a version."""
+    text = (text or "").strip()
+
+    def change(board, participant):
+        idea = _idea(board, idea_id)
+        if participant.is_facilitator:
+            _writable(board, participant)
+        else:
+            if idea.participant_id != participant.id:
+                raise NotYourIdea()
+            _in_phase(board, participant, Phase.brainstorm)
+        if not 1 <= len(text) <= IDEA_MAX:
+            raise InvalidInput(_l("Une idée fait de 1 à 500 caractères."), code="idea_length")
+        overtaken = version is not None and version != idea.version
+        idea.text, idea.version, idea.updated_at = text, idea.version + 1, utcnow()
+        _announce_idea(board, idea, "idea_edited")
+        return {"idea_id": idea.id, "version": idea.version, "overtaken": overtaken}
+
+    return run_change(board_id, participant_id, client_id, change)
+
+
+def withdraw_idea(board_id: int, participant_id: int, *, idea_id: int, client_id: str | None = None) -> dict:
+    """An author withdraws their idea until grouping starts."""
+    def change(board, participant):
+        idea = _idea(board, idea_id)
+        if idea.participant_id != participant.id:
+            raise NotYourIdea()
+        _in_phase(board, participant, Phase.brainstorm)
+        if idea.status is IdeaStatus.withdrawn:
+            return {"idea_id": idea.id}
+        idea.status, idea.version = IdeaStatus.withdrawn, idea.version + 1
+        _refund_dots(board, idea)
+        _announce_idea(board, idea, "idea_withdrawn")
+        return {"idea_id": idea.id}
+
+    return run_change(board_id, participant_id, client_id, change)
+
+
+def move_idea(board_id: int, participant_id: int, *, idea_id: int, column_id: int, before_id: int | None = None,
+              after_id: int | None = None, client_id: str | None = None) -> dict:
+    """A facilitator moves an idea to a column, between two neighbours (one row written)."""
+    def change(board, participant):
+        _facilitator(board, participant.id)
+        _writable(board, participant)
+        idea = _idea(board, idea_id)
+        column = _column(board, column_id)
+        before = _idea(board, before_id) if before_id is not None else None
+        after = _idea(board, after_id) if after_id is not None else None
+        for neighbour in (before, after):
+            if neighbour is not None and (neighbour.column_id != column.id or neighbour.id == idea.id):
+                raise InvalidInput(_l("Position invalide."), code="bad_position")
+        low = before.sort_key if before else (None if after else _last_key(column.id))
+        high = after.sort_key if after else None
+        if low is not None and high is not None and low >= high:
+            raise InvalidInput(_l("Position invalide."), code="bad_position")
+        if idea.column_id != column.id:
+            idea.cluster_id = None
+        idea.column_id, idea.sort_key = column.id, key_between(low, high)
+        idea.version += 1
+        _announce_idea(board, idea, "idea_moved")
+        return {"idea_id": idea.id, "sort_key": idea.sort_key}
+
+    return run_change(board_id, participant_id, client_id, change)
+
+
+def react(board_id: int, participant_id: int, *, idea_id: int, kind: str, on: bool = True,
+          client_id: str | None = None) -> dict:
+    """Add or remove one of the fixed reactions."""
+    if kind not in REACTIONS:
+        raise InvalidInput(_l("Réaction inconnue."), code="unknown_reaction")
+
+    def change(board, participant):
+        _writable(board, participant)
+        idea = _idea(board, idea_id)
+        if idea.status is not IdeaStatus.visible:
+            raise UnknownIdea()
+        existing = db.session.scalar(select(Reaction).where(Reaction.participant_id == participant.id,
+                                                            Reaction.idea_id == idea.id, Reaction.kind == kind))
+        if on and existing is None:
+            db.session.add(Reaction(board_id=board.id, participant_id=participant.id, idea_id=idea.id, kind=kind))
+        elif not on and existing is not None:
+            db.session.delete(existing)
+        db.session.flush()
+        counts = _reaction_counts([idea.id]).get(idea.id, {})
+        audience = Audience.facilitators if _hidden_from_participants(idea, board) else Audience.everyone
+        _emit(board, "reactions_changed", {"idea_id": idea.id, "reactions": counts}, audience)
+        return {"idea_id": idea.id, "reactions": counts}
+
+    return run_change(board_id, participant_id, client_id, change)
+
+
+def vote(board_id: int, participant_id: int, *, idea_id: int, delta: int, client_id: str | None = None) -> dict:
+    """Place (+1) or remove (-1) a dot during voting, within the budget and the per-idea cap."""
+    if delta not in (1, -1):
+        raise InvalidInput(_l("Un vote ajoute ou retire une gommette."), code="bad_delta")
+
+    def change(board, participant):
+        _writable(board, participant)
+        if board.phase is not Phase.voting:
+            raise WrongPhase(_l("Le vote n'est pas ouvert."))
+        idea = _idea(board, idea_id)
+        if idea.status is not IdeaStatus.visible:
+            raise UnknownIdea()
+        dot = db.session.scalar(select(Dot).where(Dot.participant_id == participant.id, Dot.idea_id == idea.id))
+        if delta > 0:
+            if participant.dots_used >= board.dot_budget:
+                raise BudgetSpent()
+            if board.dot_cap and dot is not None and dot.count >= board.dot_cap:
+                raise DotCapReached()
+            if dot is None:
+                dot = Dot(board_id=board.id, participant_id=participant.id, idea_id=idea.id, count=1)
+                db.session.add(dot)
+            else:
+                dot.count += 1
+        else:
+            if dot is None:
+                raise NoDotToRemove()
+            dot.count -= 1
+            if dot.count == 0:
+                db.session.delete(dot)
+        participant.dots_used += delta
+        idea.votes += delta
+        mine = dot.count
+        _emit(board, "votes_changed", {"idea_id": idea.id, "votes": idea.votes}, Audience.facilitators)
+        if votes_visible(board):
+            _emit(board, "votes_changed", {"idea_id": idea.id, "votes": idea.votes}, Audience.participants)
+        dots_left = board.dot_budget - participant.dots_used
+        _emit(board, "my_dots_changed", {"idea_id": idea.id, "mine": mine, "dots_left": dots_left},
+              Audience.participant, participant.id)
+        return {"idea_id": idea.id, "mine": mine, "dots_left": dots_left}
+
+    return run_change(board_id, participant_id, client_id, change)
+
+
+def _refund_dots(board: Board, idea: Idea) -> None:
+    """Dots on an idea that leaves the board go back to their owners."""
+    for dot in db.session.scalars(select(Dot).where(Dot.idea_id == idea.id)).all():
+        db.session.execute(update(Participant).where(Participant.id == dot.participant_id)
+                           .values(dots_used=Participant.dots_used - dot.count))
+        _emit(board, "my_dots_changed", {"idea_id": idea.id, "mine": 0, "refunded": dot.count},
+              Audience.participant, dot.participant_id)
+        db.session.delete(dot)
+    idea.votes = 0
+
+
+def set_ready(board_id: int, participant_id: int, *, ready: bool, client_id: str | None = None) -> dict:
+    def change(board, participant):
+        participant.ready = bool(ready)
+        _emit(board, "participant_ready", {"participant_id": participant.id, "ready": participant.ready})
+        return {"ready": participant.ready}
+
+    return run_change(board_id, participant_id, client_id, change)
+
+
+# --- facilitation ---------------------------------------------------------------------------------
+
+SETTINGS = {
+    "hide_ideas": bool, "anonymous": bool, "hide_votes": bool, "locked": bool, "allow_guests": bool,
+    "idea_cap": "cap", "dot_budget": "budget", "dot_cap": "cap", "moderation": "moderation",
+}
+
+
+def settings_view(board: Board) -> dict:
+    return {"hide_ideas": board.hide_ideas, "anonymous": board.anonymous, "hide_votes": board.hide_votes,
+            "locked": board.locked, "allow_guests": board.allow_guests, "idea_cap": board.idea_cap,
+            "dot_budget": board.dot_budget, "dot_cap": board.dot_cap, "moderation": board.moderation.value}
+
+
+def _clean_setting(name: str, value):
+    kind = SETTINGS.get(name)
+    if kind is None:
+        raise InvalidInput(_l("Réglage inconnu."), code="unknown_setting")
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise InvalidInput(code="bad_setting")
+        return value
+    if kind == "moderation":
+        if value not in Moderation._value2member_map_:
+            raise InvalidInput(code="bad_setting")
+        return Moderation(value)
+    if kind == "cap" and value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not (0 if kind == "budget" else 1) <= value <= 100:
+        raise InvalidInput(code="bad_setting")
+    return value
+
+
+def update_settings(board_id: int, participant_id: int, *, settings: dict, client_id: str | None = None) -> dict:
+    """Change board settings at any moment. Revealing (hide_ideas off) sends the ideas now visible."""
+    if not isinstance(settings, dict) or not settings:
+        raise InvalidInput(code="bad_setting")
+    clean = {name: _clean_setting(name, value) for name, value in settings.items()}
+
+    def change(board, participant):
+        _facilitator(board, participant.id)
+        was_hidden, was_anonymous, votes_were_visible = board.hide_ideas, board.anonymous, votes_visible(board)
+        for name, value in clean.items():
+            setattr(board, name, value)
+        board.version += 1
+        _emit(board, "settings_changed", {"settings": settings_view(board)})
+        if (was_hidden and not board.hide_ideas) or was_anonymous != board.anonymous:
+            _emit_participant_snapshot_ideas(board, "ideas_revealed" if was_hidden else "ideas_refreshed")
+        if not votes_were_visible and votes_visible(board):
+            _emit_vote_totals(board)
+        return {"settings": settings_view(board)}
+
+    return run_change(board_id, participant_id, client_id, change)
+
+
+def _visible_ideas(board: Board) -> list[Idea]:
+    return list(db.session.scalars(select(Idea).where(Idea.board_id == board.id, Idea.status == IdeaStatus.visible)
+                                   .order_by(Idea.column_id, Idea.sort_key)))
+
+
+def _emit_participant_snapshot_ideas(board: Board, name: str) -> None:
+    ideas = _visible_ideas(board)
+    counts = _reaction_counts([i.id for i in ideas])
+    _emit(board, name, {"ideas": [idea_view(i, board, for_facilitator=False, reactions=counts.get(i.id, {}))
+                                  for i in ideas]}, Audience.participants)
+
+
+def _emit_vote_totals(board: Board) -> None:
+    totals = {str(i.id): i.votes for i in _visible_ideas(board)}
+    _emit(board, "votes_revealed", {"votes": totals}, Audience.participants)
+
+
+def set_phase(board_id: int, participant_id: int, *, phase: str, client_id: str | None = None) -> dict:
+    """Move the session to a phase (facilitators). Closing makes the board read-only."""
+    if phase not in Phase._value2member_map_:
+        raise InvalidInput(_l("Phase inconnue."), code="unknown_phase")
+    target = Phase(phase)
+
+    def change(board, participant):
+        _facilitator(board, participant.id)
+        if board.phase is Phase.closed and target is not Phase.closed:
+            raise WrongPhase(_l("La séance est terminée."))
+        votes_were_visible = votes_visible(board)
+        board.phase = target
+        board.closed_at = utcnow() if target is Phase.closed else None
+        board.version += 1
+        _emit(board, "phase_changed", {"phase": target.value})
+        if not votes_were_visible and votes_visible(board):
+            _emit_vote_totals(board)
+        return {"phase": target.value}
+
+    return run_change(board_id, participant_id, client_id, change)
+
+
+def timer_view(board: Board) -> dict:
+    return {"ends_at": board.timer_ends_at.isoformat() + "Z" if board.timer_ends_at else None,
+            "paused_seconds": board.timer_paused_seconds}
+
+
+def control_timer(board_id: int, participant_id: int, *, action: str, seconds: int | None = None,
+                  client_id: str | None = None) -> dict:
+    """Start, pause, resume, add time or stop; the end time is held by the server."""
+    if action not in ("start", "pause", "resume", "add", "stop"):
+        raise InvalidInput(code="bad_timer_action")
+    if action in ("start", "add") and (not isinstance(seconds, int) or isinstance(seconds, bool)
+                                       or not 1 <= seconds <= 4 * 3600):
+        raise InvalidInput(_l("Une durée de 1 seconde à 4 heures."), code="bad_duration")
+
+    def change(board, participant):
+        _facilitator(board, participant.id)
+        now = utcnow()
+        if action == "start":
+            board.timer_ends_at, board.timer_paused_seconds = now + timedelta(seconds=seconds), None
+        elif action == "pause" and board.timer_ends_at:
+            board.timer_paused_seconds = max(0, int((board.timer_ends_at - now).total_seconds()))
+            board.timer_ends_at = None
+        elif action == "resume" and board.timer_paused_seconds is not None:
+            board.timer_ends_at = now + timedelta(seconds=board.timer_paused_seconds)
+            board.timer_paused_seconds = None
+        elif action == "add":
+            if board.timer_ends_at:
+                board.timer_ends_at = max(board.timer_ends_at, now) + timedelta(seconds=seconds)
+            elif board.timer_paused_seconds is not None:
+                board.timer_paused_seconds += seconds
+            else:
+                board.timer_ends_at = now + timedelta(seconds=seconds)
+        elif action == "stop":
+            board.timer_ends_at = board.timer_paused_seconds = None
+        _emit(board, "timer_changed", {"timer": timer_view(board)})
+        return {"timer": timer_view(board)}
+
+    return run_change(board_id, participant_id, client_id, change)
+
+
+def moderate_idea(board_id: int, participant_id: int, *, idea_id: int, action: str, reason: str = "",
+                  client_id: str | None = None) -> dict:
+    """Approve a pending idea, or hide an idea with a reason (kept in the moderation log), or show it again."""
+    if action not in ("approve", "hide", "show"):
+        raise InvalidInput(code="bad_moderation_action")
+    reason = (reason or "").strip()[:300]
+
+    def change(board, participant):
+        facilitator = _facilitator(board, participant.id)
+        idea = _idea(board, idea_id)
+        if action == "hide":
+            if not reason:
+                raise InvalidInput(_l("Indiquez le motif du masquage."), code="reason_required")
+            idea.status, idea.hidden_reason = IdeaStatus.hidden, reason
+            _refund_dots(board, idea)
+            if board.focused_idea_id == idea.id:
+                board.focused_idea_id = None
+                _emit(board, "focus_changed", {"idea_id": None})
+        else:
+            idea.status, idea.hidden_reason = IdeaStatus.visible, ""
+        idea.version += 1
+        db.session.add(ModerationEntry(board_id=board.id, idea_id=idea.id, actor_id=facilitator.user_id,
+                                       action=action, reason=reason))
+        _announce_idea(board, idea, "idea_moderated")
+        return {"idea_id": idea.id, "status": idea.status.value}
+
+    return run_change(board_id, participant_id, client_id, change)
+
+
+def focus_idea(board_id: int, participant_id: int, *, idea_id: int | None, client_id: str | None = None) -> dict:
+    def change(board, participant):
+        _facilitator(board, participant.id)
+        if idea_id is not None:
+            idea = _idea(board, idea_id)
+            if idea.status is not IdeaStatus.visible:
+                raise UnknownIdea()
+        board.focused_idea_id = idea_id
+        _emit(board, "focus_changed", {"idea_id": idea_id})
+        return {"idea_id": idea_id}
+
+    return run_change(board_id, participant_id, client_id, change)
+
+
+def group_ideas(board_id: int, participant_id: int, *, idea_ids: list, name: str, cluster_id: int | None = None,
+                client_id: str | None = None) -> dict:
+    """Group ideas of one column into a named cluster (a new one, or an existing one)."""
+    name = (name or "").strip()
+    if not isinstance(idea_ids, list) or not idea_ids or len(idea_ids) > 200:
+        raise InvalidInput(code="bad_idea_ids")
+
+    def change(board, participant):
+        _facilitator(board, participant.id)
+        _writable(board, participant)
+        ideas = [_idea(board, i) for i in idea_ids]
+        columns = {i.column_id for i in ideas}
+        if cluster_id is not None:
+            cluster = db.session.get(Cluster, cluster_id) if isinstance(cluster_id, int) else None
+            if cluster is None or cluster.board_id != board.id:
+                raise NotFound(_l("Ce groupe n'existe pas sur ce tableau."), code="unknown_cluster")
+            columns.add(cluster.column_id)
+        else:
+            if not 1 <= len(name) <= 120:
+                raise InvalidInput(_l("Donnez un nom au groupe (120 caractères au plus)."), code="cluster_name")
+            if len(columns) != 1:
+                raise InvalidInput(_l("On regroupe des idées d'une même colonne."), code="mixed_columns")
+            cluster = Cluster(board_id=board.id, column_id=ideas[0].column_id, name=name)
+            db.session.add(cluster)
+            db.session.flush()
+        if len(columns) != 1:
+            raise InvalidInput(_l("On regroupe des idées d'une même colonne."), code="mixed_columns")
+        for idea in ideas:
+            idea.cluster_id, idea.version = cluster.id, idea.version + 1
+        _emit(board, "ideas_grouped", {"cluster": cluster_view(cluster), "idea_ids": [i.id for i in ideas]})
+        return {"cluster_id": cluster.id}
+
+    return run_change(board_id, participant_id, client_id, change)
+
+
+def cluster_view(cluster: Cluster) -> dict:
+    return {"id": cluster.id, "name": cluster.name, "column_id": cluster.column_id, "version": cluster.version}
+
+
+def ungroup(board_id: int, participant_id: int, *, idea_ids: list | None = None, cluster_id: int | None = None,
+            client_id: str | None = None) -> dict:
+    """Take ideas out of their cluster, or dissolve a whole cluster."""
+    def change(board, participant):
+        _facilitator(board, participant.id)
+        _writable(board, participant)
+        if cluster_id is not None:
+            cluster = db.session.get(Cluster, cluster_id) if isinstance(cluster_id, int) else None
+            if cluster is None or cluster.board_id != board.id:
+                raise NotFound(_l("Ce groupe n'existe pas sur ce tableau."), code="unknown_cluster")
+            ideas = list(db.session.scalars(select(Idea).where(Idea.cluster_id == cluster.id)))
+        elif isinstance(idea_ids, list) and idea_ids and len(idea_ids) <= 200:
+            ideas = [_idea(board, i) for i in idea_ids]
+        else:
+            raise InvalidInput(code="bad_idea_ids")
+        for idea in ideas:
+            idea.cluster_id, idea.version = None, idea.version + 1
+        _emit(board, "ideas_ungrouped", {"idea_ids": [i.id for i in ideas], "cluster_id": cluster_id})
+        return {"idea_ids": [i.id for i in ideas]}
+
+    return run_change(board_id, participant_id, client_id, change)
+
+
+def remove_participant(board_id: int, participant_id: int, *, target_id: int, client_id: str | None = None) -> dict:
+    """A facilitator removes someone from the session; their live connections close at once."""
+    def change(board, participant):
+        _facilitator(board, participant.id)
+        target = db.session.get(Participant, target_id) if isinstance(target_id, int) else None
+        if target is None or target.board_id != board.id or target.is_facilitator:
+            raise NotFound(_l("Cette personne ne participe pas à ce tableau."), code="unknown_participant")
+        target.removed_at = utcnow()
+        db.session.add(ModerationEntry(board_id=board.id, participant_id=target.id, actor_id=participant.user_id,
+                                       action="remove"))
+        _emit(board, "participant_removed", {"participant_id": target.id})
+        return {"participant_id": target.id}
+
+    return run_change(board_id, participant_id, client_id, change)
+
+
+# --- reading ----------------------------------------------------------------------------------------
+
+def snapshot(board: Board, participant: Participant) -> dict:
+    """The whole board as this participant may see it, with the seq it is current to."""
+    facilitator = participant.is_facilitator
+    ideas = list(db.session.scalars(select(Idea).where(Idea.board_id == board.id).order_by(Idea.column_id,
+                                                                                          Idea.sort_key)))
+    counts = _reaction_counts([i.id for i in ideas])
+    my_dots = dict(db.session.execute(select(Dot.idea_id, Dot.count).where(Dot.participant_id == participant.id)).all())
+    views, hidden = [], []
+    for idea in ideas:
+        mine = idea.participant_id == participant.id
+        if facilitator:
+            if idea.status is not IdeaStatus.withdrawn:
+                views.append(idea_view(idea, board, for_facilitator=True, mine=mine, reactions=counts.get(idea.id, {})))
+        elif mine and idea.status is not IdeaStatus.withdrawn:
+            views.append(idea_view(idea, board, for_facilitator=False, mine=True, reactions=counts.get(idea.id, {})))
+        elif idea.status is IdeaStatus.visible:
+            if board.hide_ideas:
+                hidden.append({"id": idea.id, "column_id": idea.column_id})
+            else:
+                views.append(idea_view(idea, board, for_facilitator=False, reactions=counts.get(idea.id, {})))
+    for view in views:
+        view["my_dots"] = my_dots.get(view["id"], 0)
+    participants = db.session.scalars(select(Participant).where(Participant.board_id == board.id,
+                                                                Participant.removed_at.is_(None))).all()
+    clusters = db.session.scalars(select(Cluster).where(Cluster.board_id == board.id)).all()
+    return {
+        "seq": board.seq,
+        "board": {"id": board.id, "title": board.title, "phase": board.phase.value, "join_code": board.join_code
+                  if facilitator else None, "focused_idea_id": board.focused_idea_id, "timer": timer_view(board),
+                  "settings": settings_view(board)},
+        "columns": [column_view(c) for c in board.columns],
+        "clusters": [cluster_view(c) for c in clusters],
+        "ideas": views,
+        "hidden_ideas": hidden,
+        "participants": [participant_view(p, board, facilitator) for p in participants],
+        "me": {"participant_id": participant.id, "facilitator": facilitator,
+               "dots_left": board.dot_budget - participant.dots_used},
+    }
+
+
+def events_since(board: Board, participant: Participant, last_seq: int, limit: int | None = None) -> list[dict] | None:
+    """Events after ``last_seq`` that this participant may see, or None when too far behind (send a snapshot)."""
+    limit = limit or current_app.config.get("BOARD_RESYNC_LIMIT", 500)
+    if last_seq > board.seq or last_seq < 0:
+        return None
+    audiences = [Audience.everyone, Audience.facilitators] if participant.is_facilitator \
+        else [Audience.everyone, Audience.participants]
+    rows = db.session.scalars(
+        select(BoardEvent).where(BoardEvent.board_id == board.id, BoardEvent.seq > last_seq,
+                                 (BoardEvent.audience.in_(audiences)) | (
+                                     (BoardEvent.audience == Audience.participant)
+                                     & (BoardEvent.participant_id == participant.id)))
+        .order_by(BoardEvent.seq).limit(limit + 1)).all()
+    if len(rows) > limit:
+        return None
+    return [event_dict(e) for e in rows]
+
+
+def purge_guest_names(now: datetime | None = None) -> int:
+    """Periodic job: erase guests' display names some days after their board closed (ideas stay)."""
+    now = now or utcnow()
+    cutoff = now - timedelta(days=current_app.config["BOARD_GUEST_RETENTION_DAYS"])
+    boards = db.session.scalars(select(Board.id).where(Board.closed_at <= cutoff,
+                                                       Board.guests_purged_at.is_(None))).all()
+    erased = 0
+    for board_id in boards:
+        erased += db.session.execute(update(Participant).where(Participant.board_id == board_id,
+                                                               Participant.user_id.is_(None))
+                                     .values(guest_name="")
+                                     .execution_options(synchronize_session=False)).rowcount
+        db.session.execute(update(Board).where(Board.id == board_id).values(guests_purged_at=now)
+                           .execution_options(synchronize_session=False))
+    db.session.commit()
+    return erased

@@ -1,0 +1,50 @@
+"""Baseline for the sign-up benchmark: a bare Flask app, one endpoint, ONE INSERT, served like Atelier.
+
+A sibling of ``baseline_app.py`` (one SELECT): same server (gevent's WSGIServer after monkey-patching, one
+process, no access log), same database URL read through a default SQLAlchemy pool (5 + 10, as Atelier's),
+none of Atelier's extensions, templates, session, CSRF or hooks. ``POST /signup`` with form field
+``user_id`` inserts one row into ``bench_signups`` (created at start) and answers 302, as Atelier's
+sign-up does (POST/redirect/GET).
+Run: ``python bench/baseline_insert_app.py --port P --db URL``.
+"""
+
+from gevent import monkey
+
+monkey.patch_all()
+
+import argparse  # noqa: E402
+
+from flask import Flask, redirect, request  # noqa: E402
+from gevent.pywsgi import WSGIServer  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+
+CREATE = text("CREATE TABLE IF NOT EXISTS bench_signups (id BIGSERIAL PRIMARY KEY, user_id INTEGER NOT NULL, "
+              "created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)")
+INSERT = text("INSERT INTO bench_signups (user_id) VALUES (:user_id)")
+
+
+def create_baseline(db_url: str) -> Flask:
+    app = Flask(__name__)
+    engine = create_engine(db_url)
+    with engine.begin() as connection:
+        connection.execute(CREATE)
+
+    @app.post("/signup")
+    def one_insert():
+        with engine.begin() as connection:
+            connection.execute(INSERT, {"user_id": int(request.form["user_id"])})
+        return redirect("/", 302)
+
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--db", required=True, help="SQLAlchemy URL (PostgreSQL for the sign-up benchmark)")
+    args = parser.parse_args()
+    WSGIServer(("127.0.0.1", args.port), create_baseline(args.db), log=None).serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,231 @@
+"""Concurrent sign-ups over HTTP: 500 logged-in people, 30 seats, all at once, beside a bare one-INSERT endpoint.
+
+Atelier runs as `make run` runs it (serve.py, one gevent process) on a throwaway PostgreSQL (the tests'
+``PostgresServer``: fsync off), migrated and seeded with the demo. 500 verified people are created and
+logged in before anything is measured. Then, in each round, the 500 POST the sign-up form of a fresh
+30-seat workshop at the same instant (one thread and one already-open connection each, released by a
+barrier); the same burst is fired at a bare Flask endpoint doing one INSERT on the same database
+(``bench/baseline_insert_app.py``), in the same run, rounds alternating. Printed: throughput (requests
+over the time from the release to the last response), p50/p95 latency, server CPU and RSS, PostgreSQL's
+CPU, the correctness check of every round (30 confirmed, 470 waitlisted numbered 1..470 in commit order), and
+the ratio of Atelier's throughput to the baseline's (target: at least 0.5).
+
+The periodic jobs are off in the measured server (``ATELIER_RUN_JOBS=0``): no SMTP server listens, and
+the mail they would deliver is not what is measured.
+
+Run from the repository root: `make bench`, or `.venv/bin/python bench/signups.py [--users 500 --seats 30]`.
+"""
+
+import argparse
+import statistics
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import psutil
+import requests
+from common import (
+    ROOT,
+    BurstRequest,
+    atelier_server,
+    machine,
+    markdown_table,
+    print_machine,
+    run_burst,
+    script_server,
+    write_results,
+)
+from sqlalchemy import select
+
+from tests.servers import PostgresServer
+
+BASELINE = "bench/baseline_insert_app.py"
+PASSWORD = "correct horse battery"  # noqa: S105 - throwaway accounts in a throwaway database
+CSRF_MARK = 'name="csrf_token" type="hidden" value="'
+
+
+def csrf(html: str) -> str:
+    start = html.index(CSRF_MARK) + len(CSRF_MARK)
+    return html[start:html.index('"', start)]
+
+
+def prepare_data(url: str, users: int, seats: int, workshops: int) -> tuple[list[int], list[tuple[int, int]]]:
+    """Verified users and published workshops, written with the app's models; (user ids, [(workshop, category)])."""
+    from app import create_app
+    from app.accounts.models import User, utcnow
+    from app.accounts.passwords import hash_password
+    from app.extensions import db
+    from tests.factories import make_workshop
+
+    # The live server's argon2 parameters (tests.servers.LiveServer), so logging in does not rehash.
+    data_app = create_app("test", {"SQLALCHEMY_DATABASE_URI": url, "ARGON2_TIME_COST": 1,
+                                   "ARGON2_MEMORY_COST": 1024})
+    with data_app.app_context():
+        password_hash, now = hash_password(PASSWORD), utcnow()
+        people = [User(email=f"bench{i}@example.org", display_name=f"Personne {i}", password_hash=password_hash,
+                       email_verified_at=now, terms_accepted_at=now, locale="fr") for i in range(users)]
+        db.session.add_all(people)
+        db.session.flush()
+        user_ids = [p.id for p in people]
+        db.session.commit()
+        made = []
+        for _ in range(workshops):
+            workshop = make_workshop(capacity=seats, title="Atelier du banc d'essai")
+            made.append((workshop.id, workshop.categories[0].id))
+        db.session.remove()
+        db.engine.dispose()
+    return user_ids, made
+
+
+def check_round(url: str, category_id: int, seats: int, users: int) -> dict:
+    """What the database holds after a round: seats, waiting-list numbers, commit order, counters."""
+    from sqlalchemy import create_engine
+
+    from app.workshops.models import Registration, RegistrationStatus, WorkshopCategory
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(select(Registration.status, Registration.waitlist_number)
+                                      .where(Registration.category_id == category_id)
+                                      .order_by(Registration.id)).all()
+            taken, next_number = connection.execute(
+                select(WorkshopCategory.seats_taken, WorkshopCategory.next_waitlist_number)
+                .where(WorkshopCategory.id == category_id)).one()
+    finally:
+        engine.dispose()
+    statuses = [RegistrationStatus(status) for status, _ in rows]
+    confirmed = statuses.count(RegistrationStatus.confirmed)
+    numbers = [number for status, number in rows if RegistrationStatus(status) is RegistrationStatus.waitlisted]
+    waiting = users - seats
+    # Registrations are inserted under the category's row lock, so id order is commit order.
+    ok = (len(rows) == users and confirmed == seats and numbers == list(range(1, waiting + 1))
+          and statuses[:seats] == [RegistrationStatus.confirmed] * seats
+          and (taken, next_number) == (seats, waiting + 1))
+    return {"registrations": len(rows), "confirmed": confirmed, "waitlisted": len(numbers),
+            "numbers_1_to_n_in_commit_order": numbers == list(range(1, waiting + 1)),
+            "seats_taken": taken, "ok": ok}
+
+
+def database_cpu(postgres: PostgresServer) -> dict[int, float]:
+    """CPU seconds so far of each process of the PostgreSQL cluster (postmaster and backends), by pid."""
+    postmaster = psutil.Process(int((postgres.datadir / "postmaster.pid").read_text().split()[0]))
+    seconds = {}
+    for process in [postmaster, *postmaster.children()]:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        seconds[process.pid] = times.user + times.system
+    return seconds
+
+
+def measured(postgres: PostgresServer, burst, *args, **kwargs):
+    """``burst(*args, **kwargs)``, with the database's CPU per request during it in ``extra``."""
+    before = database_cpu(postgres)
+    result = burst(*args, **kwargs)
+    after = database_cpu(postgres)
+    spent = sum(t - before.get(pid, 0.0) for pid, t in after.items())
+    result.extra["database_cpu_ms_per_request"] = 1000 * spent / max(result.requests + result.errors, 1)
+    result.extra["database_cpu_percent"] = 100 * spent / result.seconds
+    return result
+
+
+def log_in(base: str, email: str, signup_path: str) -> tuple[dict, str]:
+    """Log one person in; return the headers that carry their session and the CSRF token of it."""
+    with requests.Session() as http:
+        token = csrf(http.get(base + "/compte/connexion", timeout=60).text)
+        response = http.post(base + "/compte/connexion", timeout=60, allow_redirects=False,
+                             data={"csrf_token": token, "email": email, "password": PASSWORD})
+        if response.status_code != 302:
+            raise RuntimeError(f"login of {email} answered {response.status_code}")
+        token = csrf(http.get(base + signup_path, timeout=60).text)
+        # Flask-Login's "strong" session protection ties the session to the client's User-Agent.
+        return {"Cookie": "; ".join(f"{c.name}={c.value}" for c in http.cookies),
+                "User-Agent": http.headers["User-Agent"]}, token
+
+
+def form(fields: dict) -> bytes:
+    from urllib.parse import urlencode
+
+    return urlencode(fields).encode()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=500, help="people signing up at once")
+    parser.add_argument("--seats", type=int, default=30, help="seats of each workshop")
+    parser.add_argument("--rounds", type=int, default=3, help="measured bursts per server, alternating")
+    parser.add_argument("--warmup", type=int, default=50, help="unmeasured sign-ups (and inserts) first")
+    opts = parser.parse_args()
+    info = machine()
+    print_machine(info)
+
+    postgres = PostgresServer(max_connections=300).start()
+    try:
+        url = postgres.create_database("atelier_bench")
+        env = {"ATELIER_RUN_JOBS": "0", "LOGIN_RATE_LIMIT": "100000 per minute"}
+        with atelier_server(url, env=env) as atelier, script_server(BASELINE, "--db", url) as (baseline, base_url):
+            user_ids, workshops = prepare_data(url, opts.users, opts.seats, opts.rounds + 1)
+            paths = [f"/ateliers/{w}/inscription" for w, _ in workshops]
+            started = time.perf_counter()
+            with ThreadPoolExecutor(16) as pool:
+                sessions = list(pool.map(lambda i: log_in(atelier.url, f"bench{i}@example.org", paths[0]),
+                                         range(opts.users)))
+            print(f"{opts.users} people logged in ({time.perf_counter() - started:.1f} s); "
+                  f"{opts.rounds} rounds of {opts.users} simultaneous sign-ups for {opts.seats} seats", flush=True)
+
+            def atelier_burst(path, people):
+                return [BurstRequest("POST", path, {**headers, "Content-Type": "application/x-www-form-urlencoded"},
+                                     form({"csrf_token": token})) for headers, token in people]
+
+            def baseline_burst(n):
+                return [BurstRequest("POST", "/signup", {"Content-Type": "application/x-www-form-urlencoded"},
+                                     form({"user_id": user_ids[i]})) for i in range(n)]
+
+            # Warm-up: the sign-up path (mail templates, .ics) and the baseline's pool, unmeasured.
+            run_burst(atelier.url, atelier_burst(paths[0], sessions[:opts.warmup]), name="warm-up",
+                      ok_status=(302,))
+            run_burst(base_url, baseline_burst(opts.warmup), name="warm-up", ok_status=(302,))
+
+            results, checks = [], []
+            for r, path in enumerate(paths[1:], start=1):
+                base = measured(postgres, run_burst, base_url, baseline_burst(opts.users), ok_status=(302,),
+                                server_pid=baseline.pid, name=f"baseline: bare Flask, 1 INSERT (round {r})")
+                mine = measured(postgres, run_burst, atelier.url, atelier_burst(path, sessions), ok_status=(302,),
+                                server_pid=atelier.process.pid, name=f"Atelier sign-up (round {r})")
+                check = check_round(url, workshops[r][1], opts.seats, opts.users)
+                checks.append(check)
+                results += [base, mine]
+                print(f"  round {r}: baseline {base.throughput:,.0f} req/s, Atelier {mine.throughput:,.0f} req/s, "
+                      f"errors {base.errors}/{mine.errors}, check {'ok' if check['ok'] else 'FAILED'} "
+                      f"({check['confirmed']} confirmed, {check['waitlisted']} waitlisted)", flush=True)
+    finally:
+        postgres.stop()
+
+    ratios = [mine.throughput / base.throughput for base, mine in zip(results[::2], results[1::2], strict=True)]
+    ratio = statistics.median(ratios)
+    print(f"\nDatabase: PostgreSQL (throwaway, fsync off). {opts.users} simultaneous POSTs per burst, one new "
+          "connection each; ratios to the round-1 baseline.\n")
+    print(markdown_table(results, results[0]))
+    print("\nPostgreSQL's own CPU during each burst (all its processes; part of the 'other CPU' column):\n")
+    print("| burst | database CPU ms/req | database CPU % |\n|---|---|---|")
+    for r in results:
+        print(f"| `{r.name}` | {r.extra['database_cpu_ms_per_request']:.2f} | {r.extra['database_cpu_percent']:.0f} |")
+    print(f"\nAtelier ÷ baseline throughput, per round: {', '.join(f'{x:.2f}' for x in ratios)}; "
+          f"median {ratio:.2f} (target ≥ 0.5: {'met' if ratio >= 0.5 else 'NOT met'}).")
+    correct = all(c["ok"] for c in checks)
+    print(f"Correctness: {'every round' if correct else 'FAILED'}: " + "; ".join(
+        f"{c['confirmed']} confirmed, {c['waitlisted']} waitlisted, numbers 1..{opts.users - opts.seats} in "
+        f"commit order: {c['numbers_1_to_n_in_commit_order']}" for c in checks[:1]))
+    path = write_results("signups", {
+        "machine": info, "database": "postgresql", "settings": vars(opts), "checks": checks,
+        "ratios": ratios, "ratio_median": ratio, "results": [r.summary() for r in results],
+    })
+    print(f"\nRaw results: {path.relative_to(ROOT)}")
+    if not correct or any(r.errors for r in results):
+        sys.exit("a check failed or some requests failed: see above")
+
+
+if __name__ == "__main__":
+    main()
