@@ -84,6 +84,9 @@ def board_texts() -> dict:
         "timer_left": _("Temps restant : %(time)s"), "timer_paused": _("Minuteur en pause : %(time)s"),
         "timer_done": _("Temps écoulé"), "removed": _("Vous avez été retiré·e de cette séance."),
         "signed_out": _("Votre session est terminée. Reconnectez-vous."), "phase": _("Phase : %(phase)s"),
+        # Left unformatted (no variables passed): the client fills %(num)s in.
+        "participants_one": _("%(num)s participant·e"),
+        "participants_many": _("%(num)s participant·es"),
         "ready": _("Je suis prêt·e"), "not_ready": _("Je ne suis plus prêt·e"), "dots_left": _("Gommettes restantes :"),
         "phases": {p: phase_label(p) for p in ("preparation", "brainstorm", "grouping", "voting", "discussion",
                                                "closed")},

@@ -180,6 +180,7 @@ def edit_workshop(workshop_id: int):
         try:
             service.update_workshop(_me(), workshop, capacity=form.capacity.data,
                                     questions=questions if _questions_changed(workshop, questions) else None,
+                                    quotas=form.quota_list() if workshop.has_categories else None,
                                     **_fields(form))
         except DomainError as err:
             _show_error(form, err, quotas_field="capacity")

@@ -478,8 +478,12 @@ def create_workshop(actor: User, organisation: Organisation, *, capacity: int, q
 
 
 def update_workshop(actor: User, workshop: Workshop, *, capacity: int | None = None, questions=None,
-                    **fields) -> Workshop:
-    """Edit a workshop. Changing the date or place tells every registrant; more seats go to the waiting list."""
+                    quotas=None, **fields) -> Workshop:
+    """Edit a workshop. Changing the date or place tells every registrant; more seats go to the waiting list.
+
+    ``quotas`` renames and resizes the existing categories, in order (categories are fixed at creation);
+    no category goes below the seats it has given, and the quotas still add up to ``capacity``.
+    """
     _require_facilitator(actor, workshop.organisation)
     _validate_times({"starts_at": fields.get("starts_at", workshop.starts_at),
                      "ends_at": fields.get("ends_at", workshop.ends_at), **fields})
@@ -492,7 +496,9 @@ def update_workshop(actor: User, workshop: Workshop, *, capacity: int | None = N
         _apply_fields(workshop, fields)
         if questions is not None:
             _replace_questions(workshop, questions)
-        if capacity is not None and capacity != workshop.capacity:
+        if quotas is not None and workshop.has_categories:
+            _resize_quotas(workshop, capacity if capacity is not None else workshop.capacity, list(quotas), now)
+        elif capacity is not None and capacity != workshop.capacity:
             _resize_single_pool(workshop, capacity, now)
     except DomainError:
         db.session.rollback()  # a refused edit leaves nothing half-applied for the next commit
@@ -528,13 +534,29 @@ def _replace_questions(workshop: Workshop, questions) -> None:
 def _resize_single_pool(workshop: Workshop, capacity: int, now: datetime) -> None:
     if workshop.has_categories:
         raise InvalidQuotas(_l("Modifiez les places catégorie par catégorie pour un atelier avec quotas."))
-    category = _lock_category(workshop.categories[0].id)
-    _lapse_expired(category, workshop, now)
-    if capacity < category.seats_taken:
-        raise CapacityBelowTaken()
-    added = capacity - category.seats
-    category.seats = capacity
+    _resize_category(workshop, workshop.categories[0].id, capacity, now)
     workshop.capacity = capacity
+
+
+def _resize_quotas(workshop: Workshop, capacity: int, quotas: list[tuple[str, int]], now: datetime) -> None:
+    if len(quotas) != len(workshop.categories):
+        raise InvalidQuotas(_l("Les catégories sont fixées à la création : renommez-les ou changez leurs places."))
+    _validate_quotas(capacity, quotas)
+    for category, (name, seats) in zip(list(workshop.categories), quotas, strict=True):
+        category.name = name.strip()
+        if seats != category.seats:
+            _resize_category(workshop, category.id, seats, now)
+    workshop.capacity = capacity
+
+
+def _resize_category(workshop: Workshop, category_id: int, seats: int, now: datetime) -> None:
+    """Change a pool's seats under its lock: never below the seats given; new seats go to its waiting list."""
+    category = _lock_category(category_id)
+    _lapse_expired(category, workshop, now)
+    if seats < category.seats_taken:
+        raise CapacityBelowTaken()
+    added = seats - category.seats
+    category.seats = seats
     for _ in range(max(0, added)):
         category.seats_taken += 1
         if _offer_next(category, workshop, now) is None:

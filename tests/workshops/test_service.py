@@ -1097,3 +1097,40 @@ def test_my_registrations_are_grouped(app):
                       "past": ["Passé"], "cancelled": []}
     assert service.list_my_registrations(third) == {"offered": [], "upcoming": [], "waitlisted": [], "past": [],
                                                     "cancelled": []}
+
+
+def test_quotas_can_be_renamed_and_resized_and_new_seats_go_to_that_waiting_list(app):
+    workshop = make_workshop(capacity=3, quotas=[("Usagers", 2), ("Agents", 1)])
+    users, agents = workshop.categories
+    people = [make_user() for _ in range(4)]
+    db.session.commit()
+    for person in people[:3]:
+        service.sign_up(workshop, person, category_id=users.id)  # 2 confirmed, 1 waiting
+    admin = make_user(admin=True)
+    db.session.commit()
+    service.update_workshop(admin, workshop, capacity=4, quotas=[("Usager·es", 3), ("Agents", 1)])
+    db.session.expire_all()
+    users = db.session.get(type(users), users.id)
+    assert users.name == "Usager·es" and users.seats == 3 and users.seats_taken == 3
+    waiting = db.session.scalar(select(Registration).where(Registration.user_id == people[2].id))
+    assert waiting.status is RegistrationStatus.offered
+    assert db.session.get(type(workshop), workshop.id).capacity == 4
+
+
+def test_quotas_cannot_shrink_below_seats_given_nor_stop_adding_up(app):
+    workshop = make_workshop(capacity=3, quotas=[("Usagers", 2), ("Agents", 1)])
+    users = workshop.categories[0]
+    people = [make_user() for _ in range(2)]
+    admin = make_user(admin=True)
+    db.session.commit()
+    for person in people:
+        service.sign_up(workshop, person, category_id=users.id)
+    with pytest.raises(service.CapacityBelowTaken):
+        service.update_workshop(admin, workshop, capacity=2, quotas=[("Usagers", 1), ("Agents", 1)])
+    with pytest.raises(service.InvalidQuotas):
+        service.update_workshop(admin, workshop, capacity=3, quotas=[("Usagers", 2), ("Agents", 2)])
+    with pytest.raises(service.InvalidQuotas):
+        service.update_workshop(admin, workshop, capacity=3, quotas=[("Usagers", 3)])
+    db.session.expire_all()
+    assert [(c.name, c.seats) for c in db.session.get(type(workshop), workshop.id).categories] == \
+        [("Usagers", 2), ("Agents", 1)]

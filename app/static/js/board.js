@@ -157,7 +157,9 @@
     node.id = "idea-" + idea.id;
     var keepFocus = node.contains(document.activeElement) ? document.activeElement.dataset.key : null;
     node.textContent = "";
-    node.appendChild(el("p", "idea-text", idea.text));
+    var textNode = el("p", "idea-text", idea.text);
+    textNode.id = "idea-text-" + (idea.id || idea.client_id || "pending");
+    node.appendChild(textNode);
     var meta = [idea.author || T.anonymous];
     if (idea.mine) { meta.push(T.mine); }
     if (idea.votes !== undefined) { meta.push(idea.votes + " " + T.votes); }
@@ -186,6 +188,10 @@
       actions.appendChild(key(ideaButton(T.withdraw, function () { send("withdraw_idea", { idea_id: idea.id }); }), "withdraw" + idea.id));
     }
     if (state.me.facilitator && writable) { facilitatorActions(idea, actions); }
+    // Many ideas have the same buttons: each one is described by its idea's text.
+    Array.prototype.forEach.call(actions.querySelectorAll("button, select"), function (control) {
+      control.setAttribute("aria-describedby", textNode.id);
+    });
     node.appendChild(actions);
     if (keepFocus) {
       var again = node.querySelector('[data-key="' + keepFocus + '"]');
@@ -243,6 +249,11 @@
     if (!state) { return; }
     var phaseNode = document.getElementById("board-phase");
     if (phaseNode) { phaseNode.textContent = T.phases[state.board.phase]; phaseNode.dataset.phase = state.board.phase; }
+    var count = document.getElementById("participant-count");
+    if (count) {
+      var n = Object.keys(state.participants).length;
+      count.textContent = fmt(n === 1 ? T.participants_one : T.participants_many, { num: n });
+    }
     var dots = document.getElementById("dots-left");
     if (dots) { dots.textContent = state.me.dots_left; }
     renderTimer();
