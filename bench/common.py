@@ -338,8 +338,16 @@ def _burst_worker(host: str, port: int, item: BurstRequest, gate: threading.Barr
                   latencies: list, ends: list, statuses: list) -> None:
     conn = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
-        conn.connect()
-        gate.wait()
+        try:
+            conn.connect()
+        except OSError as exc:
+            statuses[i] = f"connect: {type(exc).__name__}"
+        try:
+            gate.wait()  # even without a connection: the others must not wait for this one
+        except threading.BrokenBarrierError:
+            statuses[i] = statuses[i] or "BrokenBarrierError"
+        if statuses[i] is not None:
+            return
         start = time.perf_counter()
         conn.request(item.method, item.path, body=item.body, headers={**item.headers, "Connection": "close"})
         response = conn.getresponse()
@@ -347,7 +355,7 @@ def _burst_worker(host: str, port: int, item: BurstRequest, gate: threading.Barr
         ends[i] = time.perf_counter()
         latencies[i] = (ends[i] - start) * 1000
         statuses[i] = response.status
-    except (OSError, http.client.HTTPException, threading.BrokenBarrierError) as exc:
+    except (OSError, http.client.HTTPException) as exc:
         statuses[i] = type(exc).__name__
     finally:
         conn.close()
@@ -370,13 +378,15 @@ def run_burst(base: str, items: list[BurstRequest], *, name: str, ok_status=(200
         thread.start()
     deadline = time.perf_counter() + timeout
     while gate.n_waiting < n and time.perf_counter() < deadline and not gate.broken:
-        time.sleep(0.01)  # every connection open: this thread arrives last and times the release
+        time.sleep(0.01)  # every worker connected (or failed to): this thread arrives last and times the release
     server = ProcessMonitor(server_pid) if server_pid else contextlib.nullcontext()
     client = ProcessMonitor(os.getpid())
     machine_busy0 = _busy_seconds()
     with server, client:
         released = time.perf_counter()
-        gate.wait()
+        with contextlib.suppress(threading.BrokenBarrierError):
+            gate.wait()
+        deadline = released + timeout
         for thread in threads:
             thread.join(max(0.0, deadline - time.perf_counter()))
         finished = [t for t in ends if t is not None]
