@@ -70,17 +70,22 @@ def board_texts() -> dict:
     """Translated strings the board's JavaScript needs (it has no catalog of its own)."""
     from flask_babel import gettext as _
 
+    from ..i18n import current_language
+
     return {
         "connected": _("Connecté·e"), "offline": _("Hors ligne : vos idées seront envoyées au retour de la "
                                                      "connexion."),
         "reconnecting": _("Reconnexion…"), "pending": _("en attente d'envoi"),
-        "new_ideas": _("%(num)s nouvelle(s) idée(s)"), "anonymous": _("anonyme"), "votes": _("votes"),
+        "new_ideas_one": _("%(num)s nouvelle idée"), "new_ideas_many": _("%(num)s nouvelles idées"), "anonymous": _("anonyme"), "votes": _("votes"),
         "vote_add": _("Ajouter une gommette"), "vote_remove": _("Retirer une gommette"),
         "move": _("Déplacer"), "move_to": _("Déplacer vers la colonne"), "edit": _("Modifier"),
         "withdraw": _("Retirer"), "save": _("Enregistrer"), "cancel": _("Annuler"), "hide": _("Masquer"),
         "hide_reason": _("Motif du masquage"), "approve": _("Approuver"), "focus": _("Mettre en avant"),
         "group": _("Regrouper"), "group_name": _("Nom du groupe"), "ungroup": _("Dégrouper"),
-        "hidden_count": _("%(num)s idée(s) cachée(s) jusqu'à la révélation"), "mine": _("votre idée"),
+        "hidden_count_one": _("%(num)s idée cachée jusqu'à la révélation"),
+        "hidden_count_many": _("%(num)s idées cachées jusqu'à la révélation"),
+        # French counts 0 as singular, English as plural.
+        "zero_is_singular": current_language() == "fr", "mine": _("votre idée"),
         "timer_left": _("Temps restant : %(time)s"), "timer_paused": _("Minuteur en pause : %(time)s"),
         "timer_done": _("Temps écoulé"), "removed": _("Vous avez été retiré·e de cette séance."),
         "signed_out": _("Votre session est terminée. Reconnectez-vous."), "phase": _("Phase : %(phase)s"),

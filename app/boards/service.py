@@ -50,7 +50,7 @@ CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 class WrongPhase(DomainError):
     code = "wrong_phase"
-    message = _l("Ce n'est pas possible pendant cette phase de l'atelier.")
+    message = _l("Ce n'est pas possible pendant cette phase de la séance.")
 
 
 class BoardLocked(DomainError):
@@ -278,8 +278,22 @@ def _in_phase(board: Board, participant: Participant, *phases: Phase) -> None:
         raise WrongPhase()
 
 
-def _last_key(column_id: int) -> str | None:
-    return db.session.scalar(select(func.max(Idea.sort_key)).where(Idea.column_id == column_id))
+def _last_key(column_id: int, exclude: int | None = None) -> str | None:
+    stmt = select(func.max(Idea.sort_key)).where(Idea.column_id == column_id)
+    if exclude is not None:
+        stmt = stmt.where(Idea.id != exclude)
+    return db.session.scalar(stmt)
+
+
+def _next_key(column_id: int, exclude: int, key: str) -> str | None:
+    """The smallest sort key after ``key`` in the column, leaving out the idea being moved."""
+    return db.session.scalar(select(func.min(Idea.sort_key)).where(Idea.column_id == column_id, Idea.id != exclude,
+                                                                   Idea.sort_key > key))
+
+
+def _previous_key(column_id: int, exclude: int, key: str) -> str | None:
+    return db.session.scalar(select(func.max(Idea.sort_key)).where(Idea.column_id == column_id, Idea.id != exclude,
+                                                                   Idea.sort_key < key))
 
 
 def run_change(board_id: int, participant_id: int, client_id: str | None, change) -> dict:
@@ -471,7 +485,7 @@ def post_idea(board_id: int, participant_id: int, *, column_id: int, text: str, 
     def change(board, participant):
         _in_phase(board, participant, Phase.brainstorm)
         if not 1 <= len(text) <= IDEA_MAX:
-            raise InvalidInput(_l("Une idée fait de 1 à 500 caractères."), code="idea_length")
+            raise InvalidInput(_l("Une idée doit faire entre 1 et 500 caractères."), code="idea_length")
         column = _column(board, column_id)
         if board.idea_cap and not participant.is_facilitator:
             mine = db.session.scalar(select(func.count(Idea.id)).where(
@@ -497,6 +511,8 @@ def edit_idea(board_id: int, participant_id: int, *, idea_id: int, text: str, ve
 
     def change(board, participant):
         idea = _idea(board, idea_id)
+        if idea.status is IdeaStatus.withdrawn:
+            raise UnknownIdea()
         if participant.is_facilitator:
             _writable(board, participant)
         else:
@@ -504,7 +520,7 @@ def edit_idea(board_id: int, participant_id: int, *, idea_id: int, text: str, ve
                 raise NotYourIdea()
             _in_phase(board, participant, Phase.brainstorm)
         if not 1 <= len(text) <= IDEA_MAX:
-            raise InvalidInput(_l("Une idée fait de 1 à 500 caractères."), code="idea_length")
+            raise InvalidInput(_l("Une idée doit faire entre 1 et 500 caractères."), code="idea_length")
         overtaken = version is not None and version != idea.version
         idea.text, idea.version, idea.updated_at = text, idea.version + 1, utcnow()
         _announce_idea(board, idea, "idea_edited")
@@ -524,6 +540,9 @@ def withdraw_idea(board_id: int, participant_id: int, *, idea_id: int, client_id
             return {"idea_id": idea.id}
         idea.status, idea.version = IdeaStatus.withdrawn, idea.version + 1
         _refund_dots(board, idea)
+        if board.focused_idea_id == idea.id:
+            board.focused_idea_id = None
+            _emit(board, "focus_changed", {"idea_id": None})
         _announce_idea(board, idea, "idea_withdrawn")
         return {"idea_id": idea.id}
 
@@ -543,10 +562,19 @@ def move_idea(board_id: int, participant_id: int, *, idea_id: int, column_id: in
         for neighbour in (before, after):
             if neighbour is not None and (neighbour.column_id != column.id or neighbour.id == idea.id):
                 raise InvalidInput(_l("Position invalide."), code="bad_position")
-        low = before.sort_key if before else (None if after else _last_key(column.id))
-        high = after.sort_key if after else None
-        if low is not None and high is not None and low >= high:
-            raise InvalidInput(_l("Position invalide."), code="bad_position")
+        # The key goes strictly between the two ideas that will surround this one. With one neighbour
+        # given, the other side is the idea next to it (not the column's end, whose key it could equal);
+        # two neighbours that are no longer next to each other mean the client's view is stale.
+        if before is not None:
+            low = before.sort_key
+            high = _next_key(column.id, idea.id, low)
+            if after is not None:
+                if high != after.sort_key:
+                    raise InvalidInput(_l("Position invalide."), code="bad_position")
+        elif after is not None:
+            low, high = _previous_key(column.id, idea.id, after.sort_key), after.sort_key
+        else:
+            low, high = _last_key(column.id, exclude=idea.id), None
         if idea.column_id != column.id:
             idea.cluster_id = None
         idea.column_id, idea.sort_key = column.id, key_between(low, high)
@@ -692,7 +720,8 @@ def update_settings(board_id: int, participant_id: int, *, settings: dict, clien
             setattr(board, name, value)
         board.version += 1
         _emit(board, "settings_changed", {"settings": settings_view(board)})
-        if (was_hidden and not board.hide_ideas) or was_anonymous != board.anonymous:
+        # Never while ideas are hidden: the refreshed list carries every visible idea's text.
+        if not board.hide_ideas and (was_hidden or was_anonymous != board.anonymous):
             _emit_participant_snapshot_ideas(board, "ideas_revealed" if was_hidden else "ideas_refreshed")
         if not votes_were_visible and votes_visible(board):
             _emit_vote_totals(board)
@@ -823,7 +852,7 @@ def focus_idea(board_id: int, participant_id: int, *, idea_id: int | None, clien
     return run_change(board_id, participant_id, client_id, change)
 
 
-def group_ideas(board_id: int, participant_id: int, *, idea_ids: list, name: str, cluster_id: int | None = None,
+def group_ideas(board_id: int, participant_id: int, *, idea_ids: list, name: str = "", cluster_id: int | None = None,
                 client_id: str | None = None) -> dict:
     """Group ideas of one column into a named cluster (a new one, or an existing one)."""
     name = (name or "").strip()

@@ -329,7 +329,7 @@ def test_editing_after_people_answered_keeps_their_answers(client):
     assert workshop.title == "Nouveau titre" and workshop.questions[0].label == "Votre quartier ?"
 
 
-def test_capacity_of_a_workshop_with_quotas_cannot_change_in_one_number(client):
+def test_capacity_of_a_workshop_with_quotas_must_match_its_quotas(client):
     org, _other, facilitator = _world()
     workshop = make_workshop(org, capacity=3, quotas=[("usagers", 2), ("agents", 1)])
     login(client, facilitator.email)
@@ -337,7 +337,7 @@ def test_capacity_of_a_workshop_with_quotas_cannot_change_in_one_number(client):
                          _edit_form(workshop, capacity="5", title="Titre changé"))
     page = _text(response)
     assert response.status_code == 200
-    assert "Modifiez les places catégorie par catégorie" in page and 'href="#capacity"' in page
+    assert "La somme des places par catégorie doit être égale à la capacité" in page and 'href="#capacity"' in page
     assert re.search(r'aria-invalid="true"[^>]*id="capacity"|id="capacity"[^>]*aria-invalid="true"', page)
     # Nothing was saved, not even the other fields; the page shows the saved title in its heading.
     assert "<p class=\"lead\">Atelier de test" in page

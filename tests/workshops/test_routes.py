@@ -237,7 +237,7 @@ def test_workshop_page_shows_seats_left_and_waiting_list(client):
     assert "1 place libre sur 3" in page
     fill(workshop, 3)
     page = text(client.get(f"/ateliers/{workshop.id}"))
-    assert "0 places libres sur 3, 2 personnes en attente" in page
+    assert "0 place libre sur 3, 2 personnes en attente" in page
     assert "M'inscrire sur la liste d'attente" in page
 
 
@@ -250,7 +250,7 @@ def test_workshop_page_shows_seats_per_category(client):
         service.sign_up(db.session.get(Workshop, workshop.id), person, category_id=agents)
     page = text(client.get(f"/ateliers/{workshop.id}"))
     assert "usagers : 2 places libres sur 2" in page
-    assert "agents : 0 places libres sur 1, 1 personne en attente" in page
+    assert "agents : 0 place libre sur 1, 1 personne en attente" in page
 
 
 def test_meeting_link_shown_only_to_confirmed_participants(client):

@@ -754,7 +754,6 @@ def test_cancel_workshop_mails_every_active_registrant_in_their_language(app):
     assert len(mails(template="workshop_cancelled")) == 3
 
 
-@pytest.mark.xfail(strict=True, reason="the English catalog has no workshop strings yet (translations not updated)")
 def test_workshop_mail_subjects_are_english_for_english_speakers(app):
     workshop = make_workshop()
     [reader] = users(1, locale="en")

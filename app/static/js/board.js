@@ -22,6 +22,9 @@
   function fmt(text, values) {
     return text.replace(/%\((\w+)\)s/g, function (_m, k) { return values[k]; });
   }
+  function plural(n, one, many) {
+    return fmt(n === 1 || (n === 0 && T.zero_is_singular) ? one : many, { num: n });
+  }
   function el(tag, cls, text) {
     var node = document.createElement(tag);
     if (cls) { node.className = cls; }
@@ -51,7 +54,7 @@
     newIdeas += 1;
     if (announceTimer) { return; }
     announceTimer = window.setTimeout(function () {
-      announce(fmt(T.new_ideas, { num: newIdeas }));
+      announce(plural(newIdeas, T.new_ideas_one, T.new_ideas_many));
       newIdeas = 0;
       announceTimer = null;
     }, 3000);
@@ -252,7 +255,7 @@
     var count = document.getElementById("participant-count");
     if (count) {
       var n = Object.keys(state.participants).length;
-      count.textContent = fmt(n === 1 ? T.participants_one : T.participants_many, { num: n });
+      count.textContent = plural(n, T.participants_one, T.participants_many);
     }
     var dots = document.getElementById("dots-left");
     if (dots) { dots.textContent = state.me.dots_left; }
@@ -286,7 +289,7 @@
       var hiddenNode = section.querySelector(".hidden-count");
       if (hiddenNode) {
         hiddenNode.hidden = hiddenCount === 0;
-        hiddenNode.textContent = fmt(T.hidden_count, { num: hiddenCount });
+        hiddenNode.textContent = plural(hiddenCount, T.hidden_count_one, T.hidden_count_many);
       }
     });
     var form = document.getElementById("idea-form");
