@@ -66,6 +66,13 @@ def browser(playwright_instance):
     browser.close()
 
 
+@pytest.fixture(scope="session")
+def axe():
+    from axe_playwright_python.sync_playwright import Axe
+
+    return Axe()
+
+
 @pytest.fixture
 def new_context(browser, live_server):
     """Factory for fresh browser contexts (own cookies); all are closed at the end of the test."""
@@ -90,12 +97,34 @@ def page(new_context):
 CSRF_INPUT_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
+def csrf_token(html: str) -> str:
+    return CSRF_INPUT_RE.search(html).group(1)
+
+
+def live_db_rows(live_server, sql: str, params: tuple = ()) -> list[tuple]:
+    """Read the live server's SQLite database (set-up only: finding the ids of demo objects)."""
+    db_path = live_server.database_url.removeprefix("sqlite:///")
+    with contextlib.closing(sqlite3.connect(db_path)) as connection:
+        return connection.execute(sql, params).fetchall()
+
+
+def http_login(base_url: str, email: str, password: str = DEMO_PASSWORD) -> requests.Session:
+    """A plain HTTP session signed in as ``email`` (set-up only: the browser tests check the pages)."""
+    http = requests.Session()
+    html = http.get(f"{base_url}/compte/connexion", timeout=10).text
+    response = http.post(f"{base_url}/compte/connexion", timeout=10, allow_redirects=False,
+                         data={"csrf_token": csrf_token(html), "email": email, "password": password})
+    assert response.status_code == 302 and "/compte/connexion" not in response.headers["Location"], \
+        f"{email} could not sign in over HTTP"
+    return http
+
+
 def http_register(base_url: str, email: str, password: str = DEMO_PASSWORD) -> None:
     """Create an account over plain HTTP (set-up only: the browser tests check the pages)."""
     with requests.Session() as http:
         html = http.get(f"{base_url}/compte/inscription", timeout=10).text
         response = http.post(f"{base_url}/compte/inscription", timeout=10, allow_redirects=False, data={
-            "csrf_token": CSRF_INPUT_RE.search(html).group(1), "email": email, "display_name": "Courriel Test",
+            "csrf_token": csrf_token(html), "email": email, "display_name": "Courriel Test",
             "password": password, "password_confirm": password, "accept_terms": "y"})
     assert response.status_code == 302, response.text[:2000]
 
@@ -109,3 +138,48 @@ def outbox_message_id(live_server):
         (message_id,) = connection.execute("SELECT max(id) FROM outbox_messages").fetchone()
     assert message_id, "no message in the outbox after a registration"
     return message_id
+
+
+# The demo workshops (app/demo.py), found by the start of their title.
+DEMO_WORKSHOPS = {
+    "open": "Je déménage",  # hybrid, questions, Camille (citoyenne@) confirmed
+    "full": "Je deviens parent",  # CNAF, quotas, full: an offered seat and a waiting list
+    "panel": "Panel d'agents",  # CNAF, invitation only
+    "cancelled": "Impôts",
+    "draft": "Je pars à la retraite",
+    "past": "Carte grise",  # attendance and evaluations; participant6@ attended and has not answered
+}
+
+
+@pytest.fixture(scope="session")
+def demo_workshops(live_server) -> dict[str, dict]:
+    """key -> {"id", "invitation"} for each demo workshop of DEMO_WORKSHOPS."""
+    rows = live_db_rows(live_server, "SELECT id, title, invite_token FROM workshops ORDER BY id")
+    found = {}
+    for key, prefix in DEMO_WORKSHOPS.items():
+        matches = [(id_, token) for id_, title, token in rows if title.startswith(prefix)]
+        assert len(matches) == 1, f"demo workshop {prefix!r}: {matches}"
+        found[key] = {"id": matches[0][0], "invitation": matches[0][1]}
+    return found
+
+
+@pytest.fixture(scope="session")
+def demo_board(live_server) -> dict:
+    """A live board of the DINUM organisation, made by its facilitator through the pages (plain HTTP),
+    open to guests, with one idea posted through the no-JavaScript form."""
+    with http_login(live_server.url, "animatrice@atelier.example") as http:
+        html = http.get(f"{live_server.url}/tableaux/nouveau", timeout=10).text
+        dinum = re.search(r'<option[^>]*value="(\d+)"[^>]*>Direction interministérielle du numérique', html)
+        response = http.post(f"{live_server.url}/tableaux/nouveau", timeout=10, allow_redirects=False, data={
+            "csrf_token": csrf_token(html), "title": "Irritants du changement d'adresse",
+            "organisation_id": dinum.group(1), "workshop_id": "0", "template": "irritants", "allow_guests": "y"})
+        assert response.status_code == 302, response.text[:2000]
+        board_id = int(response.headers["Location"].rstrip("/").rsplit("/", 1)[1])
+        html = http.get(f"{live_server.url}/tableaux/{board_id}", timeout=10).text
+        column = re.search(r'<select[^>]*name="column_id"[^>]*>\s*<option[^>]*value="(\d+)"', html).group(1)
+        response = http.post(f"{live_server.url}/tableaux/{board_id}/idees", timeout=10, allow_redirects=False,
+                             data={"csrf_token": csrf_token(html), "column_id": column,
+                                   "text": "Il faut donner la même adresse à cinq organismes."})
+        assert response.status_code == 302, response.text[:2000]
+    ((code,),) = live_db_rows(live_server, "SELECT join_code FROM boards WHERE id = ?", (board_id,))
+    return {"id": board_id, "code": code}

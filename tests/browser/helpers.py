@@ -10,6 +10,7 @@ ROLES = {
     "admin": "admin@atelier.example",
 }
 MAX_TABS = 80
+BLOCKING_IMPACTS = {"serious", "critical"}
 
 
 def active_matches(page, selector: str) -> bool:
@@ -78,3 +79,60 @@ def login(page, email: str, password: str = DEMO_PASSWORD) -> None:
     if page.locator("form[action$='/compte/deconnexion']").count() != 1:
         errors = page.locator(".error-summary").all_inner_texts()
         raise AssertionError(f"{email} could not log in: {errors or page.locator('main').inner_text()[:500]}")
+
+
+def type_datetime_local(page, value: str) -> None:
+    """Type ``value`` ("2030-05-01T14:00") into the focused datetime-local field, as a keyboard user does:
+    the digits of each part, one part after the other.
+
+    Chromium orders the parts after its interface language (month first in en-US, day first in French,
+    year first in some others) and may use a 12-hour clock (typing « 14 » then gives 2 PM). The order is
+    read from the field's spin buttons in the accessibility tree, told apart by their ranges; the field
+    must have been entered forwards (Tab), so that its first part has the focus.
+    """
+    date, clock = value.split("T")
+    parts = dict(zip(("year", "month", "day"), date.split("-"), strict=True))
+    parts |= dict(zip(("hour", "minute"), clock.split(":"), strict=True))
+    cdp = page.context.new_cdp_session(page)
+    try:
+        focused = cdp.send("Runtime.evaluate", {"expression": "document.activeElement"})["result"]["objectId"]
+        spinbuttons = cdp.send("Accessibility.queryAXTree", {"objectId": focused, "role": "spinbutton"})["nodes"]
+    finally:
+        cdp.detach()
+    maxima = [next(p["value"]["value"] for p in node["properties"] if p["name"] == "valuemax")
+              for node in spinbuttons]
+    for index, top in enumerate(maxima):
+        if index < 3:  # the date comes first
+            name = {12: "month", 31: "day"}.get(top, "year")
+        else:
+            name = {59: "minute", 2: None}.get(top, "hour")  # 2: AM/PM, set by the 24-hour digits
+        if name:
+            page.keyboard.type(parts[name])
+        if name == "year" and index < len(maxima) - 1:
+            page.keyboard.press("ArrowRight")  # a year can have up to six digits: move on by hand
+    typed = page.evaluate("() => document.activeElement.value")
+    assert typed == value, f"typed {value!r} into the date field, which holds {typed!r} (parts: {maxima})"
+
+
+def blocking_violations(axe, page) -> list[dict]:
+    """axe-core's serious and critical violations on the page, ready to print.
+
+    axe-core is injected unless the page has it already (``context.add_init_script(axe.axe_script)``
+    puts it in every page of a context, which spares sending the script again for each page audited).
+    """
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate(axe.axe_script)
+    violations = page.evaluate("""() => axe.run(document, {resultTypes: ["violations"]}).then(r => r.violations.map(
+        v => ({id: v.id, impact: v.impact, help: v.help, targets: v.nodes.map(n => n.target)})))""")
+    return [
+        {"rule": v["id"], "impact": v["impact"], "help": v["help"],
+         "targets": [", ".join(map(str, target)) for target in v["targets"]]}
+        for v in violations if v["impact"] in BLOCKING_IMPACTS
+    ]
+
+
+def horizontal_overflow(page) -> dict | None:
+    """The page's widths when it scrolls sideways (WCAG 1.4.10 reflow), else None."""
+    widths = page.evaluate("() => ({scroll: document.documentElement.scrollWidth,"
+                           " client: document.documentElement.clientWidth})")
+    return widths if widths["scroll"] > widths["client"] + 1 else None

@@ -2,6 +2,8 @@
 
 import pytest
 
+from .helpers import horizontal_overflow, login
+
 pytestmark = pytest.mark.browser
 
 
@@ -14,6 +16,37 @@ def test_no_horizontal_scroll_at_320_px(new_context, path):
     widths = page.evaluate("() => ({scroll: document.documentElement.scrollWidth,"
                            " client: document.documentElement.clientWidth})")
     assert widths["scroll"] <= 320 + 1, f"{path} scrolls horizontally at 320 px: {widths}"
+
+
+# Workshop and board pages at 320 px, by who sees them ({open}, {past}: conftest.DEMO_WORKSHOPS).
+REFLOW_PAGES = {
+    None: ["/ateliers/", "/ateliers/{open}", "/ateliers/passes"],
+    "participant6@atelier.example": ["/ateliers/{open}/inscription", "/ateliers/mes-ateliers",
+                                     "/ateliers/{past}/convocation"],
+    "animatrice@atelier.example": ["/ateliers/gestion/", "/ateliers/gestion/{open}", "/ateliers/gestion/{past}",
+                                   "/ateliers/gestion/nouveau", "/ateliers/gestion/{past}/pointage?q=a",
+                                   "/tableaux/{board}", "/tableaux/{board}/presentation"],
+}
+
+
+def test_workshop_and_board_pages_do_not_scroll_sideways_at_320_px(new_context, demo_workshops, demo_board):
+    """The same reflow check on the workshop pages (rosters included: their tables scroll inside
+    themselves, never the page) and the live board once its script has rendered it."""
+    values = {key: w["id"] for key, w in demo_workshops.items()} | {"board": demo_board["id"]}
+    overflowing = {}
+    for email, paths in REFLOW_PAGES.items():
+        page = new_context(viewport={"width": 320, "height": 640}).new_page()
+        if email:
+            login(page, email)
+        for path in paths:
+            url = path.format_map(values)
+            assert page.goto(url).status == 200, url
+            if url == f"/tableaux/{demo_board['id']}":
+                page.wait_for_selector("#connection-status:not([hidden])")
+            if overflow := horizontal_overflow(page):
+                overflowing[url] = overflow
+        page.context.close()
+    assert not overflowing, f"pages that scroll horizontally at 320 px: {overflowing}"
 
 
 def test_register_and_login_work_without_javascript(new_context, live_server):
