@@ -76,7 +76,9 @@ def board_texts() -> dict:
         "connected": _("Connecté·e"), "offline": _("Hors ligne : vos idées seront envoyées au retour de la "
                                                      "connexion."),
         "reconnecting": _("Reconnexion…"), "pending": _("en attente d'envoi"),
-        "new_ideas_one": _("%(num)s nouvelle idée"), "new_ideas_many": _("%(num)s nouvelles idées"), "anonymous": _("anonyme"), "votes": _("votes"),
+        "new_ideas_one": _("%(num)s nouvelle idée"), "new_ideas_many": _("%(num)s nouvelles idées"),
+        "anonymous": _("anonyme"),
+        "votes_one": _("%(num)s vote"), "votes_many": _("%(num)s votes"),
         "vote_add": _("Ajouter une gommette"), "vote_remove": _("Retirer une gommette"),
         "move": _("Déplacer"), "move_to": _("Déplacer vers la colonne"), "edit": _("Modifier"),
         "withdraw": _("Retirer"), "save": _("Enregistrer"), "cancel": _("Annuler"), "hide": _("Masquer"),
@@ -95,6 +97,8 @@ def board_texts() -> dict:
         "ready": _("Je suis prêt·e"), "not_ready": _("Je ne suis plus prêt·e"), "dots_left": _("Gommettes restantes :"),
         "phases": {p: phase_label(p) for p in ("preparation", "brainstorm", "grouping", "voting", "discussion",
                                                "closed")},
+        "statuses": {s: idea_status_label(s) for s in ("pending", "hidden", "withdrawn")},
+        "empty": _("Écrivez votre idée."),
         "reactions": {"plus_one": _("+1"), "heart": _("J'aime"), "question": _("Question"), "idea": _("Bonne idée")},
     }
 

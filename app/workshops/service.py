@@ -540,7 +540,8 @@ def _resize_single_pool(workshop: Workshop, capacity: int, now: datetime) -> Non
 
 def _resize_quotas(workshop: Workshop, capacity: int, quotas: list[tuple[str, int]], now: datetime) -> None:
     if len(quotas) != len(workshop.categories):
-        raise InvalidQuotas(_l("Le nombre de catégories est fixé à la création : renommez-les ou changez leurs places."))
+        raise InvalidQuotas(_l("Le nombre de catégories est fixé à la création : "
+                               "renommez-les ou changez leurs places."))
     _validate_quotas(capacity, quotas)
     for category, (name, seats) in zip(list(workshop.categories), quotas, strict=True):
         category.name = name.strip()

@@ -18,6 +18,7 @@
   var newIdeas = 0;
   var announceTimer = null;
   var selected = {};
+  var moveTargets = {};  // idea id -> column chosen in its "move" menu, kept across re-renders
 
   function fmt(text, values) {
     return text.replace(/%\((\w+)\)s/g, function (_m, k) { return values[k]; });
@@ -47,7 +48,9 @@
   }
   function alertUser(text) {
     if (!alertBox) { return; }
-    alertBox.textContent = text;
+    // Emptied first, so that the same refusal twice in a row is announced twice.
+    alertBox.textContent = "";
+    window.setTimeout(function () { alertBox.textContent = text; }, 50);
   }
   // Batched, polite: one announcement for ideas arriving close together, never one per keystroke.
   function countNewIdea() {
@@ -91,7 +94,11 @@
     reactions_changed: function (p) { if (state.ideas[p.idea_id]) { state.ideas[p.idea_id].reactions = p.reactions; } },
     phase_changed: function (p) { state.board.phase = p.phase; announce(fmt(T.phase, { phase: T.phases[p.phase] })); },
     timer_changed: function (p) { state.board.timer = p.timer; },
-    settings_changed: function (p) { state.board.settings = p.settings; },
+    settings_changed: function (p) {
+      // dots left = budget - dots used: a new budget moves it by the difference.
+      state.me.dots_left += p.settings.dot_budget - state.board.settings.dot_budget;
+      state.board.settings = p.settings;
+    },
     focus_changed: function (p) { state.board.focused_idea_id = p.idea_id; },
     columns_changed: function (p) { state.columns = p.columns; },
     ideas_grouped: function (p) {
@@ -153,6 +160,8 @@
   }
 
   function renderIdea(idea, node) {
+    // Someone is typing in this idea's editor: leave it alone (re-rendering would throw the text away).
+    if (node && node.dataset.editing === "true" && node.dataset.ideaId === String(idea.id)) { return node; }
     node = node || el("li");
     node.className = "idea idea-" + idea.status + (idea.mine ? " idea-mine" : "") +
       (state.board.focused_idea_id === idea.id ? " idea-focused" : "");
@@ -165,9 +174,9 @@
     node.appendChild(textNode);
     var meta = [idea.author || T.anonymous];
     if (idea.mine) { meta.push(T.mine); }
-    if (idea.votes !== undefined) { meta.push(idea.votes + " " + T.votes); }
+    if (idea.votes !== undefined) { meta.push(plural(idea.votes, T.votes_one, T.votes_many)); }
     if (idea.cluster_id && state.clusters[idea.cluster_id]) { meta.push("« " + state.clusters[idea.cluster_id].name + " »"); }
-    if (idea.status !== "visible") { meta.push(idea.status); }
+    if (idea.status !== "visible") { meta.push(T.statuses[idea.status] || idea.status); }
     if (idea.pending) { meta.push(T.pending); }
     node.appendChild(el("p", "idea-meta", meta.join(" · ")));
     if (presenter || idea.pending) { return node; }
@@ -192,7 +201,7 @@
     }
     if (state.me.facilitator && writable) { facilitatorActions(idea, actions); }
     // Many ideas have the same buttons: each one is described by its idea's text.
-    Array.prototype.forEach.call(actions.querySelectorAll("button, select"), function (control) {
+    Array.prototype.forEach.call(actions.querySelectorAll("button, select, input"), function (control) {
       control.setAttribute("aria-describedby", textNode.id);
     });
     node.appendChild(actions);
@@ -208,13 +217,16 @@
     // Moving uses a menu, not only drag and drop: choose a column, then "Déplacer".
     var select = el("select");
     select.setAttribute("aria-label", T.move_to);
+    var target = moveTargets[idea.id] !== undefined ? moveTargets[idea.id] : idea.column_id;
     state.columns.forEach(function (c) {
-      var o = el("option", null, c.title); o.value = c.id; if (c.id === idea.column_id) { o.selected = true; }
+      var o = el("option", null, c.title); o.value = c.id; if (c.id === target) { o.selected = true; }
       select.appendChild(o);
     });
+    select.addEventListener("change", function () { moveTargets[idea.id] = parseInt(select.value, 10); });
     key(select, "movesel" + idea.id);
     actions.appendChild(select);
     actions.appendChild(key(ideaButton(T.move, function () {
+      delete moveTargets[idea.id];
       send("move_idea", { idea_id: idea.id, column_id: parseInt(select.value, 10) });
     }), "move" + idea.id));
     var box = el("input"); box.type = "checkbox"; box.id = "select-" + idea.id; box.checked = !!selected[idea.id];
@@ -237,14 +249,16 @@
   }
 
   function editIdea(idea, node) {
+    node.dataset.editing = "true";
     node.textContent = "";
     var area = el("textarea"); area.value = idea.text; area.maxLength = 500; area.id = "edit-" + idea.id;
     var label = el("label", "visually-hidden", T.edit); label.htmlFor = area.id;
     node.appendChild(label); node.appendChild(area);
     node.appendChild(ideaButton(T.save, function () {
+      delete node.dataset.editing;
       send("edit_idea", { idea_id: idea.id, text: area.value, version: idea.version });
     }, "button"));
-    node.appendChild(ideaButton(T.cancel, function () { renderAll(); }));
+    node.appendChild(ideaButton(T.cancel, function () { delete node.dataset.editing; renderAll(); }));
     area.focus();
   }
 
