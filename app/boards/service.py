@@ -41,6 +41,7 @@ from .sortkey import key_between
 from .templates import TEMPLATES
 
 IDEA_MAX = 500
+MAX_ID = 2**31 - 1  # ids are 32-bit INTEGER columns on PostgreSQL
 GUEST_LABEL = _l("invité·e")
 ANONYMOUS_LABEL = _l("anonyme")
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -392,7 +393,8 @@ def regenerate_join_code(actor: User, board: Board) -> str:
 
 
 def get_board(board_id: int) -> Board:
-    board = db.session.get(Board, board_id)
+    # Out of the id range the database would raise ("integer out of range" on PostgreSQL), not find nothing.
+    board = db.session.get(Board, board_id) if 0 < board_id <= MAX_ID else None
     if board is None:
         raise NotFound()
     return board
@@ -568,9 +570,8 @@ def move_idea(board_id: int, participant_id: int, *, idea_id: int, column_id: in
         if before is not None:
             low = before.sort_key
             high = _next_key(column.id, idea.id, low)
-            if after is not None:
-                if high != after.sort_key:
-                    raise InvalidInput(_l("Position invalide."), code="bad_position")
+            if after is not None and high != after.sort_key:
+                raise InvalidInput(_l("Position invalide."), code="bad_position")
         elif after is not None:
             low, high = _previous_key(column.id, idea.id, after.sort_key), after.sort_key
         else:
@@ -697,7 +698,7 @@ def _clean_setting(name: str, value):
             raise InvalidInput(code="bad_setting")
         return value
     if kind == "moderation":
-        if value not in Moderation._value2member_map_:
+        if not isinstance(value, str) or value not in Moderation._value2member_map_:
             raise InvalidInput(code="bad_setting")
         return Moderation(value)
     if kind == "cap" and value is None:
@@ -819,6 +820,8 @@ def moderate_idea(board_id: int, participant_id: int, *, idea_id: int, action: s
     def change(board, participant):
         facilitator = _facilitator(board, participant.id)
         idea = _idea(board, idea_id)
+        if idea.status is IdeaStatus.withdrawn:  # its author took it back: "show" must not publish it again
+            raise UnknownIdea()
         if action == "hide":
             if not reason:
                 raise InvalidInput(_l("Indiquez le motif du masquage."), code="reason_required")

@@ -63,6 +63,14 @@ EVENTS = {
     "remove_participant": (service.remove_participant, {"target_id": (INT, True)}),
 }
 MAX_STRING = 2000
+# Ids are 32-bit INTEGER columns on PostgreSQL: a larger number would make the database raise (a "server
+# error") instead of being refused as invalid input. No other field needs more.
+MAX_INT = service.MAX_ID
+
+
+def _is_int(value) -> bool:
+    """An integer in the safe range (``True`` is an int in Python: never accept it as one)."""
+    return isinstance(value, int) and not isinstance(value, bool) and -MAX_INT <= value <= MAX_INT
 
 
 def _validate(data, spec: dict) -> dict | None:
@@ -72,7 +80,7 @@ def _validate(data, spec: dict) -> dict | None:
     allowed = set(spec) | {"board_id", "client_id"}
     if set(data) - allowed:
         return None
-    if not isinstance(data.get("board_id"), int) or isinstance(data.get("board_id"), bool):
+    if not _is_int(data.get("board_id")):
         return None
     client_id = data.get("client_id")
     if client_id is not None and not (isinstance(client_id, str) and 1 <= len(client_id) <= 64):
@@ -86,11 +94,11 @@ def _validate(data, spec: dict) -> dict | None:
         value = data[name]
         if isinstance(value, bool) and bool not in types:
             return None  # True is an int in Python; never accept it as one
-        if not isinstance(value, types):
+        if not isinstance(value, types) or (isinstance(value, int) and bool not in types and not _is_int(value)):
             return None
         if isinstance(value, str) and len(value) > MAX_STRING:
             return None
-        if isinstance(value, list) and not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        if isinstance(value, list) and not all(_is_int(v) for v in value):
             return None
         if isinstance(value, dict) and len(value) > 20:
             return None
@@ -132,16 +140,16 @@ class BoardNamespace(Namespace):
     def on_disconnect(self, reason=None):
         _buckets.pop(request.sid, None)
 
-    def on_join_board(self, data=None):
+    def on_join_board(self, data=None, *extra):
         """Join a board's rooms; answer with the missed events since ``last_seq``, or a full snapshot."""
         try:
             if not _allow(request.sid):
                 return _error("rate_limited", _("Trop de messages : attendez un instant."))
-            if not isinstance(data, dict) or set(data) - {"board_id", "last_seq"} \
-                    or not isinstance(data.get("board_id"), int) or isinstance(data.get("board_id"), bool):
+            if extra or not isinstance(data, dict) or set(data) - {"board_id", "last_seq"} \
+                    or not _is_int(data.get("board_id")):
                 return _error("invalid_input", _("Les informations envoyées ne sont pas valides."))
             last_seq = data.get("last_seq")
-            if last_seq is not None and (not isinstance(last_seq, int) or isinstance(last_seq, bool)):
+            if last_seq is not None and not _is_int(last_seq):
                 return _error("invalid_input", _("Les informations envoyées ne sont pas valides."))
             board = service.get_board(data["board_id"])
             participant = _participant(board)

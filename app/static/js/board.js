@@ -364,23 +364,34 @@
   var status = document.getElementById("connection-status");
   function showStatus(text) { if (status) { status.hidden = false; status.textContent = text; } }
 
+  // While joining, live events are held back: they may overtake the join answer, and applying them
+  // first would make the answer's missed (older) events look already seen.
+  var joining = true;
+  var held = [];
   socket.on("connect", function () {
+    joining = true;
+    held = [];
     socket.emit("join_board", { board_id: boardId, last_seq: state ? state.seq : null }, function (ack) {
       if (!ack || !ack.ok) { if (ack && ack.error) { alertUser(ack.error.message); } return; }
       if (ack.snapshot) { setSnapshot(ack.snapshot); }
       else { ack.events.forEach(function (e) { apply(e.name, Object.assign({ seq: e.seq }, e.payload)); }); }
+      joining = false;
+      held.forEach(function (item) { apply(item[0], item[1]); });  // apply() skips what the answer covered
+      held = [];
       showStatus(T.connected);
       pending.slice().forEach(emit);  // resend what was never acknowledged, same client ids
     });
   });
-  socket.on("disconnect", function () { showStatus(T.offline); });
+  socket.on("disconnect", function () { joining = true; showStatus(T.offline); });
   socket.io.on("reconnect_attempt", function () { showStatus(T.reconnecting); });
   socket.on("session_ended", function (p) {
     alertUser(p.reason === "removed" ? T.removed : T.signed_out);
     socket.disconnect();
   });
   Object.keys(handlers).forEach(function (name) {
-    socket.on(name, function (payload) { apply(name, payload); });
+    socket.on(name, function (payload) {
+      if (joining) { held.push([name, payload]); } else { apply(name, payload); }
+    });
   });
 
   // ---- forms and controls ------------------------------------------------------------------------

@@ -1,0 +1,634 @@
+"""The /boards Socket.IO namespace through Flask-SocketIO's test client, on SQLite and PostgreSQL.
+
+Every event of ``sockets.EVENTS`` (and ``join_board``) gets a success case and its refusals; each
+refusal must answer ``{"ok": false, "error": {"code", "message"}}`` with a translated message, keep
+the connection, and change nothing. Broadcasts are read from what the other client received.
+"""
+
+from dataclasses import dataclass
+
+import pytest
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
+
+from app.accounts.models import User
+from app.boards import receivers, service
+from app.boards.models import Participant
+from app.boards.sockets import EVENTS, MAX_STRING, guest_cookie_name
+from app.errors import InvalidInput, NotAllowed
+from app.extensions import db
+from tests.conftest import get_csrf, post_form
+from tests.factories import make_user
+
+from .helpers import (
+    SECRET,
+    Live,
+    World,
+    add_participant,
+    fingerprint,
+    logged_in,
+    make_foreign_board,
+    make_world,
+    post,
+    set_phase,
+)
+
+FACILITATOR_EVENTS = ["move_idea", "update_settings", "set_phase", "control_timer", "moderate_idea", "focus_idea",
+                      "group_ideas", "ungroup", "remove_participant"]
+PARTICIPANT_EVENTS = ["post_idea", "edit_idea", "withdraw_idea", "react", "vote", "set_ready"]
+ALL_EVENTS = PARTICIPANT_EVENTS + FACILITATOR_EVENTS
+
+# The messages each code must carry, in the person's language (French unless they chose otherwise).
+MESSAGES = {
+    "invalid_input": InvalidInput.message,
+    "not_member": service.NotMember.message,
+    "removed": service.Removed.message,
+    "not_allowed": NotAllowed.message,
+    "locked": service.BoardLocked.message,
+    "budget_spent": service.BudgetSpent.message,
+    "unknown_idea": service.UnknownIdea.message,
+    "unknown_column": service.UnknownColumn.message,
+    "rate_limited": _l("Trop de messages : attendez un instant."),
+    "idea_length": _l("Une idée doit faire entre 1 et 500 caractères."),
+    "wrong_phase": service.WrongPhase.message,
+}
+
+
+def message(code: str, locale: str = "fr") -> str:
+    with force_locale(locale):
+        return str(MESSAGES[code])
+
+
+def assert_ok(ack) -> dict:
+    assert isinstance(ack, dict) and ack.get("ok") is True, ack
+    assert "error" not in ack and isinstance(ack["seq"], int)
+    return ack
+
+
+def assert_error(ack, code: str) -> None:
+    """The exact error shape, the expected code, and a translated (French by default) message."""
+    assert isinstance(ack, dict) and set(ack) == {"ok", "error"} and ack["ok"] is False, ack
+    assert set(ack["error"]) == {"code", "message"}
+    assert ack["error"]["code"] == code, ack
+    text = ack["error"]["message"]
+    assert isinstance(text, str) and text and text != code
+    if code in MESSAGES and code != "wrong_phase":  # some phase refusals say more precisely why
+        assert text == message(code), text
+
+
+def seqs(frames) -> list[int]:
+    return [f["args"][0]["seq"] for f in frames if f["name"] != "session_ended"]
+
+
+@dataclass
+class Scene:
+    app: object
+    world: World
+    f: Live  # the facilitator's browser
+    p: Live  # the citizen's browser
+    idea: int  # the citizen's idea, column 0
+    fac_idea: int  # the facilitator's idea, column 0
+    foreign_idea: int  # an idea of another board
+    foreign_column: int
+
+    @property
+    def board_id(self) -> int:
+        return self.world.board_id
+
+    def clear(self):
+        self.f.received()
+        self.p.received()
+
+
+@pytest.fixture
+def scene(app, world):
+    set_phase(world, "brainstorm")
+    idea = post(world, world.cit, "Idée de Camille")
+    fac_idea = post(world, world.fac, "Idée de Fanny")
+    _board, foreign_column, foreign_idea = make_foreign_board(world)
+    f, p = logged_in(app, world.facilitator), logged_in(app, world.citizen)
+    assert f.join(world.board_id)["ok"] is True
+    assert p.join(world.board_id)["ok"] is True
+    scene = Scene(app, world, f, p, idea, fac_idea, foreign_idea, foreign_column)
+    scene.clear()
+    return scene
+
+
+def valid(scene: Scene, event: str) -> dict:
+    """A payload that succeeds for ``event`` (by the citizen for participant events, else the facilitator)."""
+    w = scene.world
+    return {
+        "post_idea": {"column_id": w.columns[1], "text": "Une nouvelle idée"},
+        "edit_idea": {"idea_id": scene.idea, "text": "Idée reformulée", "version": 1},
+        "withdraw_idea": {"idea_id": scene.idea},
+        "react": {"idea_id": scene.fac_idea, "kind": "heart", "on": True},
+        "vote": {"idea_id": scene.fac_idea, "delta": 1},
+        "set_ready": {"ready": True},
+        "move_idea": {"idea_id": scene.idea, "column_id": w.columns[1], "before_id": None, "after_id": None},
+        "update_settings": {"settings": {"hide_votes": True, "dot_budget": 3}},
+        "set_phase": {"phase": "grouping"},
+        "control_timer": {"action": "start", "seconds": 300},
+        "moderate_idea": {"idea_id": scene.idea, "action": "hide", "reason": "Hors sujet"},
+        "focus_idea": {"idea_id": scene.idea},
+        "group_ideas": {"idea_ids": [scene.idea, scene.fac_idea], "name": "Démarches"},
+        "ungroup": {"idea_ids": [scene.idea]},
+        "remove_participant": {"target_id": w.cit},
+    }[event]
+
+
+def actor(scene: Scene, event: str) -> tuple[Live, Live]:
+    return (scene.p, scene.f) if event in PARTICIPANT_EVENTS else (scene.f, scene.p)
+
+
+def prepare(scene: Scene, event: str) -> None:
+    """Put the board where ``event`` is allowed."""
+    if event == "vote":
+        set_phase(scene.world, "voting")
+    elif event == "ungroup":
+        service.group_ideas(scene.board_id, scene.world.fac, idea_ids=[scene.idea], name="Groupe")
+    scene.clear()
+
+
+def test_the_tables_cover_every_event():
+    assert sorted(ALL_EVENTS) == sorted(EVENTS)
+
+
+# --- success, broadcast, replay ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("event", ALL_EVENTS)
+def test_event_succeeds_and_reaches_the_other_client(scene, event):
+    prepare(scene, event)
+    sender, other = actor(scene, event)
+    before = fingerprint()
+    ack = assert_ok(sender.send(event, scene.board_id, client_id=f"{event}-1", **valid(scene, event)))
+    assert fingerprint() != before
+    assert ack["seq"] == scene.world.board.seq
+    frames = other.received()
+    assert seqs(frames) and max(seqs(frames)) <= ack["seq"]
+    assert seqs(frames) == sorted(set(seqs(frames)))
+    own = sender.received()
+    assert seqs(own) and max(seqs(own)) <= ack["seq"]
+    assert sender.connected
+    if event == "remove_participant":
+        assert {"name": "session_ended", "args": [{"reason": "removed"}], "namespace": "/boards"} in frames
+        assert not other.connected
+    else:
+        assert other.connected
+    # The same change resent (say, after a reconnect) returns the stored ack and broadcasts nothing.
+    after = fingerprint()
+    again = sender.send(event, scene.board_id, client_id=f"{event}-1", **valid(scene, event))
+    assert again == {**ack, "replayed": True}
+    assert fingerprint() == after
+    assert sender.received() == [] and [f for f in other.received() if f["name"] != "session_ended"] == []
+
+
+def test_join_board_answers_with_a_snapshot(scene):
+    ack = scene.p.join(scene.board_id)
+    assert set(ack) == {"ok", "snapshot"} and ack["ok"] is True
+    snapshot = ack["snapshot"]
+    assert snapshot["seq"] == scene.world.board.seq
+    assert snapshot["me"] == {"participant_id": scene.world.cit, "facilitator": False, "dots_left": 5}
+    assert snapshot["board"]["join_code"] is None
+    assert {i["id"] for i in snapshot["ideas"]} == {scene.idea, scene.fac_idea}
+    assert scene.f.join(scene.board_id)["snapshot"]["board"]["join_code"] == scene.world.board.join_code
+
+
+def test_join_board_with_last_seq_returns_only_the_missed_events(scene):
+    seen = scene.world.board.seq
+    scene.p.send("post_idea", scene.board_id, column_id=scene.world.columns[0], text="Manquée 1")
+    scene.p.send("set_ready", scene.board_id, ready=True)
+    ack = scene.f.join(scene.board_id, last_seq=seen)
+    assert set(ack) == {"ok", "events", "seq"} and ack["seq"] == scene.world.board.seq
+    assert [(e["name"], e["audience"]) for e in ack["events"]] == [("idea_posted", "facilitators"),
+                                                                   ("participant_ready", "everyone")]
+    assert [e["seq"] for e in ack["events"]] == sorted(e["seq"] for e in ack["events"])
+    assert ack["events"][0]["seq"] > seen and ack["events"][-1]["seq"] == ack["seq"]
+    assert scene.f.join(scene.board_id, last_seq=ack["seq"]) == {"ok": True, "events": [], "seq": ack["seq"]}
+    # The participant gets the participants' and their own versions, never the facilitators'.
+    mine = scene.p.join(scene.board_id, last_seq=seen)["events"]
+    assert {e["audience"] for e in mine} <= {"everyone", "participants", "participant"}
+    assert all(e["participant_id"] in (None, scene.world.cit) for e in mine)
+
+
+def test_join_board_with_a_stale_or_impossible_seq_returns_a_snapshot(scene):
+    scene.app.config["BOARD_RESYNC_LIMIT"] = 3
+    seen = scene.world.board.seq
+    for n in range(4):
+        scene.p.send("set_ready", scene.board_id, ready=n % 2 == 0)
+    for last_seq in (seen, scene.world.board.seq + 10, -1):
+        ack = scene.p.join(scene.board_id, last_seq=last_seq)
+        assert set(ack) == {"ok", "snapshot"}, last_seq
+        assert ack["snapshot"]["seq"] == scene.world.board.seq
+
+
+def test_a_guest_joins_through_the_code_and_posts(scene):
+    http = scene.app.test_client()
+    code = scene.world.board.join_code
+    response = post_form(http, f"/tableaux/rejoindre/{code}", {"name": "Dominique"})
+    assert response.status_code == 302
+    guest = Live(scene.app, http)
+    ack = guest.join(scene.board_id)
+    assert ack["ok"] and ack["snapshot"]["me"]["facilitator"] is False
+    assert_ok(guest.send("post_idea", scene.board_id, column_id=scene.world.columns[0], text="Idée d'invité·e"))
+    assert "Dominique" in str(scene.f.received())
+    # The guest cookie belongs to one board only.
+    other = make_world()
+    assert_error(guest.join(other.board_id), "not_member")
+    forged = scene.app.test_client()
+    forged.set_cookie(guest_cookie_name(scene.board_id), "not-a-real-token")
+    assert_error(Live(scene.app, forged).join(scene.board_id), "not_member")
+
+
+def test_a_change_made_over_http_reaches_connected_clients(scene):
+    token = get_csrf(scene.p.http, f"/tableaux/{scene.board_id}")
+    response = scene.p.http.post(f"/tableaux/{scene.board_id}/idees",
+                                 data={"column_id": scene.world.columns[2], "text": "Sans JavaScript",
+                                       "csrf_token": token})
+    assert response.status_code == 302
+    [frame] = [f for f in scene.f.received() if f["name"] == "idea_posted"]
+    assert frame["args"][0]["idea"]["text"] == "Sans JavaScript"
+    assert frame["args"][0]["seq"] == scene.world.board.seq - 2
+    assert "Sans JavaScript" in str(scene.p.received())
+
+
+def test_hidden_mode_never_sends_the_hidden_text_to_other_participants(scene):
+    world = scene.world
+    other_user, _pid = add_participant(world, name="Octave")
+    watcher = logged_in(scene.app, other_user)
+    watcher.join(scene.board_id)
+    assert_ok(scene.f.send("update_settings", scene.board_id, settings={"hide_ideas": True}))
+    watcher.received()
+    idea_id = assert_ok(scene.p.send("post_idea", scene.board_id, column_id=world.columns[0], text=SECRET))["idea_id"]
+    assert_ok(scene.p.send("edit_idea", scene.board_id, idea_id=idea_id, text=SECRET + " bis"))
+    assert_ok(scene.f.send("update_settings", scene.board_id, settings={"anonymous": True}))
+    assert_ok(scene.f.send("move_idea", scene.board_id, idea_id=idea_id, column_id=world.columns[1]))
+    assert_ok(scene.f.send("react", scene.board_id, idea_id=idea_id, kind="heart"))
+    assert_ok(scene.f.send("focus_idea", scene.board_id, idea_id=idea_id))
+    rejoined = watcher.join(scene.board_id)
+    frames = watcher.received()
+    assert frames and SECRET not in str(frames) and SECRET not in str(rejoined)
+    assert any(f["name"] == "idea_placeholder" for f in frames)
+    assert SECRET in str(scene.f.received())
+    # Revealing sends it: the check above could have failed.
+    assert_ok(scene.f.send("update_settings", scene.board_id, settings={"hide_ideas": False}))
+    assert SECRET in str(watcher.received())
+
+
+def test_anonymous_mode_never_sends_author_names_to_participants(scene):
+    world = scene.world
+    other_user, _pid = add_participant(world, name="Octave Anonyme")
+    watcher = logged_in(scene.app, other_user)
+    assert_ok(scene.f.send("update_settings", scene.board_id, settings={"anonymous": True}))
+    scene.clear()  # from here on, no name
+    joined = watcher.join(scene.board_id)
+    assert_ok(scene.p.send("post_idea", scene.board_id, column_id=world.columns[0], text="Anonyme"))
+    assert_ok(scene.f.send("post_idea", scene.board_id, column_id=world.columns[0], text="Anonyme aussi"))
+    assert_ok(scene.p.send("set_ready", scene.board_id, ready=True))
+    seen = str(joined) + str(watcher.received()) + str(scene.p.received())
+    for name in ("Camille Citoyenne", "Fanny Animatrice", "Octave Anonyme"):
+        assert name not in seen
+    assert "Camille Citoyenne" in str(scene.f.received())
+
+
+def test_hidden_votes_reach_participants_only_after_voting(scene):
+    set_phase(scene.world, "voting")
+    assert_ok(scene.f.send("update_settings", scene.board_id, settings={"hide_votes": True}))
+    scene.clear()
+    assert_ok(scene.p.send("vote", scene.board_id, idea_id=scene.fac_idea, delta=1))
+    assert [f["name"] for f in scene.p.received()] == ["my_dots_changed"]
+    assert [f["name"] for f in scene.f.received()] == ["votes_changed"]
+    assert_ok(scene.f.send("set_phase", scene.board_id, phase="discussion"))
+    revealed = [f["args"][0] for f in scene.p.received() if f["name"] == "votes_revealed"]
+    assert revealed and revealed[0]["votes"][str(scene.fac_idea)] == 1
+
+
+# --- who may act --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("event", ["join_board", *ALL_EVENTS])
+def test_refused_for_someone_not_on_the_board(scene, event):
+    stranger = make_user()
+    db.session.commit()
+    clients = [logged_in(scene.app, stranger), Live(scene.app, scene.app.test_client())]  # account; anonymous
+    before = fingerprint()
+    for client in clients:
+        ack = client.join(scene.board_id) if event == "join_board" else \
+            client.send(event, scene.board_id, **valid(scene, event))
+        assert_error(ack, "not_member")
+        assert client.connected
+    assert fingerprint() == before
+
+
+@pytest.mark.parametrize("event", ["join_board", *ALL_EVENTS])
+def test_refused_for_a_removed_participant(scene, event):
+    assert_ok(scene.f.send("remove_participant", scene.board_id, target_id=scene.world.cit))
+    assert not scene.p.connected  # their connection was closed at once
+    again = Live(scene.app, scene.p.http)  # they reconnect
+    prepare(scene, event)
+    before = fingerprint()
+    ack = again.join(scene.board_id) if event == "join_board" else \
+        again.send(event, scene.board_id, **valid(scene, event))
+    assert_error(ack, "removed")
+    assert again.connected and fingerprint() == before
+
+
+@pytest.mark.parametrize("event", FACILITATOR_EVENTS)
+def test_facilitator_events_refused_for_participants(scene, event):
+    prepare(scene, event)
+    before = fingerprint()
+    assert_error(scene.p.send(event, scene.board_id, **valid(scene, event)), "not_allowed")
+    assert scene.p.connected and fingerprint() == before
+    assert scene.f.received() == []
+
+
+def test_unknown_board_is_not_found(scene):
+    for ack in (scene.f.join(999_999), scene.f.send("set_ready", 999_999, ready=True)):
+        assert_error(ack, "not_found")
+
+
+# --- bad payloads -------------------------------------------------------------------------------------------
+
+def bad_payloads(event: str, board_id: int, fields: dict):
+    """(label, args) pairs that the validation must refuse for ``event``."""
+    spec = EVENTS[event][1]
+    payload = {"board_id": board_id, **fields}
+    yield "list", ([board_id, fields],)
+    yield "string", ("board",)
+    yield "number", (board_id,)
+    yield "null", (None,)
+    yield "nothing", ()
+    yield "extra argument", (payload, "extra")
+    yield "no board_id", ({k: v for k, v in payload.items() if k != "board_id"},)
+    yield "board_id string", ({**payload, "board_id": str(board_id)},)
+    yield "board_id bool", ({**payload, "board_id": True},)
+    yield "board_id float", ({**payload, "board_id": float(board_id)},)
+    yield "unknown key", ({**payload, "admin": True},)
+    yield "empty client_id", ({**payload, "client_id": ""},)
+    yield "long client_id", ({**payload, "client_id": "c" * 65},)
+    yield "client_id int", ({**payload, "client_id": 7},)
+    for name, (types, required) in spec.items():
+        if required:
+            yield f"no {name}", ({k: v for k, v in payload.items() if k != name},)
+        if str not in types:
+            yield f"{name} string", ({**payload, name: "12"},)
+        if int not in types:
+            yield f"{name} int", ({**payload, name: 12},)
+        if bool not in types:
+            yield f"{name} bool", ({**payload, name: True},)
+        yield f"{name} nested", ({**payload, name: {"$gt": [1]}} if dict not in types else
+                                 {**payload, name: [{"a": 1}]},)
+        if str in types:
+            yield f"{name} oversized", ({**payload, name: "x" * (MAX_STRING + 1)},)
+        if list in types:
+            yield f"{name} list of strings", ({**payload, name: ["1", "2"]},)
+            yield f"{name} list of bools", ({**payload, name: [True]},)
+
+
+@pytest.mark.parametrize("event", ALL_EVENTS)
+def test_bad_payloads_are_refused_and_change_nothing(scene, event):
+    prepare(scene, event)
+    sender, _other = actor(scene, event)
+    before = fingerprint()
+    cases = list(bad_payloads(event, scene.board_id, valid(scene, event)))
+    assert len(cases) >= 18
+    for label, args in cases:
+        ack = sender.emit(event, *args)
+        assert isinstance(ack, dict) and ack.get("ok") is False, (label, ack)
+        assert_error(ack, "invalid_input")
+        assert sender.connected, label
+    assert fingerprint() == before
+    assert scene.f.received() == [] and scene.p.received() == []
+
+
+@pytest.mark.parametrize("payload", [None, [], "7", {"board_id": "1"}, {"board_id": True}, {"board_id": "B", "x": 1},
+                                     {"board_id": "B", "last_seq": "3"}, {"board_id": "B", "last_seq": False},
+                                     {"board_id": "B", "last_seq": 1.5}, {"last_seq": 1}])
+def test_join_board_refuses_bad_payloads(scene, payload):
+    if isinstance(payload, dict) and payload.get("board_id") == "B":
+        payload = {**payload, "board_id": scene.board_id}
+    assert_error(scene.p.emit("join_board", payload), "invalid_input")
+    assert scene.p.connected
+
+
+def test_integers_beyond_32_bits_are_invalid_input(scene):
+    huge = 2**31
+    before = fingerprint()
+    for ack in (scene.f.send("focus_idea", huge, idea_id=scene.idea),
+                scene.f.send("focus_idea", scene.board_id, idea_id=-huge),
+                scene.f.send("remove_participant", scene.board_id, target_id=2**70),
+                scene.f.send("group_ideas", scene.board_id, idea_ids=[scene.idea, huge], name="Groupe"),
+                scene.f.send("edit_idea", scene.board_id, idea_id=scene.idea, text="Texte", version=huge),
+                scene.f.join(scene.board_id, last_seq=huge), scene.f.join(huge)):
+        assert_error(ack, "invalid_input")
+    assert fingerprint() == before
+
+
+@pytest.mark.parametrize("event", ["post_idea", "edit_idea"])
+def test_ideas_over_500_characters_are_refused(scene, event):
+    before = fingerprint()
+    fields = {**valid(scene, event), "text": "é" * 501}
+    assert_error(scene.p.send(event, scene.board_id, **fields), "idea_length")
+    assert_error(scene.p.send(event, scene.board_id, **{**fields, "text": "   "}), "idea_length")
+    assert fingerprint() == before
+    assert_ok(scene.p.send(event, scene.board_id, **{**fields, "text": "é" * 500}))
+
+
+IDEA_FIELDS = {
+    "edit_idea": ["idea_id"], "withdraw_idea": ["idea_id"], "react": ["idea_id"], "vote": ["idea_id"],
+    "move_idea": ["idea_id", "before_id", "after_id"], "moderate_idea": ["idea_id"], "focus_idea": ["idea_id"],
+    "group_ideas": ["idea_ids"], "ungroup": ["idea_ids"],
+}
+
+
+@pytest.mark.parametrize("event", list(IDEA_FIELDS))
+def test_unknown_ideas_and_ideas_of_another_board_are_refused(scene, event):
+    set_phase(scene.world, "voting")  # every idea event is possible now (edits by facilitators)
+    sender = scene.f if event != "vote" else scene.p
+    scene.clear()
+    before = fingerprint()
+    for field in IDEA_FIELDS[event]:
+        for bad in (999_999, scene.foreign_idea, -1, 2**31 - 1):
+            fields = {**valid(scene, event), field: [bad] if field == "idea_ids" else bad}
+            if event == "edit_idea":
+                fields.pop("version")
+            assert_error(sender.send(event, scene.board_id, **fields), "unknown_idea")
+    assert fingerprint() == before
+    assert scene.f.received() == [] and scene.p.received() == []
+
+
+@pytest.mark.parametrize("event", ["post_idea", "move_idea"])
+def test_unknown_columns_and_columns_of_another_board_are_refused(scene, event):
+    sender = scene.p if event == "post_idea" else scene.f
+    before = fingerprint()
+    for bad in (999_999, scene.foreign_column):
+        assert_error(sender.send(event, scene.board_id, **{**valid(scene, event), "column_id": bad}), "unknown_column")
+    assert fingerprint() == before
+
+
+def test_unknown_clusters_and_people_are_refused(scene):
+    before = fingerprint()
+    ack = scene.f.send("group_ideas", scene.board_id, idea_ids=[scene.idea], cluster_id=999_999)
+    assert_error(ack, "unknown_cluster")
+    assert_error(scene.f.send("ungroup", scene.board_id, cluster_id=999_999), "unknown_cluster")
+    for target in (999_999, scene.world.fac):
+        assert_error(scene.f.send("remove_participant", scene.board_id, target_id=target), "unknown_participant")
+    assert_error(scene.f.send("ungroup", scene.board_id), "bad_idea_ids")
+    assert fingerprint() == before
+
+
+def test_grouping_into_an_existing_cluster_needs_no_name(scene):
+    ack = assert_ok(scene.f.send("group_ideas", scene.board_id, idea_ids=[scene.idea], name="Groupe"))
+    assert_ok(scene.f.send("group_ideas", scene.board_id, idea_ids=[scene.fac_idea], cluster_id=ack["cluster_id"]))
+    assert_ok(scene.f.send("ungroup", scene.board_id, cluster_id=ack["cluster_id"]))
+
+
+@pytest.mark.parametrize(("event", "fields", "code"), [
+    ("update_settings", {"settings": {"colour": "red"}}, "unknown_setting"),
+    ("update_settings", {"settings": {"dot_budget": -1}}, "bad_setting"),
+    ("update_settings", {"settings": {}}, "bad_setting"),
+    ("set_phase", {"phase": "lunch"}, "unknown_phase"),
+    ("control_timer", {"action": "rewind"}, "bad_timer_action"),
+    ("control_timer", {"action": "start", "seconds": 0}, "bad_duration"),
+    ("control_timer", {"action": "add"}, "bad_duration"),
+    ("moderate_idea", {"idea_id": "idea", "action": "delete"}, "bad_moderation_action"),
+    ("moderate_idea", {"idea_id": "idea", "action": "hide", "reason": "  "}, "reason_required"),
+    ("react", {"idea_id": "idea", "kind": "angry"}, "unknown_reaction"),
+    ("group_ideas", {"idea_ids": [], "name": "Vide"}, "bad_idea_ids"),
+    ("group_ideas", {"idea_ids": "ideas", "name": ""}, "cluster_name"),
+    ("move_idea", {"idea_id": "idea", "column_id": 0, "before_id": "fac_idea", "after_id": "idea"}, "bad_position"),
+])
+def test_values_refused_by_the_rules(scene, event, fields, code):
+    swap = {"idea": scene.idea, "fac_idea": scene.fac_idea, "ideas": [scene.idea]}
+    fields = {k: swap.get(v, v) if isinstance(v, str) else v for k, v in fields.items()}
+    if "column_id" in fields:
+        fields["column_id"] = scene.world.columns[0]
+    before = fingerprint()
+    assert_error(scene.f.send(event, scene.board_id, **fields), code)
+    assert scene.f.connected and fingerprint() == before
+
+
+# --- phases, lock, budget -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("phase", "event"), [
+    ("preparation", "post_idea"), ("grouping", "post_idea"), ("grouping", "edit_idea"),
+    ("grouping", "withdraw_idea"), ("brainstorm", "vote"), ("discussion", "vote"),
+])
+def test_participant_changes_refused_in_the_wrong_phase(scene, phase, event):
+    set_phase(scene.world, phase)
+    scene.clear()
+    before = fingerprint()
+    assert_error(scene.p.send(event, scene.board_id, **valid(scene, event)), "wrong_phase")
+    assert scene.p.connected and fingerprint() == before
+
+
+@pytest.mark.parametrize("event", ["post_idea", "move_idea", "group_ideas", "react", "set_phase", "edit_idea"])
+def test_a_closed_board_is_read_only(scene, event):
+    set_phase(scene.world, "closed")
+    before = fingerprint()
+    ack = scene.f.send(event, scene.board_id, **valid(scene, event))
+    assert_error(ack, "wrong_phase")
+    assert ack["error"]["message"] in ("La séance est terminée : le tableau est en lecture seule.",
+                                       "La séance est terminée.")
+    assert fingerprint() == before
+
+
+@pytest.mark.parametrize("event", ["post_idea", "edit_idea", "withdraw_idea", "react", "vote"])
+def test_participant_changes_refused_on_a_locked_board(scene, event):
+    if event == "vote":
+        set_phase(scene.world, "voting")
+    assert_ok(scene.f.send("update_settings", scene.board_id, settings={"locked": True}))
+    scene.clear()
+    before = fingerprint()
+    assert_error(scene.p.send(event, scene.board_id, **valid(scene, event)), "locked")
+    assert scene.p.connected and fingerprint() == before
+    assert scene.f.received() == []
+
+
+def test_votes_refused_when_the_budget_is_spent_or_the_cap_reached(scene):
+    set_phase(scene.world, "voting")
+    assert_ok(scene.f.send("update_settings", scene.board_id, settings={"dot_budget": 2, "dot_cap": 1}))
+    assert_error(scene.p.send("vote", scene.board_id, idea_id=scene.idea, delta=-1), "no_dot")
+    assert assert_ok(scene.p.send("vote", scene.board_id, idea_id=scene.idea, delta=1))["dots_left"] == 1
+    assert_error(scene.p.send("vote", scene.board_id, idea_id=scene.idea, delta=1), "dot_cap_reached")
+    assert assert_ok(scene.p.send("vote", scene.board_id, idea_id=scene.fac_idea, delta=1))["dots_left"] == 0
+    before = fingerprint()
+    ack = scene.p.send("vote", scene.board_id, idea_id=scene.fac_idea, delta=1)
+    assert_error(ack, "budget_spent")
+    assert_error(scene.p.send("vote", scene.board_id, idea_id=scene.idea, delta=2), "bad_delta")
+    assert scene.p.connected and fingerprint() == before
+
+
+def test_idea_cap(scene):
+    assert_ok(scene.f.send("update_settings", scene.board_id, settings={"idea_cap": 2}))
+    assert_ok(scene.p.send("post_idea", scene.board_id, column_id=scene.world.columns[0], text="Deuxième"))
+    before = fingerprint()
+    assert_error(scene.p.send("post_idea", scene.board_id, column_id=scene.world.columns[0], text="Troisième"),
+                 "idea_cap_reached")
+    assert fingerprint() == before
+
+
+def test_edit_someone_elses_idea_is_refused(scene):
+    before = fingerprint()
+    assert_error(scene.p.send("edit_idea", scene.board_id, idea_id=scene.fac_idea, text="Volée"), "not_your_idea")
+    assert_error(scene.p.send("withdraw_idea", scene.board_id, idea_id=scene.fac_idea), "not_your_idea")
+    assert fingerprint() == before
+
+
+def test_stale_edit_wins_and_says_it_was_overtaken(scene):
+    assert_ok(scene.f.send("edit_idea", scene.board_id, idea_id=scene.idea, text="Par l'animatrice", version=1))
+    ack = assert_ok(scene.p.send("edit_idea", scene.board_id, idea_id=scene.idea, text="Par Camille", version=1))
+    assert (ack["overtaken"], ack["version"]) == (True, 3)
+
+
+# --- messages, rate limit, sessions --------------------------------------------------------------------------
+
+def test_error_messages_follow_the_persons_language(scene):
+    db.session.get(User, scene.world.citizen.id).locale = "en"
+    db.session.commit()
+    english = logged_in(scene.app, db.session.get(User, scene.world.citizen.id))
+    set_phase(scene.world, "grouping")
+    ack = english.send("post_idea", scene.board_id, column_id=scene.world.columns[0], text="Idea")
+    assert ack["error"] == {"code": "wrong_phase", "message": message("wrong_phase", "en")}
+    assert message("wrong_phase", "en") != message("wrong_phase", "fr")
+    assert message("wrong_phase", "en").startswith("This is not possible during this phase")
+    ack = english.emit("post_idea", {"board_id": "x"})
+    assert ack["error"]["message"] == message("invalid_input", "en") == "The information sent is not valid."
+    # The facilitator kept French.
+    ack = scene.f.emit("post_idea", {"board_id": "x"})
+    assert ack["error"]["message"] == message("invalid_input") == "Les informations envoyées ne sont pas valides."
+
+
+def test_rate_limited_events_get_an_error_ack_and_keep_the_connection(scene):
+    scene.app.config.update(BOARD_EVENTS_PER_SECOND=0.001, BOARD_EVENTS_BURST=3)
+    flood = Live(scene.app, scene.p.http)
+    acks = [flood.send("set_ready", scene.board_id, ready=n % 2 == 0) for n in range(6)]
+    assert [a["ok"] for a in acks] == [True, True, True, False, False, False]
+    for ack in acks[3:]:
+        assert_error(ack, "rate_limited")
+    assert_error(flood.join(scene.board_id), "rate_limited")
+    assert flood.connected
+    db.session.expire_all()
+    assert db.session.get(Participant, scene.world.cit).ready is True  # n=2 applied, n=3 (False) refused
+    # Other connections have their own allowance.
+    assert_ok(scene.f.send("set_ready", scene.board_id, ready=True))
+
+
+def test_log_out_everywhere_ends_that_persons_live_connections(scene):
+    response = post_form(scene.p.http, "/compte/deconnexion-partout", {}, csrf_url="/compte/")
+    assert response.status_code == 302
+    assert not scene.p.connected
+    assert {"name": "session_ended", "args": [{"reason": "signed_out"}], "namespace": "/boards"} in scene.p.received()
+    assert scene.f.connected and all(f["name"] != "session_ended" for f in scene.f.received())
+
+
+def test_after_log_out_everywhere_the_next_event_is_refused(scene, monkeypatch):
+    """A connection held by another server process is not closed from here (only session_ended reaches it
+    through the message queue): its next event must be refused from the database."""
+    monkeypatch.setattr(receivers, "_disconnect_local", lambda room: None)
+    post_form(scene.p.http, "/compte/deconnexion-partout", {}, csrf_url="/compte/")
+    assert scene.p.connected
+    assert [f["name"] for f in scene.p.received()] == ["session_ended"]
+    before = fingerprint()
+    ack = scene.p.send("post_idea", scene.board_id, column_id=scene.world.columns[0], text="Encore moi")
+    assert_error(ack, "not_member")
+    assert_error(scene.p.join(scene.board_id), "not_member")
+    assert scene.p.connected and fingerprint() == before
