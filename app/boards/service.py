@@ -236,12 +236,15 @@ def _reaction_counts(idea_ids: list[int]) -> dict[int, dict[str, int]]:
 
 
 def _participant(board: Board, participant_id: int) -> Participant:
-    """The acting participant, re-read under the board lock: removed people are refused."""
+    """The acting participant, re-read under the board lock: removed people are refused, and the
+    facilitator role follows the person's current membership (a withdrawn role stops working at once)."""
     participant = db.session.get(Participant, participant_id, populate_existing=True)
     if participant is None or participant.board_id != board.id:
         raise NotMember()
     if participant.removed_at is not None:
         raise Removed()
+    if participant.user is not None:
+        participant.is_facilitator = can_facilitate(participant.user, board.organisation)
     return participant
 
 

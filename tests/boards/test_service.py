@@ -1352,3 +1352,16 @@ def test_events_are_stored_with_their_audience(brainstorm):
 def test_get_board_of_an_unknown_id_is_not_found(world, board_id):
     with pytest.raises(NotFound):
         service.get_board(board_id)
+
+
+def test_a_facilitator_whose_role_is_withdrawn_loses_facilitation_at_once(app, world):
+    from app.catalog.models import Membership
+    from app.errors import NotAllowed
+
+    service.set_phase(world.board_id, world.fac, phase="brainstorm")
+    db.session.execute(db.delete(Membership).where(Membership.user_id == world.facilitator.id))
+    db.session.commit()
+    db.session.expire_all()
+    with pytest.raises(NotAllowed):
+        service.set_phase(world.board_id, world.fac, phase="voting")
+    assert service.get_board(world.board_id).phase.value == "brainstorm"
