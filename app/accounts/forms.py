@@ -21,6 +21,21 @@ def _password(label, hint=True):
                          render_kw={"autocomplete": "new-password"})
 
 
+def _password_confirm(label):
+    return PasswordField(
+        label,
+        validators=[InputRequired(message=_l("Confirmez le mot de passe.")),
+                    EqualTo("password", message=_l("Les deux mots de passe ne sont pas identiques."))],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
+def _current_password():
+    return PasswordField(
+        _l("Mot de passe actuel"), validators=[InputRequired(message=_l("Saisissez votre mot de passe actuel."))],
+        render_kw={"autocomplete": "current-password"})
+
+
 def _email(label=None):
     return EmailField(
         label or _l("Adresse électronique"),
@@ -49,12 +64,7 @@ class RegisterForm(FlaskForm):
     email = _email()
     display_name = _display_name()
     password = _password(_l("Mot de passe"))
-    password_confirm = PasswordField(
-        _l("Confirmez le mot de passe"),
-        validators=[InputRequired(message=_l("Confirmez le mot de passe.")),
-                    EqualTo("password", message=_l("Les deux mots de passe ne sont pas identiques."))],
-        render_kw={"autocomplete": "new-password"},
-    )
+    password_confirm = _password_confirm(_l("Confirmez le mot de passe"))
     accept_terms = BooleanField(
         _l("J'ai lu les conditions d'utilisation et la politique de confidentialité, et je les accepte."),
         validators=[DataRequired(message=_l("Vous devez accepter les conditions d'utilisation pour créer "
@@ -79,34 +89,20 @@ class ForgotPasswordForm(FlaskForm):
 
 class ResetPasswordForm(FlaskForm):
     password = _password(_l("Nouveau mot de passe"))
-    password_confirm = PasswordField(
-        _l("Confirmez le nouveau mot de passe"),
-        validators=[InputRequired(message=_l("Confirmez le mot de passe.")),
-                    EqualTo("password", message=_l("Les deux mots de passe ne sont pas identiques."))],
-        render_kw={"autocomplete": "new-password"},
-    )
+    password_confirm = _password_confirm(_l("Confirmez le nouveau mot de passe"))
     submit = SubmitField(_l("Enregistrer le nouveau mot de passe"))
 
 
 class ChangePasswordForm(FlaskForm):
-    current_password = PasswordField(
-        _l("Mot de passe actuel"), validators=[InputRequired(message=_l("Saisissez votre mot de passe actuel."))],
-        render_kw={"autocomplete": "current-password"})
+    current_password = _current_password()
     password = _password(_l("Nouveau mot de passe"))
-    password_confirm = PasswordField(
-        _l("Confirmez le nouveau mot de passe"),
-        validators=[InputRequired(message=_l("Confirmez le mot de passe.")),
-                    EqualTo("password", message=_l("Les deux mots de passe ne sont pas identiques."))],
-        render_kw={"autocomplete": "new-password"},
-    )
+    password_confirm = _password_confirm(_l("Confirmez le nouveau mot de passe"))
     submit = SubmitField(_l("Changer de mot de passe"))
 
 
 class ChangeEmailForm(FlaskForm):
     new_email = _email(_l("Nouvelle adresse électronique"))
-    current_password = PasswordField(
-        _l("Mot de passe actuel"), validators=[InputRequired(message=_l("Saisissez votre mot de passe actuel."))],
-        render_kw={"autocomplete": "current-password"})
+    current_password = _current_password()
     submit = SubmitField(_l("Changer d'adresse"))
 
 
