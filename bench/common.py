@@ -404,3 +404,23 @@ def run_burst(base: str, items: list[BurstRequest], *, name: str, ok_status=(200
         others -= server.cpu_percent
     result.others_cpu_percent = max(others, 0.0)
     return result
+
+
+# --- shared machines ---------------------------------------------------------------------------------------
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has spent not idle, over all cores (for "other CPU" columns)."""
+    return _busy_seconds()
+
+
+def wait_for_quiet(busy_below: float = 20.0, window: float = 1.0, timeout: float = 60.0) -> float:
+    """Wait until the machine's CPU use (all cores, in % of one core) stays under ``busy_below`` for one
+    ``window``: other work on a shared machine skews a load test. Gives up after ``timeout`` seconds and returns
+    the last reading either way, so the caller can report a noisy run."""
+    deadline = time.monotonic() + timeout
+    while True:
+        busy0, t0 = _busy_seconds(), time.monotonic()
+        time.sleep(window)
+        busy = 100 * (_busy_seconds() - busy0) / (time.monotonic() - t0)
+        if busy < busy_below or time.monotonic() >= deadline:
+            return busy

@@ -9,8 +9,9 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload, lazyload
 
 from .. import signals
 from ..accounts.models import User, utcnow
@@ -128,26 +129,42 @@ def _join_code() -> str:
             return code
 
 
+# Hot path (every change): load what the rules read in as few round trips as possible, and not the eager
+# relationships the pages want: the board's workshop is never read here; an account's memberships (a
+# selectin, i.e. a second query) only where the facilitator role is re-checked, and then joined.
+def _participant_only():
+    return joinedload(Participant.user).lazyload(User.memberships)
+
+
+def _participant_with_roles():
+    return joinedload(Participant.user).joinedload(User.memberships)
+
+
+def _idea_with_author():
+    return joinedload(Idea.participant).joinedload(Participant.user).lazyload(User.memberships)
+
+
 def _lock(board_id: int) -> Board:
     begin_write()
     board = db.session.scalars(select(Board).where(Board.id == board_id).with_for_update(of=Board)
+                               .options(lazyload(Board.workshop))
                                .execution_options(populate_existing=True)).one_or_none()
     if board is None:
         raise NotFound()
     return board
 
 
-def _pending() -> list[BoardEvent]:
+def _pending() -> list[dict]:
     return db.session.info.setdefault("board_events", [])
 
 
 def _emit(board: Board, name: str, payload: dict, audience: Audience = Audience.everyone,
           participant_id: int | None = None) -> None:
+    """Number an event; it is stored at commit (one INSERT for all of a change's events), then broadcast."""
     board.seq += 1
-    event = BoardEvent(board_id=board.id, seq=board.seq, name=name, audience=audience,
-                       participant_id=participant_id, payload=json.dumps(payload, ensure_ascii=False))
-    db.session.add(event)
-    _pending().append(event)
+    _pending().append({"board_id": board.id, "seq": board.seq, "name": name, "audience": audience,
+                       "participant_id": participant_id, "payload": json.dumps(payload, ensure_ascii=False),
+                       "data": payload})
 
 
 def event_dict(event: BoardEvent) -> dict:
@@ -156,12 +173,16 @@ def event_dict(event: BoardEvent) -> dict:
 
 
 def _commit(board_id: int) -> None:
-    """Commit, then hand the events to the realtime layer (never broadcast before commit)."""
-    events = [event_dict(e) for e in _pending()]
+    """Store the change's events, commit, then hand them to the realtime layer (never broadcast before commit)."""
+    pending = _pending()
+    if pending:
+        db.session.execute(insert(BoardEvent.__table__), [{k: v for k, v in e.items() if k != "data"} for e in pending])
     db.session.commit()
     db.session.info["board_events"] = []
-    if events:
-        signals.board_events.send(board_id, events=events)
+    if pending:
+        signals.board_events.send(board_id, events=[
+            {"seq": e["seq"], "name": e["name"], "audience": e["audience"].value,
+             "participant_id": e["participant_id"], "payload": e["data"]} for e in pending])
 
 
 def _rollback() -> None:
@@ -206,9 +227,10 @@ def _hidden_from_participants(idea: Idea, board: Board) -> bool:
     return idea.status is not IdeaStatus.visible or board.hide_ideas
 
 
-def _announce_idea(board: Board, idea: Idea, name: str) -> None:
+def _announce_idea(board: Board, idea: Idea, name: str, reactions: dict | None = None) -> None:
     """Emit an idea change to each audience with what it may see (the server never sends hidden text)."""
-    reactions = _reaction_counts([idea.id]).get(idea.id, {})
+    if reactions is None:
+        reactions = _reaction_counts([idea.id]).get(idea.id, {})
     _emit(board, name, {"idea": idea_view(idea, board, for_facilitator=True, reactions=reactions)},
           Audience.facilitators)
     author = idea.participant
@@ -238,7 +260,8 @@ def _reaction_counts(idea_ids: list[int]) -> dict[int, dict[str, int]]:
 def _participant(board: Board, participant_id: int) -> Participant:
     """The acting participant, re-read under the board lock: removed people are refused, and the
     facilitator role follows the person's current membership (a withdrawn role stops working at once)."""
-    participant = db.session.get(Participant, participant_id, populate_existing=True)
+    participant = db.session.get(Participant, participant_id, populate_existing=True,
+                                 options=[_participant_with_roles()])
     if participant is None or participant.board_id != board.id:
         raise NotMember()
     if participant.removed_at is not None:
@@ -256,7 +279,7 @@ def _facilitator(board: Board, participant_id: int) -> Participant:
 
 
 def _idea(board: Board, idea_id) -> Idea:
-    idea = db.session.get(Idea, idea_id) if isinstance(idea_id, int) else None
+    idea = db.session.get(Idea, idea_id, options=[_idea_with_author()]) if isinstance(idea_id, int) else None
     if idea is None or idea.board_id != board.id:
         raise UnknownIdea()
     return idea
@@ -412,11 +435,11 @@ def board_by_code(code: str) -> Board:
 
 def participant_for(board: Board, user=None, guest_token: str | None = None) -> Participant | None:
     if user is not None and getattr(user, "is_authenticated", False):
-        return db.session.scalar(select(Participant).where(Participant.board_id == board.id,
-                                                           Participant.user_id == user.id))
+        return db.session.scalar(select(Participant).options(_participant_only())
+                                 .where(Participant.board_id == board.id, Participant.user_id == user.id))
     if guest_token:
-        return db.session.scalar(select(Participant).where(Participant.board_id == board.id,
-                                                           Participant.guest_token == guest_token))
+        return db.session.scalar(select(Participant).options(_participant_only())
+                                 .where(Participant.board_id == board.id, Participant.guest_token == guest_token))
     return None
 
 
@@ -503,7 +526,7 @@ def post_idea(board_id: int, participant_id: int, *, column_id: int, text: str, 
                     sort_key=key_between(_last_key(column.id), None), status=status)
         db.session.add(idea)
         db.session.flush()
-        _announce_idea(board, idea, "idea_posted")
+        _announce_idea(board, idea, "idea_posted", reactions={})  # a new idea has no reactions yet
         return {"idea_id": idea.id, "status": status.value}
 
     return run_change(board_id, participant_id, client_id, change)
