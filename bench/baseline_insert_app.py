@@ -1,7 +1,8 @@
 """Baseline for the sign-up benchmark: a bare Flask app, one endpoint, ONE INSERT, served like Atelier.
 
 A sibling of ``baseline_app.py`` (one SELECT): same server (gevent's WSGIServer after monkey-patching, one
-process, no access log), same database URL read through a default SQLAlchemy pool (5 + 10, as Atelier's),
+process, no access log, and serve.py's process settings: the same garbage-collector settings and listen
+backlog), same database URL read through a default SQLAlchemy pool (5 + 10, as Atelier's),
 none of Atelier's extensions, templates, session, CSRF or hooks. ``POST /signup`` with form field
 ``user_id`` inserts one row into ``bench_signups`` (created at start) and answers 302, as Atelier's
 sign-up does (POST/redirect/GET).
@@ -13,6 +14,7 @@ from gevent import monkey
 monkey.patch_all()
 
 import argparse  # noqa: E402
+import gc  # noqa: E402
 
 from flask import Flask, redirect, request  # noqa: E402
 from gevent.pywsgi import WSGIServer  # noqa: E402
@@ -43,7 +45,12 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--db", required=True, help="SQLAlchemy URL (PostgreSQL for the sign-up benchmark)")
     args = parser.parse_args()
-    WSGIServer(("127.0.0.1", args.port), create_baseline(args.db), log=None).serve_forever()
+    app = create_baseline(args.db)
+    # As serve.py does for Atelier, so both servers run with the same process settings.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 1000)
+    WSGIServer(("127.0.0.1", args.port), app, log=None, backlog=2048).serve_forever()
 
 
 if __name__ == "__main__":

@@ -10,6 +10,10 @@ over the time from the release to the last response), p50/p95 latency, server CP
 CPU, the correctness check of every round (30 confirmed, 470 waitlisted numbered 1..470 in commit order), and
 the ratio of Atelier's throughput to the baseline's (target: at least 0.5).
 
+Both servers get the same placement (as in bench/fanout.py): each alone on CPU 0, one gevent process, no
+access log for the baseline; this load driver and PostgreSQL on CPU 1. Before each burst the bench waits
+(at most 45 s) for the shared machine to fall under 30 % of one core, and prints what it read.
+
 The periodic jobs are off in the measured server (``ATELIER_RUN_JOBS=0``): no SMTP server listens, and
 the mail they would deliver is not what is measured.
 
@@ -17,6 +21,8 @@ Run from the repository root: `make bench`, or `.venv/bin/python bench/signups.p
 """
 
 import argparse
+import contextlib
+import os
 import statistics
 import sys
 import time
@@ -33,6 +39,7 @@ from common import (
     print_machine,
     run_burst,
     script_server,
+    wait_for_quiet,
     write_results,
 )
 from sqlalchemy import select
@@ -40,6 +47,8 @@ from sqlalchemy import select
 from tests.servers import PostgresServer
 
 BASELINE = "bench/baseline_insert_app.py"
+SERVER_CPU, DRIVER_CPU = 0, 1  # as bench/fanout.py: the measured servers on one CPU, the rest on the other
+QUIET_BELOW, QUIET_TIMEOUT = 30.0, 45.0  # machine CPU % (of one core) to wait for before each burst
 PASSWORD = "correct horse battery"  # noqa: S105 - throwaway accounts in a throwaway database
 CSRF_MARK = 'name="csrf_token" type="hidden" value="'
 
@@ -140,6 +149,28 @@ def measured(postgres: PostgresServer, burst, *args, **kwargs):
     return result
 
 
+def pin(pid: int, cpu: int) -> None:
+    """Keep a process (and its children) on one CPU, when the machine has two."""
+    if psutil.cpu_count() >= 2:
+        with contextlib.suppress(psutil.Error):
+            process = psutil.Process(pid)
+            for p in [process, *process.children(recursive=True)]:
+                p.cpu_affinity([cpu])
+
+
+def pin_database(postgres: PostgresServer, cpu: int) -> None:
+    """PostgreSQL's postmaster and backends (new backends inherit the postmaster's CPU)."""
+    pin(int((postgres.datadir / "postmaster.pid").read_text().split()[0]), cpu)
+
+
+def quiet_then(burst, *args, **kwargs):
+    """Wait (bounded) for the shared machine to calm down, then run the burst; the reading goes in ``extra``."""
+    busy = wait_for_quiet(QUIET_BELOW, timeout=QUIET_TIMEOUT)
+    result = burst(*args, **kwargs)
+    result.extra["machine_busy_before_percent"] = busy
+    return result
+
+
 def log_in(base: str, email: str, signup_path: str) -> tuple[dict, str]:
     """Log one person in; return the headers that carry their session and the CSRF token of it."""
     with requests.Session() as http:
@@ -192,6 +223,13 @@ def main() -> None:
                 return [BurstRequest("POST", "/signup", {"Content-Type": "application/x-www-form-urlencoded"},
                                      form({"user_id": user_ids[i]})) for i in range(n)]
 
+            # Same placement for both servers: each alone on CPU 0 (one gevent process, as `make run`);
+            # this load driver and PostgreSQL on CPU 1, so neither server competes with the load it serves.
+            if psutil.cpu_count() >= 2:
+                pin(atelier.process.pid, SERVER_CPU)
+                pin(baseline.pid, SERVER_CPU)
+                pin_database(postgres, DRIVER_CPU)
+                os.sched_setaffinity(0, {DRIVER_CPU})
             # Warm-up: the sign-up path (mail templates, .ics) and the baseline's pool, unmeasured.
             run_burst(atelier.url, atelier_burst(paths[0], sessions[:opts.warmup]), name="warm-up",
                       ok_status=(302,))
@@ -199,11 +237,13 @@ def main() -> None:
 
             results, checks = [], []
             for r, path in enumerate(paths[1:], start=1):
-                base = measured(postgres, run_burst, base_url, baseline_burst(opts.users), ok_status=(302,),
-                                server_pid=baseline.pid, name=f"baseline: bare Flask, 1 INSERT (round {r})")
+                base = quiet_then(measured, postgres, run_burst, base_url, baseline_burst(opts.users),
+                                  ok_status=(302,), server_pid=baseline.pid,
+                                  name=f"baseline: bare Flask, 1 INSERT (round {r})")
                 offset = atelier.log_path.stat().st_size
-                mine = measured(postgres, run_burst, atelier.url, atelier_burst(path, sessions), ok_status=(302,),
-                                server_pid=atelier.process.pid, name=f"Atelier sign-up (round {r})")
+                mine = quiet_then(measured, postgres, run_burst, atelier.url, atelier_burst(path, sessions),
+                                  ok_status=(302,), server_pid=atelier.process.pid,
+                                  name=f"Atelier sign-up (round {r})")
                 if mine.errors:
                     mine.extra["server_errors"] = server_errors(atelier.log_path, offset)
                     print("    server errors:", *mine.extra["server_errors"], sep="\n      ", flush=True)
@@ -221,10 +261,12 @@ def main() -> None:
     print(f"\nDatabase: PostgreSQL (throwaway, fsync off). {opts.users} simultaneous POSTs per burst, one new "
           "connection each; ratios to the round-1 baseline.\n")
     print(markdown_table(results, results[0]))
-    print("\nPostgreSQL's own CPU during each burst (all its processes; part of the 'other CPU' column):\n")
-    print("| burst | database CPU ms/req | database CPU % |\n|---|---|---|")
+    print("\nPostgreSQL's own CPU during each burst (all its processes; part of the 'other CPU' column), and the "
+          "machine's CPU just before it (other sessions' work; % of one core):\n")
+    print("| burst | database CPU ms/req | database CPU % | machine busy before % |\n|---|---|---|---|")
     for r in results:
-        print(f"| `{r.name}` | {r.extra['database_cpu_ms_per_request']:.2f} | {r.extra['database_cpu_percent']:.0f} |")
+        print(f"| `{r.name}` | {r.extra['database_cpu_ms_per_request']:.2f} | {r.extra['database_cpu_percent']:.0f} "
+              f"| {r.extra['machine_busy_before_percent']:.0f} |")
     print(f"\nAtelier ÷ baseline throughput, per round: {', '.join(f'{x:.2f}' for x in ratios)}; "
           f"median {ratio:.2f} (target ≥ 0.5: {'met' if ratio >= 0.5 else 'NOT met'}).")
     correct = all(c["ok"] for c in checks)

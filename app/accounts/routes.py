@@ -5,6 +5,7 @@ import json
 from flask import Response, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy.orm import lazyload
 
 from ..errors import DomainError
 from ..extensions import limiter, login_manager
@@ -33,7 +34,9 @@ def load_user(session_id: str):
         return None
     from ..extensions import db
 
-    user = db.session.get(User, int(user_id))
+    # Memberships load on first use (permission checks), not with every request's user: most requests
+    # (a sign-up, a public page) never read them.
+    user = db.session.get(User, int(user_id), options=[lazyload(User.memberships)])
     if user is None or user.is_deleted or user.session_version != int(version):
         return None
     return user

@@ -1,5 +1,6 @@
 """Workshop forms. The sign-up form is built per workshop from its categories and questions."""
 
+import functools
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -164,6 +165,17 @@ ACCESSIBILITY_QUESTION = _l("Avez-vous des besoins d'accessibilité (accès, int
 
 def build_signup_form(workshop, *, on_behalf: bool = False, formdata=None):
     """A sign-up form with a category choice (for quotas) and one field per registration question."""
+    categories = tuple((c.id, c.name) for c in workshop.categories) if workshop.has_categories else None
+    questions = tuple((q.id, q.kind, q.label, q.required, tuple(q.choices)) for q in workshop.questions)
+    form_class = _signup_form_class(on_behalf, categories, questions)
+    return form_class(formdata=formdata) if formdata is not None else form_class()
+
+
+@functools.lru_cache(maxsize=256)
+def _signup_form_class(on_behalf: bool, categories, questions):
+    """The form class for one content of categories and questions, built once per process: building a
+    class with its fields costs more than the rest of the form's work in a sign-up. The key is the content
+    itself, so an edited workshop gets a new class; labels stay lazy, translated per request."""
 
     class SignUpForm(FlaskForm):
         pass
@@ -176,31 +188,29 @@ def build_signup_form(workshop, *, on_behalf: bool = False, formdata=None):
             _l("Téléphone"), validators=[DataRequired(message=_l("Indiquez un numéro de téléphone.")),
                                          Length(max=40)],
             description=_l("Pour la rappeler ; effacé après l'atelier selon la durée de conservation."))
-    if workshop.has_categories:
+    if categories is not None:
         SignUpForm.category_id = RadioField(
             _l("La personne participe en tant que") if on_behalf else _l("Vous participez en tant que"), coerce=int,
-            choices=[SelectChoice(c.id, c.name) for c in workshop.categories],
+            choices=[SelectChoice(cid, name) for cid, name in categories],
             validators=[InputRequired(message=_l("Choisissez une catégorie."))])
-    for question in workshop.questions:
-        name = f"q_{question.id}"
-        validators = [InputRequired(message=_l("Répondez à cette question."))] if question.required \
-            else [Optional()]
-        if question.kind is QuestionKind.short_text:
-            field = StringField(question.label, validators=[*validators, Length(max=1000)])
-        elif question.kind is QuestionKind.single_choice:
-            field = RadioField(question.label, choices=[SelectChoice(c, c) for c in question.choices],
-                               validators=validators)
-        elif question.kind is QuestionKind.multiple_choice:
-            field = CheckboxList(question.label, choices=[SelectChoice(c, c) for c in question.choices],
+    for qid, kind, label, required, choices in questions:
+        name = f"q_{qid}"
+        validators = [InputRequired(message=_l("Répondez à cette question."))] if required else [Optional()]
+        if kind is QuestionKind.short_text:
+            field = StringField(label, validators=[*validators, Length(max=1000)])
+        elif kind is QuestionKind.single_choice:
+            field = RadioField(label, choices=[SelectChoice(c, c) for c in choices], validators=validators)
+        elif kind is QuestionKind.multiple_choice:
+            field = CheckboxList(label, choices=[SelectChoice(c, c) for c in choices],
                                  validators=[DataRequired(message=_l("Cochez au moins une réponse."))]
-                                 if question.required else [Optional()])
+                                 if required else [Optional()])
         else:
-            field = BooleanField(question.label, validators=[DataRequired(message=_l("Cochez cette case pour "
-                                                                                     "continuer."))]
-                                 if question.required else [])
+            field = BooleanField(label, validators=[DataRequired(message=_l("Cochez cette case pour "
+                                                                            "continuer."))]
+                                 if required else [])
         setattr(SignUpForm, name, field)
     SignUpForm.submit = SubmitField(_l("Inscrire cette personne") if on_behalf else _l("M'inscrire"))
-    return SignUpForm(formdata=formdata) if formdata is not None else SignUpForm()
+    return SignUpForm
 
 
 def answers_from(form, workshop) -> dict:

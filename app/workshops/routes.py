@@ -3,6 +3,7 @@
 from datetime import datetime, timedelta
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -90,27 +91,35 @@ def show_workshop(workshop_id: int):
 @login_required
 def sign_up(workshop_id: int):
     workshop, token = _load_visible(workshop_id)
-    existing = service.registration_for(workshop, current_user)
-    if existing and existing.effective_status() is not RegistrationStatus.cancelled:
-        flash(_("Vous êtes déjà inscrit·e à cet atelier."), "info")
-        return redirect(url_for("workshops.show_workshop", workshop_id=workshop.id, invitation=token))
+    back = url_for("workshops.show_workshop", workshop_id=workshop.id, invitation=token)
+    # The POST skips this read: the service decides it again under the seat lock (AlreadyRegistered).
+    if request.method == "GET":
+        existing = service.registration_for(workshop, current_user)
+        if existing and existing.effective_status() is not RegistrationStatus.cancelled:
+            flash(_("Vous êtes déjà inscrit·e à cet atelier."), "info")
+            return redirect(back)
     form = build_signup_form(workshop)
     if form.validate_on_submit():
+        get_locale()  # the flash's language, chosen now: after the commit the user would be read again
         try:
             registration = service.sign_up(workshop, _me(), category_id=getattr(form, "category_id", None)
                                            and form.category_id.data, answers=answers_from(form, workshop),
                                            token=token)
+        except service.AlreadyRegistered:
+            flash(_("Vous êtes déjà inscrit·e à cet atelier."), "info")
+            return redirect(back)
         except DomainError as err:
             flash(str(err.message), "error")
         else:
-            if registration.status is RegistrationStatus.confirmed:
+            # signup_position was read under the lock: no reload of the registration after the commit.
+            if registration.signup_position is None:
                 flash(_("C'est noté : votre place est confirmée. Un courriel de confirmation vous a été envoyé."),
                       "success")
             else:
                 flash(_("L'atelier est complet : vous êtes sur la liste d'attente, en position %(n)d. Si une place "
                         "se libère, elle vous sera proposée par courriel.",
-                        n=service.waitlist_position(registration)), "success")
-            return redirect(url_for("workshops.show_workshop", workshop_id=workshop.id, invitation=token))
+                        n=registration.signup_position), "success")
+            return redirect(back)
     return render_template("workshops/sign_up.html", workshop=workshop, form=form, token=token,
                            figures=service.seat_figures([workshop.id])[workshop.id])
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import case, func, or_, select, update
+from sqlalchemy import bindparam, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -123,10 +123,14 @@ def _token() -> str:
     return secrets.token_urlsafe(24)
 
 
+def _random_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(6))
+
+
 def _new_code(workshop_id: int) -> str:
     """A short check-in code, unique within the workshop."""
     while True:
-        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(6))
+        code = _random_code()
         exists = db.session.scalar(select(Registration.id).where(Registration.workshop_id == workshop_id,
                                                                  Registration.code == code))
         if exists is None:
@@ -265,12 +269,12 @@ def get_workshop(workshop_id: int) -> Workshop:
 def can_view(workshop: Workshop, user, token: str | None = None) -> bool:
     """Public published workshops for everyone; drafts to their facilitators; invitation-only with the
     private link, or to people already registered."""
+    if workshop.status is not WorkshopStatus.draft and workshop.visibility is Visibility.public:
+        return True  # before the facilitator check: no membership query for the common case
     if can_facilitate(user, workshop.organisation):
         return True
     if workshop.status is WorkshopStatus.draft:
         return False
-    if workshop.visibility is Visibility.public:
-        return True
     if token and secrets.compare_digest(token, workshop.invite_token):
         return True
     return bool(user and user.is_authenticated and registration_for(workshop, user))
@@ -673,9 +677,48 @@ def _place(registration: Registration, category: WorkshopCategory, now: datetime
         category.next_waitlist_number += 1
 
 
+_SIGNUP_STATE = None
+
+
+def _signup_state_statement():
+    """The locked read of ``_signup_state``, built once: the same statement object every time (bound
+    parameters), so each sign-up skips building it and SQLAlchemy's compiled cache finds it at once."""
+    global _SIGNUP_STATE
+    if _SIGNUP_STATE is None:
+        reg, category_id = Registration, bindparam("category_id")
+        workshop_id, user_id = bindparam("workshop_id"), bindparam("user_id")
+        _SIGNUP_STATE = (
+            select(WorkshopCategory.seats, WorkshopCategory.seats_taken, WorkshopCategory.next_waitlist_number,
+                   select(func.count(reg.id)).where(reg.category_id == category_id,
+                                                    reg.status == RegistrationStatus.waitlisted)
+                   .scalar_subquery().label("waiting"),
+                   select(reg.id).where(reg.category_id == category_id, reg.status == RegistrationStatus.offered,
+                                        reg.offer_expires_at <= bindparam("now")).exists().label("expired_offer"),
+                   select(reg.id).where(reg.workshop_id == workshop_id, reg.user_id == user_id)
+                   .exists().label("registered"),
+                   select(reg.id).where(reg.workshop_id == workshop_id, reg.code == bindparam("code"))
+                   .exists().label("code_taken"))
+            .where(WorkshopCategory.id == category_id)
+            .with_for_update(of=WorkshopCategory))
+    return _SIGNUP_STATE
+
+
+def _signup_state(category_id: int, workshop_id: int, user_id: int, code: str, now: datetime):
+    """Lock the category's row and read, in the same statement, all a sign-up decides on: its seats, its
+    next waiting-list number and how many wait, whether an offer has expired there, whether this person
+    already has a registration, and whether ``code`` is taken. One round trip instead of five."""
+    return db.session.execute(_signup_state_statement(), {
+        "category_id": category_id, "workshop_id": workshop_id, "user_id": user_id, "code": code, "now": now,
+    }).one_or_none()
+
+
 def sign_up(workshop: Workshop, user: User, *, category_id: int | None = None, answers: dict | None = None,
             token: str | None = None) -> Registration:
-    """A verified person signs up: confirmed if a seat is free in their category, else waitlisted."""
+    """A verified person signs up: confirmed if a seat is free in their category, else waitlisted.
+
+    The returned registration also carries ``signup_position``: the waiting-list position at sign-up
+    (``None`` when confirmed), known under the lock, so the page need not count again after the commit.
+    """
     if not is_verified(user):
         raise NotVerified()
     if not can_view(workshop, user, token):
@@ -688,8 +731,62 @@ def sign_up(workshop: Workshop, user: User, *, category_id: int | None = None, a
     category = _category_for(workshop, category_id)
     clean = _clean_answers(workshop, answers or {})
     workshop_id, category_id, user_id = workshop.id, category.id, user.id
+    code = _random_code()
 
-    begin_write()
+    # The decision reads only the locked statement below; the objects loaded before serve the mail.
+    begin_write(keep_loaded=True)
+    state = _signup_state(category_id, workshop_id, user_id, code, now)
+    if state is None:
+        db.session.rollback()
+        raise NotFound()
+    try:
+        if state.expired_offer or state.registered or state.code_taken:
+            # Rare paths, still under the lock: seats to pass on first, a comeback after cancelling, a code clash.
+            registration = _sign_up_slow(workshop_id, category_id, user_id, clean, now)
+            registration.signup_position = None
+        else:
+            registration = _place_new(state, workshop_id, category_id, user_id, code, clean, now)
+        db.session.flush()
+    except IntegrityError as exc:  # the unique (workshop, user) constraint is the last word
+        db.session.rollback()
+        raise AlreadyRegistered() from exc
+    position = registration.signup_position
+    if position is None and registration.status is RegistrationStatus.waitlisted:
+        position = waitlist_position(registration)
+    _mail_registration(registration, "registration_confirmed" if registration.status is RegistrationStatus.confirmed
+                       else "registration_waitlisted", position=None)
+    db.session.commit()
+    registration.signup_position = position
+    return registration
+
+
+def _place_new(state, workshop_id: int, category_id: int, user_id: int, code: str, clean: list,
+               now: datetime) -> Registration:
+    """``_place`` for a first sign-up, from the values read under the lock (``_signup_state``)."""
+    registration = Registration(workshop_id=workshop_id, category_id=category_id, user_id=user_id, code=code,
+                                answers=clean)
+    seats = update(WorkshopCategory).where(WorkshopCategory.id == category_id)
+    if state.seats_taken < state.seats:
+        registration.status, registration.confirmed_at = RegistrationStatus.confirmed, now
+        seats = seats.values(seats_taken=state.seats_taken + 1)
+        registration.signup_position = None
+    else:
+        registration.status = RegistrationStatus.waitlisted
+        registration.waitlist_number = state.next_waitlist_number
+        seats = seats.values(next_waitlist_number=state.next_waitlist_number + 1)
+        # Every waiting number is below the next one: the person is last in the queue.
+        registration.signup_position = state.waiting + 1
+    db.session.add(registration)
+    db.session.execute(seats.execution_options(synchronize_session=False))
+    return registration
+
+
+def _sign_up_slow(workshop_id: int, category_id: int, user_id: int, clean: list, now: datetime) -> Registration:
+    """``sign_up`` when expired offers must lapse first, the person comes back after cancelling, or the new
+    check-in code clashed (call under the category lock)."""
+    # Objects loaded before the lock are kept on PostgreSQL (begin_write(keep_loaded=True)): this path
+    # reads registrations through the ORM, so everything is read again from here.
+    db.session.expire_all()
     category = _lock_category(category_id)
     workshop = db.session.get(Workshop, workshop_id)
     _lapse_expired(category, workshop, now)
@@ -716,14 +813,6 @@ def sign_up(workshop: Workshop, user: User, *, category_id: int | None = None, a
                                     status=RegistrationStatus.waitlisted)
         db.session.add(registration)
     _place(registration, category, now)
-    try:
-        db.session.flush()
-    except IntegrityError as exc:  # the unique (workshop, user) constraint is the last word
-        db.session.rollback()
-        raise AlreadyRegistered() from exc
-    _mail_registration(registration, "registration_confirmed" if registration.status is RegistrationStatus.confirmed
-                       else "registration_waitlisted", position=None)
-    db.session.commit()
     return registration
 
 

@@ -21,7 +21,7 @@ from app.workshops.models import (
     WorkshopEvaluation,
     WorkshopFormat,
 )
-from tests.conftest import login, post_form
+from tests.conftest import get_csrf, login, post_form
 from tests.factories import (
     make_life_event,
     make_member,
@@ -355,12 +355,59 @@ def test_sign_up_waitlisted_flash_gives_the_position(client):
     assert registration_of(workshop, me).status is RegistrationStatus.waitlisted
 
 
+def _signup_statements(client, workshop) -> list[str]:
+    url = f"/ateliers/{workshop.id}/inscription"
+    token = get_csrf(client, url)
+    statements = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        response = client.post(url, data={"csrf_token": token})
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert response.status_code == 302
+    return statements
+
+
+def test_sign_up_post_takes_one_locked_read_and_three_writes(client, backend):
+    """The hot path of a crowded sign-up (bench/signups.py): the seat, the waiting list, the duplicate and
+    expired-offer checks are one locked statement; then the registration, the counter and the mail."""
+    workshop = make_workshop(capacity=1)
+    fill(workshop, 1)
+    user_logged_in(client)
+    raw = _signup_statements(client, workshop)
+    statements = [s.split()[0].upper() for s in raw]
+    writes = [s for s in statements if s in ("INSERT", "UPDATE", "DELETE")]
+    assert writes == ["INSERT", "UPDATE", "INSERT"]  # registration, category counter, outbox
+    # PostgreSQL: the user, the workshop, its categories and questions, the locked read, the three writes,
+    # and the user again after the commit (the security headers read it). SQLite starts its write
+    # transaction over (BEGIN IMMEDIATE, counted here), so the user and the workshop are read again for the mail.
+    assert len(statements) <= (9 if backend == "postgresql" else 14), [" ".join(s.split())[:100] for s in raw]
+    assert "vous êtes sur la liste d'attente, en position 1" in text(client.get(f"/ateliers/{workshop.id}"))
+
+
 def test_sign_up_twice_says_already_registered(client):
     workshop = make_workshop()
     me = user_logged_in(client)
     post_form(client, f"/ateliers/{workshop.id}/inscription", {})
     response = client.get(f"/ateliers/{workshop.id}/inscription", follow_redirects=True)
     assert "Vous êtes déjà inscrit·e à cet atelier." in text(response)
+    assert db.session.scalar(select(func.count(Registration.id)).where(Registration.user_id == me.id)) == 1
+
+
+def test_posting_the_sign_up_twice_says_already_registered(client):
+    """The POST does not pre-read the registration: the service refuses under the lock, same message."""
+    workshop = make_workshop()
+    me = user_logged_in(client)
+    url = f"/ateliers/{workshop.id}/inscription"
+    token = get_csrf(client, url)
+    assert client.post(url, data={"csrf_token": token}).status_code == 302
+    response = client.post(url, data={"csrf_token": token})
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/ateliers/{workshop.id}")
+    assert "Vous êtes déjà inscrit·e à cet atelier." in text(client.get(response.headers["Location"]))
     assert db.session.scalar(select(func.count(Registration.id)).where(Registration.user_id == me.id)) == 1
 
 
