@@ -53,8 +53,13 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     from .boards import receivers as boards_receivers
     from .boards import sockets as boards_sockets
     from .catalog import bp as catalog_bp
+    from .consultations import bp as consultations_bp
     from .core import bp as core_bp
     from .mail import bp as mail_bp
+    from .notifications import bp as notifications_bp
+    from .notifications import routes as notifications_routes
+    from .proposals import bp as proposals_bp
+    from .proposals import receivers as proposals_receivers
     from .workshops import bp as workshops_bp
     from .workshops import receivers as workshops_receivers
 
@@ -67,6 +72,11 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     app.register_blueprint(boards_bp)
     boards_receivers.init_app(app)
     boards_sockets.init_app(app)
+    app.register_blueprint(proposals_bp)
+    proposals_receivers.init_app(app)
+    app.register_blueprint(notifications_bp)
+    notifications_routes.init_app(app)
+    app.register_blueprint(consultations_bp)
 
     security.init_app(app)
     i18n.init_app(app)

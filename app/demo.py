@@ -202,6 +202,12 @@ def seed(data_dir: str) -> bool:
 
     db.session.commit()
     created_any |= _seed_workshops()
+    from .proposals.demo import seed_proposals
+
+    created_any |= seed_proposals()
+    from .consultations.demo import seed_consultations
+
+    created_any |= seed_consultations()
     return created_any
 
 

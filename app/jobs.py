@@ -29,6 +29,18 @@ def _workshop_job(name):
     return run
 
 
+def _close_consultations():
+    from .consultations.service import close_due
+
+    return close_due()
+
+
+def _notification_digests():
+    from .notifications.service import send_digests
+
+    return send_digests()
+
+
 def _board_guest_purge():
     from .boards.service import purge_guest_names
 
@@ -43,6 +55,8 @@ JOBS = {
     "workshop_attendance": _workshop_job("record_attendance"),
     "workshop_answers_purge": _workshop_job("purge_answers"),
     "board_guest_purge": _board_guest_purge,
+    "notification_digests": _notification_digests,
+    "consultations_close": _close_consultations,
     "deliver_mail": _deliver_mail,
     "purge_mail": _purge_mail,
 }

@@ -14,7 +14,21 @@ from .boards.models import (  # noqa: F401
     Reaction,
 )
 from .catalog.models import LifeEvent, Membership, Organisation, Service  # noqa: F401
+from .consultations.models import Ballot, BallotChoice, Consultation, ConsultationProposal  # noqa: F401
 from .mail.models import OutboxMessage  # noqa: F401
+from .notifications.models import Notification, NotificationPreference  # noqa: F401
+from .proposals.models import (  # noqa: F401
+    Comment,
+    Follow,
+    Proposal,
+    ProposalModerationEntry,
+    ProposalOrigin,
+    ProposalSettings,
+    ProposalVersion,
+    Report,
+    StateLabel,
+    Support,
+)
 from .workshops.models import (  # noqa: F401
     CalendarFeed,
     Registration,

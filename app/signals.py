@@ -28,3 +28,8 @@ workshop_published = atelier.signal("workshop-published")
 board_events = atelier.signal("board-events")
 """Sent with the board id as sender and ``events`` (list of event dicts with seq, name, audience,
 participant_id, payload) after a board change commits. The realtime layer emits them to rooms."""
+
+consultation_closed = atelier.signal("consultation-closed")
+"""Sent with the ``Consultation`` after its closing commits (results stored, selected proposals marked
+``selected``, the others back to ``published``), with ``selected_ids`` (list of proposal ids). Receivers
+may notify followers and authors; the consultation's results are final."""

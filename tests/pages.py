@@ -1,6 +1,6 @@
 """Page lists derived from ``app.url_map`` for tests that walk every page."""
 
-NOT_HTML = {"static", "core.healthz"}
+NOT_HTML = {"static", "core.healthz", "proposals.similar"}  # proposals.similar: JSON title suggestions
 
 
 def get_rules(app):

@@ -13,7 +13,9 @@ from app.extensions import db
 from app.mail.service import queue_mail
 from app.workshops import service as workshops
 from tests.conftest import get_csrf, login
+from tests.consultations.helpers import permission_values as consultation_values
 from tests.factories import make_life_event, make_member, make_organisation, make_service, make_user, make_workshop
+from tests.proposals.helpers import permission_values as proposal_values
 
 ROLES = ["anonymous", "citizen", "facilitator", "facilitator_other", "editor", "admin"]
 
@@ -138,6 +140,70 @@ EXPECTED = {
                                        {**org_staff(REDIRECT), "anonymous": FORBIDDEN}),
     "/tableaux/rejoindre": ("GET", "/tableaux/rejoindre", everyone(OK)),
     "/tableaux/rejoindre/<code>": ("GET", "/tableaux/rejoindre/NOPE00", everyone(REDIRECT)),
+    # Consultations: {consultation} is open (voting now), {consultation_draft} a draft, {consultation_closed}
+    # closed; all of organisation A. Organisers are A's editors and facilitators, and admins.
+    "/consultations/": ("GET", "/consultations/", everyone(OK)),
+    "/consultations/<int:consultation_id>": ("GET", "/consultations/{consultation}", everyone(OK)),
+    "/consultations/<int:consultation_id>/vote": ("GET", "/consultations/{consultation}/vote", logged_in()),
+    "/consultations/<int:consultation_id>/vote/retirer": ("POST", "/consultations/{consultation}/vote/retirer",
+                                                          logged_in(REDIRECT)),
+    "/consultations/<int:consultation_id>/resultats": ("GET", "/consultations/{consultation_closed}/resultats",
+                                                       everyone(OK)),
+    "/consultations/nouvelle": ("GET", "/consultations/nouvelle", {**any_facilitator(), "editor": OK}),
+    "/consultations/<int:consultation_id>/modifier": ("GET", "/consultations/{consultation_draft}/modifier",
+                                                      {**org_staff(), "editor": OK}),
+    "/consultations/<int:consultation_id>/gestion": ("GET", "/consultations/{consultation_draft}/gestion",
+                                                     {**org_staff(), "editor": OK}),
+    # Refused by the service (the consultation is open / not open): back to the management page.
+    "/consultations/<int:consultation_id>/propositions/<int:proposal_id>/retirer": (
+        "POST", "/consultations/{consultation}/propositions/{cproposal}/retirer", {**org_staff(REDIRECT),
+                                                                                   "editor": REDIRECT}),
+    "/consultations/<int:consultation_id>/ouvrir": ("POST", "/consultations/{consultation}/ouvrir",
+                                                    {**org_staff(REDIRECT), "editor": REDIRECT}),
+    "/consultations/<int:consultation_id>/clore": ("POST", "/consultations/{consultation_draft}/clore",
+                                                   {**org_staff(REDIRECT), "editor": REDIRECT}),
+    # Proposals: {proposal} and {proposal_withdraw} are published proposals of organisation A by the citizen,
+    # {pcomment} a comment on {proposal}, {idea} an idea of board A that led to no proposal yet. One-button
+    # POSTs the service refuses (nothing to submit, not supported...) flash the reason and redirect.
+    "/propositions/": ("GET", "/propositions/", everyone(OK)),
+    "/propositions/similaires": ("GET", "/propositions/similaires?q=demenagement", everyone(OK)),
+    "/propositions/nouvelle": ("GET", "/propositions/nouvelle", logged_in()),
+    "/propositions/mes-propositions": ("GET", "/propositions/mes-propositions", logged_in()),
+    "/propositions/<int:proposal_id>": ("GET", "/propositions/{proposal}", everyone(OK)),
+    "/propositions/<int:proposal_id>/modifier": ("GET", "/propositions/{proposal}/modifier",
+                                                 {**everyone(FORBIDDEN), "anonymous": LOGIN, "citizen": OK}),
+    "/propositions/<int:proposal_id>/masquer": ("GET", "/propositions/{proposal}/masquer",
+                                                {**admin_only(), "editor": OK}),
+    "/propositions/commentaires/<int:comment_id>/masquer": ("GET", "/propositions/commentaires/{pcomment}/masquer",
+                                                            {**admin_only(), "editor": OK}),
+    "/propositions/<int:proposal_id>/fusionner": ("GET", "/propositions/{proposal}/fusionner",
+                                                  {**org_staff(), "editor": OK}),
+    "/propositions/moderation": ("GET", "/propositions/moderation", {**any_facilitator(), "editor": OK}),
+    "/propositions/organisations/<int:organisation_id>/reglages": (
+        "GET", "/propositions/organisations/{org_id}/reglages", {**admin_only(), "editor": OK}),
+    "/propositions/tableaux/<int:board_id>": ("GET", "/propositions/tableaux/{board}", org_staff()),
+    "/propositions/idees/<int:idea_id>": ("GET", "/propositions/idees/{idea}",
+                                          {**everyone(NOT_FOUND), "facilitator": OK, "admin": OK}),
+    "/propositions/<int:proposal_id>/soumettre": ("POST", "/propositions/{proposal}/soumettre", logged_in(REDIRECT)),
+    "/propositions/<int:proposal_id>/retirer": ("POST", "/propositions/{proposal_withdraw}/retirer",
+                                                logged_in(REDIRECT)),
+    "/propositions/<int:proposal_id>/soutenir": ("POST", "/propositions/{proposal}/soutenir", logged_in(REDIRECT)),
+    "/propositions/<int:proposal_id>/retirer-soutien": ("POST", "/propositions/{proposal}/retirer-soutien",
+                                                        logged_in(REDIRECT)),
+    "/propositions/<int:proposal_id>/suivre": ("POST", "/propositions/{proposal}/suivre", logged_in(REDIRECT)),
+    "/propositions/<int:proposal_id>/ne-plus-suivre": ("POST", "/propositions/{proposal}/ne-plus-suivre",
+                                                       logged_in(REDIRECT)),
+    "/propositions/<int:proposal_id>/commentaires": ("POST", "/propositions/{proposal}/commentaires",
+                                                     logged_in(REDIRECT)),
+    "/propositions/<int:proposal_id>/signaler": ("POST", "/propositions/{proposal}/signaler", logged_in(REDIRECT)),
+    "/propositions/<int:proposal_id>/publier": ("POST", "/propositions/{proposal}/publier",
+                                                {**admin_only(REDIRECT), "editor": REDIRECT}),
+    "/propositions/tableaux/<int:board_id>/promouvoir": ("POST", "/propositions/tableaux/{board}/promouvoir",
+                                                         org_staff(NOT_FOUND)),
+    # Notifications: one's own only.
+    "/notifications/": ("GET", "/notifications/", logged_in()),
+    "/notifications/lues": ("POST", "/notifications/lues", logged_in(REDIRECT)),
+    "/notifications/preferences": ("POST", "/notifications/preferences", logged_in(REDIRECT)),
 }
 
 
@@ -170,6 +236,8 @@ def _world():
     values = {"org": org.slug, "service": service.slug, "event": event.slug, "message": message.id,
               "workshop": workshop.id, "registration": registration.id, "board": board.id,
               "membership": users["facilitator_other"].memberships[0].id}
+    values.update(consultation_values(org, users["editor"]))
+    values.update(proposal_values(org, users["citizen"], users["facilitator"], board))
     return users, values
 
 

@@ -10,6 +10,8 @@ from collections import defaultdict
 
 import pytest
 
+from tests.proposals.helpers import accessibility_values as proposal_values
+
 from .conftest import live_db_rows
 from .helpers import ROLES, blocking_violations, html_lang, login, switch_language
 
@@ -25,6 +27,7 @@ EXCLUDED_ENDPOINTS = {
     "workshops.personal_calendar": "private iCalendar feed (text/calendar) behind a token",
     "workshops.export_roster": "CSV download of a roster (text/csv, attachment)",
     "boards.export_board": "board exports as CSV, JSON or Markdown downloads (attachments)",
+    "proposals.similar": "JSON suggestions for the title field of the proposal form (proposals.js)",
 }
 
 # endpoint -> sample URLs, one per URL rule of the endpoint. The {placeholders} are filled in at run time
@@ -89,6 +92,34 @@ SAMPLE_URLS = {
     "boards.show_board": ["/tableaux/{board}"],
     "boards.edit_columns": ["/tableaux/{board}/colonnes"],
     "boards.presenter": ["/tableaux/{board}/presentation"],
+    # Consultations (app/consultations/demo.py, found by title in sample_values): {c_open} majority judgment
+    # voting now, {c_closed} support with results, {c_upcoming} dot budget with partial counts, {c_draft}.
+    "consultations.list_consultations": ["/consultations/"],
+    "consultations.show_consultation": ["/consultations/{c_open}", "/consultations/{c_closed}",
+                                        "/consultations/{c_upcoming}", "/consultations/{c_draft}"],
+    "consultations.cast_ballot": ["/consultations/{c_open}/vote"],
+    "consultations.show_results": ["/consultations/{c_closed}/resultats"],
+    "consultations.new_consultation": ["/consultations/nouvelle"],
+    "consultations.edit_consultation": ["/consultations/{c_draft}/modifier", "/consultations/{c_open}/modifier"],
+    "consultations.manage_consultation": ["/consultations/{c_draft}/gestion", "/consultations/{c_open}/gestion"],
+    # Proposals (app/proposals/demo.py, found by title in sample_values): {proposal} is Camille's, with a
+    # discussion; {proposal_versions} was edited after being supported; {proposal_merged} redirects to the
+    # proposal it joined; {proposal_admin} is the admin's (life event only). Pages for the author or the owning
+    # organisation's staff answer 403 to others; the idea page answers 404 outside its board (SHOWN_ONLY_TO).
+    "proposals.list_proposals": ["/propositions/", "/propositions/?q=d%C3%A9m%C3%A9nagement&tri=supported"],
+    "proposals.new_proposal": ["/propositions/nouvelle"],
+    "proposals.show_proposal": ["/propositions/{proposal}", "/propositions/{proposal_versions}",
+                                "/propositions/{proposal_merged}"],
+    "proposals.edit_proposal": ["/propositions/{proposal_admin}/modifier"],
+    "proposals.my_proposals": ["/propositions/mes-propositions"],
+    "proposals.hide_proposal": ["/propositions/{proposal}/masquer"],
+    "proposals.hide_comment": ["/propositions/commentaires/{pcomment}/masquer"],
+    "proposals.merge_proposal": ["/propositions/{proposal}/fusionner"],
+    "proposals.moderation": ["/propositions/moderation"],
+    "proposals.settings": ["/propositions/organisations/{dinum_id}/reglages"],
+    "proposals.board_ideas": ["/propositions/tableaux/{board}"],
+    "proposals.idea_page": ["/propositions/idees/{board_idea}"],
+    "notifications.list_notifications": ["/notifications/"],
 }
 # Samples that answer 404 by design to everyone but some roles (a draft, someone's own convocation or
 # evaluation form): sample -> the roles that get the page. The others must get the 404 (or, when
@@ -97,6 +128,9 @@ SHOWN_ONLY_TO = {
     "/ateliers/{draft}": {"facilitator", "admin"},
     "/ateliers/{open}/convocation": {"citizen"},  # Camille's confirmed seat
     "/ateliers/{past}/evaluation": {"participant"},  # attended, has not answered yet
+    # An idea that led to no public proposal yet: for its board's people (every signed-in role joined with the code).
+    "/propositions/idees/{board_idea}": {"citizen", "facilitator", "editor", "admin"},
+    "/consultations/{c_draft}": {"facilitator", "editor", "admin"},  # DINUM's organisers
 }
 # Pages driven by JavaScript (socket.io): audited once the script has rendered them.
 LIVE_BOARD_PATH = re.compile(r"^/tableaux/\d+$")
@@ -162,7 +196,19 @@ def sample_values(live_server, outbox_message_id, demo_workshops, demo_board) ->
         " WHERE r.workshop_id = ? AND u.email = ?", (demo_workshops["open"]["id"], "participant1@atelier.example"))
     return {"message_id": outbox_message_id, **{key: w["id"] for key, w in demo_workshops.items()},
             "invitation": demo_workshops["panel"]["invitation"], "registration": registration_id,
-            "board": demo_board["id"], "board_code": demo_board["code"]}
+            "board": demo_board["id"], "board_code": demo_board["code"], **demo_consultations(live_server),
+            **proposal_values(lambda sql, params=(): live_db_rows(live_server, sql, params), demo_board["id"])}
+
+
+def demo_consultations(live_server) -> dict:
+    """{c_open}, {c_closed}, {c_upcoming}, {c_draft}: the demo consultations, by the start of their title."""
+    out = {}
+    for key, prefix in (("c_open", "Simplifier les démarches de déménagement"), ("c_closed", "Priorités 2026"),
+                        ("c_upcoming", "Répartir 10 points"), ("c_draft", "Consultation en préparation")):
+        ((consultation_id,),) = live_db_rows(live_server, "SELECT id FROM consultations WHERE title LIKE ?",
+                                             (prefix + "%",))
+        out[key] = consultation_id
+    return out
 
 
 def wait_for_scripts(page, path: str) -> None:

@@ -1,0 +1,68 @@
+"""Notification pages: the list, mark all read, and the e-mail digest preference."""
+
+from flask import flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from wtforms import RadioField, SubmitField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired
+
+from ..accounts.forms import ConfirmForm
+from ..errors import DomainError
+from . import bp, service
+
+
+class DigestForm(FlaskForm):
+    digest = RadioField(_l("Courriel récapitulatif"), choices=[
+        SelectChoice("daily", _l("Une fois par jour au plus, s'il y a du nouveau")),
+        SelectChoice("none", _l("Jamais : je consulte les notifications sur le site"))], validators=[InputRequired()])
+    submit = SubmitField(_l("Enregistrer"))
+
+
+def _me():
+    return current_user._get_current_object()
+
+
+@bp.get("/")
+@login_required
+def list_notifications():
+    form = DigestForm(digest=service.get_digest_frequency(current_user).value)
+    items = service.list_notifications(current_user)
+    return render_template("notifications/list.html", items=items, form=form, confirm_form=ConfirmForm(),
+                           text=service.notification_text)
+
+
+@bp.post("/lues")
+@login_required
+def mark_read():
+    if ConfirmForm().validate_on_submit():
+        service.mark_all_read(_me())
+        flash(_("Toutes les notifications sont marquées comme lues."), "success")
+    return redirect(url_for("notifications.list_notifications"))
+
+
+@bp.post("/preferences")
+@login_required
+def preferences():
+    form = DigestForm()
+    if form.validate_on_submit():
+        try:
+            service.set_digest_frequency(_me(), form.digest.data)
+        except DomainError as err:
+            flash(str(err.message), "error")
+        else:
+            flash(_("Votre préférence est enregistrée."), "success")
+    else:
+        flash(_("Choisissez une fréquence proposée."), "error")
+    return redirect(url_for("notifications.list_notifications"))
+
+
+def init_app(app) -> None:
+    @app.context_processor
+    def _unread():
+        def unread_notifications() -> int:
+            return service.unread_count(current_user) if current_user.is_authenticated else 0
+
+        return {"unread_notifications": unread_notifications}

@@ -1,0 +1,288 @@
+"""Public proposal pages: list and search, submit (with a review step), show, edit, support, follow, discuss."""
+
+from math import ceil
+
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from wtforms.fields.choices import SelectChoice
+
+from ..accounts.forms import ConfirmForm
+from ..catalog import service as catalog
+from ..catalog.models import Organisation, Service
+from ..errors import DomainError, InvalidInput
+from ..extensions import db, limiter
+from ..permissions import is_admin
+from . import bp, service
+from .forms import CommentForm, EditForm, ProposalForm, ReportForm
+from .models import STATE_NAMES, Proposal, ProposalState
+
+
+def _me():
+    return current_user._get_current_object()
+
+
+def _post_limit():
+    return current_app.config.get("PROPOSAL_POST_RATE_LIMIT", "20 per hour")
+
+
+def _comment_limit():
+    return current_app.config.get("PROPOSAL_COMMENT_RATE_LIMIT", "30 per hour")
+
+
+def _id_arg(name: str):
+    value = request.args.get(name, type=int)
+    return value if value and 0 < value < 2**31 else None
+
+
+def _load(proposal_id: int) -> Proposal:
+    proposal = db.session.get(Proposal, proposal_id) if 0 < proposal_id < 2**31 else None
+    if proposal is None or not proposal.can_view(current_user):
+        abort(404)
+    return proposal
+
+
+def _field_error(form, name, err) -> None:
+    field = getattr(form, name, None)
+    if field is None:
+        flash(str(err.message), "error")
+    else:
+        field.errors = [*field.errors, str(err.message)]
+
+
+class Page:
+    """Just enough of a pagination object for ``workshops/_pagination.html``."""
+
+    def __init__(self, items, total, page, per_page):
+        self.items, self.total, self.page = items, total, page
+        self.pages = max(1, ceil(total / per_page))
+        self.has_prev, self.has_next = page > 1, page < self.pages
+        self.prev_num, self.next_num = page - 1, page + 1
+
+
+@bp.get("/")
+def list_proposals():
+    state = request.args.get("etat", "")
+    state = ProposalState(state) if state in ProposalState._value2member_map_ else None
+    sort = request.args.get("tri", "newest")
+    sort = sort if sort in ("newest", "supported", "relevance") else "newest"
+    page = max(request.args.get("page", 1, type=int), 1)
+    per_page = current_app.config.get("PROPOSALS_PER_PAGE", service.PER_PAGE)
+    q = request.args.get("q", "").strip()[:200]
+    items, total = service.list_proposals(organisation_id=_id_arg("organisation"), service_id=_id_arg("demarche"),
+                                          life_event_id=_id_arg("moment"), state=state, q=q, sort=sort,
+                                          page=page, per_page=per_page)
+    return render_template("proposals/list.html", pagination=Page(items, total, page, per_page), args=request.args,
+                           q=q, labels=service.state_labels(p.organisation_id for p in items),
+                           organisations=catalog.list_organisations(), life_events=catalog.list_life_events(),
+                           services=db.session.scalars(db.select(Service).order_by(Service.name)).all(),
+                           states=[s for s in ProposalState if s in (ProposalState.published, ProposalState.in_vote,
+                                                                     ProposalState.selected, ProposalState.answered)],
+                           state_names=STATE_NAMES)
+
+
+@bp.get("/similaires")
+@limiter.limit("120 per minute")
+def similar():
+    """JSON: public proposals resembling ``q`` (duplicate hints while typing a title)."""
+    q = request.args.get("q", "")
+    if len(q) > 200:
+        err = InvalidInput(_("La recherche est trop longue."))
+        return jsonify(err.to_dict()), 422
+    items = service.similar_proposals(q, organisation_id=_id_arg("organisation"), limit=5)
+    return jsonify({"items": [{"id": p.id, "title": p.title, "url": url_for("proposals.show_proposal",
+                                                                              proposal_id=p.id),
+                               "supports": p.support_count, "organisation": p.organisation.name} for p in items]})
+
+
+def _subject_choices(form):
+    none = [SelectChoice(0, _("— Aucun·e —"))]
+    form.service_id.choices = none + [SelectChoice(s.id, f"{s.name} ({s.organisation.name})") for s in
+                                      db.session.scalars(db.select(Service).order_by(Service.name))]
+    form.life_event_id.choices = none + [SelectChoice(e.id, e.name_fr) for e in catalog.list_life_events()]
+    form.organisation_id.choices = none + [SelectChoice(o.id, o.name) for o in
+                                           db.session.scalars(db.select(Organisation).order_by(Organisation.name))]
+
+
+@bp.route("/nouvelle", methods=["GET", "POST"])
+@login_required
+@limiter.limit(_post_limit, methods=["POST"])
+def new_proposal():
+    form = ProposalForm()
+    _subject_choices(form)
+    if request.method == "GET":
+        form.service_id.data = request.args.get("demarche", 0, type=int)
+        form.life_event_id.data = request.args.get("moment", 0, type=int)
+    similar_items = None
+    if form.validate_on_submit():
+        if form.confirmed.data != "1":
+            # Review step (works without JavaScript): show look-alikes before anything is stored.
+            similar_items = service.similar_proposals(f"{form.title.data} {form.problem.data}", limit=5)
+            form.confirmed.data = "1"
+        else:
+            try:
+                proposal = service.create_proposal(
+                    _me(), title=form.title.data, problem=form.problem.data, change=form.change.data,
+                    benefit=form.benefit.data or "", service_id=form.service_id.data or None,
+                    life_event_id=form.life_event_id.data or None,
+                    organisation_id=form.organisation_id.data or None, honeypot=form.website.data)
+            except DomainError as err:
+                name = {"title_required": "title", "problem_required": "problem", "change_required": "change",
+                        "subject_required": "service_id", "organisation_required": "organisation_id",
+                        "spam_suspected": "website"}.get(err.code)
+                _field_error(form, name or "title", err)
+                form.confirmed.data = ""
+            else:
+                if proposal.state is ProposalState.published:
+                    flash(_("Votre proposition est publiée."), "success")
+                else:
+                    flash(_("Votre proposition est envoyée : elle sera publiée après relecture."), "success")
+                return redirect(url_for("proposals.show_proposal", proposal_id=proposal.id))
+    return render_template("proposals/new.html", form=form, similar=similar_items,
+                           is_admin=is_admin(current_user))
+
+
+@bp.get("/<int:proposal_id>")
+def show_proposal(proposal_id: int):
+    proposal = _load(proposal_id)
+    if proposal.is_merged:
+        target = service.merged_into_chain_end(proposal)
+        return redirect(url_for("proposals.show_proposal", proposal_id=target.id, fusion=proposal.id))
+    merged_source = None
+    merged_id = _id_arg("fusion")
+    if merged_id:
+        candidate = db.session.get(Proposal, merged_id)
+        if candidate is not None and candidate.merged_into_id == proposal.id:
+            merged_source = candidate
+    me = current_user
+    return render_template(
+        "proposals/show.html", proposal=proposal, merged_source=merged_source,
+        labels=service.state_labels([proposal.organisation_id]),
+        versions=service.list_versions(proposal) if proposal.support_count or proposal.version > 1 else [],
+        origins=service.origins_of(proposal), merged_from=service.merged_from(proposal),
+        comments=service.list_comments(proposal), supported=service.has_supported(proposal, me),
+        following=service.is_following(proposal, me), comment_form=CommentForm(), report_form=ReportForm(),
+        confirm_form=ConfirmForm(), can_edit=proposal.can_edit(me), can_moderate=proposal.can_moderate(me),
+        can_manage=proposal.can_manage(me), is_author=proposal.is_author(me))
+
+
+@bp.route("/<int:proposal_id>/modifier", methods=["GET", "POST"])
+@login_required
+def edit_proposal(proposal_id: int):
+    proposal = _load(proposal_id)
+    if not proposal.can_edit(current_user):
+        abort(403)
+    form = EditForm(obj=proposal)
+    if form.validate_on_submit():
+        try:
+            service.edit_proposal(proposal, _me(), title=form.title.data, problem=form.problem.data,
+                                  change=form.change.data, benefit=form.benefit.data or "")
+        except DomainError as err:
+            _field_error(form, {"title_required": "title", "problem_required": "problem",
+                                "change_required": "change"}.get(err.code, "title"), err)
+        else:
+            flash(_("La proposition est modifiée."), "success")
+            return redirect(url_for("proposals.show_proposal", proposal_id=proposal_id))
+    return render_template("proposals/edit.html", form=form, proposal=proposal)
+
+
+def _action(proposal_id: int, run, success: str):
+    """A one-button POST: CSRF-checked, one service call, back to the proposal."""
+    proposal = _load(proposal_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        run(proposal, _me())
+    except DomainError as err:
+        flash(str(err.message), "error")
+    else:
+        flash(success, "success")
+    return redirect(url_for("proposals.show_proposal", proposal_id=proposal_id))
+
+
+@bp.post("/<int:proposal_id>/soumettre")
+@login_required
+def submit_proposal(proposal_id: int):
+    return _action(proposal_id, service.submit_proposal, _("La proposition est envoyée."))
+
+
+@bp.post("/<int:proposal_id>/retirer")
+@login_required
+def withdraw_proposal(proposal_id: int):
+    return _action(proposal_id, service.withdraw_proposal, _("La proposition est retirée."))
+
+
+@bp.post("/<int:proposal_id>/soutenir")
+@login_required
+def support(proposal_id: int):
+    return _action(proposal_id, service.support, _("Votre soutien est enregistré."))
+
+
+@bp.post("/<int:proposal_id>/retirer-soutien")
+@login_required
+def unsupport(proposal_id: int):
+    return _action(proposal_id, service.unsupport, _("Votre soutien est retiré."))
+
+
+@bp.post("/<int:proposal_id>/suivre")
+@login_required
+def follow(proposal_id: int):
+    return _action(proposal_id, service.follow, _("Vous suivez cette proposition."))
+
+
+@bp.post("/<int:proposal_id>/ne-plus-suivre")
+@login_required
+def unfollow(proposal_id: int):
+    return _action(proposal_id, service.unfollow, _("Vous ne suivez plus cette proposition."))
+
+
+@bp.post("/<int:proposal_id>/commentaires")
+@login_required
+@limiter.limit(_comment_limit)
+def add_comment(proposal_id: int):
+    proposal = _load(proposal_id)
+    form = CommentForm()
+    if form.validate_on_submit():
+        parent_id = form.parent_id.data
+        try:
+            service.add_comment(proposal, _me(), form.body.data, honeypot=form.website.data,
+                                parent_id=int(parent_id) if parent_id and parent_id.isdigit() else None)
+        except DomainError as err:
+            flash(str(err.message), "error")
+        else:
+            flash(_("Votre commentaire est publié."), "success")
+    else:
+        for errors in form.errors.values():
+            for message in errors:
+                flash(str(message), "error")
+    return redirect(url_for("proposals.show_proposal", proposal_id=proposal_id) + "#discussion")
+
+
+@bp.post("/<int:proposal_id>/signaler")
+@login_required
+@limiter.limit(_comment_limit)
+def report(proposal_id: int):
+    proposal = _load(proposal_id)
+    form = ReportForm()
+    if not form.validate_on_submit():
+        abort(400)
+    comment_id = form.comment_id.data
+    try:
+        service.report(proposal, _me(), form.reason.data or "",
+                       comment_id=int(comment_id) if comment_id and comment_id.isdigit() else None)
+    except DomainError as err:
+        flash(str(err.message), "error")
+    else:
+        flash(_("Merci : le signalement est transmis à l'équipe de modération."), "success")
+    return redirect(url_for("proposals.show_proposal", proposal_id=proposal_id))
+
+
+@bp.get("/mes-propositions")
+@login_required
+def my_proposals():
+    items = service.list_mine(current_user)
+    return render_template("proposals/mine.html", items=items,
+                           labels=service.state_labels(p.organisation_id for p in items))
+
+
+from . import manage  # noqa: E402,F401

@@ -1,0 +1,131 @@
+"""Full-text search over proposals: SQLite FTS5 or PostgreSQL ``tsvector`` with the French configuration.
+
+The search structures live outside the ORM metadata: they are created by DDL events on the ``proposals``
+table (so ``db.create_all()`` in tests builds them) and by the migration; ``migrations/env.py`` leaves
+them out of autogenerate comparisons (``is_search_object``).
+
+* SQLite: an external-content FTS5 table ``proposals_fts`` kept in step by triggers; FTS5 has no French
+  stemmer, so each query word is cut to a light stem and matched as a prefix (« déménagement » -> ``demenag*``).
+* PostgreSQL: an expression GIN index on ``to_tsvector('french', ...)``; queries use ``plainto_tsquery``,
+  so « déménagement » finds « déménager » through the French stemmer.
+"""
+
+import re
+import unicodedata
+
+from sqlalchemy import DDL, event, func, literal_column, select, text
+
+from .models import Proposal
+
+FTS_TABLE = "proposals_fts"
+PG_INDEX = "ix_proposals_search_fr"
+PG_DOCUMENT = ("to_tsvector('french'::regconfig, coalesce(title, '') || ' ' || coalesce(problem, '') || ' ' || "
+               "coalesce(change, '') || ' ' || coalesce(benefit, ''))")
+
+SQLITE_DDL = [
+    "CREATE VIRTUAL TABLE IF NOT EXISTS proposals_fts USING fts5(title, problem, change, benefit, "
+    "content='proposals', content_rowid='id', tokenize='unicode61 remove_diacritics 2')",
+    "CREATE TRIGGER IF NOT EXISTS proposals_fts_ai AFTER INSERT ON proposals BEGIN "
+    "INSERT INTO proposals_fts(rowid, title, problem, change, benefit) "
+    "VALUES (new.id, new.title, new.problem, new.change, new.benefit); END",
+    "CREATE TRIGGER IF NOT EXISTS proposals_fts_ad AFTER DELETE ON proposals BEGIN "
+    "INSERT INTO proposals_fts(proposals_fts, rowid, title, problem, change, benefit) "
+    "VALUES ('delete', old.id, old.title, old.problem, old.change, old.benefit); END",
+    # Only a change of the searched text touches the index (support counts change far more often).
+    "CREATE TRIGGER IF NOT EXISTS proposals_fts_au AFTER UPDATE OF title, problem, change, benefit ON proposals "
+    "BEGIN INSERT INTO proposals_fts(proposals_fts, rowid, title, problem, change, benefit) "
+    "VALUES ('delete', old.id, old.title, old.problem, old.change, old.benefit); "
+    "INSERT INTO proposals_fts(rowid, title, problem, change, benefit) "
+    "VALUES (new.id, new.title, new.problem, new.change, new.benefit); END",
+]
+SQLITE_DROP = ["DROP TRIGGER IF EXISTS proposals_fts_au", "DROP TRIGGER IF EXISTS proposals_fts_ad",
+               "DROP TRIGGER IF EXISTS proposals_fts_ai", "DROP TABLE IF EXISTS proposals_fts"]
+PG_DDL = [f"CREATE INDEX IF NOT EXISTS {PG_INDEX} ON proposals USING gin (({PG_DOCUMENT}))"]
+PG_DROP = [f"DROP INDEX IF EXISTS {PG_INDEX}"]
+
+
+def create_statements(dialect: str) -> list[str]:
+    return SQLITE_DDL if dialect == "sqlite" else PG_DDL if dialect == "postgresql" else []
+
+
+def drop_statements(dialect: str) -> list[str]:
+    return SQLITE_DROP if dialect == "sqlite" else PG_DROP if dialect == "postgresql" else []
+
+
+for _statement in SQLITE_DDL:
+    event.listen(Proposal.__table__, "after_create", DDL(_statement).execute_if(dialect="sqlite"))
+for _statement in PG_DDL:
+    event.listen(Proposal.__table__, "after_create", DDL(_statement).execute_if(dialect="postgresql"))
+for _statement in SQLITE_DROP:
+    event.listen(Proposal.__table__, "before_drop", DDL(_statement).execute_if(dialect="sqlite"))
+
+
+def is_search_object(name: str | None, type_: str) -> bool:
+    """True for the search structures (and FTS5's shadow tables) that autogenerate must ignore."""
+    return bool(name) and (name in (PG_INDEX, FTS_TABLE) or name.startswith(FTS_TABLE + "_"))
+
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+_SUFFIXES = ("issements", "issement", "ements", "ement", "ations", "ation", "ements", "eraient", "erions",
+             "erait", "eront", "erons", "ements", "ables", "able", "euses", "euse", "eurs", "eur", "ances",
+             "ance", "ences", "ence", "ites", "ite", "ions", "ion", "ees", "ee", "es", "er", "ez", "e", "s")
+_STOP = {"le", "la", "les", "de", "des", "du", "un", "une", "et", "ou", "a", "au", "aux", "en", "pour", "par",
+         "sur", "dans", "que", "qui", "ne", "pas", "plus", "je", "il", "on", "se", "sa", "son", "ses", "mon",
+         "ma", "mes", "the", "of", "and", "to", "in", "est", "avec"}
+
+
+def _fold(word: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", word.lower()) if not unicodedata.combining(c))
+
+
+def _light_stem(word: str) -> str:
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[: -len(suffix)]
+    return word
+
+
+def words(query: str, limit: int = 12, fold: bool = True) -> list[str]:
+    """The searchable words of a query (accents folded if ``fold``), without stop words; at most ``limit``."""
+    out = []
+    for word in _WORD.findall(query or ""):
+        folded = _fold(word)
+        kept = folded if fold else word.lower()
+        if len(folded) >= 2 and folded not in _STOP and kept not in out:
+            out.append(kept)
+    return out[:limit]
+
+
+def sqlite_match(query: str, *, any_word: bool = False) -> str | None:
+    """An FTS5 MATCH expression: every (or any) word as a quoted prefix of its light stem."""
+    terms = [f'"{_light_stem(w)}"*' for w in words(query)]
+    if not terms:
+        return None
+    return (" OR " if any_word else " AND ").join(terms)
+
+
+def filter_ids(dialect: str, query: str, *, any_word: bool = False):
+    """A selectable of matching proposal ids with a ``rank`` column (lower is better), or None for no words."""
+    if dialect == "sqlite":
+        match = sqlite_match(query, any_word=any_word)
+        if match is None:
+            return None
+        return select(literal_column("rowid").label("id"), literal_column("bm25(proposals_fts)").label("rank")) \
+            .select_from(text(FTS_TABLE)).where(text(f"{FTS_TABLE} MATCH :fts_match").bindparams(fts_match=match))
+    # PostgreSQL's French configuration stems accented words as written (no unaccent): keep the accents.
+    terms = words(query, fold=False)
+    if not terms:
+        return None
+    document = literal_column(PG_DOCUMENT)  # the indexed expression, verbatim, so the GIN index serves it
+    french = literal_column("'french'::regconfig")
+    if any_word:
+        tsquery = func.to_tsquery(french, " | ".join(_pg_lexeme(t) for t in terms))
+    else:
+        tsquery = func.plainto_tsquery(french, " ".join(terms))
+    return select(Proposal.id.label("id"), (-func.ts_rank(document, tsquery)).label("rank")) \
+        .where(document.bool_op("@@")(tsquery))
+
+
+def _pg_lexeme(word: str) -> str:
+    # Words are \w+ only, so quoting is enough to keep to_tsquery's syntax out of user input.
+    return "'" + word.replace("'", "") + "'"

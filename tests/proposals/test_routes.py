@@ -1,0 +1,240 @@
+"""Proposal pages over HTTP: forms and their errors, CSRF, the no-JavaScript review step, permissions."""
+
+import pytest
+from sqlalchemy import event, func, insert, select
+
+from app.accounts.models import utcnow
+from app.extensions import db
+from app.proposals import service
+from app.proposals.models import Proposal, ProposalState, Support
+from tests.conftest import login, post_form
+from tests.proposals.helpers import World, make_idea, propose
+
+
+@pytest.fixture
+def world(app):
+    return World()
+
+
+def count(model=Proposal):
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def new_form(world, **extra):
+    return {"title": "Déclarer son déménagement une seule fois", "service_id": str(world.service.id),
+            "life_event_id": "0", "problem": "Cinq déclarations.", "change": "Une seule.", "benefit": "",
+            "website": "", **extra}
+
+
+def test_review_step_shows_similar_proposals_before_anything_is_stored(client, world):
+    existing = propose(world.other, world, title="Un seul formulaire pour le déménagement")
+    login(client, world.citizen.email)
+    response = post_form(client, "/propositions/nouvelle", new_form(world))
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "Vérifiez avant d'envoyer" in html
+    assert f"/propositions/{existing.id}" in html and count() == 1
+    assert 'name="confirmed" type="hidden" value="1"' in html
+    response = post_form(client, "/propositions/nouvelle", new_form(world, confirmed="1"))
+    assert response.status_code == 302 and count() == 2
+    created = db.session.scalar(select(Proposal).order_by(Proposal.id.desc()))
+    assert response.headers["Location"].endswith(f"/propositions/{created.id}")
+    assert created.state is ProposalState.published
+
+
+def test_missing_fields_are_shown_in_the_error_summary(client, world):
+    login(client, world.citizen.email)
+    response = post_form(client, "/propositions/nouvelle", new_form(world, title="", problem="", confirmed="1"))
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and 'id="error-summary"' in html
+    assert "Donnez un titre à votre proposition." in html and "Décrivez le problème rencontré." in html
+    assert count() == 0
+
+
+def test_honeypot_post_is_refused_with_a_message(client, world):
+    login(client, world.citizen.email)
+    response = post_form(client, "/propositions/nouvelle", new_form(world, website="spam", confirmed="1"))
+    assert response.status_code == 200 and "champ caché" in response.get_data(as_text=True)
+    assert count() == 0
+
+
+def test_post_without_csrf_is_refused(client, world):
+    login(client, world.citizen.email)
+    response = client.post("/propositions/nouvelle", data=new_form(world, confirmed="1"))
+    assert response.status_code == 400 and count() == 0
+
+
+def test_anonymous_is_sent_to_login(client, world):
+    response = client.get("/propositions/nouvelle")
+    assert response.status_code == 302 and "/compte/connexion" in response.headers["Location"]
+
+
+def test_support_button_and_refusal_message(client, world):
+    proposal = propose(world.other, world)
+    login(client, world.citizen.email)
+    url = f"/propositions/{proposal.id}"
+    assert post_form(client, url + "/soutenir", {}, csrf_url=url).status_code == 302
+    assert count(Support) == 1
+    post_form(client, url + "/soutenir", {}, csrf_url=url)
+    assert count(Support) == 1
+    assert "Vous soutenez déjà cette proposition." in client.get(url).get_data(as_text=True)
+
+
+def test_support_without_csrf_changes_nothing(client, world):
+    proposal = propose(world.other, world)
+    login(client, world.citizen.email)
+    response = client.post(f"/propositions/{proposal.id}/soutenir")
+    assert response.status_code == 400 and count(Support) == 0
+
+
+def test_similar_json(client, world):
+    propose(world.other, world, title="Déménagement : une seule déclaration")
+    response = client.get("/propositions/similaires?q=déménagement")
+    items = response.get_json()["items"]
+    assert response.status_code == 200 and [i["title"] for i in items] == ["Déménagement : une seule déclaration"]
+
+
+def test_similar_json_refuses_a_too_long_query(client, world):
+    response = client.get("/propositions/similaires?q=" + "a" * 300)
+    assert response.status_code == 422 and response.get_json()["error"]["code"] == "invalid_input"
+
+
+def test_draft_is_hidden_from_others(client, world):
+    proposal = propose(world.citizen, world, submit=False)
+    assert client.get(f"/propositions/{proposal.id}").status_code == 404
+    login(client, world.citizen.email)
+    assert client.get(f"/propositions/{proposal.id}").status_code == 200
+
+
+def test_merged_proposal_redirects_and_shows_the_merge(client, world):
+    a, b = propose(world.citizen, world, title="Adresse A"), propose(world.other, world, title="Adresse B")
+    service.merge_proposals(b, a, world.editor)
+    response = client.get(f"/propositions/{b.id}")
+    assert response.status_code == 302 and f"/propositions/{a.id}?fusion={b.id}" in response.headers["Location"]
+    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "« Adresse B » a été fusionnée avec celle-ci" in html
+
+
+def test_merge_form_shows_refusal(client, world):
+    a = propose(world.citizen, world)
+    login(client, world.editor.email)
+    url = f"/propositions/{a.id}/fusionner"
+    html = post_form(client, url, {"target_id": str(a.id)}).get_data(as_text=True)
+    assert "ne peut pas être fusionnée avec elle-même" in html
+
+
+def test_comment_reply_and_hidden_comment_shown_with_reason(client, world):
+    proposal = propose(world.citizen, world)
+    login(client, world.other.email)
+    url = f"/propositions/{proposal.id}"
+    post_form(client, url + "/commentaires", {"body": "Très bonne idée", "website": ""}, csrf_url=url)
+    comment = service.list_comments(proposal)[0][0]
+    service.hide_comment(comment, world.editor, "Hors sujet")
+    html = client.get(url).get_data(as_text=True)
+    assert "Masqué par la modération : Hors sujet" in html and "Très bonne idée" not in html
+
+
+def test_hide_form_requires_a_reason(client, world):
+    proposal = propose(world.citizen, world)
+    login(client, world.editor.email)
+    url = f"/propositions/{proposal.id}/masquer"
+    html = post_form(client, url, {"reason": ""}).get_data(as_text=True)
+    assert "Indiquez la raison" in html and not db.session.get(Proposal, proposal.id).is_hidden
+
+
+def test_citizen_cannot_open_the_hide_form(client, world):
+    proposal = propose(world.citizen, world)
+    login(client, world.other.email)
+    assert client.get(f"/propositions/{proposal.id}/masquer").status_code == 403
+
+
+def test_facilitator_promotes_from_the_board_page_and_the_idea_page_links_back(client, world):
+    board, idea, _ = make_idea(world)
+    login(client, world.facilitator.email)
+    page = f"/propositions/tableaux/{board.id}"
+    assert "Créer une proposition" in client.get(page).get_data(as_text=True)
+    response = post_form(client, page + "/promouvoir", {"idea_id": str(idea.id)}, csrf_url=page)
+    assert response.status_code == 302
+    proposal = db.session.scalar(select(Proposal))
+    assert proposal.state is ProposalState.draft
+    service.submit_proposal(proposal, world.facilitator)
+    html = client.get(f"/propositions/idees/{idea.id}").get_data(as_text=True)
+    assert f"/propositions/{proposal.id}" in html
+
+
+def test_citizen_cannot_open_the_board_promotion_page(client, world):
+    board, _idea, _ = make_idea(world)
+    login(client, world.citizen.email)
+    assert client.get(f"/propositions/tableaux/{board.id}").status_code == 403
+
+
+def test_idea_page_is_hidden_from_strangers_until_a_proposal_is_public(client, world):
+    _board, idea, _ = make_idea(world)
+    assert client.get(f"/propositions/idees/{idea.id}").status_code == 404
+
+
+def test_settings_page_renames_a_state(client, world):
+    login(client, world.editor.email)
+    url = f"/propositions/organisations/{world.organisation.id}/reglages"
+    assert post_form(client, url, {"moderation": "before", "label_selected": "Retenue par le jury"}).status_code == 302
+    proposal = propose(world.citizen, world)
+    assert proposal.state is ProposalState.awaiting_moderation
+
+
+def test_notifications_page_and_digest_preference(client, world):
+    proposal = propose(world.citizen, world)
+    service.add_comment(proposal, world.other, "Bonjour")
+    login(client, world.citizen.email)
+    html = client.get("/notifications/").get_data(as_text=True)
+    assert "Nouveau commentaire sur" in html and "non lue" in html
+    assert post_form(client, "/notifications/preferences", {"digest": "none"},
+                     csrf_url="/notifications/").status_code == 302
+    from app.notifications.service import get_digest_frequency
+
+    assert get_digest_frequency(world.citizen).value == "none"
+    post_form(client, "/notifications/lues", {}, csrf_url="/notifications/")
+    assert "non lue" not in client.get("/notifications/").get_data(as_text=True)
+
+
+def test_bad_digest_value_is_refused(client, world):
+    login(client, world.citizen.email)
+    post_form(client, "/notifications/preferences", {"digest": "hourly"}, csrf_url="/notifications/")
+    from app.notifications.service import get_digest_frequency
+
+    assert get_digest_frequency(world.citizen).value == "daily"
+
+
+def _seed(world, n):
+    now = utcnow()
+    db.session.execute(insert(Proposal), [
+        {"organisation_id": world.organisation.id, "service_id": world.service.id, "title": f"Proposition {i}",
+         "problem": "p", "change": "c", "benefit": "", "author_id": world.citizen.id,
+         "state": ProposalState.published, "support_count": i % 7, "version": 1, "created_at": now,
+         "updated_at": now, "published_at": now, "follower_count": 0, "comment_count": 0, "hidden_reason": ""}
+        for i in range(n)])
+    db.session.commit()
+
+
+def _queries(client, url) -> int:
+    statements = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        response = client.get(url)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert response.status_code == 200
+    return len(statements)
+
+
+@pytest.mark.parametrize("url", ["/propositions/", "/propositions/?tri=supported&q=proposition",
+                                 "/propositions/?etat=published&page=2"])
+def test_list_issues_the_same_number_of_queries_with_10_and_1000_proposals(client, world, url):
+    login(client, world.citizen.email)
+    _seed(world, 10)
+    small = _queries(client, url)
+    _seed(world, 990)
+    assert count() == 1000
+    assert _queries(client, url) == small

@@ -1,0 +1,85 @@
+"""Full-text search on both backends: SQLite FTS5 (prefix of a light stem) and PostgreSQL (French stemmer)."""
+
+import pytest
+from sqlalchemy import text, update
+
+from app.extensions import db
+from app.proposals import search, service
+from app.proposals.models import Proposal, ProposalState
+from tests.proposals.helpers import World, propose
+
+
+@pytest.fixture
+def world(app):
+    return World()
+
+
+def titles(items):
+    return sorted(p.title for p in items)
+
+
+def test_search_finds_a_word_in_another_form(world):
+    propose(world.citizen, world, title="Je veux déménager sans refaire mes papiers", problem="Trop de papiers.")
+    propose(world.citizen, world, title="Horaires des guichets", problem="Fermés le samedi.",
+            change="Ouvrir le samedi.")
+    items, total = service.list_proposals(q="déménagement")
+    assert total == 1 and titles(items) == ["Je veux déménager sans refaire mes papiers"]
+
+
+def test_search_without_match_finds_nothing(world):
+    propose(world.citizen, world, title="Horaires des guichets", problem="Fermés le samedi.", change="Ouvrir.")
+    items, total = service.list_proposals(q="déménagement")
+    assert (items, total) == ([], 0)
+
+
+def test_search_follows_edits(world):
+    proposal = propose(world.citizen, world, title="Horaires des guichets", problem="Fermés.", change="Ouvrir.")
+    service.edit_proposal(proposal, world.citizen, title="Déménager plus simplement", problem="p", change="c")
+    assert titles(service.list_proposals(q="déménagement")[0]) == ["Déménager plus simplement"]
+    assert service.list_proposals(q="guichets")[1] == 0
+
+
+def test_search_skips_withdrawn_and_hidden(world):
+    a = propose(world.citizen, world, title="Déménager A")
+    b = propose(world.citizen, world, title="Déménager B")
+    service.withdraw_proposal(a, world.citizen)
+    service.hide_proposal(b, world.editor, "Doublon")
+    assert service.list_proposals(q="déménager")[1] == 0
+    assert service.similar_proposals("déménager") == []
+
+
+def test_similar_matches_any_word(world):
+    propose(world.citizen, world, title="Carte grise en ligne", problem="p", change="c")
+    propose(world.citizen, world, title="Déménagement et impôts", problem="p", change="c")
+    assert titles(service.similar_proposals("déménagement carte")) == ["Carte grise en ligne",
+                                                                       "Déménagement et impôts"]
+
+
+def test_query_syntax_is_not_interpreted(world):
+    propose(world.citizen, world, title="Déménager", problem="p", change="c")
+    for q in ['"', "NEAR(", "a* OR", "') --", "déménager)|(", "&&!!"]:
+        service.list_proposals(q=q)
+        service.similar_proposals(q)
+
+
+def test_search_structures_exist_on_this_backend(app, backend):
+    if backend == "sqlite":
+        names = set(db.session.scalars(text("SELECT name FROM sqlite_master WHERE name LIKE 'proposals_fts%'")))
+        assert {"proposals_fts", "proposals_fts_ai", "proposals_fts_au", "proposals_fts_ad"} <= names
+    else:
+        assert db.session.scalar(text("SELECT count(*) FROM pg_indexes WHERE indexname = :n"),
+                                 {"n": search.PG_INDEX}) == 1
+
+
+def test_french_stemming_on_postgresql(app, backend):
+    if backend != "postgresql":
+        pytest.skip("the French stemmer is PostgreSQL's")
+    assert db.session.scalar(text("SELECT to_tsvector('french', 'déménager') @@ "
+                                  "plainto_tsquery('french', 'déménagement')")) is True
+
+
+def test_state_changed_elsewhere_is_searchable(world):
+    proposal = propose(world.citizen, world, title="Déménager vite")
+    db.session.execute(update(Proposal).where(Proposal.id == proposal.id).values(state=ProposalState.in_vote))
+    db.session.commit()
+    assert service.list_proposals(q="déménager", state="in_vote")[1] == 1
