@@ -1,0 +1,5 @@
+from flask import Blueprint
+
+bp = Blueprint("consultations", __name__, url_prefix="/consultations")
+
+from . import manage, routes  # noqa: E402,F401
