@@ -163,7 +163,8 @@ class Idea(db.Model):
     cluster_id: Mapped[int | None] = mapped_column(ForeignKey("board_clusters.id", ondelete="SET NULL"))
     text: Mapped[str] = mapped_column(Text)
     # Fractional index: a string that sorts between its neighbours, so moving an idea writes one row.
-    sort_key: Mapped[str] = mapped_column(String(64))
+    # Compared bytewise (ASCII) on both backends: SQLite's BINARY, PostgreSQL's "C" collation.
+    sort_key: Mapped[str] = mapped_column(String(64).with_variant(String(64, collation="C"), "postgresql"))
     status: Mapped[IdeaStatus] = mapped_column(_enum(IdeaStatus, "idea_status"), default=IdeaStatus.visible)
     hidden_reason: Mapped[str] = mapped_column(Text, default="")
     votes: Mapped[int] = mapped_column(default=0)

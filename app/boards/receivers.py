@@ -40,6 +40,13 @@ def broadcast(board_id, events):
             room = participant_room(board_id, event["payload"]["participant_id"])
             socketio.emit("session_ended", {"reason": "removed"}, to=room, namespace=NAMESPACE)
             _disconnect_local(room)
+        elif event["name"] == "participant_role_changed" and event["audience"] == "facilitators":
+            # Their sockets sit in the audience room of their former role: close them (board.js reloads
+            # the page, which rejoins with the right role). A socket held by another process is moved at
+            # its next event, or as soon as the client obeys ``session_ended``.
+            room = participant_room(board_id, event["payload"]["participant"]["id"])
+            socketio.emit("session_ended", {"reason": "role_changed"}, to=room, namespace=NAMESPACE)
+            _disconnect_local(room)
 
 
 @signals.user_sessions_revoked.connect

@@ -5,11 +5,13 @@ then sends ``signals.board_events`` so the realtime layer broadcasts them after 
 
 import json
 import secrets
+import threading
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, lazyload
 
@@ -267,8 +269,30 @@ def _participant(board: Board, participant_id: int) -> Participant:
     if participant.removed_at is not None:
         raise Removed()
     if participant.user is not None:
-        participant.is_facilitator = can_facilitate(participant.user, board.organisation)
+        role = can_facilitate(participant.user, board.organisation)
+        if role != participant.is_facilitator:
+            participant.is_facilitator = role
+            _emit_participant(board, participant, "participant_role_changed")
     return participant
+
+
+def _emit_participant(board: Board, participant: Participant, name: str) -> None:
+    _emit(board, name, {"participant": participant_view(participant, board, True)}, Audience.facilitators)
+    _emit(board, name, {"participant": participant_view(participant, board, False)}, Audience.participants)
+
+
+def sync_role(board_id: int, participant_id: int) -> Participant:
+    """Store the facilitator role the person holds now (their membership may have been withdrawn or
+    granted since they joined). A change sends ``participant_role_changed``: the realtime layer then
+    closes their connections, which rejoin with the right audience."""
+    try:
+        board = _lock(board_id)
+        participant = _participant(board, participant_id)
+        _commit(board_id)
+        return participant
+    except Exception:
+        _rollback()
+        raise
 
 
 def _facilitator(board: Board, participant_id: int) -> Participant:
@@ -323,6 +347,32 @@ def _previous_key(column_id: int, exclude: int, key: str) -> str | None:
                                                                    Idea.sort_key < key))
 
 
+_mutexes: dict[int, list] = {}  # board id -> [lock, users]: only a queue, never state (the database decides)
+_mutexes_guard = threading.Lock()
+
+
+@contextmanager
+def _board_queue(board_id: int):
+    """Changes of one board queue here, in this process, holding no database connection.
+
+    The board's row lock stays the real guard (other processes, HTTP); but a handler waiting on it holds a
+    pooled connection, so a burst on one board (a thousand people voting at once) would empty the pool and
+    answer ``server_error`` after ``pool_timeout``. Queued here, the waiters hold nothing. The lock is
+    gevent's under ``serve.py`` (threading is patched before this module is imported).
+    """
+    with _mutexes_guard:
+        entry = _mutexes.setdefault(board_id, [threading.Lock(), 0])
+        entry[1] += 1
+    try:
+        with entry[0]:
+            yield
+    finally:
+        with _mutexes_guard:
+            entry[1] -= 1
+            if entry[1] == 0:
+                _mutexes.pop(board_id, None)
+
+
 def run_change(board_id: int, participant_id: int, client_id: str | None, change) -> dict:
     """Apply ``change(board, participant) -> ack`` once per client-made id, under the board lock.
 
@@ -334,9 +384,19 @@ def run_change(board_id: int, participant_id: int, client_id: str | None, change
         if stored is not None:
             db.session.rollback()
             return {**json.loads(stored), "replayed": True}
+    db.session.rollback()  # give the connection back before queueing
+    with _board_queue(board_id):
+        return _run_change(board_id, participant_id, client_id, change)
+
+
+def _run_change(board_id: int, participant_id: int, client_id: str | None, change) -> dict:
     try:
         board = _lock(board_id)
         participant = _participant(board, participant_id)
+        if _pending():  # the facilitator role changed: that stands even when the change itself is refused
+            _commit(board_id)
+            board = _lock(board_id)
+            participant = _participant(board, participant_id)
         ack = change(board, participant)
         ack = {"ok": True, "seq": board.seq, **ack}
         if client_id:
@@ -486,10 +546,7 @@ def join(board: Board, user=None, *, guest_name: str | None = None, by_code: boo
     except IntegrityError:  # the same person joined from another tab meanwhile
         _rollback()
         return participant_for(db.session.get(Board, board_id), user)
-    _emit(board, "participant_joined", {"participant": participant_view(participant, board, True)},
-          Audience.facilitators)
-    _emit(board, "participant_joined", {"participant": participant_view(participant, board, False)},
-          Audience.participants)
+    _emit_participant(board, participant, "participant_joined")
     _commit(board_id)
     return participant
 
@@ -602,11 +659,14 @@ def move_idea(board_id: int, participant_id: int, *, idea_id: int, column_id: in
             low, high = _previous_key(column.id, idea.id, after.sort_key), after.sort_key
         else:
             low, high = _last_key(column.id, exclude=idea.id), None
-        if idea.column_id != column.id:
+        left = set()
+        if idea.column_id != column.id and idea.cluster_id is not None:
+            left.add(idea.cluster_id)
             idea.cluster_id = None
         idea.column_id, idea.sort_key = column.id, key_between(low, high)
         idea.version += 1
         _announce_idea(board, idea, "idea_moved")
+        _drop_empty_clusters(board, left)
         return {"idea_id": idea.id, "sort_key": idea.sort_key}
 
     return run_change(board_id, participant_id, client_id, change)
@@ -650,30 +710,44 @@ def vote(board_id: int, participant_id: int, *, idea_id: int, delta: int, client
         idea = _idea(board, idea_id)
         if idea.status is not IdeaStatus.visible:
             raise UnknownIdea()
-        dot = db.session.scalar(select(Dot).where(Dot.participant_id == participant.id, Dot.idea_id == idea.id))
+        dot_id, count = db.session.execute(select(Dot.id, Dot.count).where(
+            Dot.participant_id == participant.id, Dot.idea_id == idea.id)).one_or_none() or (None, 0)
+        # Counts change by conditional UPDATEs (the budget in the WHERE clause), not by re-counting.
         if delta > 0:
             if participant.dots_used >= board.dot_budget:
                 raise BudgetSpent()
-            if board.dot_cap and dot is not None and dot.count >= board.dot_cap:
+            if board.dot_cap and count >= board.dot_cap:
                 raise DotCapReached()
-            if dot is None:
-                dot = Dot(board_id=board.id, participant_id=participant.id, idea_id=idea.id, count=1)
-                db.session.add(dot)
+            if db.session.execute(update(Participant).where(Participant.id == participant.id,
+                                                            Participant.dots_used < board.dot_budget)
+                                  .values(dots_used=Participant.dots_used + 1)
+                                  .execution_options(synchronize_session=False)).rowcount != 1:
+                raise BudgetSpent()
+            if dot_id is None:
+                db.session.execute(insert(Dot).values(board_id=board.id, participant_id=participant.id,
+                                                      idea_id=idea.id, count=1))
             else:
-                dot.count += 1
+                db.session.execute(update(Dot).where(Dot.id == dot_id).values(count=Dot.count + 1)
+                                   .execution_options(synchronize_session=False))
         else:
-            if dot is None:
+            if dot_id is None:
                 raise NoDotToRemove()
-            dot.count -= 1
-            if dot.count == 0:
-                db.session.delete(dot)
-        participant.dots_used += delta
-        idea.votes += delta
-        mine = dot.count
-        _emit(board, "votes_changed", {"idea_id": idea.id, "votes": idea.votes}, Audience.facilitators)
-        if votes_visible(board):
-            _emit(board, "votes_changed", {"idea_id": idea.id, "votes": idea.votes}, Audience.participants)
-        dots_left = board.dot_budget - participant.dots_used
+            if count == 1:
+                db.session.execute(delete(Dot).where(Dot.id == dot_id).execution_options(synchronize_session=False))
+            else:
+                db.session.execute(update(Dot).where(Dot.id == dot_id).values(count=Dot.count - 1)
+                                   .execution_options(synchronize_session=False))
+            db.session.execute(update(Participant).where(Participant.id == participant.id)
+                               .values(dots_used=Participant.dots_used - 1)
+                               .execution_options(synchronize_session=False))
+        votes = db.session.execute(update(Idea).where(Idea.id == idea.id).values(votes=Idea.votes + delta)
+                                   .returning(Idea.votes).execution_options(synchronize_session=False)).scalar_one()
+        dots_used = participant.dots_used + delta  # read under the board lock: nobody else changed it since
+        mine = count + delta
+        _emit(board, "votes_changed", {"idea_id": idea.id, "votes": votes}, Audience.facilitators)
+        if votes_visible(board):  # hidden until the end of voting: only the voter and the facilitators hear
+            _emit(board, "votes_changed", {"idea_id": idea.id, "votes": votes}, Audience.participants)
+        dots_left = board.dot_budget - dots_used
         _emit(board, "my_dots_changed", {"idea_id": idea.id, "mine": mine, "dots_left": dots_left},
               Audience.participant, participant.id)
         return {"idea_id": idea.id, "mine": mine, "dots_left": dots_left}
@@ -693,7 +767,9 @@ def _refund_dots(board: Board, idea: Idea) -> None:
 
 
 def set_ready(board_id: int, participant_id: int, *, ready: bool, client_id: str | None = None) -> dict:
+    """Mark oneself ready (or not); a locked or closed board is read-only for this too."""
     def change(board, participant):
+        _writable(board, participant)
         participant.ready = bool(ready)
         _emit(board, "participant_ready", {"participant_id": participant.id, "ready": participant.ready})
         return {"ready": participant.ready}
@@ -916,6 +992,17 @@ def group_ideas(board_id: int, participant_id: int, *, idea_ids: list, name: str
     return run_change(board_id, participant_id, client_id, change)
 
 
+def _drop_empty_clusters(board: Board, cluster_ids: set[int]) -> None:
+    """A cluster whose last idea left it is deleted (no empty groups stay on the board)."""
+    if not cluster_ids:
+        return
+    db.session.flush()
+    still_used = set(db.session.scalars(select(Idea.cluster_id).where(Idea.cluster_id.in_(cluster_ids)).distinct()))
+    for cluster_id in sorted(cluster_ids - still_used):
+        db.session.execute(delete(Cluster).where(Cluster.id == cluster_id, Cluster.board_id == board.id))
+        _emit(board, "cluster_removed", {"cluster_id": cluster_id})
+
+
 def cluster_view(cluster: Cluster) -> dict:
     return {"id": cluster.id, "name": cluster.name, "column_id": cluster.column_id, "version": cluster.version}
 
@@ -935,9 +1022,13 @@ def ungroup(board_id: int, participant_id: int, *, idea_ids: list | None = None,
             ideas = [_idea(board, i) for i in idea_ids]
         else:
             raise InvalidInput(code="bad_idea_ids")
+        left = {i.cluster_id for i in ideas if i.cluster_id is not None}
+        if cluster_id is not None:
+            left.add(cluster_id)
         for idea in ideas:
             idea.cluster_id, idea.version = None, idea.version + 1
         _emit(board, "ideas_ungrouped", {"idea_ids": [i.id for i in ideas], "cluster_id": cluster_id})
+        _drop_empty_clusters(board, left)
         return {"idea_ids": [i.id for i in ideas]}
 
     return run_change(board_id, participant_id, client_id, change)

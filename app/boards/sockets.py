@@ -13,13 +13,19 @@ from flask_socketio import Namespace, join_room
 
 from ..errors import DomainError
 from ..extensions import db, socketio
+from ..permissions import can_facilitate
 from . import service
 from .rooms import board_room, facilitators_room, participant_room, participants_room, user_room
 
 log = logging.getLogger(__name__)
 NAMESPACE = "/boards"
 
-_buckets: dict[str, list[float]] = {}  # per-connection rate limit: [tokens, last refill]; nothing else here
+_buckets: dict[str, list[float]] = {}  # per-connection rate limit: [tokens, last refill]
+# Per connection, who it joined each board as: {sid: {board id: (participant id, user id or None)}}. Only a
+# shortcut for finding the participant: every event still checks the account (Flask-Login, from the
+# database) is the one that joined, and the service re-reads the participant under the board lock (removed,
+# role, board gone). Nothing about the board lives here.
+_joined: dict[str, dict[int, tuple[int, int | None]]] = {}
 
 
 def _error(code: str, message) -> dict:
@@ -125,6 +131,10 @@ def _participant(board):
         raise service.NotMember()
     if participant.removed_at is not None:
         raise service.Removed()
+    if user is not None and can_facilitate(user, board.organisation) != participant.is_facilitator:
+        # Role withdrawn (or granted) since they joined: store it now; the receiver closes this person's
+        # connections, so none stays in an audience it no longer belongs to.
+        participant = service.sync_role(board.id, participant.id)
     return participant
 
 
@@ -139,6 +149,7 @@ class BoardNamespace(Namespace):
 
     def on_disconnect(self, reason=None):
         _buckets.pop(request.sid, None)
+        _joined.pop(request.sid, None)
 
     def on_join_board(self, data=None, *extra):
         """Join a board's rooms; answer with the missed events since ``last_seq``, or a full snapshot."""
@@ -156,6 +167,8 @@ class BoardNamespace(Namespace):
             join_room(board_room(board.id))
             join_room(facilitators_room(board.id) if participant.is_facilitator else participants_room(board.id))
             join_room(participant_room(board.id, participant.id))
+            user = _user()
+            _joined.setdefault(request.sid, {})[board.id] = (participant.id, user.id if user else None)
             events = service.events_since(board, participant, last_seq) if last_seq is not None else None
             if events is None:
                 return {"ok": True, "snapshot": service.snapshot(board, participant)}
@@ -176,9 +189,14 @@ class BoardNamespace(Namespace):
             fields = _validate(data, spec)
             if fields is None or extra:
                 return _error("invalid_input", _("Les informations envoyées ne sont pas valides."))
-            board = service.get_board(data["board_id"])
-            participant = _participant(board)
-            return func(board.id, participant.id, client_id=data.get("client_id"), **fields)
+            board_id = data["board_id"]
+            joined = _joined.get(request.sid, {}).get(board_id)
+            user = _user()
+            if joined is not None and joined[1] == (user.id if user else None):
+                participant_id = joined[0]  # the service re-checks them under the board lock
+            else:
+                participant_id = _participant(service.get_board(board_id)).id
+            return func(board_id, participant_id, client_id=data.get("client_id"), **fields)
         except DomainError as err:
             return _error(err.code, err.message)
         except Exception:

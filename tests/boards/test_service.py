@@ -1365,3 +1365,101 @@ def test_a_facilitator_whose_role_is_withdrawn_loses_facilitation_at_once(app, w
     with pytest.raises(NotAllowed):
         service.set_phase(world.board_id, world.fac, phase="voting")
     assert service.get_board(world.board_id).phase.value == "brainstorm"
+
+
+def test_set_ready_refused_on_a_locked_board(world):
+    set_settings(world, locked=True)
+    seq = last_seq(world.board_id)
+    with pytest.raises(service.BoardLocked):
+        service.set_ready(world.board_id, world.cit, ready=True)
+    assert reload(Participant, world.cit).ready is False and last_seq(world.board_id) == seq
+    assert service.set_ready(world.board_id, world.fac, ready=True)["ready"] is True  # facilitators still can
+    set_settings(world, locked=False)
+    assert service.set_ready(world.board_id, world.cit, ready=True)["ready"] is True
+
+
+def test_ungrouping_the_last_idea_of_a_cluster_deletes_the_cluster(brainstorm):
+    world = brainstorm
+    a, b = post(world, world.cit, "a"), post(world, world.cit, "b")
+    cluster_id = service.group_ideas(world.board_id, world.fac, idea_ids=[a, b], name="Groupe")["cluster_id"]
+    seq = last_seq(world.board_id)
+    service.ungroup(world.board_id, world.fac, idea_ids=[a])
+    assert reload(Cluster, cluster_id) is not None  # b is still in it
+    assert "cluster_removed" not in names(events(world.board_id, after=seq))
+    seq = last_seq(world.board_id)
+    service.ungroup(world.board_id, world.fac, idea_ids=[b])
+    assert reload(Cluster, cluster_id) is None and count(Cluster) == 0
+    evs = events(world.board_id, after=seq)
+    assert [(e["name"], e["audience"], e["payload"]) for e in evs] == [
+        ("ideas_ungrouped", "everyone", {"idea_ids": [b], "cluster_id": None}),
+        ("cluster_removed", "everyone", {"cluster_id": cluster_id})]
+    assert service.snapshot(service.get_board(world.board_id), reload(Participant, world.fac))["clusters"] == []
+
+
+def test_dissolving_a_cluster_or_moving_its_last_idea_away_deletes_it(brainstorm):
+    world = brainstorm
+    a, b, c = post(world, world.cit, "a"), post(world, world.cit, "b"), post(world, world.cit, "c")
+    first = service.group_ideas(world.board_id, world.fac, idea_ids=[a, b], name="Un")["cluster_id"]
+    second = service.group_ideas(world.board_id, world.fac, idea_ids=[c], name="Deux")["cluster_id"]
+    seq = last_seq(world.board_id)
+    service.ungroup(world.board_id, world.fac, cluster_id=first)
+    assert reload(Cluster, first) is None
+    assert ("cluster_removed", {"cluster_id": first}) in [(e["name"], e["payload"])
+                                                          for e in events(world.board_id, after=seq)]
+    seq = last_seq(world.board_id)
+    service.move_idea(world.board_id, world.fac, idea_id=c, column_id=world.columns[1])
+    assert reload(Cluster, second) is None and reload(Idea, c).cluster_id is None
+    assert names(events(world.board_id, after=seq))[-1] == "cluster_removed"
+    assert count(Cluster) == 0
+
+
+def test_sort_keys_order_bytewise_on_every_backend(brainstorm):
+    """Fractional keys are ASCII strings: "B" < "_" < "a" < "b" (a linguistic collation would say otherwise)."""
+    world = brainstorm
+    keys = ["a", "B", "_", "b", "A", "0", "z", "Z"]
+    ids = [post(world, world.cit, f"idée {k}") for k in keys]
+    for idea_id, key in zip(ids, keys, strict=True):
+        db.session.execute(update(Idea).where(Idea.id == idea_id).values(sort_key=key))
+    db.session.commit()
+    ordered = db.session.scalars(select(Idea.sort_key).where(Idea.column_id == world.columns[0])
+                                 .order_by(Idea.sort_key)).all()
+    assert ordered == sorted(keys) == ["0", "A", "B", "Z", "_", "a", "b", "z"]
+    assert db.session.scalar(select(func.max(Idea.sort_key)).where(Idea.column_id == world.columns[0])) == "z"
+    # The service's neighbour queries see the same order.
+    assert service._next_key(world.columns[0], -1, "B") == "Z"
+    assert service._previous_key(world.columns[0], -1, "a") == "_"
+    if db.engine.dialect.name == "postgresql":
+        # The test cluster's default locale is C.UTF-8 (bytewise anyway); production databases are often
+        # fr_FR.UTF-8, so the column itself must carry the "C" collation.
+        collation = db.session.scalar(db.text(
+            "SELECT collation_name FROM information_schema.columns WHERE table_name = 'ideas' "
+            "AND column_name = 'sort_key'"))
+        assert collation == "C"
+        linguistic = db.session.scalar(db.text(
+            "SELECT collname FROM pg_collation WHERE collname IN ('und-x-icu', 'en_US.utf8', 'fr_FR.utf8') LIMIT 1"))
+        if linguistic:  # what the column would do without it
+            other = db.session.scalars(select(Idea.sort_key).where(Idea.column_id == world.columns[0])
+                                       .order_by(Idea.sort_key.collate(linguistic))).all()
+            assert other != ordered
+
+
+def test_a_dot_costs_few_statements(voting):
+    """The hot path of a voting burst: lock, participant, idea, dot, three conditional writes, events, the
+    client id, commit. A query count, not a timing (a lazy load creeping in would show here)."""
+    from sqlalchemy import event
+
+    world = voting
+    statements = []
+
+    def count_statement(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count_statement)
+    try:
+        ack = service.vote(world.board_id, world.cit, idea_id=world.idea, delta=1, client_id="dot-1")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count_statement)
+    assert ack["dots_left"] == 4
+    # client id lookup, lock, participant (+ roles), idea, dot, 3 writes, events, client change; SQLite adds
+    # its two explicit BEGINs (the lookup's, and the change's BEGIN IMMEDIATE).
+    assert len(statements) <= 13, statements

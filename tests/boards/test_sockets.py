@@ -531,7 +531,7 @@ def test_a_closed_board_is_read_only(scene, event):
     assert fingerprint() == before
 
 
-@pytest.mark.parametrize("event", ["post_idea", "edit_idea", "withdraw_idea", "react", "vote"])
+@pytest.mark.parametrize("event", ["post_idea", "edit_idea", "withdraw_idea", "react", "vote", "set_ready"])
 def test_participant_changes_refused_on_a_locked_board(scene, event):
     if event == "vote":
         set_phase(scene.world, "voting")
@@ -632,3 +632,70 @@ def test_after_log_out_everywhere_the_next_event_is_refused(scene, monkeypatch):
     assert_error(ack, "not_member")
     assert_error(scene.p.join(scene.board_id), "not_member")
     assert scene.p.connected and fingerprint() == before
+
+
+# --- a facilitator whose role is withdrawn -----------------------------------------------------------------
+
+def _withdraw_role(world: World) -> None:
+    from app.catalog.models import Membership
+
+    db.session.execute(db.delete(Membership).where(Membership.user_id == world.facilitator.id))
+    db.session.commit()
+
+
+def test_a_withdrawn_facilitator_leaves_the_facilitators_audience_at_their_next_event(scene):
+    assert_ok(scene.f.send("update_settings", scene.board_id, settings={"hide_ideas": True}))
+    other_tab = logged_in(scene.app, scene.world.facilitator)
+    assert other_tab.join(scene.board_id)["snapshot"]["me"]["facilitator"] is True
+    scene.clear()
+    other_tab.received()
+    _withdraw_role(scene.world)
+    ack = scene.f.send("set_phase", scene.board_id, phase="voting")
+    assert_error(ack, "not_allowed")
+    # Both of that person's connections were told why, then closed.
+    for live in (scene.f, other_tab):
+        assert not live.connected
+        assert {"name": "session_ended", "args": [{"reason": "role_changed"}], "namespace": "/boards"} \
+            in live.received()
+    db.session.expire_all()
+    assert db.session.get(Participant, scene.world.fac).is_facilitator is False
+    # Facilitator-audience events (hidden texts) no longer reach them; other participants saw the change.
+    frames = scene.p.received()
+    assert [f["args"][0]["participant"] for f in frames if f["name"] == "participant_role_changed"] == [
+        {"id": scene.world.fac, "name": "Fanny Animatrice", "ready": False, "facilitator": False}]
+    assert_ok(scene.p.send("post_idea", scene.board_id, column_id=scene.world.columns[0], text=SECRET))
+    assert SECRET not in str(scene.f.received()) + str(other_tab.received())
+    # Reconnecting, they join as a participant: no hidden text in the snapshot nor in later events.
+    again = logged_in(scene.app, scene.world.facilitator)
+    snapshot = assert_ok_join(again.join(scene.board_id))
+    assert snapshot["me"]["facilitator"] is False and SECRET not in str(snapshot)
+    assert_ok(scene.p.send("post_idea", scene.board_id, column_id=scene.world.columns[0], text=SECRET + "-2"))
+    frames = again.received()
+    assert [f["name"] for f in frames] == ["idea_placeholder"] and SECRET not in str(frames)
+
+
+def test_a_withdrawn_facilitator_joining_again_is_a_participant_at_once(scene):
+    """No event sent in between: the join itself finds the role gone and answers as for a participant."""
+    assert_ok(scene.f.send("update_settings", scene.board_id, settings={"hide_ideas": True}))
+    assert_ok(scene.p.send("post_idea", scene.board_id, column_id=scene.world.columns[0], text=SECRET))
+    scene.clear()
+    _withdraw_role(scene.world)
+    again = logged_in(scene.app, scene.world.facilitator)
+    snapshot = assert_ok_join(again.join(scene.board_id))
+    assert snapshot["me"]["facilitator"] is False and SECRET not in str(snapshot)
+    assert not scene.f.connected  # the older connection, still in the facilitators' room, was closed
+    assert_ok(scene.p.send("post_idea", scene.board_id, column_id=scene.world.columns[0], text=SECRET + "-2"))
+    assert SECRET not in str(again.received())
+
+
+def test_a_facilitator_keeping_the_role_stays_connected(scene):
+    """The refusal twin: nothing changes for someone whose membership is intact."""
+    assert_error(scene.p.send("set_phase", scene.board_id, phase="voting"), "not_allowed")
+    assert_ok(scene.f.send("set_phase", scene.board_id, phase="grouping"))
+    assert scene.f.connected and scene.p.connected
+    assert all(f["name"] != "session_ended" for f in scene.f.received() + scene.p.received())
+
+
+def assert_ok_join(ack) -> dict:
+    assert isinstance(ack, dict) and ack.get("ok") is True, ack
+    return ack["snapshot"]

@@ -108,7 +108,9 @@
     ideas_ungrouped: function (p) {
       p.idea_ids.forEach(function (id) { if (state.ideas[id]) { state.ideas[id].cluster_id = null; } });
     },
+    cluster_removed: function (p) { delete state.clusters[p.cluster_id]; },
     participant_joined: function (p) { state.participants[p.participant.id] = p.participant; },
+    participant_role_changed: function (p) { state.participants[p.participant.id] = p.participant; },
     participant_ready: function (p) {
       if (state.participants[p.participant_id]) { state.participants[p.participant_id].ready = p.ready; }
     },
@@ -385,8 +387,10 @@
   socket.on("disconnect", function () { joining = true; showStatus(T.offline); });
   socket.io.on("reconnect_attempt", function () { showStatus(T.reconnecting); });
   socket.on("session_ended", function (p) {
-    alertUser(p.reason === "removed" ? T.removed : T.signed_out);
     socket.disconnect();
+    // The person's role changed: the page (controls, audience) is rebuilt for the new one.
+    if (p.reason === "role_changed") { window.location.reload(); return; }
+    alertUser(p.reason === "removed" ? T.removed : T.signed_out);
   });
   Object.keys(handlers).forEach(function (name) {
     socket.on(name, function (payload) {
