@@ -50,6 +50,8 @@ class Config:
     LOGIN_RATE_LIMIT = "5 per minute"
     RESET_RATE_LIMIT = "5 per minute"
     REGISTER_RATE_LIMIT = "10 per hour"
+    PROPOSAL_POST_RATE_LIMIT = "20 per hour"  # new proposals, per account
+    PROPOSAL_COMMENT_RATE_LIMIT = "30 per hour"  # comments and reports, per account
 
     # Mail: everything goes through the outbox (app.mail).
     MAIL_SERVER = "127.0.0.1"
@@ -131,6 +133,8 @@ ENV_OVERRIDES = {
     "LOGIN_RATE_LIMIT": ("LOGIN_RATE_LIMIT", str),
     "RESET_RATE_LIMIT": ("RESET_RATE_LIMIT", str),
     "REGISTER_RATE_LIMIT": ("REGISTER_RATE_LIMIT", str),
+    "PROPOSAL_POST_RATE_LIMIT": ("PROPOSAL_POST_RATE_LIMIT", str),
+    "PROPOSAL_COMMENT_RATE_LIMIT": ("PROPOSAL_COMMENT_RATE_LIMIT", str),
     "MAIL_SERVER": ("MAIL_SERVER", str),
     "MAIL_PORT": ("MAIL_PORT", int),
     "MAIL_USE_TLS": ("MAIL_USE_TLS", bool),

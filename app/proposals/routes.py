@@ -4,6 +4,7 @@ from math import ceil
 
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
@@ -23,11 +24,18 @@ def _me():
 
 
 def _post_limit():
-    return current_app.config.get("PROPOSAL_POST_RATE_LIMIT", "20 per hour")
+    return current_app.config["PROPOSAL_POST_RATE_LIMIT"]
 
 
 def _comment_limit():
-    return current_app.config.get("PROPOSAL_COMMENT_RATE_LIMIT", "30 per hour")
+    return current_app.config["PROPOSAL_COMMENT_RATE_LIMIT"]
+
+
+def _per_account() -> str:
+    """Posting limits count per account (many people may share one library's or one office's address)."""
+    if current_user.is_authenticated:
+        return f"account:{current_user.id}"
+    return get_remote_address()
 
 
 def _id_arg(name: str):
@@ -106,7 +114,7 @@ def _subject_choices(form):
 
 @bp.route("/nouvelle", methods=["GET", "POST"])
 @login_required
-@limiter.limit(_post_limit, methods=["POST"])
+@limiter.limit(_post_limit, methods=["POST"], key_func=_per_account)
 def new_proposal():
     form = ProposalForm()
     _subject_choices(form)
@@ -238,7 +246,7 @@ def unfollow(proposal_id: int):
 
 @bp.post("/<int:proposal_id>/commentaires")
 @login_required
-@limiter.limit(_comment_limit)
+@limiter.limit(_comment_limit, key_func=_per_account)
 def add_comment(proposal_id: int):
     proposal = _load(proposal_id)
     form = CommentForm()
@@ -260,7 +268,7 @@ def add_comment(proposal_id: int):
 
 @bp.post("/<int:proposal_id>/signaler")
 @login_required
-@limiter.limit(_comment_limit)
+@limiter.limit(_comment_limit, key_func=_per_account)
 def report(proposal_id: int):
     proposal = _load(proposal_id)
     form = ReportForm()

@@ -6,7 +6,7 @@ from sqlalchemy import event, func, insert, select
 from app.accounts.models import utcnow
 from app.extensions import db
 from app.proposals import service
-from app.proposals.models import Proposal, ProposalState, Support
+from app.proposals.models import Comment, Proposal, ProposalState, Support
 from tests.conftest import login, post_form
 from tests.proposals.helpers import World, make_idea, propose
 
@@ -238,3 +238,24 @@ def test_list_issues_the_same_number_of_queries_with_10_and_1000_proposals(clien
     _seed(world, 990)
     assert count() == 1000
     assert _queries(client, url) == small
+
+
+def test_comments_are_rate_limited_per_account_not_per_address(request, backend):
+    """Spam protection: past the limit one account is refused (429); someone else behind the same address is not."""
+    from tests.conftest import make_app, prepared_db
+
+    app = make_app(backend, request, RATELIMIT_ENABLED=True, PROPOSAL_COMMENT_RATE_LIMIT="2 per hour")
+    with prepared_db(app, backend):
+        world = World()
+        proposal = propose(world.citizen, world)
+        url = f"/propositions/{proposal.id}"
+        first = app.test_client()
+        login(first, world.other.email)
+        statuses = [post_form(first, url + "/commentaires", {"body": f"Commentaire {n}", "website": ""},
+                              csrf_url=url).status_code for n in range(3)]
+        assert statuses == [302, 302, 429]
+        second = app.test_client()  # same address (the test client's), another account
+        login(second, world.citizen.email)
+        assert post_form(second, url + "/commentaires", {"body": "Moi aussi", "website": ""},
+                         csrf_url=url).status_code == 302
+        assert count(Comment) == 3
