@@ -48,6 +48,28 @@ BUDGET = [
      "Certaines personnes n'ont ni ordinateur ni aide pour les démarches en ligne.",
      "Des permanences d'aide dans chaque canton.", "Personne n'est laissé de côté."),
 ]
+OPEN_SUPPORT = [
+    ("Prendre rendez-vous en ligne dans toutes les préfectures",
+     "Certaines préfectures ne proposent de rendez-vous qu'au guichet ou par téléphone.",
+     "Une prise de rendez-vous en ligne commune à toutes les préfectures.", "Moins de déplacements inutiles."),
+    ("Un accusé de réception pour chaque dossier envoyé",
+     "On ne sait pas si un dossier envoyé par courrier est bien arrivé.",
+     "Un accusé de réception par courriel ou SMS à l'arrivée du dossier.", "Moins de relances et d'inquiétude."),
+    ("Des courriers administratifs datés et signés d'une personne",
+     "Les courriers ne disent pas qui contacter en cas de question.",
+     "Chaque courrier indique un nom et un moyen de contact direct.", "Un interlocuteur identifié."),
+]
+OPEN_DOTS = [
+    ("Traduire les démarches essentielles en langues étrangères",
+     "Les personnes qui lisent mal le français renoncent à certaines démarches.",
+     "Les vingt démarches les plus courantes traduites dans cinq langues.", "Un accès plus égal aux droits."),
+    ("Garder ses pièces justificatives dans un coffre-fort numérique",
+     "Il faut téléverser les mêmes pièces pour chaque démarche.",
+     "Un espace personnel où les pièces sont déposées une fois et réutilisées.", "Moins de saisie."),
+    ("Rappeler par SMS les échéances importantes",
+     "On oublie les dates limites (renouvellement, déclaration).",
+     "Un rappel facultatif par SMS quelques jours avant l'échéance.", "Moins de pénalités de retard."),
+]
 
 
 def _user(email: str) -> User | None:
@@ -121,6 +143,28 @@ def seed_consultations() -> bool:
             opens_at=now + timedelta(days=3), closes_at=now + timedelta(days=17), selection_rule=SelectionRule.top_k,
             selection_value=2, counts_visible_while_open=True,
             description_md="Chaque personne dispose de 10 points, au plus 5 par proposition.")
+        service.add_proposals(editor, c, [p.id for p in proposals])
+        service.open_consultation(editor, c)
+        created = True
+
+    title = "Améliorer le suivi des dossiers — vote par soutien en cours"
+    if not exists(title):
+        proposals = _proposals(org, camille, OPEN_SUPPORT)
+        c = service.create_consultation(
+            editor, org, title=title, method=ConsultationMethod.support, opens_at=now - timedelta(days=1),
+            closes_at=now + timedelta(days=14), selection_rule=SelectionRule.threshold, selection_value=3,
+            description_md="Soutenez les améliorations du suivi des dossiers que vous voulez voir en premier.")
+        service.add_proposals(editor, c, [p.id for p in proposals])
+        service.open_consultation(editor, c)
+        created = True
+
+    title = "Répartir 6 points entre les services numériques — vote en cours"
+    if not exists(title):
+        proposals = _proposals(org, camille, OPEN_DOTS)
+        c = service.create_consultation(
+            editor, org, title=title, method=ConsultationMethod.dots, dots_budget=6, dots_max_per_proposal=4,
+            opens_at=now - timedelta(days=1), closes_at=now + timedelta(days=14), selection_rule=SelectionRule.top_k,
+            selection_value=1, description_md="Chaque personne dispose de 6 points, au plus 4 par proposition.")
         service.add_proposals(editor, c, [p.id for p in proposals])
         service.open_consultation(editor, c)
         created = True

@@ -1,5 +1,7 @@
 """Public consultation pages: list, a consultation, its ballot (with a review step), its results."""
 
+from math import ceil
+
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -10,6 +12,7 @@ from ..accounts.forms import ConfirmForm
 from ..errors import DomainError
 from ..markdown import render_markdown
 from ..permissions import is_verified
+from ..proposals import service as proposals_service
 from . import bp, service
 from .forms import BallotForm, grade_labels, read_ballot
 from .models import ConsultationMethod, managed_organisations
@@ -42,10 +45,27 @@ def _load_visible(consultation_id: int):
     return consultation
 
 
+class Page:
+    """A page of a list: its items, the total, and where the previous and next pages are."""
+
+    def __init__(self, items, total: int, page: int, per_page: int):
+        self.items, self.total, self.page = items, total, page
+        self.pages = max(1, ceil(total / per_page))
+        self.has_prev, self.has_next = page > 1, page < self.pages
+        self.prev_num, self.next_num = page - 1, page + 1
+
+
+def _page_arg() -> int:
+    return max(request.args.get("page", 1, type=int), 1)
+
+
 @bp.get("/")
 def list_consultations():
-    groups = service.list_consultations(current_user)
+    page = _page_arg()
+    per_page = current_app.config.get("CONSULTATIONS_PER_PAGE", service.CLOSED_PER_PAGE)
+    groups = service.list_consultations(current_user, page=page, per_page=per_page)
     return render_template("consultations/list.html", groups=groups,
+                           closed=Page(groups["closed"], groups["closed_total"], page, per_page),
                            can_create=bool(managed_organisations(current_user)))
 
 
@@ -55,8 +75,20 @@ def show_consultation(consultation_id: int):
     ballot = service.ballot_for(consultation, current_user)
     live = service.tally(consultation).by_proposal() if consultation.counts_visible() and \
         not consultation.is_closed else None
+    sorts = [s for s in service.ITEM_SORTS if s != "rank" or consultation.is_closed]
+    sort = request.args.get("tri", "")
+    sort = sort if sort in sorts else ("rank" if consultation.is_closed else "newest")
+    q = request.args.get("q", "").strip()[:200]
+    page = _page_arg()
+    per_page = current_app.config.get("CONSULTATION_ITEMS_PER_PAGE", service.ITEMS_PER_PAGE)
+    items, total = service.list_items(consultation, q=q, sort=sort, page=page, per_page=per_page)
     return render_template("consultations/show.html", consultation=consultation, ballot=ballot,
                            description=render_markdown(consultation.description_md), live=live,
+                           live_items=service.ballot_items(consultation) if live is not None else [],
+                           items=Page(items, total, page, per_page), item_count=service.item_count(consultation),
+                           q=q, sort=sort, sorts=sorts,
+                           # A consultation's proposals are all of its organisation: one query, any page.
+                           labels=proposals_service.state_labels([consultation.organisation_id]),
                            ballots_cast=service.ballot_count(consultation) if live is not None else None,
                            can_manage=consultation.can_manage(current_user), form=ConfirmForm())
 

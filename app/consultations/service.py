@@ -15,6 +15,7 @@ from datetime import datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import defaultload
 
 from .. import signals
 from ..accounts.models import User, utcnow
@@ -107,24 +108,75 @@ def get_consultation(consultation_id: int) -> Consultation:
     return consultation
 
 
-def list_consultations(user=None, now: datetime | None = None) -> dict[str, list[Consultation]]:
-    """Published consultations split into open / upcoming / closed; drafts the person may manage."""
+CLOSED_PER_PAGE = 20
+
+
+def list_consultations(user=None, now: datetime | None = None, *, page: int = 1,
+                       per_page: int = CLOSED_PER_PAGE) -> dict:
+    """Published consultations split into open / upcoming / closed, drafts the person may manage. The closed
+    ones, which only accumulate, come one page at a time (latest closing first), with ``closed_total``."""
     now = now or utcnow()
-    rows = list(db.session.scalars(select(Consultation).where(Consultation.state != ConsultationState.draft)
-                                   .order_by(Consultation.closes_at.desc(), Consultation.id.desc())))
+    running = db.session.scalars(select(Consultation).where(Consultation.state == ConsultationState.open)
+                                 .order_by(Consultation.closes_at.desc(), Consultation.id.desc()))
     out = {"open": [], "upcoming": [], "closed": [], "drafts": []}
-    for c in rows:
-        if c.is_closed:
-            out["closed"].append(c)
-        elif c.is_upcoming(now):
+    for c in running:
+        if c.is_upcoming(now):
             out["upcoming"].append(c)
         else:
             out["open"].append(c)  # includes "past closes_at, waiting for the closing job"
+    closed = select(Consultation).where(Consultation.state == ConsultationState.closed)
+    out["closed_total"] = db.session.scalar(select(func.count()).select_from(closed.subquery()))
+    out["closed"] = list(db.session.scalars(closed.order_by(Consultation.closes_at.desc(), Consultation.id.desc())
+                                            .offset((max(1, page) - 1) * per_page).limit(per_page)))
     if user is not None and user.is_authenticated:
         drafts = db.session.scalars(select(Consultation).where(Consultation.state == ConsultationState.draft)
                                     .order_by(Consultation.id.desc()))
         out["drafts"] = [c for c in drafts if c.can_manage(user)]
     return out
+
+
+ITEM_SORTS = ("newest", "supported", "rank")
+ITEMS_PER_PAGE = 20
+
+
+def list_items(consultation: Consultation, *, q: str = "", sort: str = "newest", page: int = 1,
+               per_page: int = ITEMS_PER_PAGE) -> tuple[list[ConsultationProposal], int]:
+    """One page of a consultation's proposals (rows with their proposal loaded) and how many match: full-text
+    search ``q``; sort by newest, most supported, or vote rank (``rank``, only once closed; newest before).
+    A constant number of queries, whatever the number of proposals."""
+    from ..proposals import search
+
+    stmt = (select(ConsultationProposal).join(Proposal, Proposal.id == ConsultationProposal.proposal_id)
+            .where(ConsultationProposal.consultation_id == consultation.id)
+            # The list shows no author: not loading them spares their memberships' query too.
+            .options(defaultload(ConsultationProposal.proposal).lazyload(Proposal.author)))
+    matches = search.filter_ids(db.engine.dialect.name, q) if q else None
+    if matches is not None:
+        matches = matches.subquery()
+        stmt = stmt.join(matches, matches.c.id == ConsultationProposal.proposal_id)
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+    newest = [func.coalesce(Proposal.published_at, Proposal.created_at).desc(), Proposal.id.desc()]
+    if sort == "rank" and consultation.is_closed:
+        order = [ConsultationProposal.rank.asc(), ConsultationProposal.position, Proposal.id]
+    elif sort == "supported":
+        order = [Proposal.support_count.desc(), Proposal.id.desc()]
+    else:
+        order = newest
+    items = list(db.session.scalars(stmt.order_by(*order).offset((max(1, page) - 1) * per_page).limit(per_page)))
+    return items, total
+
+
+def ballot_items(consultation: Consultation) -> list[ConsultationProposal]:
+    """Every proposal of the consultation in ballot order, with its proposal (not its author): one query."""
+    return list(db.session.scalars(
+        select(ConsultationProposal).where(ConsultationProposal.consultation_id == consultation.id)
+        .order_by(ConsultationProposal.position, ConsultationProposal.proposal_id)
+        .options(defaultload(ConsultationProposal.proposal).lazyload(Proposal.author))))
+
+
+def item_count(consultation: Consultation) -> int:
+    return db.session.scalar(select(func.count()).select_from(ConsultationProposal)
+                             .where(ConsultationProposal.consultation_id == consultation.id))
 
 
 def ballot_for(consultation: Consultation, user) -> Ballot | None:

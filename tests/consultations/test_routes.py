@@ -3,12 +3,21 @@ results, and the organisers' pages."""
 
 from datetime import timedelta
 
+import pytest
+from sqlalchemy import event, insert, select, update
+
 from app.accounts.models import utcnow
 from app.catalog.models import Role
 from app.consultations import service
-from app.consultations.models import Consultation, ConsultationMethod, ConsultationState
+from app.consultations.models import (
+    Consultation,
+    ConsultationMethod,
+    ConsultationProposal,
+    ConsultationState,
+    SelectionRule,
+)
 from app.extensions import db
-from app.proposals.models import ProposalState
+from app.proposals.models import Proposal, ProposalState
 from tests.conftest import get_csrf, post_form
 from tests.consultations.helpers import make_consultation, make_proposal, move
 from tests.factories import make_member, make_organisation, make_user
@@ -255,3 +264,172 @@ def test_review_step_refused_once_closed(app, client, login_as):
     move(consultation, closes_in=timedelta(seconds=-1))
     response = client.post(vote_url(consultation), data={"csrf_token": token, f"p-{a.id}": "1", "action": "review"})
     assert response.status_code == 400 and "Vérifiez votre vote" not in text(response)
+
+
+# --- the consultation's list of proposals: sort, search, pagination ------------------------------
+
+def retitle(proposals, titles, *, supports=None):
+    """Distinct titles, publication times one day apart (the first oldest) and support counts."""
+    now = utcnow()
+    for i, (proposal, title) in enumerate(zip(proposals, titles, strict=True)):
+        values = {"title": title, "published_at": now - timedelta(days=len(proposals) - i)}
+        if supports is not None:
+            values["support_count"] = supports[i]
+        db.session.execute(update(Proposal).where(Proposal.id == proposal.id).values(**values))
+    db.session.commit()
+    db.session.expire_all()
+
+
+def order_in(page: str, titles) -> list[str]:
+    """``titles`` in the order they appear in the list of proposals (after the search form)."""
+    listing = page[page.index('id="proposals-title"'):]
+    listing = listing[:listing.index("</ul>")] if "</ul>" in listing else ""
+    return sorted((t for t in titles if t in listing), key=listing.index)
+
+
+TITLES = ["Carte grise en ligne", "Déménagement déclaré une fois", "Rendez-vous en préfecture"]
+
+
+def test_consultation_proposals_sorted_by_newest_or_most_supported(app, client):
+    consultation, _, proposals = make_consultation(SUPPORT)
+    retitle(proposals, TITLES, supports=[5, 1, 3])
+    url = f"/consultations/{consultation.id}"
+    assert order_in(text(client.get(url)), TITLES) == TITLES[::-1]  # newest first by default
+    assert order_in(text(client.get(url + "?tri=supported")), TITLES) == [TITLES[0], TITLES[2], TITLES[1]]
+    # An unknown sort is the default one.
+    assert order_in(text(client.get(url + "?tri=n'importe")), TITLES) == TITLES[::-1]
+
+
+def test_vote_rank_sort_is_offered_only_once_results_are_published(app, client):
+    consultation, organiser, proposals = make_consultation(SUPPORT)
+    retitle(proposals, TITLES)
+    url = f"/consultations/{consultation.id}"
+    # While voting: no rank option, and asking for it gives the newest first.
+    page = text(client.get(url + "?tri=rank"))
+    assert 'value="rank"' not in page
+    assert order_in(page, TITLES) == TITLES[::-1]
+    for person, chosen in ((make_user(), [0, 1]), (make_user(), [0, 1]), (make_user(), [0])):
+        db.session.commit()
+        service.cast_ballot(consultation, person, {proposals[i].id: 1 for i in chosen})
+    service.close_consultation(consultation.id, actor=organiser, force=True)
+    page = text(client.get(url))  # closed: ranked by the vote by default
+    assert 'value="rank" selected' in page
+    assert order_in(page, TITLES) == TITLES  # 3, 2 and 0 supports in the vote
+    assert "Rang 1" in page and "Rang 3" in page
+    assert order_in(text(client.get(url + "?tri=newest")), TITLES) == TITLES[::-1]
+
+
+def test_consultation_proposals_full_text_search(app, client):
+    consultation, _, proposals = make_consultation(SUPPORT)
+    retitle(proposals, TITLES)
+    # The same word in a proposal outside this consultation: not listed here.
+    outsider = make_proposal(consultation.organisation, title="Déménagement sans justificatif")
+    db.session.commit()
+    page = text(client.get(f"/consultations/{consultation.id}?q=d%C3%A9m%C3%A9nagement"))
+    assert order_in(page, TITLES + [outsider.title]) == [TITLES[1]]
+    assert "1 proposition correspond à « déménagement »." in page
+    assert "3 propositions soumises au vote" in page  # the heading still counts the whole ballot
+    assert 'value="déménagement"' in page
+
+
+def test_consultation_proposals_search_without_match_says_so(app, client):
+    consultation, _, proposals = make_consultation(SUPPORT)
+    retitle(proposals, TITLES)
+    page = text(client.get(f"/consultations/{consultation.id}?q=hippopotame"))
+    assert order_in(page, TITLES) == []
+    assert "Aucune proposition de ce vote ne correspond à ces mots-clés." in page
+
+
+def test_consultation_proposals_paginated_keeping_search_and_sort(app, client):
+    app.config["CONSULTATION_ITEMS_PER_PAGE"] = 2
+    consultation, _, proposals = make_consultation(SUPPORT)
+    retitle(proposals, TITLES, supports=[5, 1, 3])
+    url = f"/consultations/{consultation.id}"
+    first = text(client.get(url + "?tri=supported"))
+    assert order_in(first, TITLES) == [TITLES[0], TITLES[2]]
+    assert "Page 1 sur 2" in first
+    assert f'href="/consultations/{consultation.id}?tri=supported&amp;page=2#proposals-title"' in first
+    second = text(client.get(url + "?tri=supported&page=2"))
+    assert order_in(second, TITLES) == [TITLES[1]] and "Page 2 sur 2" in second
+    assert "Page suivante" not in second and "Page précédente" in second
+    # Past the last page: an empty page, not an error.
+    beyond = client.get(url + "?tri=supported&page=9")
+    assert beyond.status_code == 200 and order_in(text(beyond), TITLES) == []
+
+
+def test_consultations_list_paginates_the_closed_votes(app, client):
+    app.config["CONSULTATIONS_PER_PAGE"] = 1
+    make_consultation(title="Vote en cours A")
+    for title, closes_in in (("Vote clos ancien", timedelta(days=1)), ("Vote clos récent", timedelta(days=2))):
+        closed, organiser, _ = make_consultation(title=title, closes_in=closes_in)
+        service.close_consultation(closed.id, actor=organiser, force=True)
+    first = text(client.get("/consultations/"))
+    assert "Vote en cours A" in first and "Vote clos récent" in first and "Vote clos ancien" not in first
+    assert "Page 1 sur 2" in first and 'href="/consultations/?page=2"' in first
+    second = text(client.get("/consultations/?page=2"))
+    assert "Vote clos ancien" in second and "Vote clos récent" not in second
+    assert "Vote en cours A" not in second  # the running votes are on the first page only
+    assert "Page 2 sur 2" in second
+
+
+def test_proposals_list_links_to_consultations(app, client):
+    page = text(client.get("/propositions/"))
+    assert 'href="/consultations/">Par consultation</a>' in page
+
+
+def _seed_consultation(n: int, *, closed: bool):
+    """A consultation on ``n`` proposals inserted in bulk, opened; with one ballot; closed if asked."""
+    organisation = make_organisation()
+    organiser = make_member(organisation, Role.editor)
+    author = make_user()
+    db.session.commit()
+    now = utcnow()
+    consultation = service.create_consultation(
+        organiser, organisation, title=f"Vote sur {n} propositions", opens_at=now - timedelta(hours=1),
+        closes_at=now + timedelta(days=7), method=SUPPORT, selection_rule=SelectionRule.top_k, selection_value=3,
+        counts_visible_while_open=True)
+    db.session.execute(insert(Proposal), [
+        {"organisation_id": organisation.id, "title": f"Proposition numéro {i}", "problem": "p", "change": "c",
+         "benefit": "", "author_id": author.id, "state": ProposalState.published, "support_count": i % 7,
+         "version": 1, "created_at": now, "updated_at": now, "published_at": now - timedelta(minutes=i),
+         "follower_count": 0, "comment_count": i % 3, "hidden_reason": ""} for i in range(n)])
+    ids = list(db.session.scalars(select(Proposal.id).where(Proposal.organisation_id == organisation.id)))
+    db.session.execute(insert(ConsultationProposal), [
+        {"consultation_id": consultation.id, "proposal_id": pid, "position": i} for i, pid in enumerate(ids)])
+    db.session.commit()
+    service.open_consultation(organiser, consultation)
+    voter = make_user()
+    db.session.commit()
+    service.cast_ballot(consultation, voter, dict.fromkeys(ids[::2], 1))
+    if closed:
+        service.close_consultation(consultation.id, actor=organiser, force=True)
+    return consultation
+
+
+def _queries(client, url) -> int:
+    statements = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        response = client.get(url)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert response.status_code == 200
+    return len(statements)
+
+
+@pytest.mark.parametrize("closed", [False, True], ids=["open-with-live-counts", "closed"])
+@pytest.mark.parametrize("query", ["", "?tri=supported&q=proposition", "?page=2", "?tri=rank"])
+def test_consultation_page_issues_the_same_number_of_queries_with_10_and_300_proposals(app, client, login_as,
+                                                                                       closed, query):
+    login_as(make_user())
+    small = _seed_consultation(10, closed=closed)
+    large = _seed_consultation(300, closed=closed)
+    db.session.expire_all()
+    assert service.item_count(small) == 10 and service.item_count(large) == 300
+    small_count = _queries(client, f"/consultations/{small.id}{query}")
+    large_count = _queries(client, f"/consultations/{large.id}{query}")
+    assert small_count == large_count
