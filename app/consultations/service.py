@@ -24,6 +24,7 @@ from ..database import begin_write, is_sqlite
 from ..errors import Conflict, DomainError, InvalidInput, NotAllowed, NotFound
 from ..extensions import db
 from ..permissions import is_verified
+from ..proposals import service as proposals_service
 from ..proposals.models import Proposal, ProposalState
 from . import results
 from .models import (
@@ -434,6 +435,7 @@ def close_consultation(consultation_id: int, actor: User | None = None, now: dat
                            .values(state=ProposalState.published, updated_at=now)
                            .execution_options(synchronize_session=False))
     consultation.ballots_cast = counted.ballots_cast
+    proposals_service.notify_vote_outcome(selected, others)
     db.session.commit()
     signals.consultation_closed.send(consultation, selected_ids=selected)
     return consultation

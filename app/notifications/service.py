@@ -21,6 +21,8 @@ KINDS = {
     "proposal_withdrawn": _l("« %(title)s » a été retirée par son auteur·e."),
     "proposal_hidden": _l("« %(title)s » a été masquée par la modération."),
     "proposal_state": _l("« %(title)s » a changé d'état."),
+    "proposal_selected": _l("« %(title)s » a été retenue à l'issue du vote."),
+    "proposal_not_selected": _l("« %(title)s » n'a pas été retenue à l'issue du vote."),
 }
 DIGEST_MAX_ITEMS = 50
 

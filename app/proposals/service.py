@@ -171,6 +171,24 @@ def _audience(proposal: Proposal) -> list[int]:
     return sorted(ids)
 
 
+def notify_vote_outcome(selected_ids: list[int], other_ids: list[int]) -> None:
+    """Tell each proposal's author and followers whether it was selected by a vote (in the caller's
+    transaction: the closing of the consultation)."""
+    ids = list(selected_ids) + list(other_ids)
+    if not ids:
+        return
+    followers: dict[int, set[int]] = {}
+    for proposal_id, user_id in db.session.execute(select(Follow.proposal_id, Follow.user_id)
+                                                   .where(Follow.proposal_id.in_(ids))):
+        followers.setdefault(proposal_id, set()).add(user_id)
+    chosen = set(selected_ids)
+    for proposal_id, title, author_id in db.session.execute(select(Proposal.id, Proposal.title, Proposal.author_id)
+                                                            .where(Proposal.id.in_(ids))):
+        audience = followers.get(proposal_id, set()) | ({author_id} if author_id else set())
+        notify(audience, "proposal_selected" if proposal_id in chosen else "proposal_not_selected",
+               subject_title=title, url=proposal_path(proposal_id))
+
+
 def _log(proposal: Proposal, actor, action: str, reason: str = "", comment: Comment | None = None) -> None:
     db.session.add(ProposalModerationEntry(organisation_id=proposal.organisation_id, proposal_id=proposal.id,
                                            comment_id=comment.id if comment else None,

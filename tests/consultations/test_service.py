@@ -382,6 +382,33 @@ def test_closing_stores_results_selects_and_returns_others_to_published(app):
     assert received == [(consultation.id, [a.id], ConsultationState.closed)]
 
 
+def test_closing_tells_authors_and_followers_whether_their_proposal_was_selected(app):
+    from app.notifications.models import Notification
+    from app.proposals import service as proposals
+
+    consultation, organiser, (a, b, c) = make_consultation(SUPPORT, selection_value=1)
+    follower = voter()
+    proposals.follow(db.session.get(Proposal, b.id), follower)
+    service.cast_ballot(consultation, voter(), {a.id: 1})
+    service.close_consultation(consultation.id, actor=organiser, force=True)
+    rows = db.session.execute(select(Notification.user_id, Notification.kind, Notification.url)).all()
+    assert sorted(rows) == sorted([
+        (a.author_id, "proposal_selected", f"/propositions/{a.id}"),
+        (b.author_id, "proposal_not_selected", f"/propositions/{b.id}"),
+        (follower.id, "proposal_not_selected", f"/propositions/{b.id}"),
+        (c.author_id, "proposal_not_selected", f"/propositions/{c.id}"),
+    ])
+
+
+def test_a_consultation_closed_by_nobody_tells_nobody(app):
+    """The refusal twin: a closing that does not happen (not yet due) writes no notification."""
+    from app.notifications.models import Notification
+
+    consultation, _, _ = make_consultation(SUPPORT)
+    assert service.close_due() == 0
+    assert db.session.scalar(select(func.count()).select_from(Notification)) == 0
+
+
 def test_closing_job_is_idempotent(app):
     consultation, _, (a, _b, _c) = make_consultation(SUPPORT)
     service.cast_ballot(consultation, voter(), {a.id: 1})
