@@ -5,9 +5,9 @@ database; on PostgreSQL that read yields to other greenlets, so another person's
 the new socket *before* the ack. board.js applies that live event at once, moves its ``seq`` past it, and
 then skips every missed event of the ack as "already applied": those ideas never show (until a reload).
 
-B misses some ideas while disconnected, then reconnects while A posts fast. Applying live events at once loses
-ideas within a few rounds (the first test shows the race is real, so the second can fail); board.js holds live
-events until the ack is applied, and that loses nothing.
+B misses some ideas while disconnected, then reconnects while A posts fast. Applying live events at once lost
+ideas within a few rounds in most runs while this was investigated (not in every run: it is a race, so no test
+asserts that it happens); board.js holds live events until the ack is applied, and that loses nothing.
 """
 
 import threading
@@ -89,11 +89,6 @@ def lost_ideas(server: LiveServer, url: str, hold: bool) -> list[int]:
         return []
     finally:
         close_all([a, b])
-
-
-def test_applying_live_events_during_the_join_loses_ideas(live):
-    """The race exists: without holding, some round loses ideas (otherwise the next test proves nothing)."""
-    assert lost_ideas(*live, hold=False) != []
 
 
 def test_board_js_holding_live_events_until_the_ack_loses_nothing(live):
