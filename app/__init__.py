@@ -55,6 +55,7 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     from .catalog import bp as catalog_bp
     from .consultations import bp as consultations_bp
     from .core import bp as core_bp
+    from .decisions import bp as decisions_bp
     from .mail import bp as mail_bp
     from .notifications import bp as notifications_bp
     from .notifications import routes as notifications_routes
@@ -77,6 +78,7 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     app.register_blueprint(notifications_bp)
     notifications_routes.init_app(app)
     app.register_blueprint(consultations_bp)
+    app.register_blueprint(decisions_bp)
 
     security.init_app(app)
     i18n.init_app(app)

@@ -208,6 +208,9 @@ def seed(data_dir: str) -> bool:
     from .consultations.demo import seed_consultations
 
     created_any |= seed_consultations()
+    from .decisions.demo import seed_decisions
+
+    created_any |= seed_decisions()
     return created_any
 
 

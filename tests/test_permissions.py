@@ -14,6 +14,7 @@ from app.mail.service import queue_mail
 from app.workshops import service as workshops
 from tests.conftest import get_csrf, login
 from tests.consultations.helpers import permission_values as consultation_values
+from tests.decisions.helpers import permission_values as decision_values
 from tests.factories import make_life_event, make_member, make_organisation, make_service, make_user, make_workshop
 from tests.proposals.helpers import permission_values as proposal_values
 
@@ -204,6 +205,25 @@ EXPECTED = {
     "/notifications/": ("GET", "/notifications/", logged_in()),
     "/notifications/lues": ("POST", "/notifications/lues", logged_in(REDIRECT)),
     "/notifications/preferences": ("POST", "/notifications/preferences", logged_in(REDIRECT)),
+    # Decisions: the editors of the proposal's organisation and admins (facilitators do not answer).
+    "/decisions/propositions/<int:proposal_id>/reponse": ("GET", "/decisions/propositions/{d_proposal}/reponse",
+                                                          {**admin_only(), "editor": OK}),
+    "/decisions/organisations/<int:organisation_id>/a-repondre": (
+        "GET", "/decisions/organisations/{d_org_id}/a-repondre", {**admin_only(), "editor": OK}),
+    "/decisions/organisations/<int:organisation_id>/delai": ("GET", "/decisions/organisations/{d_org_id}/delai",
+                                                             {**admin_only(), "editor": OK}),
+    "/decisions/mesures/<int:measure_id>": ("GET", "/decisions/mesures/{d_measure}", everyone(OK)),
+    "/decisions/organisations/<int:organisation_id>/mesures/nouvelle": (
+        "GET", "/decisions/organisations/{d_org_id}/mesures/nouvelle", {**admin_only(), "editor": OK}),
+    "/decisions/mesures/<int:measure_id>/modifier": ("GET", "/decisions/mesures/{d_measure}/modifier",
+                                                     {**admin_only(), "editor": OK}),
+    "/decisions/mesures/<int:measure_id>/avancement": ("GET", "/decisions/mesures/{d_measure}/avancement",
+                                                       {**admin_only(), "editor": OK}),
+    # Sent empty: the editors get the form back with its errors (422).
+    "/decisions/mesures/<int:measure_id>/jalons": ("POST", "/decisions/mesures/{d_measure}/jalons",
+                                                   {**admin_only("422"), "editor": "422"}),
+    "/decisions/jalons/<int:milestone_id>/realise": ("POST", "/decisions/jalons/{d_milestone}/realise",
+                                                     {**admin_only(REDIRECT), "editor": REDIRECT}),
 }
 
 
@@ -238,6 +258,7 @@ def _world():
               "membership": users["facilitator_other"].memberships[0].id}
     values.update(consultation_values(org, users["editor"]))
     values.update(proposal_values(org, users["citizen"], users["facilitator"], board))
+    values.update(decision_values(org, users["citizen"]))
     return users, values
 
 

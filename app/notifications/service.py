@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -23,6 +24,8 @@ KINDS = {
     "proposal_state": _l("« %(title)s » a changé d'état."),
     "proposal_selected": _l("« %(title)s » a été retenue à l'issue du vote."),
     "proposal_not_selected": _l("« %(title)s » n'a pas été retenue à l'issue du vote."),
+    "proposal_answered": _l("L'organisation a répondu à « %(title)s »."),
+    "proposal_answer_updated": _l("La réponse de l'organisation à « %(title)s » a été modifiée."),
 }
 DIGEST_MAX_ITEMS = 50
 
@@ -142,8 +145,8 @@ def send_digests(now: datetime | None = None) -> int:
             continue
         for item in items:
             item.emailed_at = now
-        lines = [(notification_text(n), _absolute(n.url))
-                 for n in items[:DIGEST_MAX_ITEMS]]
+        with force_locale(user.locale or "fr"):  # the reader's language, not the job's
+            lines = [(notification_text(n), _absolute(n.url)) for n in items[:DIGEST_MAX_ITEMS]]
         queue_mail(user.email, "notifications_digest", user.locale, user=user, lines=lines,
                    more=max(0, len(items) - DIGEST_MAX_ITEMS), settings_url=_absolute("/notifications/"))
         db.session.commit()

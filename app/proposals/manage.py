@@ -186,6 +186,8 @@ def promote(board_id: int):
         abort(400)
     idea_id = request.form.get("idea_id", type=int)
     cluster_id = request.form.get("cluster_id", type=int)
+    if any(value is not None and not 0 < value < 2**31 for value in (idea_id, cluster_id)):
+        abort(404)  # outside the database's ids
     source = db.session.get(Idea, idea_id) if idea_id else db.session.get(Cluster, cluster_id) if cluster_id \
         else None
     if source is None or source.board_id != board.id or (idea_id and cluster_id):

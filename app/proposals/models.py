@@ -125,8 +125,11 @@ class Proposal(db.Model):
         return self.is_public or self.is_author(user) or self.can_manage(user)
 
     def can_edit(self, user) -> bool:
-        """The author, while the proposal is neither closed nor in a vote; staff may edit drafts they promoted."""
+        """The author, while the proposal is neither closed, in a vote nor hidden by the moderators; staff may edit
+        drafts they promoted."""
         if self.state not in (ProposalState.draft, ProposalState.awaiting_moderation, ProposalState.published):
+            return False
+        if self.is_hidden:
             return False
         if self.is_author(user):
             return True

@@ -38,6 +38,14 @@ def _per_account() -> str:
     return get_remote_address()
 
 
+def _form_id(raw) -> int | None:
+    """A row id posted in a form: None when absent; 0 (no such row: the service refuses it) when it is not an id
+    of the database's 32-bit range."""
+    if not raw:
+        return None
+    return int(raw) if raw.isdigit() and 0 < int(raw) < 2**31 else 0
+
+
 def _id_arg(name: str):
     value = request.args.get(name, type=int)
     return value if value and 0 < value < 2**31 else None
@@ -254,7 +262,7 @@ def add_comment(proposal_id: int):
         parent_id = form.parent_id.data
         try:
             service.add_comment(proposal, _me(), form.body.data, honeypot=form.website.data,
-                                parent_id=int(parent_id) if parent_id and parent_id.isdigit() else None)
+                                parent_id=_form_id(parent_id))
         except DomainError as err:
             flash(str(err.message), "error")
         else:
@@ -277,7 +285,7 @@ def report(proposal_id: int):
     comment_id = form.comment_id.data
     try:
         service.report(proposal, _me(), form.reason.data or "",
-                       comment_id=int(comment_id) if comment_id and comment_id.isdigit() else None)
+                       comment_id=_form_id(comment_id))
     except DomainError as err:
         flash(str(err.message), "error")
     else:

@@ -10,6 +10,7 @@ from collections import defaultdict
 
 import pytest
 
+from tests.decisions.helpers import accessibility_values as decision_values
 from tests.proposals.helpers import accessibility_values as proposal_values
 
 from .conftest import live_db_rows
@@ -120,6 +121,15 @@ SAMPLE_URLS = {
     "proposals.board_ideas": ["/propositions/tableaux/{board}"],
     "proposals.idea_page": ["/propositions/idees/{board_idea}"],
     "notifications.list_notifications": ["/notifications/"],
+    # Decisions: answering the demo proposal {proposal}, DINUM's proposals awaiting an answer and its deadline.
+    "decisions.answer_proposal": ["/decisions/propositions/{proposal}/reponse"],
+    "decisions.awaiting": ["/decisions/organisations/{dinum_id}/a-repondre"],
+    "decisions.deadline": ["/decisions/organisations/{dinum_id}/delai"],
+    # {measure}: the demo measure (app/decisions/demo.py), owned by {measure_org_id}.
+    "decisions.show_measure": ["/decisions/mesures/{measure}"],
+    "decisions.new_measure": ["/decisions/organisations/{dinum_id}/mesures/nouvelle"],
+    "decisions.edit_measure": ["/decisions/mesures/{measure}/modifier"],
+    "decisions.measure_progress": ["/decisions/mesures/{measure}/avancement"],
 }
 # Samples that answer 404 by design to everyone but some roles (a draft, someone's own convocation or
 # evaluation form): sample -> the roles that get the page. The others must get the 404 (or, when
@@ -197,7 +207,8 @@ def sample_values(live_server, outbox_message_id, demo_workshops, demo_board) ->
     return {"message_id": outbox_message_id, **{key: w["id"] for key, w in demo_workshops.items()},
             "invitation": demo_workshops["panel"]["invitation"], "registration": registration_id,
             "board": demo_board["id"], "board_code": demo_board["code"], **demo_consultations(live_server),
-            **proposal_values(lambda sql, params=(): live_db_rows(live_server, sql, params), demo_board["id"])}
+            **proposal_values(lambda sql, params=(): live_db_rows(live_server, sql, params), demo_board["id"]),
+            **decision_values(lambda sql, params=(): live_db_rows(live_server, sql, params))}
 
 
 def demo_consultations(live_server) -> dict:

@@ -94,3 +94,17 @@ def test_mark_all_read(world):
     db.session.execute(update(Notification).values(read_at=None))
     db.session.commit()
     assert notifications.unread_count(world.other) == 0
+
+
+def test_the_digest_is_written_in_the_readers_language(app, smtp, world):
+    from app.jobs import run_once
+
+    world.citizen.locale = "en"
+    db.session.commit()
+    proposal = propose(world.citizen, world, title="Une seule adresse pour tout")
+    service.add_comment(proposal, world.other, "Oui !")
+    run_once(app)
+    [mail] = smtp.wait_for(world.citizen.email)
+    body = text_body(mail)
+    assert "New comment on “Une seule adresse pour tout”" in body
+    assert "Nouveau commentaire" not in body

@@ -155,8 +155,10 @@ def test_facilitator_promotes_from_the_board_page_and_the_idea_page_links_back(c
     response = post_form(client, page + "/promouvoir", {"idea_id": str(idea.id)}, csrf_url=page)
     assert response.status_code == 302
     proposal = db.session.scalar(select(Proposal))
-    assert proposal.state is ProposalState.draft
-    service.submit_proposal(proposal, world.facilitator)
+    assert proposal.state is ProposalState.draft and proposal.change == ""  # the facilitator completes it
+    service.edit_proposal(proposal, world.facilitator, title=proposal.title, problem=proposal.problem,
+                          change="Une seule déclaration")
+    service.submit_proposal(db.session.get(Proposal, proposal.id), world.facilitator)
     html = client.get(f"/propositions/idees/{idea.id}").get_data(as_text=True)
     assert f"/propositions/{proposal.id}" in html
 
@@ -259,3 +261,40 @@ def test_comments_are_rate_limited_per_account_not_per_address(request, backend)
         assert post_form(second, url + "/commentaires", {"body": "Moi aussi", "website": ""},
                          csrf_url=url).status_code == 302
         assert count(Comment) == 3
+
+
+def test_a_hidden_proposal_shows_neither_its_title_nor_its_old_versions(client, world):
+    proposal = propose(world.citizen, world, title="TITRE-INJURIEUX")
+    service.support(proposal, world.other)
+    service.edit_proposal(db.session.get(Proposal, proposal.id), world.citizen, title="TITRE-INJURIEUX 2",
+                          problem="TEXTE-INJURIEUX", change="c")
+    url = f"/propositions/{proposal.id}"
+    assert "TEXTE-INJURIEUX" in client.get(url).get_data(as_text=True)  # versions shown while visible
+    service.hide_proposal(db.session.get(Proposal, proposal.id), world.editor, "Propos injurieux")
+    html = client.get(url).get_data(as_text=True)
+    assert "Masqué par la modération : Propos injurieux" in html
+    assert "INJURIEUX" not in html and "Proposition masquée par la modération" in html
+    login(client, world.editor.email)  # moderators still see what they hid
+    assert "TITRE-INJURIEUX 2" in client.get(url).get_data(as_text=True)
+
+
+@pytest.mark.parametrize("field", ["parent_id", "comment_id"])
+def test_ids_beyond_the_database_range_are_refused_cleanly(client, world, field):
+    proposal = propose(world.citizen, world)
+    login(client, world.other.email)
+    url = f"/propositions/{proposal.id}"
+    target = url + ("/commentaires" if field == "parent_id" else "/signaler")
+    response = post_form(client, target, {"body": "Réponse", "reason": "Spam", "website": "",
+                                          field: "9" * 25}, csrf_url=url)
+    assert response.status_code == 302
+    assert count(Comment) == 0
+    from app.proposals.models import Report
+    assert count(Report) == 0
+
+
+def test_promoting_an_id_beyond_the_database_range_is_not_found(client, world):
+    board, idea, _ = make_idea(world)
+    login(client, world.facilitator.email)
+    url = f"/propositions/tableaux/{board.id}"
+    response = post_form(client, url + "/promouvoir", {"idea_id": "9" * 25}, csrf_url=url)
+    assert response.status_code == 404 and count() == 0

@@ -30,6 +30,13 @@ def fresh(proposal) -> Proposal:
     return db.session.get(Proposal, proposal.id, populate_existing=True)
 
 
+def complete(draft, facilitator):
+    """What a facilitator does with a promoted draft before sending it: write the proposed change."""
+    service.edit_proposal(fresh(draft), facilitator, title=draft.title, problem=draft.problem,
+                          change="Une seule déclaration pour toutes les administrations.")
+    return fresh(draft)
+
+
 def supporters(proposal) -> int:
     return db.session.scalar(select(func.count()).select_from(Support).where(Support.proposal_id == proposal.id))
 
@@ -250,7 +257,7 @@ def test_facilitator_promotes_an_idea_to_a_draft_keeping_its_origin(world):
     assert proposal.state is ProposalState.draft and proposal.title == idea.text
     assert [(o.kind.value, o.idea_id) for o in service.origins_of(proposal)] == [("idea", idea.id)]
     assert [p.id for p in service.proposals_from_idea(idea)] == [proposal.id]
-    service.submit_proposal(proposal, world.facilitator)
+    service.submit_proposal(complete(proposal, world.facilitator), world.facilitator)
     assert fresh(proposal).is_public
 
 
@@ -292,7 +299,7 @@ def test_idea_page_visibility_follows_the_proposal(world):
     assert service.can_see_idea(idea, world.facilitator)
     proposal = service.promote(world.facilitator, idea_id=idea.id)
     assert not service.can_see_idea(idea, world.other)  # a draft is not public yet
-    service.submit_proposal(proposal, world.facilitator)
+    service.submit_proposal(complete(proposal, world.facilitator), world.facilitator)
     assert service.can_see_idea(idea, world.other)
 
 
@@ -301,7 +308,7 @@ def test_idea_page_visibility_follows_the_proposal(world):
 def test_merge_carries_supporters_followers_and_origins_without_double_counting(world):
     a = propose(world.citizen, world, title="Adresse unique A")
     _board, idea, _ = make_idea(world)
-    b = service.promote(world.facilitator, idea_id=idea.id)
+    b = complete(service.promote(world.facilitator, idea_id=idea.id), world.facilitator)
     service.submit_proposal(b, world.facilitator)
     both, only_b = make_user(), make_user()
     db.session.commit()
@@ -459,3 +466,67 @@ def test_follow_row_is_unique(world):
     with pytest.raises(Exception, match="(?i)unique"):
         db.session.commit()
     db.session.rollback()
+
+
+# --- moderation holes found in review ------------------------------------------------------------------
+
+def test_a_hidden_proposal_cannot_be_edited_by_its_author(world):
+    proposal = propose(world.citizen, world)
+    service.hide_proposal(proposal, world.editor, "Propos injurieux")
+    with pytest.raises(NotAllowed):
+        service.edit_proposal(fresh(proposal), world.citizen, title="Autre titre", problem="p", change="c")
+    assert fresh(proposal).title == "Un seul formulaire pour changer d'adresse"
+
+
+def test_a_visible_proposal_can_still_be_edited_by_its_author(world):
+    """The twin: hiding, not editing, is what stops the author."""
+    proposal = propose(world.citizen, world)
+    service.edit_proposal(proposal, world.citizen, title="Autre titre", problem="p", change="c")
+    assert fresh(proposal).title == "Autre titre"
+
+
+def test_where_moderation_comes_first_an_edited_text_is_read_again(world):
+    service.update_settings(world.organisation, world.editor, ModerationMode.before)
+    proposal = propose(world.citizen, world)
+    service.approve_proposal(proposal, world.editor)
+    first_published = fresh(proposal).published_at
+    service.edit_proposal(fresh(proposal), world.citizen, title="SPAM achetez", problem="p", change="c")
+    assert fresh(proposal).state is ProposalState.awaiting_moderation and not fresh(proposal).is_public
+    service.approve_proposal(fresh(proposal), world.editor)
+    assert fresh(proposal).state is ProposalState.published and fresh(proposal).published_at == first_published
+
+
+def test_where_moderation_comes_after_an_edited_text_stays_published(world):
+    proposal = propose(world.citizen, world)
+    service.edit_proposal(proposal, world.citizen, title="Autre titre", problem="p", change="c")
+    assert fresh(proposal).state is ProposalState.published
+
+
+def test_a_hidden_proposal_awaiting_moderation_is_refused_not_approved(world):
+    from app.proposals.service import WrongState
+
+    service.update_settings(world.organisation, world.editor, ModerationMode.before)
+    proposal = propose(world.citizen, world)
+    service.hide_proposal(proposal, world.editor, "Publicité")
+    assert service.list_awaiting(world.editor) == []
+    with pytest.raises(WrongState):
+        service.approve_proposal(fresh(proposal), world.editor)
+    assert fresh(proposal).state is ProposalState.awaiting_moderation
+
+
+def test_a_promoted_draft_without_a_proposed_change_cannot_be_sent(world):
+    board, idea, _ = make_idea(world)
+    draft = service.promote(world.facilitator, idea_id=idea.id)
+    db.session.execute(update(Proposal).where(Proposal.id == draft.id).values(change=""))
+    db.session.commit()
+    with pytest.raises(InvalidInput):
+        service.submit_proposal(fresh(draft), world.facilitator)
+    assert fresh(draft).state is ProposalState.draft
+
+
+def test_a_complete_promoted_draft_is_sent(world):
+    board, idea, _ = make_idea(world)
+    draft = service.promote(world.facilitator, idea_id=idea.id)
+    service.edit_proposal(fresh(draft), world.facilitator, title="Titre", problem="Problème", change="Changement")
+    service.submit_proposal(fresh(draft), world.facilitator)
+    assert fresh(draft).state is ProposalState.published

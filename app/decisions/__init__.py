@@ -1,0 +1,5 @@
+from flask import Blueprint
+
+bp = Blueprint("decisions", __name__, url_prefix="/decisions")
+
+from . import routes  # noqa: E402,F401

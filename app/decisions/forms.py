@@ -1,0 +1,106 @@
+"""Decision forms: the answer to a proposal, the organisation's answer deadline, measures and milestones."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
+
+from ..catalog.forms import CheckboxList
+from .models import ANSWER_KIND_NAMES, MAX_DEADLINE_DAYS, AnswerKind
+from .service import BODY_MAX, REASON_MAX, TITLE_MAX
+
+
+class AnswerForm(FlaskForm):
+    kind = RadioField(_l("Réponse"), validators=[InputRequired(_l("Choisissez une réponse."))])
+    body = TextAreaField(_l("Texte de la réponse"),
+                         description=_l("Publié sous le nom de l'organisation. Markdown accepté : **gras**, "
+                                        "*italique*, listes, liens."),
+                         validators=[DataRequired(_l("Écrivez la réponse de l'organisation.")),
+                                     Length(max=BODY_MAX)])
+    reason = TextAreaField(_l("Raison"),
+                           description=_l("Obligatoire si la proposition n'est pas adoptée ; publiée avec la "
+                                          "réponse."),
+                           validators=[Length(max=REASON_MAX)])
+    show_editor_name = BooleanField(_l("Afficher aussi mon nom sous la réponse"))
+    submit = SubmitField(_l("Publier la réponse"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.kind.choices = [(kind.value, str(ANSWER_KIND_NAMES[kind])) for kind in AnswerKind]
+
+    def validate_reason(self, field):
+        if self.kind.data == AnswerKind.not_adopted.value and not (field.data or "").strip():
+            from wtforms.validators import ValidationError
+
+            raise ValidationError(_l("Indiquez pourquoi la proposition n'est pas adoptée : la raison sera publiée."))
+
+
+class DeadlineForm(FlaskForm):
+    deadline_days = IntegerField(_l("Délai de réponse (en jours)"),
+                                 validators=[InputRequired(_l("Indiquez un nombre de jours.")),
+                                             NumberRange(1, MAX_DEADLINE_DAYS,
+                                                         _l("Entre 1 et %(max)s jours.", max=MAX_DEADLINE_DAYS))])
+    from_publication = BooleanField(_l("Compter le délai dès la publication de chaque proposition"),
+                                    description=_l("Sinon, le délai court à partir de la sélection de la "
+                                                   "proposition par un vote."))
+    submit = SubmitField(_l("Enregistrer"))
+
+
+def status_choices():
+    from .models import MEASURE_STATUS_NAMES, MeasureStatus
+
+    return [(status.value, str(MEASURE_STATUS_NAMES[status])) for status in MeasureStatus]
+
+
+class MeasureForm(FlaskForm):
+    title = StringField(_l("Titre de la mesure"), validators=[DataRequired(_l("Donnez un titre.")),
+                                                              Length(max=TITLE_MAX)])
+    description = TextAreaField(_l("Description"), description=_l("Markdown accepté : **gras**, *italique*, "
+                                                                  "listes, liens."),
+                                validators=[Length(max=BODY_MAX)])
+    proposal_ids = CheckboxList(_l("Propositions dont vient la mesure"), coerce=int, validate_choice=False,
+                                description=_l("Les propositions publiques de l'organisation."))
+    submit = SubmitField(_l("Enregistrer la mesure"))
+
+
+class MeasureUpdateForm(FlaskForm):
+    status = SelectField(_l("État"), validators=[InputRequired(_l("Choisissez un état."))])
+    progress = IntegerField(_l("Avancement (en %)"),
+                            validators=[InputRequired(_l("Indiquez l'avancement, de 0 à 100.")),
+                                        NumberRange(0, 100, _l("L'avancement est un pourcentage entre 0 et 100."))])
+    reason = TextAreaField(_l("Raison de l'abandon"), description=_l("Obligatoire si la mesure est abandonnée ; "
+                                                                     "publiée."),
+                           validators=[Length(max=REASON_MAX)])
+    body = TextAreaField(_l("Ce qui a changé"), description=_l("Publié dans l'historique de la mesure."),
+                         validators=[DataRequired(_l("Décrivez ce qui a changé.")), Length(max=BODY_MAX)])
+    submit = SubmitField(_l("Publier la mise à jour"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.status.choices = status_choices()
+
+    def validate_reason(self, field):
+        if self.status.data == "abandoned" and not (field.data or "").strip():
+            from wtforms.validators import ValidationError
+
+            raise ValidationError(_l("Indiquez pourquoi la mesure est abandonnée : la raison sera publiée."))
+
+
+class MilestoneForm(FlaskForm):
+    title = StringField(_l("Jalon"), validators=[DataRequired(_l("Donnez un titre.")), Length(max=TITLE_MAX)])
+    planned_on = DateField(_l("Date prévue"), validators=[InputRequired(_l("Indiquez une date."))])
+    submit = SubmitField(_l("Ajouter le jalon"))
+
+
+class MilestoneDoneForm(FlaskForm):
+    done_on = DateField(_l("Réalisé le"), validators=[InputRequired(_l("Indiquez une date."))])
+    submit = SubmitField(_l("Marquer comme réalisé"))

@@ -1,0 +1,248 @@
+"""Decision pages: an editor answers a proposal; an organisation's proposals awaiting an answer and its deadline;
+measures (create, edit, progress updates and milestones) and their public page.
+
+Every view: load -> authorise (``can_answer``) -> validate the form -> call one service -> redirect or render.
+The answer shows on the proposal page through ``decisions/_answer.html``, fed by the template globals below.
+"""
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from ..catalog.models import Organisation
+from ..errors import DomainError
+from ..extensions import db
+from ..markdown import render_markdown
+from ..permissions import is_authenticated, requires
+from ..proposals.models import Proposal
+from . import bp, service
+from .forms import AnswerForm, DeadlineForm, MeasureForm, MeasureUpdateForm, MilestoneDoneForm, MilestoneForm
+from .models import AnswerKind, Measure, Milestone, can_answer
+
+# Which form field shows a refusal from the service (by error code); anything else is shown above the form.
+ERROR_FIELDS = {"reason_required": "reason", "body_required": "body", "body_too_long": "body",
+                "reason_too_long": "reason", "unknown_kind": "kind", "deadline_out_of_range": "deadline_days"}
+
+
+def _me():
+    return current_user._get_current_object()
+
+
+def _show_error(form, err: DomainError) -> None:
+    name = ERROR_FIELDS.get(err.code)
+    if name and hasattr(form, name):
+        getattr(form, name).errors = [*getattr(form, name).errors, str(err.message)]
+    else:
+        flash(str(err.message), "error")
+
+
+def _organisation_for_editor(organisation_id: int) -> Organisation:
+    organisation = db.get_or_404(Organisation, organisation_id)
+    if not can_answer(current_user, organisation):
+        abort(403)
+    return organisation
+
+
+@bp.app_template_global("proposal_answer")
+def proposal_answer(proposal) -> dict | None:
+    """The answer to show on a proposal page, its earlier wordings, and whether the reader may edit it."""
+    answer = service.get_answer(proposal.id)
+    return {"answer": answer, "body_html": render_markdown(answer.body_md) if answer else "",
+            "can_answer": can_answer(current_user, proposal.organisation)
+            and proposal.state in service.ANSWERABLE_STATES,
+            "markdown": render_markdown, "measures": service.measures_of_proposal(proposal.id)}
+
+
+@bp.route("/propositions/<int:proposal_id>/reponse", methods=["GET", "POST"])
+@requires(is_authenticated)
+def answer_proposal(proposal_id: int):
+    proposal = db.get_or_404(Proposal, proposal_id)
+    if not can_answer(current_user, proposal.organisation):
+        abort(403)
+    answer = service.get_answer(proposal.id)
+    form = AnswerForm(obj=None)
+    if not form.is_submitted() and answer is not None:
+        form.kind.data, form.body.data, form.reason.data = answer.kind.value, answer.body_md, answer.reason
+        form.show_editor_name.data = answer.show_editor_name
+    status = 200
+    if form.validate_on_submit():
+        try:
+            service.answer_proposal(proposal, _me(), kind=form.kind.data, body=form.body.data,
+                                    reason=form.reason.data, show_editor_name=form.show_editor_name.data)
+        except DomainError as err:
+            _show_error(form, err)
+            status = err.status
+        else:
+            flash(_("La réponse est publiée sur la page de la proposition."), "success")
+            return redirect(url_for("proposals.show_proposal", proposal_id=proposal.id))
+    elif form.errors:
+        status = 422
+    return render_template("decisions/answer.html", form=form, proposal=proposal, answer=answer,
+                           answerable=proposal.state in service.ANSWERABLE_STATES,
+                           not_adopted=AnswerKind.not_adopted.value), status
+
+
+@bp.route("/organisations/<int:organisation_id>/a-repondre")
+@requires(is_authenticated)
+def awaiting(organisation_id: int):
+    organisation = _organisation_for_editor(organisation_id)
+    items = service.awaiting_answer(organisation.id)
+    return render_template("decisions/awaiting.html", organisation=organisation, items=items,
+                           settings=service.get_settings(organisation.id),
+                           overdue_count=sum(1 for item in items if item.overdue))
+
+
+@bp.route("/organisations/<int:organisation_id>/delai", methods=["GET", "POST"])
+@requires(is_authenticated)
+def deadline(organisation_id: int):
+    organisation = _organisation_for_editor(organisation_id)
+    current = service.get_settings(organisation.id)
+    form = DeadlineForm(data={"deadline_days": current.deadline_days, "from_publication": current.from_publication})
+    status = 200
+    if form.validate_on_submit():
+        try:
+            service.set_settings(organisation, _me(), deadline_days=form.deadline_days.data,
+                                 from_publication=form.from_publication.data)
+        except DomainError as err:
+            _show_error(form, err)
+            status = err.status
+        else:
+            flash(_("Le délai de réponse est enregistré."), "success")
+            return redirect(url_for("decisions.awaiting", organisation_id=organisation.id))
+    elif form.errors:
+        status = 422
+    return render_template("decisions/deadline.html", form=form, organisation=organisation), status
+
+
+# --- measures ------------------------------------------------------------------------------------
+
+MEASURE_ERROR_FIELDS = {"title_required": "title", "title_too_long": "title", "description_too_long": "description",
+                        "proposal_not_linkable": "proposal_ids", "abandon_reason_required": "reason",
+                        "progress_out_of_range": "progress", "unknown_status": "status", "body_required": "body",
+                        "body_too_long": "body", "reason_too_long": "reason", "date_required": "planned_on"}
+
+
+def _managed_measure(measure_id: int) -> Measure:
+    measure = db.get_or_404(Measure, measure_id)
+    if not measure.can_manage(current_user):
+        abort(403)
+    return measure
+
+
+def _measure_form_errors(form, err: DomainError) -> None:
+    name = MEASURE_ERROR_FIELDS.get(err.code)
+    if name and hasattr(form, name):
+        getattr(form, name).errors = [*getattr(form, name).errors, str(err.message)]
+    else:
+        flash(str(err.message), "error")
+
+
+def _proposal_choices(form, organisation_id: int) -> None:
+    form.proposal_ids.choices = [(p.id, p.title) for p in service.linkable_proposals(organisation_id)]
+
+
+@bp.route("/mesures/<int:measure_id>")
+def show_measure(measure_id: int):
+    measure = db.get_or_404(Measure, measure_id)
+    return render_template("decisions/measure.html", measure=measure,
+                           description=render_markdown(measure.description_md), markdown=render_markdown,
+                           can_manage=measure.can_manage(current_user))
+
+
+@bp.route("/organisations/<int:organisation_id>/mesures/nouvelle", methods=["GET", "POST"])
+@requires(is_authenticated)
+def new_measure(organisation_id: int):
+    organisation = _organisation_for_editor(organisation_id)
+    form = MeasureForm()
+    _proposal_choices(form, organisation.id)
+    if form.validate_on_submit():
+        try:
+            measure = service.create_measure(organisation, _me(), title=form.title.data,
+                                             description=form.description.data or "",
+                                             proposal_ids=form.proposal_ids.data)
+        except DomainError as err:
+            _measure_form_errors(form, err)
+        else:
+            flash(_("La mesure est créée. Ajoutez-y ses jalons."), "success")
+            return redirect(url_for("decisions.measure_progress", measure_id=measure.id))
+    return render_template("decisions/measure_form.html", form=form, organisation=organisation, measure=None), \
+        422 if form.errors else 200
+
+
+@bp.route("/mesures/<int:measure_id>/modifier", methods=["GET", "POST"])
+@requires(is_authenticated)
+def edit_measure(measure_id: int):
+    measure = _managed_measure(measure_id)
+    form = MeasureForm(data={"title": measure.title, "description": measure.description_md,
+                             "proposal_ids": [p.id for p in measure.proposals]})
+    _proposal_choices(form, measure.organisation_id)
+    if form.validate_on_submit():
+        try:
+            service.edit_measure(measure, _me(), title=form.title.data, description=form.description.data or "",
+                                 proposal_ids=form.proposal_ids.data)
+        except DomainError as err:
+            _measure_form_errors(form, err)
+        else:
+            flash(_("La mesure est enregistrée."), "success")
+            return redirect(url_for("decisions.show_measure", measure_id=measure.id))
+    return render_template("decisions/measure_form.html", form=form, organisation=measure.organisation,
+                           measure=measure), 422 if form.errors else 200
+
+
+def _progress_page(measure, update_form=None, milestone_form=None, status=200):
+    update_form = update_form or MeasureUpdateForm(data={"status": measure.status.value,
+                                                         "progress": measure.progress,
+                                                         "reason": measure.abandon_reason},
+                                                   formdata=None)
+    milestone_form = milestone_form or MilestoneForm(formdata=None, prefix="milestone")
+    return render_template("decisions/progress.html", measure=measure, update_form=update_form,
+                           milestone_form=milestone_form), status
+
+
+@bp.route("/mesures/<int:measure_id>/avancement", methods=["GET", "POST"])
+@requires(is_authenticated)
+def measure_progress(measure_id: int):
+    measure = _managed_measure(measure_id)
+    if request.method == "GET":
+        return _progress_page(measure)
+    form = MeasureUpdateForm()
+    if form.validate_on_submit():
+        try:
+            service.post_update(measure, _me(), body=form.body.data, status=form.status.data,
+                                progress=form.progress.data, reason=form.reason.data)
+        except DomainError as err:
+            _measure_form_errors(form, err)
+        else:
+            flash(_("La mise à jour est publiée."), "success")
+            return redirect(url_for("decisions.show_measure", measure_id=measure.id))
+    return _progress_page(measure, update_form=form, status=422)
+
+
+@bp.route("/mesures/<int:measure_id>/jalons", methods=["POST"])
+@requires(is_authenticated)
+def add_milestone(measure_id: int):
+    measure = _managed_measure(measure_id)
+    form = MilestoneForm(prefix="milestone")
+    if form.validate_on_submit():
+        try:
+            service.add_milestone(measure, _me(), title=form.title.data, planned_on=form.planned_on.data)
+        except DomainError as err:
+            _measure_form_errors(form, err)
+        else:
+            flash(_("Le jalon est ajouté."), "success")
+            return redirect(url_for("decisions.measure_progress", measure_id=measure.id))
+    return _progress_page(measure, milestone_form=form, status=422)
+
+
+@bp.route("/jalons/<int:milestone_id>/realise", methods=["POST"])
+@requires(is_authenticated)
+def complete_milestone(milestone_id: int):
+    milestone = db.get_or_404(Milestone, milestone_id)
+    measure = _managed_measure(milestone.measure_id)
+    form = MilestoneDoneForm()
+    if form.validate_on_submit():
+        service.complete_milestone(milestone, _me(), done_on=form.done_on.data)
+        flash(_("Le jalon est marqué comme réalisé."), "success")
+    else:
+        flash(_("Indiquez la date à laquelle le jalon a été réalisé."), "error")
+    return redirect(url_for("decisions.measure_progress", measure_id=measure.id))

@@ -1,0 +1,434 @@
+"""Decision use cases: answering proposals, and answer deadlines.
+
+An answer is written under the proposal's row lock (``BEGIN IMMEDIATE`` on SQLite); the proposal moves to
+``answered`` by a conditional UPDATE from a state that may be answered; one answer per proposal is a unique
+constraint, and an edit keeps the earlier wording. Authors and followers are notified in the same transaction.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import lazyload
+
+from ..accounts.models import User, utcnow
+from ..catalog.models import Organisation
+from ..consultations.models import Consultation, ConsultationProposal
+from ..database import begin_write
+from ..errors import Conflict, DomainError, InvalidInput, NotAllowed, NotFound
+from ..extensions import db
+from ..notifications.service import notify
+from ..proposals.models import Follow, Proposal, ProposalState
+from .models import (
+    DEFAULT_DEADLINE_DAYS,
+    MAX_DEADLINE_DAYS,
+    Answer,
+    AnswerKind,
+    AnswerSettings,
+    AnswerVersion,
+    DueFrom,
+    Measure,
+    MeasureProposal,
+    MeasureStatus,
+    MeasureUpdate,
+    Milestone,
+    can_answer,
+)
+
+BODY_MAX = 10000
+TITLE_MAX = 200
+REASON_MAX = 2000
+# States from which a proposal may be answered (``answered``: the answer is edited).
+ANSWERABLE_STATES = frozenset({ProposalState.published, ProposalState.selected, ProposalState.answered})
+
+
+class ReasonRequired(InvalidInput):
+    code = "reason_required"
+    message = _l("Indiquez pourquoi la proposition n'est pas adoptée : la raison sera publiée.")
+
+
+class BodyRequired(InvalidInput):
+    code = "body_required"
+    message = _l("Écrivez la réponse de l'organisation.")
+
+
+class UnknownKind(InvalidInput):
+    code = "unknown_kind"
+    message = _l("Choisissez une réponse proposée.")
+
+
+class NotAnswerable(DomainError):
+    code = "not_answerable"
+    message = _l("Seule une proposition publiée ou retenue peut recevoir une réponse (pas un brouillon, une "
+                 "proposition retirée, fusionnée, en attente de modération ou soumise à un vote en cours).")
+
+
+class AnswerConflict(Conflict):
+    code = "answer_conflict"
+    message = _l("Une autre réponse vient d'être enregistrée : rechargez la page et vérifiez-la.")
+
+
+class DeadlineOutOfRange(InvalidInput):
+    code = "deadline_out_of_range"
+    message = _l("Le délai doit être compris entre 1 et %(max)s jours.", max=MAX_DEADLINE_DAYS)
+
+
+def _clean(value: str | None, limit: int, code: str) -> str:
+    value = (value or "").strip()
+    if len(value) > limit:
+        raise InvalidInput(_l("Ce texte est trop long (%(limit)s caractères au plus).", limit=limit),
+                           code=f"{code}_too_long")
+    return value
+
+
+def _kind(value) -> AnswerKind:
+    try:
+        return value if isinstance(value, AnswerKind) else AnswerKind(value)
+    except ValueError:
+        raise UnknownKind() from None
+
+
+def _audience(proposal_id: int, author_id: int | None) -> set[int]:
+    ids = set(db.session.scalars(select(Follow.user_id).where(Follow.proposal_id == proposal_id)))
+    if author_id:
+        ids.add(author_id)
+    return ids
+
+
+# --- answers -------------------------------------------------------------------------------------
+
+def get_answer(proposal_id: int) -> Answer | None:
+    return db.session.scalar(select(Answer).where(Answer.proposal_id == proposal_id))
+
+
+def answer_proposal(proposal: Proposal, user: User, *, kind, body: str, reason: str = "",
+                    show_editor_name: bool = False) -> Answer:
+    """Editors of the proposal's organisation (and admins) answer a published or selected proposal, or edit
+    the answer (the earlier wording is kept); a proposal that is not adopted needs a reason."""
+    kind = _kind(kind)
+    body = _clean(body, BODY_MAX, "body")
+    reason = _clean(reason, REASON_MAX, "reason")
+    if not body:
+        raise BodyRequired()
+    if kind is AnswerKind.not_adopted and not reason:
+        raise ReasonRequired()
+    begin_write()
+    locked = db.session.scalar(select(Proposal).where(Proposal.id == proposal.id)
+                               .with_for_update(of=Proposal).execution_options(populate_existing=True))
+    if locked is None:
+        db.session.rollback()
+        raise NotFound()
+    if not can_answer(user, locked.organisation):
+        db.session.rollback()
+        raise NotAllowed()
+    now = utcnow()
+    moved = db.session.execute(update(Proposal).where(Proposal.id == locked.id,
+                                                      Proposal.state.in_(ANSWERABLE_STATES))
+                               .values(state=ProposalState.answered, updated_at=now)
+                               .execution_options(synchronize_session=False))
+    if moved.rowcount != 1:
+        db.session.rollback()
+        raise NotAnswerable()
+    answer = db.session.scalar(select(Answer).where(Answer.proposal_id == locked.id)
+                               .with_for_update(of=Answer).execution_options(populate_existing=True))
+    first = answer is None
+    if first:
+        answer = Answer(proposal_id=locked.id, organisation_id=locked.organisation_id, answered_at=now, revision=1)
+        db.session.add(answer)
+    else:
+        db.session.add(AnswerVersion(answer_id=answer.id, revision=answer.revision, kind=answer.kind,
+                                     body_md=answer.body_md, reason=answer.reason, editor_id=answer.editor_id,
+                                     written_at=answer.updated_at, replaced_at=now))
+        answer.revision += 1
+    answer.kind, answer.body_md, answer.reason = kind, body, reason
+    answer.editor_id, answer.show_editor_name, answer.updated_at = user.id, bool(show_editor_name), now
+    notify(_audience(locked.id, locked.author_id), "proposal_answered" if first else "proposal_answer_updated",
+           subject_title=locked.title, url=f"/propositions/{locked.id}",
+           actor_id=user.id)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise AnswerConflict() from None
+    return answer
+
+
+# --- deadlines -----------------------------------------------------------------------------------
+
+def get_settings(organisation_id: int) -> AnswerSettings:
+    """The organisation's settings, or the defaults (not stored) when it never changed them."""
+    found = db.session.get(AnswerSettings, organisation_id)
+    return found or AnswerSettings(organisation_id=organisation_id, deadline_days=DEFAULT_DEADLINE_DAYS,
+                                   from_publication=False)
+
+
+def set_settings(organisation: Organisation, user: User, *, deadline_days: int,
+                 from_publication: bool) -> AnswerSettings:
+    """Editors of the organisation (and admins) set its answer deadline, 1 to 365 days."""
+    if not can_answer(user, organisation):
+        raise NotAllowed()
+    if deadline_days is None or not 1 <= int(deadline_days) <= MAX_DEADLINE_DAYS:
+        raise DeadlineOutOfRange()
+    begin_write()
+    settings = db.session.get(AnswerSettings, organisation.id, with_for_update=True)
+    if settings is None:
+        settings = AnswerSettings(organisation_id=organisation.id)
+        db.session.add(settings)
+    settings.deadline_days, settings.from_publication = int(deadline_days), bool(from_publication)
+    settings.updated_at = utcnow()
+    try:
+        db.session.commit()
+    except IntegrityError:  # someone stored the first settings at the same moment
+        db.session.rollback()
+        raise AnswerConflict(_l("Ces réglages viennent d'être modifiés : rechargez la page.")) from None
+    return settings
+
+
+@dataclass(frozen=True)
+class Awaiting:
+    """A proposal waiting for its organisation's answer."""
+
+    proposal: Proposal
+    counted_from: DueFrom
+    start: datetime
+    due_at: datetime
+    overdue: bool
+
+    @property
+    def can_be_answered(self) -> bool:
+        return self.proposal.state in ANSWERABLE_STATES
+
+
+def awaiting_answer(organisation_id: int | None = None, now: datetime | None = None) -> list[Awaiting]:
+    """Proposals without an answer whose deadline runs: selected ones (from the close of the vote that selected
+    them), and, for organisations counting from publication, every published one. Soonest due first; two
+    queries whatever the number of proposals."""
+    now = now or utcnow()
+    settings = {s.organisation_id: s for s in db.session.scalars(
+        select(AnswerSettings) if organisation_id is None
+        else select(AnswerSettings).where(AnswerSettings.organisation_id == organisation_id))}
+    selected_at = (select(ConsultationProposal.proposal_id, func.max(Consultation.closed_at).label("at"))
+                   .join(Consultation, Consultation.id == ConsultationProposal.consultation_id)
+                   .where(ConsultationProposal.selected.is_(True))
+                   .group_by(ConsultationProposal.proposal_id).subquery())
+    waiting_states = (ProposalState.published, ProposalState.in_vote, ProposalState.selected)
+    query = (select(Proposal, selected_at.c.at).options(lazyload(Proposal.author))
+             .outerjoin(selected_at, selected_at.c.proposal_id == Proposal.id)
+             .where(Proposal.state.in_(waiting_states), Proposal.hidden_at.is_(None),
+                    ~select(Answer.id).where(Answer.proposal_id == Proposal.id).exists()))
+    if organisation_id is not None:
+        query = query.where(Proposal.organisation_id == organisation_id)
+    out = []
+    for proposal, selected in db.session.execute(query):
+        rule = settings.get(proposal.organisation_id)
+        days = rule.deadline_days if rule else DEFAULT_DEADLINE_DAYS
+        if rule and rule.from_publication and proposal.published_at:
+            counted_from, start = DueFrom.publication, proposal.published_at
+        elif proposal.state is ProposalState.selected:
+            # A proposal marked selected without a closed vote counts from its last change.
+            counted_from, start = DueFrom.selection, selected or proposal.updated_at
+        else:
+            continue
+        due = start + timedelta(days=days)
+        out.append(Awaiting(proposal, counted_from, start, due, due < now))
+    out.sort(key=lambda item: (item.due_at, item.proposal.id))
+    return out
+
+
+def overdue_proposals(organisation_id: int | None = None,
+                      now: datetime | None = None) -> dict[int, list[Awaiting]]:
+    """Overdue proposals per organisation id (only organisations that have some)."""
+    grouped: dict[int, list[Awaiting]] = {}
+    for item in awaiting_answer(organisation_id, now):
+        if item.overdue:
+            grouped.setdefault(item.proposal.organisation_id, []).append(item)
+    return grouped
+
+
+# --- measures ------------------------------------------------------------------------------------
+
+class TitleRequired(InvalidInput):
+    code = "title_required"
+    message = _l("Donnez un titre.")
+
+
+class AbandonReasonRequired(InvalidInput):
+    code = "abandon_reason_required"
+    message = _l("Indiquez pourquoi la mesure est abandonnée : la raison sera publiée.")
+
+
+class ProgressOutOfRange(InvalidInput):
+    code = "progress_out_of_range"
+    message = _l("L'avancement est un pourcentage entre 0 et 100.")
+
+
+class UnknownStatus(InvalidInput):
+    code = "unknown_status"
+    message = _l("Choisissez un état proposé.")
+
+
+class ProposalNotLinkable(InvalidInput):
+    code = "proposal_not_linkable"
+    message = _l("Une mesure ne peut venir que de propositions publiques de son organisation.")
+
+
+class DateRequired(InvalidInput):
+    code = "date_required"
+    message = _l("Indiquez une date.")
+
+
+def _title(value: str | None) -> str:
+    value = _clean(value, TITLE_MAX, "title")
+    if not value:
+        raise TitleRequired()
+    return value
+
+
+def linkable_proposals(organisation_id: int) -> list[Proposal]:
+    """Public proposals of the organisation a measure may come from, newest first."""
+    return list(db.session.scalars(select(Proposal).options(lazyload(Proposal.author))
+                                   .where(Proposal.organisation_id == organisation_id,
+                                          Proposal.state.in_((ProposalState.published, ProposalState.selected,
+                                                              ProposalState.answered)),
+                                          Proposal.hidden_at.is_(None))
+                                   .order_by(Proposal.id.desc())))
+
+
+def _link(measure: Measure, proposal_ids) -> None:
+    """Replace the measure's proposals (in the caller's transaction); every id must be linkable."""
+    wanted = {int(pid) for pid in proposal_ids or ()}
+    if wanted:
+        allowed = set(db.session.scalars(
+            select(Proposal.id).where(Proposal.id.in_(wanted), Proposal.organisation_id == measure.organisation_id,
+                                      Proposal.state.in_((ProposalState.published, ProposalState.selected,
+                                                          ProposalState.answered)))))
+        if allowed != wanted:
+            raise ProposalNotLinkable()
+    current = set(db.session.scalars(select(MeasureProposal.proposal_id)
+                                     .where(MeasureProposal.measure_id == measure.id)))
+    for pid in current - wanted:
+        db.session.execute(MeasureProposal.__table__.delete().where(MeasureProposal.measure_id == measure.id,
+                                                                    MeasureProposal.proposal_id == pid))
+    for pid in sorted(wanted - current):
+        db.session.add(MeasureProposal(measure_id=measure.id, proposal_id=pid))
+
+
+def get_measure(measure_id: int) -> Measure:
+    measure = db.session.get(Measure, measure_id)
+    if measure is None:
+        raise NotFound()
+    return measure
+
+
+def create_measure(organisation: Organisation, user: User, *, title: str, description: str = "",
+                   proposal_ids=()) -> Measure:
+    """Editors of the organisation (and admins) create a planned measure from its public proposals."""
+    if not can_answer(user, organisation):
+        raise NotAllowed()
+    title, description = _title(title), _clean(description, BODY_MAX, "description")
+    begin_write()
+    measure = Measure(organisation_id=organisation.id, title=title, description_md=description,
+                      status=MeasureStatus.planned, progress=0, created_by_id=user.id)
+    db.session.add(measure)
+    db.session.flush()
+    try:
+        _link(measure, proposal_ids)
+    except DomainError:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    return measure
+
+
+def _lock_measure(measure_id: int) -> Measure:
+    begin_write()
+    measure = db.session.scalar(select(Measure).where(Measure.id == measure_id)
+                                .with_for_update(of=Measure).execution_options(populate_existing=True))
+    if measure is None:
+        db.session.rollback()
+        raise NotFound()
+    return measure
+
+
+def edit_measure(measure: Measure, user: User, *, title: str, description: str = "", proposal_ids=()) -> Measure:
+    """Editors of the owning organisation change a measure's title, description and proposals."""
+    if not measure.can_manage(user):
+        raise NotAllowed()
+    title, description = _title(title), _clean(description, BODY_MAX, "description")
+    measure = _lock_measure(measure.id)
+    try:
+        if not measure.can_manage(user):
+            raise NotAllowed()
+        _link(measure, proposal_ids)
+    except DomainError:
+        db.session.rollback()
+        raise
+    measure.title, measure.description_md, measure.updated_at = title, description, utcnow()
+    db.session.commit()
+    db.session.expire(measure, ["proposals"])
+    return measure
+
+
+def post_update(measure: Measure, user: User, *, body: str, status, progress: int, reason: str = "") -> MeasureUpdate:
+    """A public update of the timeline, setting the status and progress (0-100); abandoning needs a reason."""
+    if not measure.can_manage(user):
+        raise NotAllowed()
+    try:
+        status = status if isinstance(status, MeasureStatus) else MeasureStatus(status)
+    except ValueError:
+        raise UnknownStatus() from None
+    if progress is None or not 0 <= int(progress) <= 100:
+        raise ProgressOutOfRange()
+    body, reason = _clean(body, BODY_MAX, "body"), _clean(reason, REASON_MAX, "reason")
+    if not body:
+        raise BodyRequired(_l("Décrivez ce qui a changé."))
+    if status is MeasureStatus.abandoned and not reason:
+        raise AbandonReasonRequired()
+    measure = _lock_measure(measure.id)
+    now = utcnow()
+    measure.status, measure.progress, measure.updated_at = status, int(progress), now
+    measure.abandon_reason = reason if status is MeasureStatus.abandoned else ""
+    update_row = MeasureUpdate(measure_id=measure.id, author_id=user.id, body_md=body, status=status,
+                               progress=int(progress), created_at=now)
+    db.session.add(update_row)
+    db.session.commit()
+    db.session.expire(measure, ["updates"])
+    return update_row
+
+
+def add_milestone(measure: Measure, user: User, *, title: str, planned_on: date | None) -> Milestone:
+    """Editors of the owning organisation add a dated milestone."""
+    if not measure.can_manage(user):
+        raise NotAllowed()
+    title = _title(title)
+    if planned_on is None:
+        raise DateRequired()
+    measure = _lock_measure(measure.id)
+    milestone = Milestone(measure_id=measure.id, title=title, planned_on=planned_on)
+    db.session.add(milestone)
+    measure.updated_at = utcnow()
+    db.session.commit()
+    db.session.expire(measure, ["milestones"])
+    return milestone
+
+
+def complete_milestone(milestone: Milestone, user: User, *, done_on: date | None) -> Milestone:
+    """Editors of the owning organisation mark a milestone done on a date (once; a later date changes it)."""
+    measure = get_measure(milestone.measure_id)
+    if not measure.can_manage(user):
+        raise NotAllowed()
+    if done_on is None:
+        raise DateRequired()
+    _lock_measure(measure.id)
+    milestone = db.session.get(Milestone, milestone.id, populate_existing=True)
+    milestone.done_on = done_on
+    db.session.commit()
+    return milestone
+
+
+def measures_of_proposal(proposal_id: int) -> list[Measure]:
+    """The measures a proposal fed."""
+    return list(db.session.scalars(select(Measure).join(MeasureProposal, MeasureProposal.measure_id == Measure.id)
+                                   .where(MeasureProposal.proposal_id == proposal_id).order_by(Measure.id)))

@@ -1,0 +1,126 @@
+"""Answers under real concurrency (SQLite and PostgreSQL): editors answering at once leave one answer whose
+history holds every other wording; an answer racing the author's withdrawal leaves one consistent outcome."""
+
+import threading
+
+import pytest
+from sqlalchemy import func, select
+
+from app.accounts.models import User
+from app.decisions import service
+from app.decisions.models import Answer, AnswerVersion
+from app.extensions import db
+from app.proposals import service as proposals
+from app.proposals.models import Proposal, ProposalState
+from tests.conftest import make_app, prepared_db
+from tests.decisions.helpers import World, make_proposal
+
+N = 12
+JOIN_TIMEOUT = 120
+
+
+@pytest.fixture
+def app(backend, request):
+    overrides = {"SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": N + 5, "max_overflow": 0, "pool_timeout": 60}}
+    if backend == "sqlite":
+        overrides["SQLITE_BUSY_TIMEOUT_MS"] = 60_000
+    with prepared_db(make_app(backend, request, **overrides), backend) as app:
+        yield app
+
+
+def run_together(app, jobs):
+    barrier = threading.Barrier(len(jobs), timeout=JOIN_TIMEOUT)
+    errors, results = [], [None] * len(jobs)
+
+    def run(i, job):
+        with app.app_context():
+            try:
+                results[i] = job(barrier)
+            except Exception as exc:  # kept for the test to assert on
+                errors.append((i, exc))
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run, args=(i, job), daemon=True) for i, job in enumerate(jobs)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(JOIN_TIMEOUT)
+    assert not any(t.is_alive() for t in threads), "a worker hung"
+    return results, errors
+
+
+def test_editors_answering_at_once_leave_one_answer_and_the_rest_in_its_history(app):
+    world = World()
+    proposal_id, editor_ids = make_proposal(world).id, [world.editor.id, world.admin.id]
+
+    def job_for(i):
+        def job(barrier):
+            user = db.session.get(User, editor_ids[i % 2])
+            proposal = db.session.get(Proposal, proposal_id)
+            db.session.rollback()
+            barrier.wait()
+            return service.answer_proposal(proposal, user, kind="adopted", body=f"Réponse {i}").id
+        return job
+
+    results, errors = run_together(app, [job_for(i) for i in range(N)])
+    assert errors == []
+    db.session.rollback()
+    (answer,) = db.session.scalars(select(Answer).where(Answer.proposal_id == proposal_id))
+    assert set(results) == {answer.id} and answer.revision == N
+    revisions = sorted(db.session.scalars(select(AnswerVersion.revision).where(AnswerVersion.answer_id == answer.id)))
+    assert revisions == list(range(1, N))
+    bodies = set(db.session.scalars(select(AnswerVersion.body_md))) | {answer.body_md}
+    assert bodies == {f"Réponse {i}" for i in range(N)}
+
+
+def test_answer_racing_withdrawal_has_one_outcome(app):
+    world = World()
+    proposal_id, editor_id, author_id = make_proposal(world).id, world.editor.id, world.author.id
+
+    def answer(barrier):
+        user, proposal = db.session.get(User, editor_id), db.session.get(Proposal, proposal_id)
+        db.session.rollback()
+        barrier.wait()
+        return service.answer_proposal(proposal, user, kind="adopted", body="Oui.")
+
+    def withdraw(barrier):
+        user, proposal = db.session.get(User, author_id), db.session.get(Proposal, proposal_id)
+        db.session.rollback()
+        barrier.wait()
+        return proposals.withdraw_proposal(proposal, user)
+
+    _results, errors = run_together(app, [answer, withdraw])
+    assert len(errors) == 1
+    db.session.rollback()
+    state = db.session.scalar(select(Proposal.state).where(Proposal.id == proposal_id))
+    answers = db.session.scalar(select(func.count()).select_from(Answer))
+    (_i, error), = errors
+    if state is ProposalState.answered:
+        assert isinstance(error, proposals.WrongState) and answers == 1
+    else:
+        assert state is ProposalState.withdrawn and isinstance(error, service.NotAnswerable) and answers == 0
+
+
+def test_concurrent_progress_updates_leave_the_measure_as_its_latest_update(app):
+    from app.decisions.models import Measure, MeasureUpdate
+
+    world = World()
+    measure_id = service.create_measure(world.organisation, world.editor, title="Mesure").id
+    editor_id = world.editor.id
+
+    def job_for(i):
+        def job(barrier):
+            user, measure = db.session.get(User, editor_id), db.session.get(Measure, measure_id)
+            db.session.rollback()
+            barrier.wait()
+            return service.post_update(measure, user, body=f"Étape {i}", status="in_progress", progress=i * 5).id
+        return job
+
+    _results, errors = run_together(app, [job_for(i) for i in range(N)])
+    assert errors == []
+    db.session.rollback()
+    latest = db.session.scalar(select(MeasureUpdate).order_by(MeasureUpdate.id.desc()).limit(1))
+    measure = db.session.get(Measure, measure_id, populate_existing=True)
+    assert db.session.scalar(select(func.count()).select_from(MeasureUpdate)) == N
+    assert measure.progress == latest.progress and measure.updated_at == latest.created_at

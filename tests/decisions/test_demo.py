@@ -1,0 +1,32 @@
+"""The demo decisions load on both backends, once, through the service rules."""
+
+from sqlalchemy import func, select
+
+from app.decisions.models import Answer, AnswerKind, Measure, MeasureStatus, MeasureUpdate, Milestone
+from app.extensions import db
+from app.proposals.models import Proposal, ProposalState
+
+
+def counts():
+    return tuple(db.session.scalar(select(func.count()).select_from(m))
+                 for m in (Answer, Measure, Milestone, MeasureUpdate))
+
+
+def test_demo_decisions_load_once(app):
+    from app.decisions.demo import MEASURE_TITLE
+    from app.demo import seed
+
+    assert seed(app.config["DEMO_DATA_DIR"]) is True
+    kinds = set(db.session.scalars(select(Answer.kind)))
+    assert {AnswerKind.adopted, AnswerKind.not_adopted} <= kinds
+    answered = set(db.session.scalars(select(Proposal.state).join(Answer, Answer.proposal_id == Proposal.id)))
+    assert answered == {ProposalState.answered}
+    # The demo still has selected proposals (awaiting an answer).
+    assert db.session.scalar(select(func.count()).select_from(Proposal)
+                             .where(Proposal.state == ProposalState.selected)) >= 1
+    measure = db.session.scalar(select(Measure).where(Measure.title == MEASURE_TITLE))
+    assert measure.status is MeasureStatus.in_progress and measure.progress == 40 and measure.proposals
+    before = counts()
+    assert before[2:] == (2, 1)
+    seed(app.config["DEMO_DATA_DIR"])
+    assert counts() == before
