@@ -1,7 +1,6 @@
 """Answers under real concurrency (SQLite and PostgreSQL): editors answering at once leave one answer whose
 history holds every other wording; an answer racing the author's withdrawal leaves one consistent outcome."""
 
-import threading
 
 import pytest
 from sqlalchemy import func, select
@@ -12,42 +11,16 @@ from app.decisions.models import Answer, AnswerVersion
 from app.extensions import db
 from app.proposals import service as proposals
 from app.proposals.models import Proposal, ProposalState
-from tests.conftest import make_app, prepared_db
+from tests.concurrency import app_for_threads, run_together
 from tests.decisions.helpers import World, make_proposal
 
 N = 12
-JOIN_TIMEOUT = 120
 
 
 @pytest.fixture
 def app(backend, request):
-    overrides = {"SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": N + 5, "max_overflow": 0, "pool_timeout": 60}}
-    if backend == "sqlite":
-        overrides["SQLITE_BUSY_TIMEOUT_MS"] = 60_000
-    with prepared_db(make_app(backend, request, **overrides), backend) as app:
+    with app_for_threads(backend, request, N) as app:
         yield app
-
-
-def run_together(app, jobs):
-    barrier = threading.Barrier(len(jobs), timeout=JOIN_TIMEOUT)
-    errors, results = [], [None] * len(jobs)
-
-    def run(i, job):
-        with app.app_context():
-            try:
-                results[i] = job(barrier)
-            except Exception as exc:  # kept for the test to assert on
-                errors.append((i, exc))
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run, args=(i, job), daemon=True) for i, job in enumerate(jobs)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(JOIN_TIMEOUT)
-    assert not any(t.is_alive() for t in threads), "a worker hung"
-    return results, errors
 
 
 def test_editors_answering_at_once_leave_one_answer_and_the_rest_in_its_history(app):
