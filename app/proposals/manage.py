@@ -16,7 +16,7 @@ from ..extensions import db
 from ..permissions import has_org_role, is_admin, is_staff, requires
 from . import bp, service
 from .forms import HideForm, MergeForm, SettingsForm
-from .models import STATE_NAMES, Comment, ProposalState, StateLabel
+from .models import MODERATION_ACTIONS, STATE_NAMES, Comment, ProposalState, StateLabel
 from .routes import _load, _me
 
 
@@ -112,7 +112,7 @@ def moderation():
     return render_template("proposals/moderation.html", awaiting=service.list_awaiting(_me()),
                            log=service.moderation_log(_me()) if admin else [],
                            reports=service.open_reports(_me()) if admin else [], is_admin=admin,
-                           confirm_form=ConfirmForm())
+                           confirm_form=ConfirmForm(), actions=MODERATION_ACTIONS)
 
 
 def _settings_form(organisation):

@@ -281,6 +281,14 @@ class StateLabel(db.Model):
     label_en: Mapped[str] = mapped_column(String(60), default="")
 
 
+MODERATION_ACTIONS = {
+    "approve": _l("Publiée après relecture"),
+    "hide_proposal": _l("Proposition masquée"),
+    "hide_comment": _l("Commentaire masqué"),
+    "merge": _l("Fusionnée avec une proposition semblable"),
+}
+"""How each action of the moderation log reads (unknown codes are shown as they are)."""
+
 STATE_NAMES = {
     ProposalState.draft: _l("Brouillon"),
     ProposalState.awaiting_moderation: _l("En attente de modération"),

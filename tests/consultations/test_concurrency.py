@@ -27,7 +27,7 @@ from tests.servers import LiveServer
 from tests.workshops.test_concurrency import JOIN_TIMEOUT, Crowd, make_verified_users
 
 PEOPLE = {"postgresql": 500, "sqlite": 100}
-HTTP_PEOPLE = 250  # 500 concurrent submissions over HTTP: logins (argon2) dominate the set-up time
+HTTP_PEOPLE = 500  # 1,000 concurrent submissions over HTTP from 500 accounts, as in-process
 
 
 @pytest.fixture

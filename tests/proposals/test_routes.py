@@ -298,3 +298,20 @@ def test_promoting_an_id_beyond_the_database_range_is_not_found(client, world):
     url = f"/propositions/tableaux/{board.id}"
     response = post_form(client, url + "/promouvoir", {"idea_id": "9" * 25}, csrf_url=url)
     assert response.status_code == 404 and count() == 0
+
+
+def test_admins_read_the_moderation_log_in_words_with_the_public_reason(client, world):
+    proposal = propose(world.citizen, world)
+    service.hide_proposal(proposal, world.editor, "Propos injurieux")
+    login(client, world.admin.email)
+    html = client.get("/propositions/moderation").get_data(as_text=True)
+    assert "Proposition masquée" in html and "Propos injurieux" in html and "hide_proposal" not in html
+    assert f"Proposition n° {proposal.id}" in html
+
+
+def test_editors_do_not_see_the_moderation_log(client, world):
+    proposal = propose(world.citizen, world)
+    service.hide_proposal(proposal, world.editor, "Propos injurieux")
+    login(client, world.editor.email)
+    html = client.get("/propositions/moderation").get_data(as_text=True)
+    assert "Propos injurieux" not in html
