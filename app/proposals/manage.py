@@ -122,6 +122,9 @@ def _settings_form(organisation):
     for state in ProposalState:
         setattr(Form, f"label_{state.value}", StringField(
             _l("Nom affiché pour « %(state)s »", state=STATE_NAMES[state]), validators=[Optional(), Length(max=60)]))
+        setattr(Form, f"label_en_{state.value}", StringField(
+            _l("Nom affiché en anglais pour « %(state)s »", state=STATE_NAMES[state]),
+            validators=[Optional(), Length(max=60)]))
     return Form()
 
 
@@ -140,9 +143,10 @@ def settings(organisation_id: int):
         form.moderation.data = service.get_settings(organisation.id).moderation.value
         for state, row in labels.items():
             getattr(form, f"label_{state.value}").data = row.label_fr
+            getattr(form, f"label_en_{state.value}").data = row.label_en
     if form.validate_on_submit():
         new_labels = {state: (getattr(form, f"label_{state.value}").data or "",
-                              labels[state].label_en if state in labels else "") for state in ProposalState}
+                              getattr(form, f"label_en_{state.value}").data or "") for state in ProposalState}
         try:
             service.update_settings(organisation, _me(), form.moderation.data, labels=new_labels)
         except DomainError as err:
@@ -151,7 +155,8 @@ def settings(organisation_id: int):
             flash(_("Les réglages sont enregistrés."), "success")
             return redirect(url_for("proposals.settings", organisation_id=organisation.id))
     return render_template("proposals/settings.html", form=form, organisation=organisation,
-                           label_fields=[getattr(form, f"label_{s.value}") for s in ProposalState])
+                           label_fields=[(getattr(form, f"label_{s.value}"), getattr(form, f"label_en_{s.value}"))
+                                         for s in ProposalState])
 
 
 # --- promotion from boards -----------------------------------------------------------------------

@@ -1,13 +1,13 @@
 """Proposal pages over HTTP: forms and their errors, CSRF, the no-JavaScript review step, permissions."""
 
 import pytest
-from sqlalchemy import event, func, insert, select
+from sqlalchemy import event, func, insert, select, update
 
 from app.accounts.models import utcnow
 from app.extensions import db
 from app.proposals import service
 from app.proposals.models import Comment, Proposal, ProposalState, Support
-from tests.conftest import login, post_form
+from tests.conftest import get_csrf, login, post_form
 from tests.proposals.helpers import World, make_idea, propose
 
 
@@ -177,9 +177,18 @@ def test_idea_page_is_hidden_from_strangers_until_a_proposal_is_public(client, w
 def test_settings_page_renames_a_state(client, world):
     login(client, world.editor.email)
     url = f"/propositions/organisations/{world.organisation.id}/reglages"
-    assert post_form(client, url, {"moderation": "before", "label_selected": "Retenue par le jury"}).status_code == 302
+    assert post_form(client, url, {"moderation": "before", "label_selected": "Retenue par le jury",
+                                   "label_en_selected": "Chosen by the jury"}).status_code == 302
     proposal = propose(world.citizen, world)
     assert proposal.state is ProposalState.awaiting_moderation
+    db.session.execute(update(Proposal).where(Proposal.id == proposal.id).values(state=ProposalState.selected))
+    db.session.commit()
+    page = f"/propositions/{proposal.id}"
+    assert "Retenue par le jury" in client.get(page).get_data(as_text=True)
+    client.post("/langue", data={"lang": "en", "next": "/", "csrf_token": get_csrf(client, "/")})
+    html = client.get(page).get_data(as_text=True)
+    assert "Chosen by the jury" in html and "Retenue par le jury" not in html
+    assert 'value="Chosen by the jury"' in client.get(url).get_data(as_text=True)  # shown again for editing
 
 
 def test_notifications_page_and_digest_preference(client, world):
