@@ -455,9 +455,11 @@ def test_report_needs_an_account(world):
 def test_comment_notifies_author_and_followers_but_not_the_actor(world):
     proposal = propose(world.citizen, world)
     service.follow(proposal, world.other)
+    service.follow(proposal, world.facilitator)
     service.add_comment(proposal, world.other, "Bonne idée")
     rows = db.session.execute(select(Notification.user_id, Notification.kind)).all()
-    assert rows == [(world.citizen.id, "proposal_commented")]
+    assert sorted(rows) == sorted([(world.citizen.id, "proposal_commented"),
+                                   (world.facilitator.id, "proposal_commented")])
 
 
 def test_follow_row_is_unique(world):
