@@ -7,7 +7,7 @@ import re
 import pytest
 
 from .conftest import live_db_rows
-from .helpers import assert_visible_focus, blocking_violations, login, press_and_wait, tab_to
+from .helpers import assert_visible_focus, blocking_violations, login, press_and_wait, switch_language, tab_to
 
 pytestmark = pytest.mark.browser
 
@@ -18,6 +18,7 @@ def test_editor_answers_then_creates_and_updates_a_measure_with_the_keyboard(pag
     ((dinum_id,),) = live_db_rows(live_server, "SELECT id FROM organisations WHERE slug = 'dinum'")
     login(page, EDITOR)
     page.goto(f"/decisions/organisations/{dinum_id}/a-repondre")
+    switch_language(page, "fr")  # the account's language is stored: another test may have left it in English
     assert blocking_violations(axe, page) == []
     tab_to(page, "main td a[href$='/reponse']")
     assert_visible_focus(page)
