@@ -560,7 +560,8 @@ def proposals_from_idea(idea) -> list[Proposal]:
 
 
 def can_see_idea(idea, user) -> bool:
-    """Board participants and facilitators; everyone once a proposal it led to is public."""
+    """Board participants and facilitators; everyone once a proposal it led to is public (and not hidden by
+    the moderators)."""
     from ..boards.models import Participant
 
     board = _board_of(idea)
@@ -569,7 +570,7 @@ def can_see_idea(idea, user) -> bool:
     if is_authenticated(user) and db.session.scalar(select(Participant.id).where(
             Participant.board_id == board.id, Participant.user_id == user.id, Participant.removed_at.is_(None))):
         return True
-    return any(p.is_public for p in proposals_from_idea(idea))
+    return any(p.is_public and not p.is_hidden for p in proposals_from_idea(idea))
 
 
 # --- merge ---------------------------------------------------------------------------------------

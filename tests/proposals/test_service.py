@@ -532,3 +532,13 @@ def test_a_complete_promoted_draft_is_sent(world):
     service.edit_proposal(fresh(draft), world.facilitator, title="Titre", problem="Problème", change="Changement")
     service.submit_proposal(fresh(draft), world.facilitator)
     assert fresh(draft).state is ProposalState.published
+
+
+def test_an_idea_is_not_made_public_by_a_hidden_proposal(world):
+    _board, idea, _ = make_idea(world)
+    proposal = service.promote(world.facilitator, idea_id=idea.id)
+    service.submit_proposal(complete(proposal, world.facilitator), world.facilitator)
+    assert service.can_see_idea(idea, world.other)  # the twin: public while the proposal is visible
+    service.hide_proposal(fresh(proposal), world.editor, "Propos injurieux")
+    assert not service.can_see_idea(idea, world.other)
+    assert service.can_see_idea(idea, world.facilitator)
