@@ -59,6 +59,18 @@ OPEN_SUPPORT = [
      "Les courriers ne disent pas qui contacter en cas de question.",
      "Chaque courrier indique un nom et un moyen de contact direct.", "Un interlocuteur identifié."),
 ]
+CLOSED_MAJORITY = [
+    ("Prévenir avant la fin d'un droit",
+     "On découvre qu'une aide s'est arrêtée au moment où elle n'est plus versée.",
+     "Un message deux mois avant la fin d'un droit, avec la démarche pour le renouveler.",
+     "Pas de rupture de ressources."),
+    ("Un seul justificatif d'identité pour toute une démarche",
+     "Chaque étape d'une même démarche redemande une pièce d'identité.",
+     "La pièce déposée au début vaut pour toutes les étapes.", "Moins de téléversements."),
+    ("Des délais de traitement affichés avant de déposer",
+     "On dépose un dossier sans savoir combien de temps il faudra attendre.",
+     "Le délai moyen constaté est affiché sur la page de chaque démarche.", "On s'organise en connaissance de cause."),
+]
 OPEN_DOTS = [
     ("Traduire les démarches essentielles en langues étrangères",
      "Les personnes qui lisent mal le français renoncent à certaines démarches.",
@@ -132,6 +144,25 @@ def seed_consultations() -> bool:
         for i, voter in enumerate(voters):
             service.cast_ballot(c, voter, {ids[0]: 1, **({ids[1]: 1} if i % 2 else {}),
                                            **({ids[2]: 1} if i % 3 == 0 else {})})
+        service.close_consultation(c.id, actor=editor, force=True)
+        created = True
+
+    title = "Droits et justificatifs — jugement majoritaire (clos)"
+    if not exists(title):
+        proposals = _proposals(org, camille, CLOSED_MAJORITY)
+        c = service.create_consultation(
+            editor, org, title=title, method=ConsultationMethod.majority, opens_at=now - timedelta(days=30),
+            closes_at=now + timedelta(days=1), selection_rule=SelectionRule.top_k, selection_value=1,
+            description_md="Une mention pour chaque proposition ; la médiane décide, départagée par la règle "
+                           "habituelle du jugement majoritaire.")
+        service.add_proposals(editor, c, [p.id for p in proposals])
+        service.open_consultation(editor, c)
+        ids = [p.id for p in proposals]
+        for i, voter in enumerate(voters):
+            grades = {ids[0]: 5 - (i % 2), ids[1]: 3 + (i % 3) - 1, ids[2]: 4 - (i % 4)}
+            if i == 0:
+                grades.pop(ids[2])  # left ungraded: counted « À rejeter »
+            service.cast_ballot(c, voter, grades)
         service.close_consultation(c.id, actor=editor, force=True)
         created = True
 

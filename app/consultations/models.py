@@ -132,6 +132,11 @@ class Consultation(db.Model):
     def can_view(self, user) -> bool:
         return not self.is_draft or self.can_manage(user)
 
+    @property
+    def votable_items(self) -> list["ConsultationProposal"]:
+        """The ballot without the proposals the moderators withdrew from the vote."""
+        return [item for item in self.items if not item.withdrawn]
+
 
 class ConsultationProposal(db.Model):
     """A proposal on a consultation's ballot, with its result once the consultation is closed."""
@@ -155,6 +160,14 @@ class ConsultationProposal(db.Model):
 
     consultation = relationship("Consultation", back_populates="items")
     proposal = relationship("Proposal", lazy="joined")
+
+    @property
+    def withdrawn(self) -> bool:
+        """Hidden by the moderators before the vote closed: off the ballot, out of the count, never selected.
+        (Hidden after closing, it keeps its published result.)"""
+        hidden_at = self.proposal.hidden_at
+        closed_at = self.consultation.closed_at
+        return hidden_at is not None and (closed_at is None or hidden_at <= closed_at)
 
 
 class Ballot(db.Model):

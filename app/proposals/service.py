@@ -64,6 +64,11 @@ class AlreadySupported(Conflict):
     message = _l("Vous soutenez déjà cette proposition.")
 
 
+class AlreadyReported(Conflict):
+    code = "already_reported"
+    message = _l("Vous avez déjà signalé ce contenu : l'équipe de modération l'examinera.")
+
+
 class NotSupported(Conflict):
     code = "not_supported"
     message = _l("Vous ne soutenez pas cette proposition.")
@@ -431,17 +436,22 @@ def unsupport(proposal: Proposal, user: User) -> int:
     if not is_authenticated(user):
         raise NotAllowed()
     begin_write()
-    state = db.session.scalar(select(Proposal.state).where(Proposal.id == proposal.id))
-    if state not in SUPPORTABLE_STATES:
+    # The conditional UPDATE comes first: it takes the proposal's row lock, so a merge in flight finishes
+    # before, and the state is re-checked after it (a support already carried to the merge target stays put:
+    # supports close on a merged proposal). Rolled back below when the person had not supported it.
+    counted = db.session.execute(
+        update(Proposal).where(Proposal.id == proposal.id, Proposal.state.in_(SUPPORTABLE_STATES),
+                               Proposal.support_count > 0)
+        .values(support_count=Proposal.support_count - 1).execution_options(synchronize_session=False))
+    if counted.rowcount != 1:
+        state = db.session.scalar(select(Proposal.state).where(Proposal.id == proposal.id))
         db.session.rollback()
-        raise SupportClosed()
+        raise SupportClosed() if state not in SUPPORTABLE_STATES else NotSupported()
     removed = db.session.execute(delete(Support).where(Support.proposal_id == proposal.id,
                                                        Support.user_id == user.id))
     if removed.rowcount != 1:
         db.session.rollback()
         raise NotSupported()
-    db.session.execute(update(Proposal).where(Proposal.id == proposal.id, Proposal.support_count > 0)
-                       .values(support_count=Proposal.support_count - 1).execution_options(synchronize_session=False))
     db.session.commit()
     return db.session.scalar(select(Proposal.support_count).where(Proposal.id == proposal.id))
 
@@ -703,7 +713,11 @@ def report(proposal: Proposal, user: User, reason: str = "", *, comment_id: int 
     begin_write()
     row = Report(proposal_id=proposal.id, comment_id=comment_id, reporter_id=user.id, reason=reason)
     db.session.add(row)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise AlreadyReported() from None
     return row
 
 

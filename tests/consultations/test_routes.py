@@ -64,6 +64,7 @@ def test_consultation_page_explains_the_method_and_hides_counts(app, client):
     page = text(client.get(f"/consultations/{consultation.id}"))
     assert "5 points à répartir" in page and "au plus 3" in page
     assert "Résultats partiels" not in page and "<strong>ici</strong>" in page
+    assert "vote exprimé" not in page and "Points" not in page  # neither participation nor scores
 
 
 def test_counts_shown_while_open_when_the_organiser_chose_so(app, client):
@@ -185,6 +186,12 @@ def test_results_page_with_merit_profiles(app, client):
     assert "3 votes exprimés" in page and "Profil de mérite : « Proposition 1 »" in page
     assert page.count('<table class="table merit-table">') == 3 and "(médiane)" in page
     assert page.index("Proposition 1") < page.index("Proposition 2")
+    # Proposition 2: graded « Passable » twice, left ungraded once (counted « À rejeter »): median Passable.
+    profile_b = page[page.index("Profil de mérite : « Proposition 2 »"):]
+    profile_b = profile_b[:profile_b.index("</table>")]
+    assert '<tr class="median"><th scope="row">Passable (médiane)</th><td>2</td><td>67 %</td></tr>' in profile_b
+    assert '<th scope="row">À rejeter</th><td>1</td><td>33 %</td>' in profile_b
+    assert '<th scope="row">Excellent</th><td>0</td>' in profile_b
     assert "<svg" in page and "<script" not in page.split("<main")[1]
 
 
@@ -433,3 +440,28 @@ def test_consultation_page_issues_the_same_number_of_queries_with_10_and_300_pro
     small_count = _queries(client, f"/consultations/{small.id}{query}")
     large_count = _queries(client, f"/consultations/{large.id}{query}")
     assert small_count == large_count
+
+
+def test_a_proposal_hidden_during_the_vote_leaves_the_ballot_and_shows_as_withdrawn(app, client, login_as):
+    from app.proposals import service as proposals
+
+    consultation, organiser, (a, b, c) = make_consultation(MAJORITY)
+    editor = make_member(consultation.organisation, Role.editor)
+    person = make_user()
+    db.session.commit()
+    proposals.hide_proposal(db.session.get(Proposal, b.id), editor, "Propos injurieux")
+    listing = text(client.get(f"/consultations/{consultation.id}"))
+    assert "Proposition masquée par la modération" in listing and "Proposition 2" not in listing
+    login_as(person)
+    ballot = text(client.get(vote_url(consultation)))
+    assert f'name="p-{a.id}"' in ballot and f'name="p-{b.id}"' not in ballot
+    assert "1 proposition a été retirée du vote par la modération" in ballot
+    # A form loaded before the hiding still sends a grade for it: the vote goes through without it.
+    done = post_form(client, vote_url(consultation),
+                     {f"p-{a.id}": "5", f"p-{b.id}": "6", f"p-{c.id}": "4", "action": "confirm"})
+    assert done.status_code == 302 and stored(consultation, person) == {a.id: 5, c.id: 4}
+    service.close_consultation(consultation.id, actor=organiser, force=True)
+    results_page = text(client.get(f"/consultations/{consultation.id}/resultats"))
+    assert "Retirée du vote par la modération : non comptée." in results_page
+    assert "Proposition 2" not in results_page and results_page.count('<table class="table merit-table">') == 2
+    assert "Propositions retenues" in results_page and "/ 2</dd>" in results_page

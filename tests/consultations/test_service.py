@@ -495,3 +495,91 @@ def test_removing_a_proposal_only_while_draft(app):
     with pytest.raises(service.ConsultationLocked):
         service.remove_proposal(organiser, consultation, service.proposal_ids(consultation)[0])
     assert db.session.scalar(select(func.count()).select_from(ConsultationProposal)) == 2
+
+
+# --- a proposal hidden by the moderators during the vote -----------------------------------------
+
+def hide(proposal, organisation):
+    from app.proposals import service as proposals
+
+    editor = make_member(organisation, Role.editor)
+    db.session.commit()
+    proposals.hide_proposal(db.session.get(Proposal, proposal.id), editor, "Propos injurieux")
+
+
+def test_a_proposal_hidden_during_the_vote_is_withdrawn_not_counted_nor_selected(app):
+    consultation, organiser, (a, b, c) = make_consultation(MAJORITY, selection_value=1)
+    early = voter()
+    service.cast_ballot(consultation, early, {a.id: 1, b.id: 6, c.id: 2})
+    hide(b, consultation.organisation)
+    assert service.proposal_ids(consultation, votable=True) == [a.id, c.id]
+    assert [item.proposal_id for item in db.session.get(Consultation, consultation.id).votable_items] == [a.id, c.id]
+    # The early ballot is counted without its grade for the withdrawn proposal; a stale form's grade is dropped.
+    late = voter()
+    service.cast_ballot(consultation, late, {a.id: 1, b.id: 6, c.id: 3})
+    assert stored(consultation, late) == {a.id: 1, c.id: 3}
+    counted = sorted(sorted(choices.items()) for _, choices in service.stored_ballots(consultation.id))
+    assert counted == [[(a.id, 1), (c.id, 2)], [(a.id, 1), (c.id, 3)]]
+    service.close_consultation(consultation.id, actor=organiser, force=True)
+    closed = db.session.get(Consultation, consultation.id)
+    items = {i.proposal_id: i for i in closed.items}
+    assert (items[b.id].rank, items[b.id].selected, items[b.id].profile) == (None, False, None)
+    assert items[c.id].selected and items[c.id].rank == 1 and items[a.id].rank == 2
+    assert states([a, b, c]) == [ProposalState.published, ProposalState.published, ProposalState.selected]
+
+
+def test_the_withdrawn_proposal_author_is_not_told_it_was_not_selected(app):
+    from app.notifications.models import Notification
+
+    consultation, organiser, (a, b, _c) = make_consultation(SUPPORT, selection_value=1)
+    hide(b, consultation.organisation)
+    service.cast_ballot(consultation, voter(), {a.id: 1})
+    service.close_consultation(consultation.id, actor=organiser, force=True)
+    kinds = set(db.session.execute(select(Notification.kind).where(Notification.user_id == b.author_id)).scalars())
+    assert kinds == {"proposal_hidden"}
+
+
+def test_a_proposal_hidden_after_closing_keeps_its_published_result(app):
+    consultation, organiser, (a, b, _c) = make_consultation(SUPPORT, selection_value=1)
+    service.cast_ballot(consultation, voter(), {a.id: 1, b.id: 1})
+    service.cast_ballot(consultation, voter(), {a.id: 1})
+    service.close_consultation(consultation.id, actor=organiser, force=True)
+    hide(a, consultation.organisation)
+    closed = db.session.get(Consultation, consultation.id)
+    assert not any(item.withdrawn for item in closed.items)
+    # The published ballots still recompute the published result.
+    assert sorted(len(choices) for _, choices in service.stored_ballots(consultation.id)) == [1, 2]
+    assert service.tally(closed).by_proposal()[a.id].rank == 1
+
+
+def test_live_counts_are_recounted_only_when_ballots_or_the_ballot_change(app):
+    from sqlalchemy import event
+
+    consultation, _, (a, b, _c) = make_consultation(SUPPORT)
+    first, second = voter(), voter()
+    service.cast_ballot(consultation, first, {a.id: 1})
+    statements = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    def live():
+        statements.clear()
+        event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            rows = service.live_tally(consultation).by_proposal()
+        finally:
+            event.remove(db.engine, "before_cursor_execute", record)
+        return rows[a.id].score, rows[b.id].score, any("ballot_choices" in s for s in statements)
+
+    assert live() == (1, 0, True)
+    assert live() == (1, 0, False)  # nothing changed: no recount
+    service.cast_ballot(consultation, second, {b.id: 1})
+    assert live() == (1, 1, True)
+    service.cast_ballot(consultation, first, {b.id: 1})  # a changed ballot
+    assert live() == (0, 2, True)
+    service.withdraw_ballot(consultation, second)
+    assert live() == (0, 1, True)
+    hide(a, consultation.organisation)
+    statements.clear()
+    assert a.id not in service.live_tally(consultation).by_proposal()

@@ -171,7 +171,15 @@ def test_citizen_cannot_open_the_board_promotion_page(client, world):
 
 def test_idea_page_is_hidden_from_strangers_until_a_proposal_is_public(client, world):
     _board, idea, _ = make_idea(world)
-    assert client.get(f"/propositions/idees/{idea.id}").status_code == 404
+    url = f"/propositions/idees/{idea.id}"
+    assert client.get(url).status_code == 404
+    draft = service.promote(world.facilitator, idea_id=idea.id)
+    assert client.get(url).status_code == 404  # a draft is not public yet
+    service.edit_proposal(db.session.get(Proposal, draft.id), world.facilitator, title=draft.title,
+                          problem=draft.problem, change="Une seule déclaration pour toutes les administrations.")
+    service.submit_proposal(db.session.get(Proposal, draft.id), world.facilitator)
+    page = client.get(url)
+    assert page.status_code == 200 and f'href="/propositions/{draft.id}"' in page.get_data(as_text=True)
 
 
 def test_settings_page_renames_a_state(client, world):
@@ -281,6 +289,26 @@ def test_comments_are_rate_limited_per_account_not_per_address(request, backend)
         assert post_form(second, url + "/commentaires", {"body": "Moi aussi", "website": ""},
                          csrf_url=url).status_code == 302
         assert count(Comment) == 3
+
+
+def test_new_proposals_are_rate_limited_per_account(request, backend):
+    """Past PROPOSAL_POST_RATE_LIMIT one account gets 429 and nothing is stored; another account is not held back."""
+    from tests.conftest import make_app, prepared_db
+
+    app = make_app(backend, request, RATELIMIT_ENABLED=True, PROPOSAL_POST_RATE_LIMIT="2 per hour")
+    with prepared_db(app, backend):
+        world = World()
+        first = app.test_client()
+        login(first, world.citizen.email)
+        statuses = [post_form(first, "/propositions/nouvelle", new_form(world, title=f"Idée numéro {n}",
+                                                                            confirmed="1")).status_code
+                    for n in range(3)]
+        assert statuses == [302, 302, 429] and count() == 2
+        assert first.get("/propositions/nouvelle").status_code == 200  # reading the form is not limited
+        second = app.test_client()
+        login(second, world.other.email)
+        assert post_form(second, "/propositions/nouvelle", new_form(world, confirmed="1")).status_code == 302
+        assert count() == 3
 
 
 def test_a_hidden_proposal_shows_neither_its_title_nor_its_old_versions(client, world):

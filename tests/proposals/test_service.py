@@ -3,6 +3,7 @@
 import pytest
 from sqlalchemy import func, select, update
 
+from app.accounts.models import utcnow
 from app.errors import InvalidInput, NotAllowed, NotFound
 from app.extensions import db
 from app.notifications.models import Notification
@@ -448,6 +449,25 @@ def test_report_needs_an_account(world):
     with pytest.raises(NotAllowed):
         service.report(proposal, AnonymousUserMixin(), "spam")
     assert service.report(proposal, world.other, "spam").id
+
+
+def test_one_open_report_per_person_per_proposal_and_per_comment(world):
+    from app.proposals.models import Report
+
+    proposal = propose(world.citizen, world)
+    comment = service.add_comment(proposal, world.other, "Un commentaire")
+    service.report(proposal, world.other, "spam")
+    with pytest.raises(service.AlreadyReported):
+        service.report(proposal, world.other, "encore")
+    service.report(proposal, world.other, "insultant", comment_id=comment.id)  # the comment is another subject
+    with pytest.raises(service.AlreadyReported):
+        service.report(proposal, world.other, "encore", comment_id=comment.id)
+    service.report(proposal, world.admin, "spam")  # someone else may report it too
+    assert db.session.scalar(select(func.count()).select_from(Report)) == 3
+    # Once the moderators dealt with it (hidden: reports resolved), a new report is possible again.
+    db.session.execute(update(Report).values(resolved_at=utcnow()))
+    db.session.commit()
+    assert service.report(proposal, world.other, "de nouveau").id
 
 
 # --- notifications from proposals ----------------------------------------------------------------
