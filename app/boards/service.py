@@ -4,6 +4,7 @@ then sends ``signals.board_events`` so the realtime layer broadcasts them after 
 """
 
 import json
+import logging
 import secrets
 import threading
 from contextlib import contextmanager
@@ -11,9 +12,10 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, lazyload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import signals
 from ..accounts.models import User, utcnow
@@ -42,6 +44,8 @@ from .models import (
 )
 from .sortkey import key_between
 from .templates import TEMPLATES
+
+log = logging.getLogger(__name__)
 
 IDEA_MAX = 500
 MAX_ID = 2**31 - 1  # ids are 32-bit INTEGER columns on PostgreSQL
@@ -373,11 +377,46 @@ def _board_queue(board_id: int):
                 _mutexes.pop(board_id, None)
 
 
-def run_change(board_id: int, participant_id: int, client_id: str | None, change) -> dict:
+class _Queued:
+    """A batchable change waiting for this process's next batch of its board."""
+
+    __slots__ = ("participant_id", "client_id", "change", "done", "result", "error")
+
+    def __init__(self, participant_id: int, client_id: str | None, change):
+        self.participant_id, self.client_id, self.change = participant_id, client_id, change
+        self.done, self.result, self.error = False, None, None
+
+
+_waiting: dict[int, list[_Queued]] = {}  # board id -> batchable changes not yet taken by a batch
+BATCH_MAX = 200
+
+
+def run_change(board_id: int, participant_id: int, client_id: str | None, change, *, batchable: bool = False) -> dict:
     """Apply ``change(board, participant) -> ack`` once per client-made id, under the board lock.
 
     A resend with the same ``client_id`` returns the stored ack and applies nothing.
+
+    ``batchable`` changes (every check before the first write, so a refusal writes nothing) queue per board:
+    whoever gets the board's turn applies every change waiting at that moment in one transaction — one
+    board lock, one INSERT of events, one commit — and hands each waiter its own ack or refusal.
     """
+    if batchable:
+        item = _Queued(participant_id, client_id, change)
+        with _mutexes_guard:
+            _waiting.setdefault(board_id, []).append(item)
+        with _board_queue(board_id):
+            if not item.done:
+                with _mutexes_guard:
+                    waiting = _waiting.pop(board_id, [])
+                    items, rest = waiting[:BATCH_MAX], waiting[BATCH_MAX:]
+                    if item not in items:  # over the batch size: ours goes first, the rest waits its turn
+                        items, rest = [item, *items[:-1]], [*items[-1:], *[r for r in rest if r is not item]]
+                    if rest:
+                        _waiting[board_id] = rest
+                _run_batch(board_id, items)
+        if item.error is not None:
+            raise item.error
+        return item.result
     if client_id:
         stored = db.session.scalar(select(ClientChange.result).where(ClientChange.participant_id == participant_id,
                                                                      ClientChange.client_id == client_id))
@@ -387,6 +426,84 @@ def run_change(board_id: int, participant_id: int, client_id: str | None, change
     db.session.rollback()  # give the connection back before queueing
     with _board_queue(board_id):
         return _run_change(board_id, participant_id, client_id, change)
+
+
+def _run_batch(board_id: int, items: list[_Queued]) -> None:
+    """Apply queued batchable changes in one transaction; an item that cannot be batched (a replay, a role
+    that changed, an unexpected error) is applied on its own, as an unbatched change would be."""
+    alone: list[_Queued] = []
+    try:
+        board = _lock(board_id)
+        keys = [(i.participant_id, i.client_id) for i in items if i.client_id]
+        stored = {}
+        if keys:
+            stored = {(pid, cid): result for pid, cid, result in db.session.execute(
+                select(ClientChange.participant_id, ClientChange.client_id, ClientChange.result)
+                .where(tuple_(ClientChange.participant_id, ClientChange.client_id).in_(keys)))}
+        found = {p.id: p for p in db.session.scalars(
+            select(Participant).where(Participant.id.in_({i.participant_id for i in items}))
+            .options(_participant_with_roles()).execution_options(populate_existing=True)).unique()}
+        changes, seen = [], set()
+        for item in items:
+            key = (item.participant_id, item.client_id)
+            participant = found.get(item.participant_id)
+            if item.client_id and key in stored:
+                item.result = {**json.loads(stored[key]), "replayed": True}
+                item.done = True
+                continue
+            if item.client_id and key in seen:  # the same change twice in one batch: the second replays
+                alone.append(item)
+                continue
+            if participant is None or participant.board_id != board.id:
+                item.error, item.done = NotMember(), True
+                continue
+            if participant.removed_at is not None:
+                item.error, item.done = Removed(), True
+                continue
+            if participant.user is not None and \
+                    can_facilitate(participant.user, board.organisation) != participant.is_facilitator:
+                alone.append(item)  # the role sync is stored on its own first (see _participant)
+                continue
+            try:
+                result = item.change(board, participant)
+            except DomainError as err:  # refused before any write: the batch goes on
+                item.error, item.done = err, True
+                continue
+            ack = item.result = {"ok": True, "seq": board.seq, **result}
+            if item.client_id:
+                seen.add(key)
+                changes.append({"participant_id": item.participant_id, "client_id": item.client_id,
+                                "result": json.dumps(ack, ensure_ascii=False), "created_at": utcnow()})
+        if changes:
+            db.session.execute(insert(ClientChange.__table__), changes)
+        _commit(board_id)
+        for item in items:
+            if item.result is not None and item not in alone:
+                item.done = True
+    except Exception:
+        _rollback()
+        # Nothing of the batch was stored: every change is applied again on its own, with its own outcome.
+        log.exception("batch of %d changes on board %s failed: applying them one by one", len(items), board_id)
+        alone = items
+        for item in items:
+            item.done, item.result, item.error = False, None, None
+    for item in alone:
+        try:
+            item.result = _run_single(board_id, item.participant_id, item.client_id, item.change)
+        except Exception as err:  # noqa: BLE001 — handed to the waiter, who answers it like any error
+            item.error = err
+        item.done = True
+
+
+def _run_single(board_id: int, participant_id: int, client_id: str | None, change) -> dict:
+    """One change on its own, the caller holding the board's turn: a stored result is replayed."""
+    if client_id:
+        stored = db.session.scalar(select(ClientChange.result).where(ClientChange.participant_id == participant_id,
+                                                                     ClientChange.client_id == client_id))
+        db.session.rollback()
+        if stored is not None:
+            return {**json.loads(stored), "replayed": True}
+    return _run_change(board_id, participant_id, client_id, change)
 
 
 def _run_change(board_id: int, participant_id: int, client_id: str | None, change) -> dict:
@@ -399,9 +516,10 @@ def _run_change(board_id: int, participant_id: int, client_id: str | None, chang
             participant = _participant(board, participant_id)
         ack = change(board, participant)
         ack = {"ok": True, "seq": board.seq, **ack}
-        if client_id:
-            db.session.add(ClientChange(participant_id=participant_id, client_id=client_id,
-                                        result=json.dumps(ack, ensure_ascii=False)))
+        if client_id:  # a plain INSERT: the unit of work would cost more than the change itself
+            db.session.execute(insert(ClientChange.__table__).values(
+                participant_id=participant_id, client_id=client_id, result=json.dumps(ack, ensure_ascii=False),
+                created_at=utcnow()))
         _commit(board_id)
         return ack
     except IntegrityError:
@@ -699,60 +817,65 @@ def react(board_id: int, participant_id: int, *, idea_id: int, kind: str, on: bo
 
 
 def vote(board_id: int, participant_id: int, *, idea_id: int, delta: int, client_id: str | None = None) -> dict:
-    """Place (+1) or remove (-1) a dot during voting, within the budget and the per-idea cap."""
+    """Place (+1) or remove (-1) a dot during voting, within the budget and the per-idea cap.
+
+    Every check comes before the first write and each write is a conditional statement on plain tables, so
+    a refused dot writes nothing: dots of one board are applied in batches (``run_change(batchable=True)``),
+    hundreds of people voting at once costing one lock and one commit per batch, not per dot."""
     if delta not in (1, -1):
         raise InvalidInput(_l("Un vote ajoute ou retire une gommette."), code="bad_delta")
+    ideas, dots, participants = Idea.__table__, Dot.__table__, Participant.__table__
 
     def change(board, participant):
         _writable(board, participant)
         if board.phase is not Phase.voting:
             raise WrongPhase(_l("Le vote n'est pas ouvert."))
-        idea = _idea(board, idea_id)
-        if idea.status is not IdeaStatus.visible:
+        row = db.session.execute(select(ideas.c.board_id, ideas.c.status).where(ideas.c.id == idea_id)).one_or_none()
+        if row is None or row.board_id != board.id:
             raise UnknownIdea()
-        dot_id, count = db.session.execute(select(Dot.id, Dot.count).where(
-            Dot.participant_id == participant.id, Dot.idea_id == idea.id)).one_or_none() or (None, 0)
+        if IdeaStatus(row.status) is not IdeaStatus.visible:
+            raise UnknownIdea()
+        dot_id, count = db.session.execute(select(dots.c.id, dots.c.count).where(
+            dots.c.participant_id == participant.id, dots.c.idea_id == idea_id)).one_or_none() or (None, 0)
         # Counts change by conditional UPDATEs (the budget in the WHERE clause), not by re-counting.
         if delta > 0:
             if participant.dots_used >= board.dot_budget:
                 raise BudgetSpent()
             if board.dot_cap and count >= board.dot_cap:
                 raise DotCapReached()
-            if db.session.execute(update(Participant).where(Participant.id == participant.id,
-                                                            Participant.dots_used < board.dot_budget)
-                                  .values(dots_used=Participant.dots_used + 1)
-                                  .execution_options(synchronize_session=False)).rowcount != 1:
+            if db.session.execute(update(participants).where(participants.c.id == participant.id,
+                                                             participants.c.dots_used < board.dot_budget)
+                                  .values(dots_used=participants.c.dots_used + 1)).rowcount != 1:
                 raise BudgetSpent()
             if dot_id is None:
-                db.session.execute(insert(Dot).values(board_id=board.id, participant_id=participant.id,
-                                                      idea_id=idea.id, count=1))
+                db.session.execute(insert(dots).values(board_id=board.id, participant_id=participant.id,
+                                                       idea_id=idea_id, count=1))
             else:
-                db.session.execute(update(Dot).where(Dot.id == dot_id).values(count=Dot.count + 1)
-                                   .execution_options(synchronize_session=False))
+                db.session.execute(update(dots).where(dots.c.id == dot_id).values(count=dots.c.count + 1))
         else:
             if dot_id is None:
                 raise NoDotToRemove()
             if count == 1:
-                db.session.execute(delete(Dot).where(Dot.id == dot_id).execution_options(synchronize_session=False))
+                db.session.execute(delete(dots).where(dots.c.id == dot_id))
             else:
-                db.session.execute(update(Dot).where(Dot.id == dot_id).values(count=Dot.count - 1)
-                                   .execution_options(synchronize_session=False))
-            db.session.execute(update(Participant).where(Participant.id == participant.id)
-                               .values(dots_used=Participant.dots_used - 1)
-                               .execution_options(synchronize_session=False))
-        votes = db.session.execute(update(Idea).where(Idea.id == idea.id).values(votes=Idea.votes + delta)
-                                   .returning(Idea.votes).execution_options(synchronize_session=False)).scalar_one()
+                db.session.execute(update(dots).where(dots.c.id == dot_id).values(count=dots.c.count - 1))
+            db.session.execute(update(participants).where(participants.c.id == participant.id)
+                               .values(dots_used=participants.c.dots_used - 1))
+        votes = db.session.execute(update(ideas).where(ideas.c.id == idea_id).values(votes=ideas.c.votes + delta)
+                                   .returning(ideas.c.votes)).scalar_one()
         dots_used = participant.dots_used + delta  # read under the board lock: nobody else changed it since
+        # The next dot of this person in the same batch starts from here (a plain UPDATE left the object alone).
+        set_committed_value(participant, "dots_used", dots_used)
         mine = count + delta
-        _emit(board, "votes_changed", {"idea_id": idea.id, "votes": votes}, Audience.facilitators)
+        _emit(board, "votes_changed", {"idea_id": idea_id, "votes": votes}, Audience.facilitators)
         if votes_visible(board):  # hidden until the end of voting: only the voter and the facilitators hear
-            _emit(board, "votes_changed", {"idea_id": idea.id, "votes": votes}, Audience.participants)
+            _emit(board, "votes_changed", {"idea_id": idea_id, "votes": votes}, Audience.participants)
         dots_left = board.dot_budget - dots_used
-        _emit(board, "my_dots_changed", {"idea_id": idea.id, "mine": mine, "dots_left": dots_left},
+        _emit(board, "my_dots_changed", {"idea_id": idea_id, "mine": mine, "dots_left": dots_left},
               Audience.participant, participant.id)
-        return {"idea_id": idea.id, "mine": mine, "dots_left": dots_left}
+        return {"idea_id": idea_id, "mine": mine, "dots_left": dots_left}
 
-    return run_change(board_id, participant_id, client_id, change)
+    return run_change(board_id, participant_id, client_id, change, batchable=True)
 
 
 def _refund_dots(board: Board, idea: Idea) -> None:
