@@ -49,6 +49,7 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
 
     from . import models  # noqa: F401  (registers every model)
     from .accounts import bp as accounts_bp
+    from .api import bp as api_bp
     from .boards import bp as boards_bp
     from .boards import receivers as boards_receivers
     from .boards import sockets as boards_sockets
@@ -59,8 +60,10 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     from .mail import bp as mail_bp
     from .notifications import bp as notifications_bp
     from .notifications import routes as notifications_routes
+    from .opendata import bp as opendata_bp
     from .proposals import bp as proposals_bp
     from .proposals import receivers as proposals_receivers
+    from .reports import bp as reports_bp
     from .workshops import bp as workshops_bp
     from .workshops import receivers as workshops_receivers
 
@@ -79,6 +82,9 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     notifications_routes.init_app(app)
     app.register_blueprint(consultations_bp)
     app.register_blueprint(decisions_bp)
+    app.register_blueprint(reports_bp)
+    app.register_blueprint(opendata_bp)
+    app.register_blueprint(api_bp)
 
     security.init_app(app)
     i18n.init_app(app)

@@ -1,13 +1,14 @@
 """Page lists derived from ``app.url_map`` for tests that walk every page."""
 
-NOT_HTML = {"static", "core.healthz", "proposals.similar"}  # proposals.similar: JSON title suggestions
+NOT_HTML = {"static", "core.healthz", "proposals.similar",  # proposals.similar: JSON title suggestions
+            "api.index"}  # api.index: the JSON API's list of resources
 
 
 def get_rules(app):
     return [r for r in app.url_map.iter_rules() if "GET" in r.methods and r.endpoint not in NOT_HTML]
 
 
-NOT_HTML_SUFFIXES = (".ics", ".csv", ".json", ".md")
+NOT_HTML_SUFFIXES = (".ics", ".csv", ".json", ".md", ".atom")
 
 
 def html_get_urls(app) -> list[str]:

@@ -205,6 +205,10 @@ EXPECTED = {
     "/notifications/": ("GET", "/notifications/", logged_in()),
     "/notifications/lues": ("POST", "/notifications/lues", logged_in(REDIRECT)),
     "/notifications/preferences": ("POST", "/notifications/preferences", logged_in(REDIRECT)),
+    "/notifications/parcours": ("POST", "/notifications/parcours", logged_in(REDIRECT)),
+    # Reports: public and read-only (the dashboard's filters are a GET form).
+    "/rapports/": ("GET", "/rapports/", everyone(OK)),
+    "/rapports/organisations/<slug>": ("GET", "/rapports/organisations/{org}", everyone(OK)),
     # Decisions: the editors of the proposal's organisation and admins (facilitators do not answer).
     "/decisions/propositions/<int:proposal_id>/reponse": ("GET", "/decisions/propositions/{d_proposal}/reponse",
                                                           {**admin_only(), "editor": OK}),
@@ -213,6 +217,8 @@ EXPECTED = {
     "/decisions/organisations/<int:organisation_id>/delai": ("GET", "/decisions/organisations/{d_org_id}/delai",
                                                              {**admin_only(), "editor": OK}),
     "/decisions/mesures/<int:measure_id>": ("GET", "/decisions/mesures/{d_measure}", everyone(OK)),
+    # The trail: a public workshop's report is public.
+    "/decisions/ateliers/<int:workshop_id>/bilan": ("GET", "/decisions/ateliers/{workshop}/bilan", everyone(OK)),
     "/decisions/organisations/<int:organisation_id>/mesures/nouvelle": (
         "GET", "/decisions/organisations/{d_org_id}/mesures/nouvelle", {**admin_only(), "editor": OK}),
     "/decisions/mesures/<int:measure_id>/modifier": ("GET", "/decisions/mesures/{d_measure}/modifier",
@@ -224,6 +230,22 @@ EXPECTED = {
                                                    {**admin_only("422"), "editor": "422"}),
     "/decisions/jalons/<int:milestone_id>/realise": ("POST", "/decisions/jalons/{d_milestone}/realise",
                                                      {**admin_only(REDIRECT), "editor": REDIRECT}),
+    # Importing measures from CSV: the organisation's editors and admins; a confirmation sent without its signed
+    # preview gives the editors the upload page back with the error (422). The template is public.
+    "/decisions/organisations/<int:organisation_id>/mesures/import": (
+        "GET", "/decisions/organisations/{d_org_id}/mesures/import", {**admin_only(), "editor": OK}),
+    "/decisions/organisations/<int:organisation_id>/mesures/import/confirmer": (
+        "POST", "/decisions/organisations/{d_org_id}/mesures/import/confirmer", {**admin_only("422"), "editor": "422"}),
+    "/decisions/mesures/modele-import.csv": ("GET", "/decisions/mesures/modele-import.csv", everyone(OK)),
+    # Open data and the read-only API: public, the same for everyone.
+    "/donnees-ouvertes/": ("GET", "/donnees-ouvertes/", everyone(OK)),
+    "/donnees-ouvertes/datapackage.json": ("GET", "/donnees-ouvertes/datapackage.json", everyone(OK)),
+    "/donnees-ouvertes/<name>.<any(csv, json):fmt>": ("GET", "/donnees-ouvertes/proposals.csv", everyone(OK)),
+    "/donnees-ouvertes/flux.atom": ("GET", "/donnees-ouvertes/flux.atom", everyone(OK)),
+    "/api/v1/": ("GET", "/api/v1/", everyone(OK)),
+    "/api/v1/openapi.json": ("GET", "/api/v1/openapi.json", everyone(OK)),
+    "/api/v1/<resource>": ("GET", "/api/v1/proposals", everyone(OK)),
+    "/api/v1/<resource>/<int:item_id>": ("GET", "/api/v1/measures/{d_measure}", everyone(OK)),
 }
 
 

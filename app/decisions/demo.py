@@ -16,6 +16,13 @@ from . import service
 from .models import Answer, AnswerKind, Measure
 
 MEASURE_TITLE = "Déclarer son changement d'adresse une seule fois"
+# The trail, end to end: the past demo workshop's board -> an idea -> a proposal -> an answer -> an implemented
+# measure (found by these titles; tests/browser/test_trail_journey.py follows it back).
+TRAIL_WORKSHOP_PREFIX = "Carte grise"
+TRAIL_BOARD_TITLE = "Carte grise : ce qui bloque"
+TRAIL_IDEA = "Le site refuse ma nouvelle adresse car elle n'est pas encore connue de la base nationale"
+TRAIL_PROPOSAL_TITLE = "Accepter une adresse récente pour la carte grise"
+TRAIL_MEASURE_TITLE = "Adresses récentes acceptées pour la carte grise"
 ANSWERS = [
     (AnswerKind.adopted, "Nous étendons le service de changement d'adresse à **tous les organismes** publics. "
                          "Le suivi de la mesure est publié ci-dessous.", ""),
@@ -68,4 +75,61 @@ def seed_decisions() -> bool:
         service.post_update(measure, editor, body="Le service est ouvert aux caisses de sécurité sociale.",
                             status="in_progress", progress=40)
         created = True
+    created |= seed_trail(dinum, editor if dinum else admin)
     return created
+
+
+def seed_trail(dinum, editor) -> bool:
+    """Through the services: the past demo workshop gets a board where its participants posted ideas; one idea
+    becomes a proposal, supported, answered « adopted » and fed into a measure that is implemented. Idempotent
+    (found by the measure's title); False when the demo workshop or its people are missing."""
+    from ..boards import service as boards
+    from ..proposals import service as proposals
+    from ..workshops.models import Registration, Workshop
+
+    if db.session.scalar(select(Measure.id).where(Measure.title == TRAIL_MEASURE_TITLE)) is not None:
+        return False
+    facilitator = db.session.scalar(select(User).where(User.email == "animatrice@atelier.example"))
+    workshop = db.session.scalar(select(Workshop).where(Workshop.title.startswith(TRAIL_WORKSHOP_PREFIX),
+                                                        Workshop.organisation_id == dinum.id))
+    if facilitator is None or workshop is None:
+        return False
+    attendees = list(db.session.scalars(select(User).join(Registration, Registration.user_id == User.id)
+                                        .where(Registration.workshop_id == workshop.id,
+                                               Registration.checked_in_at.is_not(None)).order_by(Registration.id)))
+    if len(attendees) < 3:
+        return False
+    board = boards.create_board(facilitator, dinum, TRAIL_BOARD_TITLE, "irritants", workshop=workshop)
+    board_id, column_id = board.id, board.columns[0].id
+    lead = boards.participant_for(boards.get_board(board_id), facilitator).id
+    boards.set_phase(board_id, lead, phase="brainstorm")
+    ideas = [TRAIL_IDEA, "Il faut attendre le courrier pour savoir si la démarche a marché",
+             "On ne sait pas quel justificatif de domicile envoyer"]
+    idea_ids = []
+    for person, text in zip(attendees, ideas, strict=False):
+        participant = boards.join(boards.get_board(board_id), person)
+        idea_ids.append(boards.post_idea(board_id, participant.id, column_id=column_id, text=text)["idea_id"])
+    boards.set_phase(board_id, lead, phase="closed")
+    draft = proposals.promote(facilitator, idea_id=idea_ids[0])
+    proposals.edit_proposal(draft, facilitator, title=TRAIL_PROPOSAL_TITLE, problem=draft.problem,
+                            change="Accepter l'adresse déclarée avec un justificatif de domicile récent, sans attendre "
+                                   "la mise à jour de la base nationale des adresses.",
+                            benefit="Plus de blocage ni d'amende pour une adresse trop récente.")
+    proposal = proposals.submit_proposal(db.session.get(Proposal, draft.id), facilitator)
+    if proposal.state is ProposalState.awaiting_moderation:  # DINUM reads proposals before publishing them
+        proposal = proposals.approve_proposal(proposal, editor)
+    for person in attendees[1:]:
+        proposals.support(db.session.get(Proposal, proposal.id), person)
+    proposals.follow(db.session.get(Proposal, proposal.id), attendees[0])
+    service.answer_proposal(db.session.get(Proposal, proposal.id), editor, kind=AnswerKind.adopted,
+                            body="Le site accepte désormais une adresse récente, avec un justificatif de domicile.",
+                            show_editor_name=True)
+    measure = service.create_measure(dinum, editor, title=TRAIL_MEASURE_TITLE, proposal_ids=[proposal.id],
+                                     description="Le formulaire de changement d'adresse de la carte grise accepte "
+                                                 "une adresse absente de la base nationale, sur justificatif.")
+    milestone = service.add_milestone(measure, editor, title="Mise en ligne du nouveau formulaire",
+                                      planned_on=date(2026, 10, 1))
+    service.complete_milestone(milestone, editor, done_on=date(2026, 10, 6))
+    service.post_update(measure, editor, body="Le nouveau formulaire est en ligne pour tout le monde.",
+                        status="implemented", progress=100)
+    return True

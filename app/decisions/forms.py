@@ -2,9 +2,11 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     DateField,
+    HiddenField,
     IntegerField,
     RadioField,
     SelectField,
@@ -104,3 +106,20 @@ class MilestoneForm(FlaskForm):
 class MilestoneDoneForm(FlaskForm):
     done_on = DateField(_l("Réalisé le"), validators=[InputRequired(_l("Indiquez une date."))])
     submit = SubmitField(_l("Marquer comme réalisé"))
+
+
+class MeasureImportForm(FlaskForm):
+    """Step 1 of an import: the CSV file (read and checked by ``service.preview_measure_import``)."""
+
+    file = FileField(_l("Fichier CSV"),
+                     description=_l("Enregistré depuis votre tableur au format CSV (séparateur point-virgule ou "
+                                    "virgule), en UTF-8 ou en Windows-1252 ; 256 Ko au plus."),
+                     validators=[FileRequired(_l("Choisissez le fichier CSV à importer."))])
+    submit = SubmitField(_l("Vérifier le fichier"))
+
+
+class MeasureImportConfirmForm(FlaskForm):
+    """Step 2: the checked file, carried signed (``routes.sign_import``) so it needs no second upload."""
+
+    payload = HiddenField(validators=[DataRequired()])
+    submit = SubmitField(_l("Importer ces mesures"))

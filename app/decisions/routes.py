@@ -5,19 +5,32 @@ Every view: load -> authorise (``can_answer``) -> validate the form -> call one 
 The answer shows on the proposal page through ``decisions/_answer.html``, fed by the template globals below.
 """
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from ..catalog.models import Organisation
+from ..csvsafe import write_csv
 from ..errors import DomainError
 from ..extensions import db
 from ..markdown import render_markdown
 from ..permissions import is_authenticated, requires
 from ..proposals.models import Proposal
 from . import bp, service
-from .forms import AnswerForm, DeadlineForm, MeasureForm, MeasureUpdateForm, MilestoneDoneForm, MilestoneForm
-from .models import AnswerKind, Measure, Milestone, can_answer
+from .forms import (
+    AnswerForm,
+    DeadlineForm,
+    MeasureForm,
+    MeasureImportConfirmForm,
+    MeasureImportForm,
+    MeasureUpdateForm,
+    MilestoneDoneForm,
+    MilestoneForm,
+)
+from .importing import COLUMNS, MAX_BYTES, template_header
+from .models import MEASURE_STATUS_NAMES, AnswerKind, Measure, Milestone, can_answer
 
 # Which form field shows a refusal from the service (by error code); anything else is shown above the form.
 ERROR_FIELDS = {"reason_required": "reason", "body_required": "body", "body_too_long": "body",
@@ -78,7 +91,7 @@ def answer_proposal(proposal_id: int):
     elif form.errors:
         status = 422
     return render_template("decisions/answer.html", form=form, proposal=proposal, answer=answer,
-                           answerable=proposal.state in service.ANSWERABLE_STATES,
+                           answerable=proposal.state in service.ANSWERABLE_STATES and not proposal.is_hidden,
                            not_adopted=AnswerKind.not_adopted.value), status
 
 
@@ -246,3 +259,92 @@ def complete_milestone(milestone_id: int):
     else:
         flash(_("Indiquez la date à laquelle le jalon a été réalisé."), "error")
     return redirect(url_for("decisions.measure_progress", measure_id=measure.id))
+
+
+# --- importing measures from CSV -----------------------------------------------------------------
+# Upload -> preview (every row checked, nothing written) -> confirm. The checked file goes from the preview
+# to the confirmation inside a signed, expiring hidden field bound to the organisation and the editor: no
+# server-side copy, no file path, and the confirmation reads and checks it all again before writing.
+
+IMPORT_SALT = "atelier.measure-import"
+IMPORT_MAX_AGE = 3600
+
+
+def _import_serializer():
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=IMPORT_SALT)
+
+
+def sign_import(organisation_id: int, user_id: int, stamp: int, text: str) -> str:
+    return _import_serializer().dumps({"o": organisation_id, "u": user_id, "s": stamp, "t": text})
+
+
+def read_import(token: str, organisation_id: int, user_id: int) -> dict | None:
+    """The signed payload, or ``None`` when forged, expired, or made for another organisation or person."""
+    try:
+        data = _import_serializer().loads(token or "", max_age=IMPORT_MAX_AGE)
+    except BadSignature:  # SignatureExpired is one
+        return None
+    if not isinstance(data, dict) or data.get("o") != organisation_id or data.get("u") != user_id:
+        return None
+    if not isinstance(data.get("t"), str) or not isinstance(data.get("s"), int):
+        return None
+    return data
+
+
+def _import_page(organisation, form, preview=None, errors=None, status=200):
+    errors = preview.errors if preview is not None and errors is None else (errors or [])
+    confirm = None
+    if preview is not None and not errors:
+        token = sign_import(organisation.id, current_user.id, preview.stamp, preview.parsed.text)
+        # The confirmation must fit in a form field (MAX_BYTES is chosen so that it does; this keeps it so).
+        if len(token) > current_app.config["MAX_FORM_MEMORY_SIZE"] - 4096:
+            form.file.errors = [*form.file.errors, _("Ce fichier est trop volumineux pour être importé en une "
+                                                     "fois : découpez-le en plusieurs fichiers.")]
+            preview, status = None, 422
+        else:
+            confirm = MeasureImportConfirmForm(formdata=None, data={"payload": token})
+    return render_template("decisions/import.html", organisation=organisation, form=form, preview=preview,
+                           errors=errors, confirm=confirm, columns=COLUMNS, status_names=MEASURE_STATUS_NAMES), status
+
+
+@bp.route("/organisations/<int:organisation_id>/mesures/import", methods=["GET", "POST"])
+@requires(is_authenticated)
+def import_measures(organisation_id: int):
+    organisation = _organisation_for_editor(organisation_id)
+    form = MeasureImportForm()
+    if not form.validate_on_submit():
+        return _import_page(organisation, form, status=422 if form.errors else 200)
+    try:
+        preview = service.preview_measure_import(organisation, _me(), form.file.data.stream.read(MAX_BYTES + 1))
+    except DomainError as err:
+        form.file.errors = [*form.file.errors, str(err.message)]
+        return _import_page(organisation, form, status=err.status)
+    return _import_page(organisation, form, preview, status=422 if preview.errors else 200)
+
+
+@bp.route("/organisations/<int:organisation_id>/mesures/import/confirmer", methods=["POST"])
+@requires(is_authenticated)
+def confirm_import(organisation_id: int):
+    organisation = _organisation_for_editor(organisation_id)
+    upload = MeasureImportForm(formdata=None)
+    form = MeasureImportConfirmForm()
+    payload = read_import(form.payload.data, organisation.id, current_user.id) if form.validate_on_submit() else None
+    if payload is None:
+        upload.file.errors = [_("L'aperçu a expiré ou n'est pas valide : rien n'a été importé. Envoyez le fichier "
+                                "à nouveau.")]
+        return _import_page(organisation, upload, status=422)
+    try:
+        measures = service.import_measures(organisation, _me(), payload["t"], stamp=payload["s"])
+    except service.ImportInvalid as err:  # a proposal changed since the preview: the rows are listed again
+        return _import_page(organisation, upload, errors=err.errors, status=err.status)
+    except DomainError as err:
+        upload.file.errors = [str(err.message)]
+        return _import_page(organisation, upload, status=err.status)
+    flash(ngettext("%(num)d mesure importée.", "%(num)d mesures importées.", len(measures)), "success")
+    return redirect(url_for("decisions.awaiting", organisation_id=organisation.id))
+
+
+@bp.route("/mesures/modele-import.csv")
+def import_template():
+    return Response(write_csv([], template_header()), mimetype="text/csv",
+                    headers={"Content-Disposition": 'attachment; filename="modele-import-mesures.csv"'})

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import lazyload
 
@@ -19,8 +19,8 @@ from ..consultations.models import Consultation, ConsultationProposal
 from ..database import begin_write
 from ..errors import Conflict, DomainError, InvalidInput, NotAllowed, NotFound
 from ..extensions import db
-from ..notifications.service import notify
-from ..proposals.models import Follow, Proposal, ProposalState
+from ..proposals.models import Proposal, ProposalState
+from . import trail
 from .models import (
     DEFAULT_DEADLINE_DAYS,
     MAX_DEADLINE_DAYS,
@@ -59,6 +59,11 @@ class UnknownKind(InvalidInput):
     message = _l("Choisissez une réponse proposée.")
 
 
+class ProposalHiddenByModeration(Conflict):
+    code = "proposal_hidden"
+    message = _l("Cette proposition est masquée par la modération : elle ne reçoit plus de réponse publique.")
+
+
 class NotAnswerable(DomainError):
     code = "not_answerable"
     message = _l("Seule une proposition publiée ou retenue peut recevoir une réponse (pas un brouillon, une "
@@ -90,13 +95,6 @@ def _kind(value) -> AnswerKind:
         raise UnknownKind() from None
 
 
-def _audience(proposal_id: int, author_id: int | None) -> set[int]:
-    ids = set(db.session.scalars(select(Follow.user_id).where(Follow.proposal_id == proposal_id)))
-    if author_id:
-        ids.add(author_id)
-    return ids
-
-
 # --- answers -------------------------------------------------------------------------------------
 
 def get_answer(proposal_id: int) -> Answer | None:
@@ -124,6 +122,9 @@ def answer_proposal(proposal: Proposal, user: User, *, kind, body: str, reason: 
         db.session.rollback()
         raise NotAllowed()
     now = utcnow()
+    if locked.is_hidden:
+        db.session.rollback()
+        raise ProposalHiddenByModeration()
     moved = db.session.execute(update(Proposal).where(Proposal.id == locked.id,
                                                       Proposal.state.in_(ANSWERABLE_STATES))
                                .values(state=ProposalState.answered, updated_at=now)
@@ -144,9 +145,9 @@ def answer_proposal(proposal: Proposal, user: User, *, kind, body: str, reason: 
         answer.revision += 1
     answer.kind, answer.body_md, answer.reason = kind, body, reason
     answer.editor_id, answer.show_editor_name, answer.updated_at = user.id, bool(show_editor_name), now
-    notify(_audience(locked.id, locked.author_id), "proposal_answered" if first else "proposal_answer_updated",
-           subject_title=locked.title, url=f"/propositions/{locked.id}",
-           actor_id=user.id)
+    # Its author, followers and supporters, those of the proposals merged into it, and its ideas' authors.
+    trail.notify_trail([locked.id], "proposal_answered" if first else "proposal_answer_updated",
+                       subject_title=locked.title, url=f"/propositions/{locked.id}", actor_id=user.id)
     try:
         db.session.commit()
     except IntegrityError:
@@ -220,6 +221,10 @@ def awaiting_answer(organisation_id: int | None = None, now: datetime | None = N
                     ~select(Answer.id).where(Answer.proposal_id == Proposal.id).exists()))
     if organisation_id is not None:
         query = query.where(Proposal.organisation_id == organisation_id)
+    # Only selected proposals have a deadline, unless their organisation counts from publication: the others stay
+    # in the database rather than being loaded to be skipped below (the report pages call this on every view).
+    from_publication = [org for org, rule in settings.items() if rule.from_publication]
+    query = query.where(or_(Proposal.state == ProposalState.selected, Proposal.organisation_id.in_(from_publication)))
     out = []
     for proposal, selected in db.session.execute(query):
         rule = settings.get(proposal.organisation_id)
@@ -296,8 +301,9 @@ def linkable_proposals(organisation_id: int) -> list[Proposal]:
                                    .order_by(Proposal.id.desc())))
 
 
-def _link(measure: Measure, proposal_ids) -> None:
-    """Replace the measure's proposals (in the caller's transaction); every id must be linkable."""
+def _link(measure: Measure, proposal_ids) -> tuple[set[int], set[int]]:
+    """Replace the measure's proposals (in the caller's transaction); every id must be linkable. Returns the ids
+    added and those kept."""
     wanted = {int(pid) for pid in proposal_ids or ()}
     if wanted:
         allowed = set(db.session.scalars(
@@ -313,6 +319,7 @@ def _link(measure: Measure, proposal_ids) -> None:
                                                                     MeasureProposal.proposal_id == pid))
     for pid in sorted(wanted - current):
         db.session.add(MeasureProposal(measure_id=measure.id, proposal_id=pid))
+    return wanted - current, wanted & current
 
 
 def get_measure(measure_id: int) -> Measure:
@@ -338,6 +345,8 @@ def create_measure(organisation: Organisation, user: User, *, title: str, descri
     except DomainError:
         db.session.rollback()
         raise
+    db.session.flush()
+    trail.notify_measure(measure, "measure_created", actor_id=user.id)
     db.session.commit()
     return measure
 
@@ -361,11 +370,13 @@ def edit_measure(measure: Measure, user: User, *, title: str, description: str =
     try:
         if not measure.can_manage(user):
             raise NotAllowed()
-        _link(measure, proposal_ids)
+        added, kept = _link(measure, proposal_ids)
     except DomainError:
         db.session.rollback()
         raise
     measure.title, measure.description_md, measure.updated_at = title, description, utcnow()
+    # A proposal linked later: its people learn of the measure as those of the first proposals did.
+    trail.notify_linked(measure, added, kept, actor_id=user.id)
     db.session.commit()
     db.session.expire(measure, ["proposals"])
     return measure
@@ -388,6 +399,8 @@ def post_update(measure: Measure, user: User, *, body: str, status, progress: in
         raise AbandonReasonRequired()
     measure = _lock_measure(measure.id)
     now = utcnow()
+    if status is not measure.status:  # the people upstream hear of status changes, not of every percent
+        trail.notify_measure(measure, trail.MEASURE_STATUS_KINDS[status], actor_id=user.id)
     measure.status, measure.progress, measure.updated_at = status, int(progress), now
     measure.abandon_reason = reason if status is MeasureStatus.abandoned else ""
     update_row = MeasureUpdate(measure_id=measure.id, author_id=user.id, body_md=body, status=status,
@@ -421,8 +434,10 @@ def complete_milestone(milestone: Milestone, user: User, *, done_on: date | None
         raise NotAllowed()
     if done_on is None:
         raise DateRequired()
-    _lock_measure(measure.id)
+    measure = _lock_measure(measure.id)
     milestone = db.session.get(Milestone, milestone.id, populate_existing=True)
+    if milestone.done_on is None:  # reached now (a corrected date is not news)
+        trail.notify_measure(measure, "measure_milestone_done", actor_id=user.id)
     milestone.done_on = done_on
     db.session.commit()
     return milestone
@@ -432,3 +447,132 @@ def measures_of_proposal(proposal_id: int) -> list[Measure]:
     """The measures a proposal fed."""
     return list(db.session.scalars(select(Measure).join(MeasureProposal, MeasureProposal.measure_id == Measure.id)
                                    .where(MeasureProposal.proposal_id == proposal_id).order_by(Measure.id)))
+
+
+# --- importing measures from CSV -----------------------------------------------------------------
+
+class ImportInvalid(InvalidInput):
+    """Some rows of the file are wrong; ``errors`` lists them (``importing.LineError``)."""
+
+    code = "import_invalid"
+    message = _l("Le fichier contient des erreurs : rien n'a été enregistré. Corrigez les lignes signalées puis "
+                 "envoyez-le à nouveau.")
+
+    def __init__(self, errors, message=None):
+        super().__init__(message)
+        self.errors = list(errors)
+
+
+class ImportOutdated(Conflict):
+    code = "import_outdated"
+    message = _l("Des mesures ont été créées pour cette organisation depuis l'aperçu : rien n'a été importé. "
+                 "Envoyez le fichier à nouveau pour vérifier l'aperçu.")
+
+
+@dataclass
+class ImportPreview:
+    """What an import would create, or why it cannot; ``stamp`` is checked again at confirmation."""
+
+    parsed: object  # importing.ParsedImport
+    errors: list
+    proposals: dict[int, Proposal]
+    stamp: int
+
+    @property
+    def measures(self):
+        return self.parsed.measures
+
+
+def _import_stamp(organisation_id: int) -> int:
+    """The newest measure of the organisation: an import confirmed after another measure appeared is refused."""
+    return db.session.scalar(select(func.coalesce(func.max(Measure.id), 0))
+                             .where(Measure.organisation_id == organisation_id))
+
+
+def _check_import_proposals(organisation_id: int, measures, lock: bool = False):
+    """Row errors for proposal numbers that are not public proposals of the organisation; the proposals found."""
+    from .importing import PROPOSALS, LineError
+
+    wanted = {pid for measure in measures for pid in measure.proposal_ids}
+    found: dict[int, Proposal] = {}
+    if wanted:
+        query = (select(Proposal).options(lazyload(Proposal.author))
+                 .where(Proposal.id.in_(wanted), Proposal.organisation_id == organisation_id,
+                        Proposal.state.in_((ProposalState.published, ProposalState.selected,
+                                            ProposalState.answered)),
+                        Proposal.hidden_at.is_(None)))  # as ``linkable_proposals``: not hidden by moderation
+        if lock:  # the proposals cannot be withdrawn or merged until the measures are stored
+            query = query.with_for_update(of=Proposal)
+        found = {p.id: p for p in db.session.scalars(query)}
+    errors = []
+    for measure in measures:
+        for pid in measure.proposal_ids:
+            if pid not in found:
+                errors.append(LineError(measure.proposal_lines[pid], PROPOSALS, ProposalNotLinkable.code, _l(
+                    "La proposition n° %(id)s n'existe pas ou n'est pas une proposition publique de cette "
+                    "organisation.", id=pid)))
+    return errors, found
+
+
+def preview_measure_import(organisation: Organisation, user: User, data: bytes) -> ImportPreview:
+    """Editors of the organisation (and admins) see what a CSV file would create and every row's errors; nothing
+    is written. A file that cannot be read at all raises an ``importing.ImportFileInvalid``."""
+    from ..concurrency import run_cpu_bound
+    from .importing import parse
+
+    if not can_answer(user, organisation):
+        raise NotAllowed()
+    parsed = run_cpu_bound(parse, data)  # under gevent, reading a large file must not stall live clients
+    proposal_errors, found = _check_import_proposals(organisation.id, parsed.measures)
+    errors = sorted([*parsed.errors, *proposal_errors], key=lambda e: e.line)
+    return ImportPreview(parsed, errors, found, _import_stamp(organisation.id))
+
+
+def import_measures(organisation: Organisation, user: User, data: bytes | str, *,
+                    stamp: int | None = None) -> list[Measure]:
+    """Editors of the organisation (and admins) create the measures and milestones of a CSV file (its bytes, or the
+    text its preview decoded), all or nothing:
+    the file is read and checked again inside one write transaction (organisation row locked, so two imports
+    of one file cannot both pass a ``stamp`` taken at preview), and any wrong row refuses the whole file."""
+    from ..concurrency import run_cpu_bound
+    from .importing import parse
+
+    if not can_answer(user, organisation):
+        raise NotAllowed()
+    parsed = run_cpu_bound(parse, data)  # under gevent, reading a large file must not stall live clients
+    if parsed.errors:
+        raise ImportInvalid(parsed.errors)
+    begin_write()
+    try:
+        locked = db.session.scalar(select(Organisation).where(Organisation.id == organisation.id)
+                                   .with_for_update(of=Organisation).execution_options(populate_existing=True))
+        if locked is None:
+            raise NotFound()
+        if not can_answer(user, locked):
+            raise NotAllowed()
+        if stamp is not None and _import_stamp(locked.id) != stamp:
+            raise ImportOutdated()
+        errors, _found = _check_import_proposals(locked.id, parsed.measures, lock=True)
+        if errors:
+            raise ImportInvalid(errors)
+        now, created = utcnow(), []
+        for item in parsed.measures:
+            measure = Measure(organisation_id=locked.id, title=item.title, description_md=item.description,
+                              status=item.status, progress=item.progress, abandon_reason=item.abandon_reason,
+                              created_by_id=user.id, created_at=now, updated_at=now)
+            db.session.add(measure)
+            created.append((measure, item))
+        db.session.flush()
+        for measure, item in created:
+            db.session.add_all([MeasureProposal(measure_id=measure.id, proposal_id=pid) for pid in item.proposal_ids])
+            db.session.add_all([Milestone(measure_id=measure.id, title=m.title, planned_on=m.planned_on,
+                                          done_on=m.done_on, created_at=now) for m in item.milestones])
+        db.session.flush()
+        for measure, item in created:
+            if item.proposal_ids:  # as create_measure: the people upstream of its proposals are told
+                trail.notify_measure(measure, "measure_created", actor_id=user.id)
+        db.session.commit()
+    except DomainError:
+        db.session.rollback()
+        raise
+    return [measure for measure, _item in created]

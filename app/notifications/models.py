@@ -3,7 +3,7 @@
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Index, String, Text
+from sqlalchemy import Enum, ForeignKey, Index, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..accounts.models import utcnow
@@ -42,3 +42,5 @@ class NotificationPreference(db.Model):
         Enum(DigestFrequency, name="digest_frequency", native_enum=False, create_constraint=True, length=10),
         default=DigestFrequency.daily)
     last_digest_at: Mapped[datetime | None]
+    # Told when something downstream of one's contributions changes (answers, measures); on unless switched off.
+    trail: Mapped[bool] = mapped_column(default=True, server_default=true())

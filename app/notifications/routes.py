@@ -5,7 +5,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from wtforms import RadioField, SubmitField
+from wtforms import BooleanField, RadioField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
 
@@ -21,6 +21,12 @@ class DigestForm(FlaskForm):
     submit = SubmitField(_l("Enregistrer"))
 
 
+class TrailForm(FlaskForm):
+    trail = BooleanField(_l("Me prévenir quand une proposition ou une idée à laquelle j'ai contribué avance "
+                            "(réponse de l'organisation, mesure, jalon)"))
+    submit = SubmitField(_l("Enregistrer"))
+
+
 def _me():
     return current_user._get_current_object()
 
@@ -31,7 +37,8 @@ def list_notifications():
     form = DigestForm(digest=service.get_digest_frequency(current_user).value)
     items = service.list_notifications(current_user)
     return render_template("notifications/list.html", items=items, form=form, confirm_form=ConfirmForm(),
-                           text=service.notification_text)
+                           text=service.notification_text,
+                           trail_form=TrailForm(trail=service.wants_trail(current_user), formdata=None))
 
 
 @bp.post("/lues")
@@ -56,6 +63,18 @@ def preferences():
             flash(_("Votre préférence est enregistrée."), "success")
     else:
         flash(_("Choisissez une fréquence proposée."), "error")
+    return redirect(url_for("notifications.list_notifications"))
+
+
+@bp.post("/parcours")
+@login_required
+def trail_preference():
+    form = TrailForm()
+    if form.validate_on_submit():
+        service.set_trail(_me(), form.trail.data)
+        flash(_("Votre préférence est enregistrée."), "success")
+    else:
+        flash(_("La préférence n'a pas pu être enregistrée : rechargez la page et réessayez."), "error")
     return redirect(url_for("notifications.list_notifications"))
 
 

@@ -26,7 +26,18 @@ KINDS = {
     "proposal_not_selected": _l("« %(title)s » n'a pas été retenue à l'issue du vote."),
     "proposal_answered": _l("L'organisation a répondu à « %(title)s »."),
     "proposal_answer_updated": _l("La réponse de l'organisation à « %(title)s » a été modifiée."),
+    # The trail (app/decisions/trail.py): measures downstream of one's proposals and ideas.
+    "measure_created": _l("Votre participation a conduit à une mesure : « %(title)s »."),
+    "measure_planned": _l("La mesure « %(title)s », issue de votre participation, est de nouveau prévue."),
+    "measure_in_progress": _l("La mesure « %(title)s », issue de votre participation, est en cours."),
+    "measure_implemented": _l("La mesure « %(title)s », issue de votre participation, est réalisée."),
+    "measure_abandoned": _l("La mesure « %(title)s », issue de votre participation, est abandonnée."),
+    "measure_milestone_done": _l("Un jalon de la mesure « %(title)s », issue de votre participation, est franchi."),
 }
+TRAIL_KINDS = frozenset({"proposal_answered", "proposal_answer_updated", "measure_created", "measure_planned",
+                         "measure_in_progress", "measure_implemented", "measure_abandoned",
+                         "measure_milestone_done"})
+"""What happened downstream of one's contributions: not sent to people who switched these off."""
 DIGEST_MAX_ITEMS = 50
 
 
@@ -37,10 +48,15 @@ def notification_text(notification: Notification) -> str:
 
 
 def notify(user_ids, kind: str, *, subject_title: str, url: str, detail: str = "", actor_id=None) -> int:
-    """Add one notification per recipient (the actor excluded) to the caller's transaction."""
+    """Add one notification per recipient (the actor excluded; for ``TRAIL_KINDS``, also those who switched trail
+    notifications off) to the caller's transaction."""
     if kind not in KINDS:
         raise ValueError(kind)
     recipients = sorted({uid for uid in user_ids if uid is not None and uid != actor_id})
+    if kind in TRAIL_KINDS and recipients:
+        opted_out = set(db.session.scalars(select(NotificationPreference.user_id).where(
+            NotificationPreference.user_id.in_(recipients), NotificationPreference.trail.is_(False))))
+        recipients = [uid for uid in recipients if uid not in opted_out]
     now = utcnow()
     for uid in recipients:
         db.session.add(Notification(user_id=uid, kind=kind, subject_title=subject_title[:200], url=url[:300],
@@ -78,19 +94,37 @@ def set_digest_frequency(user: User, value) -> DigestFrequency:
         frequency = value if isinstance(value, DigestFrequency) else DigestFrequency(value)
     except ValueError:
         raise InvalidInput(_l("Choisissez une fréquence proposée.")) from None
+    _save_preference(user, digest=frequency)
+    return frequency
+
+
+def _save_preference(user: User, **values) -> None:
+    """Store these columns of the person's preferences, creating the row (daily digest, trail on) if needed."""
     pref = db.session.get(NotificationPreference, user.id)
     if pref is None:
-        db.session.add(NotificationPreference(user_id=user.id, digest=frequency))
+        db.session.add(NotificationPreference(user_id=user.id, **{"digest": DigestFrequency.daily, **values}))
     else:
-        pref.digest = frequency
+        for key, value in values.items():
+            setattr(pref, key, value)
     try:
         db.session.commit()
     except IntegrityError:  # created meanwhile by the digest job
         db.session.rollback()
         db.session.execute(update(NotificationPreference).where(NotificationPreference.user_id == user.id)
-                           .values(digest=frequency))
+                           .values(**values))
         db.session.commit()
-    return frequency
+
+
+def wants_trail(user: User) -> bool:
+    pref = db.session.get(NotificationPreference, user.id)
+    return pref.trail if pref else True
+
+
+def set_trail(user: User, value: bool) -> bool:
+    """Switch trail notifications (answers and measures downstream of one's contributions) on or off."""
+    value = bool(value)
+    _save_preference(user, trail=value)
+    return value
 
 
 def _day_start(now: datetime) -> datetime:

@@ -29,6 +29,14 @@ EXCLUDED_ENDPOINTS = {
     "workshops.export_roster": "CSV download of a roster (text/csv, attachment)",
     "boards.export_board": "board exports as CSV, JSON or Markdown downloads (attachments)",
     "proposals.similar": "JSON suggestions for the title field of the proposal form (proposals.js)",
+    "decisions.import_template": "CSV template for importing measures (text/csv, attachment)",
+    "opendata.datapackage_file": "datapackage.json describing the open data files (application/json)",
+    "opendata.download": "open data files (CSV and JSON downloads)",
+    "opendata.atom_feed": "Atom feed of answers and measure updates (application/atom+xml)",
+    "api.index": "read-only JSON API: list of resources",
+    "api.openapi": "read-only JSON API: the OpenAPI 3.1 document",
+    "api.list_resource": "read-only JSON API: a page of a resource",
+    "api.show_resource": "read-only JSON API: one item of a resource",
 }
 
 # endpoint -> sample URLs, one per URL rule of the endpoint. The {placeholders} are filled in at run time
@@ -99,7 +107,7 @@ SAMPLE_URLS = {
     "consultations.show_consultation": ["/consultations/{c_open}", "/consultations/{c_closed}",
                                         "/consultations/{c_upcoming}", "/consultations/{c_draft}"],
     "consultations.cast_ballot": ["/consultations/{c_open}/vote"],
-    "consultations.show_results": ["/consultations/{c_closed}/resultats"],
+    "consultations.show_results": ["/consultations/{c_closed}/resultats", "/consultations/{c_closed_mj}/resultats"],
     "consultations.new_consultation": ["/consultations/nouvelle"],
     "consultations.edit_consultation": ["/consultations/{c_draft}/modifier", "/consultations/{c_open}/modifier"],
     "consultations.manage_consultation": ["/consultations/{c_draft}/gestion", "/consultations/{c_open}/gestion"],
@@ -121,15 +129,24 @@ SAMPLE_URLS = {
     "proposals.board_ideas": ["/propositions/tableaux/{board}"],
     "proposals.idea_page": ["/propositions/idees/{board_idea}"],
     "notifications.list_notifications": ["/notifications/"],
+    # Reports: the dashboard unfiltered and filtered; DINUM's « Vous avez dit, nous avons fait » page.
+    "reports.dashboard": ["/rapports/", "/rapports/?organisation={dinum_id}&du=2020-01-01"],
+    "reports.organisation_report": ["/rapports/organisations/dinum"],
     # Decisions: answering the demo proposal {proposal}, DINUM's proposals awaiting an answer and its deadline.
     "decisions.answer_proposal": ["/decisions/propositions/{proposal}/reponse"],
     "decisions.awaiting": ["/decisions/organisations/{dinum_id}/a-repondre"],
     "decisions.deadline": ["/decisions/organisations/{dinum_id}/delai"],
     # {measure}: the demo measure (app/decisions/demo.py), owned by {measure_org_id}.
-    "decisions.show_measure": ["/decisions/mesures/{measure}"],
+    "decisions.show_measure": ["/decisions/mesures/{measure}", "/decisions/mesures/{trail_measure}"],
+    # The trail: the past demo workshop's report (its board's idea led to {trail_measure}).
+    "decisions.workshop_report": ["/decisions/ateliers/{past}/bilan"],
     "decisions.new_measure": ["/decisions/organisations/{dinum_id}/mesures/nouvelle"],
     "decisions.edit_measure": ["/decisions/mesures/{measure}/modifier"],
     "decisions.measure_progress": ["/decisions/mesures/{measure}/avancement"],
+    # Importing measures from CSV (the upload page; the preview answers the upload's POST).
+    "decisions.import_measures": ["/decisions/organisations/{dinum_id}/mesures/import"],
+    # Open data: the « Données ouvertes » page (the files and the API are excluded above).
+    "opendata.index": ["/donnees-ouvertes/"],
 }
 # Samples that answer 404 by design to everyone but some roles (a draft, someone's own convocation or
 # evaluation form): sample -> the roles that get the page. The others must get the 404 (or, when
@@ -212,10 +229,12 @@ def sample_values(live_server, outbox_message_id, demo_workshops, demo_board) ->
 
 
 def demo_consultations(live_server) -> dict:
-    """{c_open}, {c_closed}, {c_upcoming}, {c_draft}: the demo consultations, by the start of their title."""
+    """{c_open}, {c_closed}, {c_closed_mj}, {c_upcoming}, {c_draft}: the demo consultations, by the start of
+    their title ({c_closed_mj}: majority judgment, closed, with merit profiles)."""
     out = {}
     for key, prefix in (("c_open", "Simplifier les démarches de déménagement"), ("c_closed", "Priorités 2026"),
-                        ("c_upcoming", "Répartir 10 points"), ("c_draft", "Consultation en préparation")):
+                        ("c_upcoming", "Répartir 10 points"), ("c_draft", "Consultation en préparation"),
+                        ("c_closed_mj", "Droits et justificatifs")):
         ((consultation_id,),) = live_db_rows(live_server, "SELECT id FROM consultations WHERE title LIKE ?",
                                              (prefix + "%",))
         out[key] = consultation_id

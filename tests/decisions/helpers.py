@@ -79,9 +79,12 @@ def permission_values(organisation, citizen) -> dict:
 
 def accessibility_values(rows) -> dict:
     """Placeholders for tests/browser/test_accessibility.py, read from the live demo database with ``rows``:
-    {measure} is the demo measure, {measure_org_id} its organisation."""
-    from app.decisions.demo import MEASURE_TITLE
+    {measure} is the demo measure, {measure_org_id} its organisation; {trail_measure} the implemented measure at
+    the end of the demo trail (app/decisions/demo.py ``seed_trail``)."""
+    from app.decisions.demo import MEASURE_TITLE, TRAIL_MEASURE_TITLE
 
     found = rows("SELECT id, organisation_id FROM measures WHERE title = ?", (MEASURE_TITLE,))
     assert found, "no demo measure"
-    return {"measure": found[0][0], "measure_org_id": found[0][1]}
+    trail = rows("SELECT id FROM measures WHERE title = ?", (TRAIL_MEASURE_TITLE,))
+    assert trail, "no demo trail measure"
+    return {"measure": found[0][0], "measure_org_id": found[0][1], "trail_measure": trail[0][0]}

@@ -26,7 +26,17 @@ def test_demo_decisions_load_once(app):
                              .where(Proposal.state == ProposalState.selected)) >= 1
     measure = db.session.scalar(select(Measure).where(Measure.title == MEASURE_TITLE))
     assert measure.status is MeasureStatus.in_progress and measure.progress == 40 and measure.proposals
+    # The trail: the past workshop's board idea -> proposal -> adopted answer -> implemented measure.
+    from app.decisions.demo import TRAIL_IDEA, TRAIL_MEASURE_TITLE
+    from app.decisions.trail import measure_ancestry
+
+    implemented = db.session.scalar(select(Measure).where(Measure.title == TRAIL_MEASURE_TITLE))
+    assert implemented.status is MeasureStatus.implemented and implemented.progress == 100
+    [step] = measure_ancestry(implemented).proposals
+    assert step.answer.kind is AnswerKind.adopted and step.proposal.support_count >= 2
+    assert [o.idea.text for o in step.origins] == [TRAIL_IDEA]
+    assert step.origins[0].workshop.workshop.title.startswith("Carte grise") and step.origins[0].workshop.attended
     before = counts()
-    assert before[2:] == (2, 1)
+    assert before[2:] == (3, 2)
     seed(app.config["DEMO_DATA_DIR"])
     assert counts() == before

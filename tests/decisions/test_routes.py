@@ -184,3 +184,18 @@ def test_unknown_organisation_or_proposal_is_404(client, world):
 
 def test_answer_kind_in_the_form_matches_the_model():
     assert {k.value for k in AnswerKind} == {"adopted", "partly_adopted", "not_adopted", "already_exists"}
+
+
+def test_an_answered_proposal_hidden_later_shows_neither_text_nor_answer(client, world):
+    from app.proposals import service as proposals
+
+    proposal = make_proposal(world)
+    login(client, world.editor.email)
+    post_form(client, url(proposal), form(body="Réponse au texte injurieux."))
+    proposals.hide_proposal(db.session.get(Proposal, proposal.id), world.editor, "Propos injurieux")
+    html = client.get(f"/propositions/{proposal.id}").get_data(as_text=True)
+    assert "Masqué par la modération : Propos injurieux" in html and "Réponse au texte injurieux." not in html
+    refused = post_form(client, url(proposal), form(body="Autre réponse."))
+    assert refused.status_code == 409 and "Autre réponse." not in client.get(
+        f"/propositions/{proposal.id}").get_data(as_text=True)
+    assert answers() == 1 and db.session.scalar(select(Answer.body_md)) == "Réponse au texte injurieux."

@@ -125,6 +125,16 @@ def test_proposals_that_cannot_be_answered(world, state):
     assert db.session.scalar(select(func.count()).select_from(Notification)) == 0
 
 
+def test_a_proposal_hidden_by_the_moderators_gets_no_answer(world):
+    from app.proposals import service as proposals
+
+    proposal = make_proposal(world)
+    proposals.hide_proposal(db.session.get(Proposal, proposal.id), world.editor, "Propos injurieux")
+    with pytest.raises(service.ProposalHiddenByModeration):
+        answer(proposal, world.editor)
+    assert state_of(proposal) is ProposalState.published and answers() == 0
+
+
 def test_editing_an_answer_keeps_the_earlier_wording_and_tells_the_audience(world):
     proposal = make_proposal(world, followers=[world.follower])
     first = answer(proposal, world.editor, AnswerKind.adopted, body="Oui.")

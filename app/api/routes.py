@@ -1,0 +1,169 @@
+"""The read-only JSON API (``/api/v1/``): the open datasets, paginated, cacheable, open to every origin.
+
+GET only (HEAD and the CORS preflight OPTIONS are answered by Flask): there is nothing to protect with CSRF, and
+a POST added here later would be CSRF-checked like any other. Responses never depend on who is signed in, so
+CORS allows every origin and never credentials. Errors are ``{"error": {"code", "message"}}`` with the message in
+the reader's language (``Accept-Language``).
+"""
+
+import json
+import math
+import re
+
+from flask import Response, current_app, g, request, url_for
+from flask_babel import force_locale, get_locale
+from flask_babel import lazy_gettext as _l
+
+from ..errors import DomainError
+from ..errors import NotFound as _NotFound
+from ..opendata.datasets import BY_NAME, DATASETS, Dataset
+from ..opendata.files import json_row, not_modified, open_cors, set_validators, strong_etag, validators
+from . import bp
+from .openapi import PAGE_MAX, PER_PAGE_DEFAULT, PER_PAGE_MAX, document
+
+DIGITS = re.compile(r"[0-9]{1,9}")
+
+
+class InvalidParameter(DomainError):
+    code = "invalid_parameter"
+    status = 400
+
+
+class UnknownResource(_NotFound):
+    code = "unknown_resource"
+    message = _l("Cette ressource n'existe pas. La liste des ressources est à l'adresse /api/v1/.")
+
+
+class UnknownItem(_NotFound):
+    code = "not_found"
+    message = _l("Aucun élément de cette ressource ne porte cet identifiant.")
+
+
+def _dataset(resource: str) -> Dataset:
+    dataset = BY_NAME.get(resource)
+    if dataset is None:
+        raise UnknownResource()
+    return dataset
+
+
+def _bounded_int(name: str, default: int, maximum: int, message) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not DIGITS.fullmatch(raw) or not 1 <= int(raw) <= maximum:
+        raise InvalidParameter(message, code=f"invalid_{name}")
+    return int(raw)
+
+
+def _not_modified(etag, modified):
+    return set_validators(Response(status=304), etag, modified)
+
+
+def _json(body: dict, etag: str, modified):
+    # Fields in the schema's order (jsonify would sort them).
+    response = Response(json.dumps(body, ensure_ascii=False), mimetype="application/json")
+    return set_validators(response, etag, modified)
+
+
+@bp.get("/")
+def index():
+    body = {
+        "data": [{"name": d.name, "title": str(d.title), "description": str(d.description),
+                  "url": url_for("api.list_resource", resource=d.name, _external=True),
+                  "csv": url_for("opendata.download", name=d.name, fmt="csv", _external=True),
+                  "detail": d.has_detail} for d in DATASETS],
+        "links": {"self": url_for("api.index", _external=True),
+                  "openapi": url_for("api.openapi", _external=True),
+                  "licence": "https://www.etalab.gouv.fr/licence-ouverte-open-licence/"},
+    }
+    etag = strong_etag("api-index", body)
+    if not_modified(etag, None):
+        return _not_modified(etag, None)
+    return _json(body, etag, None)
+
+
+@bp.get("/openapi.json")
+def openapi():
+    body = document()
+    etag = strong_etag("openapi", body)
+    if not_modified(etag, None):
+        return _not_modified(etag, None)
+    return _json(body, etag, None)
+
+
+@bp.get("/<resource>")
+def list_resource(resource: str):
+    dataset = _dataset(resource)
+    page = _bounded_int("page", 1, PAGE_MAX, _l("Le numéro de page doit être un entier entre 1 et %(max)d.",
+                                                   max=PAGE_MAX))
+    per_page = _bounded_int("per_page", PER_PAGE_DEFAULT, PER_PAGE_MAX,
+                            _l("Le nombre d'éléments par page (per_page) doit être un entier entre 1 et %(max)d.",
+                               max=PER_PAGE_MAX))
+    etag, modified = validators(dataset, "list", page, per_page)
+    if not_modified(etag, modified if dataset.exact_dates else None):
+        return _not_modified(etag, modified)
+    total = dataset.count()
+    pages = max(1, math.ceil(total / per_page))
+
+    def link(number):
+        return url_for("api.list_resource", resource=resource, page=number, per_page=per_page, _external=True)
+
+    body = {
+        "data": [json_row(row) for row in dataset.page(page, per_page)],
+        "meta": {"page": page, "per_page": per_page, "total": total, "pages": pages},
+        "links": {"self": link(page), "first": link(1), "last": link(pages),
+                  "prev": link(page - 1) if 1 < page <= pages + 1 else None,
+                  "next": link(page + 1) if page < pages else None},
+    }
+    return _json(body, etag, modified)
+
+
+@bp.get("/<resource>/<int:item_id>")
+def show_resource(resource: str, item_id: int):
+    dataset = _dataset(resource)
+    if not dataset.has_detail:
+        raise UnknownResource()
+    etag, modified = validators(dataset, "item", item_id)
+    if not_modified(etag, modified if dataset.exact_dates else None):
+        # Only a client that had the item can hold this ETag; a deleted item changes the fingerprint.
+        return _not_modified(etag, modified)
+    row = dataset.get(item_id)
+    if row is None:
+        raise UnknownItem()
+    body = {"data": json_row(row),
+            "links": {"self": url_for("api.show_resource", resource=resource, item_id=item_id, _external=True),
+                      "collection": url_for("api.list_resource", resource=resource, _external=True)}}
+    return _json(body, etag, modified)
+
+
+@bp.before_app_request
+def language_from_accept_language():
+    """API clients have no session to carry a language choice: on /api/, Accept-Language chooses (French or
+    English) when sent, for the error messages and the titles of the resources."""
+    if not request.path.startswith("/api/"):
+        return
+    language = request.accept_languages.best_match(current_app.config["LANGUAGES"])
+    if language:
+        chosen = force_locale(language)
+        chosen.__enter__()
+        g.api_locale = chosen
+
+
+@bp.teardown_app_request
+def restore_language(_exc=None):
+    chosen = g.pop("api_locale", None)
+    if chosen is not None:
+        chosen.__exit__(None, None, None)
+
+
+@bp.after_app_request
+def cors_and_cache(response):
+    """Every /api/ answer, errors included: open CORS for reading, and the language the error is in."""
+    if not request.path.startswith("/api/"):
+        return response
+    headers = open_cors(response).headers
+    headers.add("Vary", "Accept-Language")
+    if g.get("api_locale") is not None:
+        headers["Content-Language"] = str(get_locale())
+    headers.setdefault("Cache-Control", "no-store")
+    return response

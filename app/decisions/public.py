@@ -1,0 +1,50 @@
+"""Public trail pages and the trail sections other areas' pages include: a workshop's report, and the template
+globals behind ``decisions/_trail_*.html`` (the idea, proposal and consultation results pages include them, so
+those lower areas never import this one). Data comes from ``trail.py`` in a fixed number of queries."""
+
+from flask import abort, current_app, render_template, request
+from flask_login import current_user
+
+from ..workshops import service as workshops
+from . import bp, trail
+
+
+@bp.app_template_global("proposal_trail")
+def proposal_trail(proposal) -> dict:
+    """Where a proposal came from (ideas, boards, workshops, votes) and what it led to."""
+    return trail.proposal_trail(proposal)
+
+
+@bp.app_template_global("idea_trail")
+def idea_trail(idea) -> dict:
+    """What an idea led to: each proposal from it (that the reader may see), its answer and its measures."""
+    return trail.idea_outcomes(idea, current_user)
+
+
+@bp.app_template_global("consultation_outcomes")
+def consultation_outcomes(consultation) -> dict:
+    """proposal id -> what became of it, for a consultation's results page."""
+    return trail.consultation_outcomes(consultation)
+
+
+@bp.get("/ateliers/<int:workshop_id>/bilan")
+def workshop_report(workshop_id: int):
+    """A workshop's public report: participants, attendance, evaluation, ideas, proposals and what became of
+    them."""
+    if not 0 < workshop_id < 2**31:
+        abort(404)
+    workshop = workshops.get_workshop(workshop_id)
+    if not workshops.can_view(workshop, current_user, request.args.get("invitation")):
+        abort(404)
+    over = workshop.is_over()
+    return render_template("decisions/workshop_report.html", workshop=workshop, over=over,
+                           attendance=workshops.attendance(workshop) if over else None,
+                           evaluation=workshops.evaluation_summary(workshop) if over else None,
+                           minimum=current_app.config["WORKSHOP_EVALUATION_MIN"],
+                           report=trail.workshop_report(workshop))
+
+
+@bp.app_template_global("measure_ancestry")
+def measure_ancestry(measure) -> trail.Ancestry:
+    """Everything upstream of a measure, for its page."""
+    return trail.measure_ancestry(measure)

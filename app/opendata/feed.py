@@ -1,0 +1,91 @@
+"""The Atom 1.0 feed of answers to proposals and of measure updates (newest first, ``FEED_SIZE`` entries)."""
+
+import re
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from flask import request, url_for
+from flask_babel import get_locale
+from sqlalchemy import func, select, true
+
+from ..decisions.models import ANSWER_KIND_NAMES, MEASURE_STATUS_NAMES, Measure, MeasureUpdate
+from ..decisions.models import Answer as AnswerModel
+from ..extensions import db
+from ..proposals.models import Proposal
+from .datasets import _last_hidden, _public_proposal, last_modified
+from .files import strong_etag
+
+FEED_SIZE = 50
+EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
+# Characters XML 1.0 forbids (C0 controls but tab and line ends, lone surrogates, U+FFFE/U+FFFF): one of them,
+# pasted into an answer or imported from a CSV cell, would make the whole feed unreadable to every reader.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _fingerprint() -> tuple:
+    """One query over everything the entries show: the answers and updates, the proposal and measure titles in
+    the entry titles, and the hidings that take answers out."""
+    answered = (select(func.count(AnswerModel.id), func.max(AnswerModel.id), func.max(AnswerModel.updated_at),
+                       func.max(Proposal.updated_at))
+                .join(Proposal, Proposal.id == AnswerModel.proposal_id).where(_public_proposal()).subquery())
+    updates = select(func.count(MeasureUpdate.id), func.max(MeasureUpdate.id),
+                     func.max(MeasureUpdate.created_at)).subquery()
+    both = answered.join(updates, true())  # two one-row aggregates side by side
+    return tuple(db.session.execute(
+        select(answered, updates, select(func.max(Measure.updated_at)).scalar_subquery(), _last_hidden())
+        .select_from(both)).one())
+
+
+def validators():
+    fingerprint = _fingerprint()
+    return strong_etag("feed", str(get_locale()), fingerprint), last_modified(fingerprint)
+
+
+def xml_text(value: str) -> str:
+    return _NOT_XML.sub("", value)
+
+
+def atom_date(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _tag(kind: str, key: int) -> str:
+    """A tag URI (RFC 4151): stable whatever the page addresses become."""
+    host = urlsplit(request.host_url).hostname or "localhost"
+    return f"tag:{host},2025:{kind}:{key}"
+
+
+def _answers():
+    rows = db.session.execute(
+        select(AnswerModel.id, AnswerModel.proposal_id, AnswerModel.kind, AnswerModel.body_md, AnswerModel.reason,
+               AnswerModel.answered_at, AnswerModel.updated_at, Proposal.title, AnswerModel.organisation_id)
+        .join(Proposal, Proposal.id == AnswerModel.proposal_id)
+        .where(_public_proposal())
+        .order_by(AnswerModel.updated_at.desc(), AnswerModel.id.desc()).limit(FEED_SIZE))
+    for a_id, proposal_id, kind, body, reason, answered_at, updated_at, title, _org in rows:
+        text = "\n\n".join(part for part in (body, reason) if part)
+        yield {"id": _tag("answer", a_id), "kind": "answer",
+               "title": xml_text(f"{title} — {ANSWER_KIND_NAMES[kind]}"), "summary": xml_text(text),
+               "link": url_for("proposals.show_proposal", proposal_id=proposal_id, _external=True),
+               "published": answered_at, "updated": updated_at}
+
+
+def _updates():
+    rows = db.session.execute(
+        select(MeasureUpdate.id, MeasureUpdate.measure_id, MeasureUpdate.status, MeasureUpdate.progress,
+               MeasureUpdate.body_md, MeasureUpdate.created_at, Measure.title)
+        .join(Measure, Measure.id == MeasureUpdate.measure_id)
+        .order_by(MeasureUpdate.created_at.desc(), MeasureUpdate.id.desc()).limit(FEED_SIZE))
+    for u_id, measure_id, status, progress, body, created_at, title in rows:
+        yield {"id": _tag("measure-update", u_id), "kind": "measure_update",
+               "title": xml_text(f"{title} — {MEASURE_STATUS_NAMES[status]} ({progress} %)"),
+               "summary": xml_text(body),
+               "link": url_for("decisions.show_measure", measure_id=measure_id, _external=True),
+               "published": created_at, "updated": created_at}
+
+
+def context(modified: datetime | None) -> dict:
+    entries = sorted([*_answers(), *_updates()], key=lambda e: (e["updated"], e["id"]), reverse=True)[:FEED_SIZE]
+    return {"entries": entries, "feed_id": _tag("feed", 1), "updated": modified or EPOCH, "atom_date": atom_date,
+            "self_url": url_for("opendata.atom_feed", _external=True),
+            "page_url": url_for("opendata.index", _external=True)}

@@ -1,0 +1,102 @@
+"""Public report pages: an organisation's « Vous avez dit, nous avons fait » and the platform dashboard.
+
+Both are public and read-only (GET). The dashboard's filters are a GET form: a bad value is shown as a form error
+(422) with no figures, never a 500. Charts come from ``charts.py`` (inline SVG) with their data tables and a text
+summary in the page. The organisation page of the catalogue shows the same figures and flags overdue proposals
+through the ``organisation_report_summary`` template global below.
+"""
+
+from flask import render_template, request
+from flask_babel import format_decimal, format_percent
+from flask_babel import gettext as _
+
+from ..catalog.models import Organisation
+from ..catalog.service import get_by_slug
+from ..decisions.models import ANSWER_KIND_NAMES, MEASURE_STATUS_NAMES, AnswerKind, MeasureStatus
+from ..errors import DomainError
+from . import bp, service
+from .charts import Bar, bar_chart
+from .forms import DashboardFilterForm
+
+SUMMARY_OVERDUE_SHOWN = 10  # overdue proposals listed on the catalogue's organisation page
+
+
+@bp.app_template_filter("report_percent")
+def report_percent(value) -> str:
+    return "–" if value is None else format_percent(value, "#,##0 %")
+
+
+@bp.app_template_filter("report_days")
+def report_days(value) -> str:
+    return "–" if value is None else format_decimal(round(value, 1), "#,##0.#")
+
+
+@bp.app_template_global("organisation_report_summary")
+def organisation_report_summary(organisation: Organisation) -> dict:
+    """The figures shown on the catalogue's organisation page, with the first overdue proposals."""
+    figures = service.organisation_figures(organisation.id)
+    return {"figures": figures, "overdue": figures.overdue[:SUMMARY_OVERDUE_SHOWN]}
+
+
+def _answers_chart(figures) -> tuple[list, object]:
+    rows = [(str(ANSWER_KIND_NAMES[kind]), figures.by_kind.get(kind, 0)) for kind in AnswerKind]
+    rows.append((_("Sans réponse"), figures.awaiting))
+    words = "; ".join(f"{label} : {number}" for label, number in rows)
+    chart = bar_chart([Bar(label, number, tone="chart-bar-muted" if k == len(rows) - 1 else "")
+                       for k, (label, number) in enumerate(rows)],
+                      chart_id="chart-answers", title=_("Réponses aux propositions reçues"),
+                      desc=_("%(num)d propositions reçues. %(detail)s.", num=figures.received, detail=words))
+    return rows, chart
+
+
+def _measures_chart(counts: dict, chart_id: str) -> tuple[list, object]:
+    rows = [(str(MEASURE_STATUS_NAMES[status]), counts.get(status, 0)) for status in MeasureStatus]
+    words = "; ".join(f"{label} : {number}" for label, number in rows)
+    chart = bar_chart([Bar(label, number) for label, number in rows], chart_id=chart_id,
+                      title=_("Mesures par état"),
+                      desc=_("%(num)d mesures. %(detail)s.", num=sum(counts.values()), detail=words))
+    return rows, chart
+
+
+@bp.get("/organisations/<slug>")
+def organisation_report(slug: str):
+    organisation = get_by_slug(Organisation, slug)
+    figures = service.organisation_figures(organisation.id)
+    counts = service.measure_status_counts(organisation.id)
+    pages = max(1, -(-sum(counts.values()) // service.MEASURES_PER_PAGE))
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
+    answer_rows, answers_chart = _answers_chart(figures)
+    measure_rows, measures_chart = _measures_chart(counts, "chart-measures")
+    return render_template("reports/organisation.html", organisation=organisation, figures=figures,
+                           overdue=figures.overdue[:service.OVERDUE_SHOWN], answer_rows=answer_rows,
+                           answers_chart=answers_chart, measure_rows=measure_rows, measures_chart=measures_chart,
+                           measures=service.list_measures(organisation.id, page), measure_total=sum(counts.values()),
+                           page=page, pages=pages)
+
+
+@bp.get("/")
+def dashboard():
+    organisations, life_events = service.list_organisations(), service.list_life_events()
+    form = DashboardFilterForm(formdata=request.args, organisations=organisations, life_events=life_events)
+    board = chart = measures_chart = measure_rows = None
+    status = 200
+    if form.validate():
+        try:
+            filters = service.Filters(organisation_id=form.organisation.data, life_event_id=form.moment.data,
+                                      since=form.du.parsed, until=form.au.parsed)
+        except DomainError as err:
+            form.au.errors = [*form.au.errors, str(err.message)]
+            status = err.status
+        else:
+            board = service.dashboard(filters, organisations)
+            chart = bar_chart([Bar(str(service.STAGE_NAMES[stage]), number, tone=f"chart-bar-{stage}")
+                               for stage, number in board.total.stages()],
+                              chart_id="chart-funnel", title=_("Des idées aux mesures réalisées"),
+                              desc="; ".join(f"{service.STAGE_NAMES[stage]} : {number}"
+                                             for stage, number in board.total.stages()))
+            measure_rows, measures_chart = _measures_chart(board.measures, "chart-dashboard-measures")
+    else:
+        status = 422
+    return render_template("reports/dashboard.html", form=form, board=board, chart=chart,
+                           measures_chart=measures_chart, measure_rows=measure_rows, stage_names=service.STAGE_NAMES,
+                           filtered=any(request.args.get(k) for k in ("organisation", "moment", "du", "au"))), status
