@@ -37,8 +37,26 @@ def _websocket_origin(base_url: str) -> str:
     return f"{scheme}://{parts.netloc}"
 
 
+def _has_nul(values) -> bool:
+    return any("\x00" in value for value in values)
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.globals["csp_nonce"] = csp_nonce
+
+    @app.before_request
+    def refuse_nul_characters():
+        """No one types a NUL character and PostgreSQL text cannot hold one: refuse it, translated, before any
+        route reads the request (a path, query or form value carrying one would otherwise end in a 500)."""
+        if _has_nul([request.path]) or any(_has_nul(values) for _, values in request.args.lists()) \
+                or any(_has_nul(values) for _, values in request.form.lists()):
+            from flask_babel import gettext
+
+            from .errors import error_response
+
+            return error_response(400, gettext("Le texte envoyé contient un caractère nul, qui n'est pas accepté. "
+                                               "Retirez-le puis réessayez."), "nul_character")
+        return None
 
     @app.after_request
     def set_security_headers(response):

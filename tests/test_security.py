@@ -208,3 +208,26 @@ def test_no_third_party_urls_in_pages(app, client):
             for chunk in html.split(attr)[1:]:
                 # Outbound links to service sites are fine; loaded resources (src) are not.
                 assert attr.startswith("href"), f"{url} loads a remote resource: {attr}{chunk[:60]}"
+
+
+def test_a_nul_character_is_refused_with_a_translated_page_and_nothing_written(client, login_as):
+    """PostgreSQL text cannot hold NUL: without the guard, the profile form below ends in a 500 there."""
+    user = make_user(email="nul@example.org", name="Ana")
+    db.session.commit()
+    login_as(user)
+    token = get_csrf(client, "/compte/")
+    response = client.post("/compte/", data={"display_name": "An\x00a", "csrf_token": token})
+    assert response.status_code == 400
+    assert "caractère nul" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(type(user), user.id).display_name == "Ana"
+    # In a query string or a path, and in English, and as JSON for the API.
+    response = client.get("/propositions/?q=a%00b", headers={"Accept-Language": "en"})
+    assert response.status_code == 400
+    assert client.get("/rapports/organisations/a%00b").status_code == 400
+    body = client.get("/api/v1/proposals?q=%00").get_json()
+    assert body["error"]["code"] == "nul_character" and body["error"]["message"]
+    # The same form without the character is saved.
+    assert client.post("/compte/", data={"display_name": "Anna", "csrf_token": token}).status_code in (200, 302)
+    db.session.expire_all()
+    assert db.session.get(type(user), user.id).display_name == "Anna"

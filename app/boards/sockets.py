@@ -89,7 +89,8 @@ def _validate(data, spec: dict) -> dict | None:
     if not _is_int(data.get("board_id")):
         return None
     client_id = data.get("client_id")
-    if client_id is not None and not (isinstance(client_id, str) and 1 <= len(client_id) <= 64):
+    if client_id is not None and not (isinstance(client_id, str) and 1 <= len(client_id) <= 64
+                                      and "\x00" not in client_id):
         return None
     fields = {}
     for name, (types, required) in spec.items():
@@ -102,8 +103,8 @@ def _validate(data, spec: dict) -> dict | None:
             return None  # True is an int in Python; never accept it as one
         if not isinstance(value, types) or (isinstance(value, int) and bool not in types and not _is_int(value)):
             return None
-        if isinstance(value, str) and len(value) > MAX_STRING:
-            return None
+        if isinstance(value, str) and (len(value) > MAX_STRING or "\x00" in value):
+            return None  # PostgreSQL text cannot hold NUL; no one types it
         if isinstance(value, list) and not all(_is_int(v) for v in value):
             return None
         if isinstance(value, dict) and len(value) > 20:

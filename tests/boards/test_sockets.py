@@ -365,6 +365,7 @@ def bad_payloads(event: str, board_id: int, fields: dict):
     yield "empty client_id", ({**payload, "client_id": ""},)
     yield "long client_id", ({**payload, "client_id": "c" * 65},)
     yield "client_id int", ({**payload, "client_id": 7},)
+    yield "client_id with NUL", ({**payload, "client_id": "c\x00"},)
     for name, (types, required) in spec.items():
         if required:
             yield f"no {name}", ({k: v for k, v in payload.items() if k != name},)
@@ -378,6 +379,7 @@ def bad_payloads(event: str, board_id: int, fields: dict):
                                  {**payload, name: [{"a": 1}]},)
         if str in types:
             yield f"{name} oversized", ({**payload, name: "x" * (MAX_STRING + 1)},)
+            yield f"{name} with NUL", ({**payload, name: "a\x00b"},)  # PostgreSQL text cannot hold it
         if list in types:
             yield f"{name} list of strings", ({**payload, name: ["1", "2"]},)
             yield f"{name} list of bools", ({**payload, name: [True]},)
