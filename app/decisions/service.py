@@ -305,15 +305,17 @@ def _link(measure: Measure, proposal_ids) -> tuple[set[int], set[int]]:
     """Replace the measure's proposals (in the caller's transaction); every id must be linkable. Returns the ids
     added and those kept."""
     wanted = {int(pid) for pid in proposal_ids or ()}
-    if wanted:
+    current = set(db.session.scalars(select(MeasureProposal.proposal_id)
+                                     .where(MeasureProposal.measure_id == measure.id))) if measure.id else set()
+    added = wanted - current  # a link already made stays, even if its proposal was hidden since
+    if added:
         allowed = set(db.session.scalars(
-            select(Proposal.id).where(Proposal.id.in_(wanted), Proposal.organisation_id == measure.organisation_id,
+            select(Proposal.id).where(Proposal.id.in_(added), Proposal.organisation_id == measure.organisation_id,
+                                      Proposal.hidden_at.is_(None),
                                       Proposal.state.in_((ProposalState.published, ProposalState.selected,
                                                           ProposalState.answered)))))
-        if allowed != wanted:
+        if allowed != added:
             raise ProposalNotLinkable()
-    current = set(db.session.scalars(select(MeasureProposal.proposal_id)
-                                     .where(MeasureProposal.measure_id == measure.id)))
     for pid in current - wanted:
         db.session.execute(MeasureProposal.__table__.delete().where(MeasureProposal.measure_id == measure.id,
                                                                     MeasureProposal.proposal_id == pid))
@@ -439,6 +441,7 @@ def complete_milestone(milestone: Milestone, user: User, *, done_on: date | None
     if milestone.done_on is None:  # reached now (a corrected date is not news)
         trail.notify_measure(measure, "measure_milestone_done", actor_id=user.id)
     milestone.done_on = done_on
+    measure.updated_at = utcnow()  # the measure's page, feed and open-data fingerprints see the change
     db.session.commit()
     return milestone
 

@@ -212,6 +212,7 @@ def idea_page(idea_id: int):
     idea = db.session.get(Idea, idea_id) if 0 < idea_id < 2**31 else None
     if idea is None or idea.status is not IdeaStatus.visible or not service.can_see_idea(idea, current_user):
         abort(404)
-    proposals = [p for p in service.proposals_from_idea(idea) if p.can_view(current_user)]
+    proposals = [p for p in service.proposals_from_idea(idea)
+                 if p.can_view(current_user) and (not p.is_hidden or p.can_manage(current_user))]
     return render_template("proposals/idea.html", idea=idea, proposals=proposals,
                            labels=service.state_labels(p.organisation_id for p in proposals))

@@ -1,7 +1,7 @@
 """Measures: creation from proposals, progress updates, milestones, each rule with its refusal twin, on SQLite
 and PostgreSQL; and their pages over HTTP."""
 
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 from sqlalchemy import func, insert, select, update
@@ -12,7 +12,7 @@ from app.decisions import service
 from app.decisions.models import Measure, MeasureProposal, MeasureStatus, MeasureUpdate, Milestone
 from app.errors import NotAllowed
 from app.extensions import db
-from app.proposals.models import ProposalState
+from app.proposals.models import Proposal, ProposalState
 from tests.conftest import login, post_form
 from tests.decisions.helpers import World, make_proposal
 
@@ -64,10 +64,14 @@ def test_measure_needs_a_title(world):
     assert count(Measure) == 0
 
 
-@pytest.mark.parametrize("case", ["other_organisation", "draft", "withdrawn", "missing"])
+@pytest.mark.parametrize("case", ["other_organisation", "draft", "withdrawn", "missing", "hidden"])
 def test_measure_comes_only_from_public_proposals_of_its_organisation(world, case):
     if case == "other_organisation":
         proposal_id = make_proposal(world, organisation=world.other_organisation).id
+    elif case == "hidden":  # hidden by the moderators: its text is out of sight, no measure may cite it
+        proposal_id = make_proposal(world).id
+        db.session.execute(update(Proposal).where(Proposal.id == proposal_id).values(hidden_at=utcnow()))
+        db.session.commit()
     elif case == "missing":
         proposal_id = 999999
     else:
@@ -75,6 +79,16 @@ def test_measure_comes_only_from_public_proposals_of_its_organisation(world, cas
     with pytest.raises(service.ProposalNotLinkable):
         service.create_measure(world.organisation, world.editor, title="Mesure", proposal_ids=[proposal_id])
     assert count(Measure) == 0 and count(MeasureProposal) == 0
+
+
+def test_a_link_made_before_its_proposal_was_hidden_survives_an_edit(world):
+    first, second = make_proposal(world, title="Première"), make_proposal(world, title="Seconde")
+    measure = create(world, proposals=[first])
+    db.session.execute(update(Proposal).where(Proposal.id == first.id).values(hidden_at=utcnow()))
+    db.session.commit()
+    service.edit_measure(measure, world.editor, title="Titre revu", description="",
+                         proposal_ids=[first.id, second.id])
+    assert sorted(p.id for p in fresh(measure).proposals) == [first.id, second.id]
 
 
 def test_editing_replaces_the_linked_proposals(world):
@@ -151,6 +165,11 @@ def test_milestones_are_planned_then_done(world):
     service.complete_milestone(sooner, world.editor, done_on=date(2027, 1, 20))
     assert db.session.get(Milestone, sooner.id, populate_existing=True).done_on == date(2027, 1, 20)
     assert not db.session.get(Milestone, later.id).is_done
+    # A corrected date changes the measure's update time, which the open-data milestones fingerprint reads.
+    db.session.execute(update(Measure).where(Measure.id == measure.id).values(updated_at=datetime(2026, 1, 1)))
+    db.session.commit()
+    service.complete_milestone(db.session.get(Milestone, sooner.id), world.editor, done_on=date(2027, 1, 18))
+    assert fresh(measure).updated_at > datetime(2026, 1, 1)
 
 
 def test_milestone_refusals(world):

@@ -6,6 +6,7 @@ from sqlalchemy import event, func, insert, select, update
 from app.accounts.models import utcnow
 from app.extensions import db
 from app.proposals import service
+from app.boards.models import Idea
 from app.proposals.models import Comment, Proposal, ProposalState, Support
 from tests.conftest import get_csrf, login, post_form
 from tests.proposals.helpers import World, make_idea, propose
@@ -182,6 +183,36 @@ def test_idea_page_is_hidden_from_strangers_until_a_proposal_is_public(client, w
     assert page.status_code == 200 and f'href="/propositions/{draft.id}"' in page.get_data(as_text=True)
 
 
+def test_hidden_ideas_and_hidden_proposals_keep_their_text_out_of_each_others_pages(client, world):
+    from app.boards.models import IdeaStatus
+
+    _board, idea, _ = make_idea(world, text="Texte de l idée masquée")
+    draft = service.promote(world.facilitator, idea_id=idea.id)
+    service.edit_proposal(db.session.get(Proposal, draft.id), world.facilitator, title="Titre de la proposition",
+                          problem="Le problème, reformulé par l'animation.", change="Une seule déclaration pour toutes les administrations.")
+    proposal = service.submit_proposal(db.session.get(Proposal, draft.id), world.facilitator)
+    page, idea_url = f"/propositions/{proposal.id}", f"/propositions/idees/{idea.id}"
+    assert "Texte de l idée masquée" in client.get(page).get_data(as_text=True)
+    # The facilitators hide the idea on its board: the proposal keeps its origin, without the idea's text.
+    db.session.execute(update(Idea).where(Idea.id == idea.id).values(status=IdeaStatus.hidden))
+    db.session.commit()
+    html = client.get(page).get_data(as_text=True)
+    assert "Texte de l idée masquée" not in html and "retirée du tableau" in html and idea_url not in html
+    assert client.get(idea_url).status_code == 404
+    # The moderators hide the proposal: a board participant reading the idea page does not see its title.
+    db.session.execute(update(Idea).where(Idea.id == idea.id).values(status=IdeaStatus.visible))
+    db.session.commit()
+    service.hide_proposal(db.session.get(Proposal, proposal.id), world.editor, "Hors sujet")
+    login(client, world.facilitator.email)  # manages the board: still sees it, as moderator
+    assert "Titre de la proposition" in client.get(idea_url).get_data(as_text=True)
+    from app.boards import service as boards
+
+    boards.join(boards.get_board(idea.board_id), world.other, by_code=True)  # a participant of that board
+    client.post("/compte/deconnexion", data={"csrf_token": get_csrf(client, "/")})
+    login(client, world.other.email)
+    html = client.get(idea_url).get_data(as_text=True)
+    assert "Texte de l idée masquée" in html and "Titre de la proposition" not in html
+    assert f'href="/propositions/{proposal.id}"' not in html
 def test_settings_page_renames_a_state(client, world):
     login(client, world.editor.email)
     url = f"/propositions/organisations/{world.organisation.id}/reglages"
