@@ -4,9 +4,9 @@ import pytest
 from sqlalchemy import event, func, insert, select, update
 
 from app.accounts.models import utcnow
+from app.boards.models import Idea
 from app.extensions import db
 from app.proposals import service
-from app.boards.models import Idea
 from app.proposals.models import Comment, Proposal, ProposalState, Support
 from tests.conftest import get_csrf, login, post_form
 from tests.proposals.helpers import World, make_idea, propose
@@ -189,7 +189,8 @@ def test_hidden_ideas_and_hidden_proposals_keep_their_text_out_of_each_others_pa
     _board, idea, _ = make_idea(world, text="Texte de l idée masquée")
     draft = service.promote(world.facilitator, idea_id=idea.id)
     service.edit_proposal(db.session.get(Proposal, draft.id), world.facilitator, title="Titre de la proposition",
-                          problem="Le problème, reformulé par l'animation.", change="Une seule déclaration pour toutes les administrations.")
+                          problem="Le problème, reformulé par l'animation.",
+                          change="Une seule déclaration pour toutes les administrations.")
     proposal = service.submit_proposal(db.session.get(Proposal, draft.id), world.facilitator)
     page, idea_url = f"/propositions/{proposal.id}", f"/propositions/idees/{idea.id}"
     assert "Texte de l idée masquée" in client.get(page).get_data(as_text=True)
