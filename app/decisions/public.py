@@ -3,10 +3,25 @@ globals behind ``decisions/_trail_*.html`` (the idea, proposal and consultation 
 those lower areas never import this one). Data comes from ``trail.py`` in a fixed number of queries."""
 
 from flask import abort, current_app, render_template, request
+from flask_babel import gettext
 from flask_login import current_user
+from markupsafe import Markup, escape
 
 from ..workshops import service as workshops
 from . import bp, trail
+
+
+@bp.app_template_filter("join_clauses")
+def join_clauses(items) -> Markup:
+    """Clauses joined the way the reader's language does: « a ; b » in French, "a; b" in English. Each item is
+    escaped unless it already is markup (a translated string with its escaped placeholders, a link)."""
+    joined = Markup("")
+    for k, item in enumerate(items):
+        if k == 0:
+            joined = escape(item)
+        else:  # the pattern comes from our catalogs; Markup's % escapes the item
+            joined = Markup(gettext("%(previous)s ; %(next)s")) % {"previous": joined, "next": item}  # noqa: S704
+    return joined
 
 
 @bp.app_template_global("proposal_trail")

@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from flask import request, url_for
 from flask_babel import get_locale
+from flask_babel import gettext as _
 from sqlalchemy import func, select, true
 
 from ..decisions.models import ANSWER_KIND_NAMES, MEASURE_STATUS_NAMES, Measure, MeasureUpdate
@@ -77,8 +78,9 @@ def _updates():
         .join(Measure, Measure.id == MeasureUpdate.measure_id)
         .order_by(MeasureUpdate.created_at.desc(), MeasureUpdate.id.desc()).limit(FEED_SIZE))
     for u_id, measure_id, status, progress, body, created_at, title in rows:
+        percent = _("%(num)d %%", num=progress)  # « 40 % » in French, "40%" in English
         yield {"id": _tag("measure-update", u_id), "kind": "measure_update",
-               "title": xml_text(f"{title} — {MEASURE_STATUS_NAMES[status]} ({progress} %)"),
+               "title": xml_text(f"{title} — {MEASURE_STATUS_NAMES[status]} ({percent})"),
                "summary": xml_text(body),
                "link": url_for("decisions.show_measure", measure_id=measure_id, _external=True),
                "published": created_at, "updated": created_at}

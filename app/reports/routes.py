@@ -7,7 +7,7 @@ through the ``organisation_report_summary`` template global below.
 """
 
 from flask import render_template, request
-from flask_babel import format_decimal, format_percent
+from flask_babel import format_decimal, format_percent, ngettext
 from flask_babel import gettext as _
 
 from ..catalog.models import Organisation
@@ -23,12 +23,32 @@ SUMMARY_OVERDUE_SHOWN = 10  # overdue proposals listed on the catalogue's organi
 
 @bp.app_template_filter("report_percent")
 def report_percent(value) -> str:
-    return "–" if value is None else format_percent(value, "#,##0 %")
+    """A share as a percentage in the reader's language: « 14 % » (no-break space) in French, "14%" in English."""
+    return "–" if value is None else format_percent(value)
 
 
 @bp.app_template_filter("report_days")
 def report_days(value) -> str:
     return "–" if value is None else format_decimal(round(value, 1), "#,##0.#")
+
+
+@bp.app_template_filter("report_days_plural")
+def report_days_plural(value) -> int:
+    """The number that picks the plural of "%(days)s jours" for a median shown with one decimal: 1 is singular in
+    both languages, and a fraction below 2 (« 1,5 jour », "1.5 days") passes 0, singular in French, plural in
+    English (gettext's rules: n > 1 in French, n != 1 in English)."""
+    shown = round(value, 1)
+    return int(shown) if shown == int(shown) or shown >= 2 else 0
+
+
+def _in_words(rows) -> str:
+    """A chart's figures in words for its ``<desc>``: « label : n ; label : n » in French, "label: n; label: n" in
+    English. Plain text: the chart escapes it."""
+    words = ""
+    for k, (label, number) in enumerate(rows):
+        item = _("%(label)s : %(number)s", label=label, number=number)
+        words = item if k == 0 else _("%(previous)s ; %(next)s", previous=words, next=item)
+    return words
 
 
 @bp.app_template_global("organisation_report_summary")
@@ -41,20 +61,21 @@ def organisation_report_summary(organisation: Organisation) -> dict:
 def _answers_chart(figures) -> tuple[list, object]:
     rows = [(str(ANSWER_KIND_NAMES[kind]), figures.by_kind.get(kind, 0)) for kind in AnswerKind]
     rows.append((_("Sans réponse"), figures.awaiting))
-    words = "; ".join(f"{label} : {number}" for label, number in rows)
     chart = bar_chart([Bar(label, number, tone="chart-bar-muted" if k == len(rows) - 1 else "")
                        for k, (label, number) in enumerate(rows)],
                       chart_id="chart-answers", title=_("Réponses aux propositions reçues"),
-                      desc=_("%(num)d propositions reçues. %(detail)s.", num=figures.received, detail=words))
+                      desc=ngettext("%(num)d proposition reçue. %(detail)s.",
+                                    "%(num)d propositions reçues. %(detail)s.", figures.received,
+                                    detail=_in_words(rows)))
     return rows, chart
 
 
 def _measures_chart(counts: dict, chart_id: str) -> tuple[list, object]:
     rows = [(str(MEASURE_STATUS_NAMES[status]), counts.get(status, 0)) for status in MeasureStatus]
-    words = "; ".join(f"{label} : {number}" for label, number in rows)
     chart = bar_chart([Bar(label, number) for label, number in rows], chart_id=chart_id,
                       title=_("Mesures par état"),
-                      desc=_("%(num)d mesures. %(detail)s.", num=sum(counts.values()), detail=words))
+                      desc=ngettext("%(num)d mesure. %(detail)s.", "%(num)d mesures. %(detail)s.", sum(counts.values()),
+                                    detail=_in_words(rows)))
     return rows, chart
 
 
@@ -92,7 +113,7 @@ def dashboard():
             chart = bar_chart([Bar(str(service.STAGE_NAMES[stage]), number, tone=f"chart-bar-{stage}")
                                for stage, number in board.total.stages()],
                               chart_id="chart-funnel", title=_("Des idées aux mesures réalisées"),
-                              desc="; ".join(f"{service.STAGE_NAMES[stage]} : {number}"
+                              desc=_in_words((str(service.STAGE_NAMES[stage]), number)
                                              for stage, number in board.total.stages()))
             measure_rows, measures_chart = _measures_chart(board.measures, "chart-dashboard-measures")
     else:

@@ -25,7 +25,7 @@ from app.proposals.models import OriginKind, Proposal, ProposalOrigin, ProposalS
 from app.workshops import service as workshops
 from app.workshops.models import Registration, Visibility, Workshop, WorkshopStatus
 from tests.boards.helpers import add_participant, make_world, post, set_phase
-from tests.conftest import login, post_form
+from tests.conftest import get_csrf, login, post_form
 from tests.decisions.helpers import select_by_vote
 from tests.factories import make_member, make_organisation, make_user, make_workshop
 from tests.servers import text_body
@@ -205,6 +205,80 @@ def test_each_page_of_the_trail_links_to_the_next_and_previous_items(client, bui
     section = html[html.index('id="answers-title"'):]
     assert "1 proposition sur 1 a reçu une réponse." in section
     assert "Adoptée" in section and measure_url in hrefs(section)
+
+
+def _text(html: str) -> str:
+    """What a reader sees: inline tags vanish (a link followed by « : » reads as one), block tags part words."""
+    inline = re.sub(r"</?(?:a|abbr|b|em|span|strong|time)\b[^>]*>", "", html)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", inline))
+
+
+def test_the_trail_reads_as_french_with_quotes_and_spaced_punctuation(client, built):
+    """French typography comes from the translated patterns (« », « : », « ; »); an idea's text stays escaped
+    inside its quotes."""
+    db.session.execute(update(Idea).where(Idea.id == built.idea_id).values(text="<b>Une</b> & déclaration"))
+    db.session.commit()
+    html = client.get(f"/decisions/mesures/{built.measure.id}").get_data(as_text=True)
+    origin = html[html.index('id="origin-title"'):html.index("</main>")]
+    assert "« &lt;b&gt;Une&lt;/b&gt; &amp; déclaration »</a>" in origin and "<b>Une</b>" not in origin
+    assert ">Vote de printemps</a> :" in origin
+    assert re.search(r"\(le [^();]+ ; 5 participant·es inscrit·es, 5 présent·es\)", _text(origin))
+    html = client.get(f"/propositions/{built.proposal.id}").get_data(as_text=True)
+    section = html[html.index('id="trail-title"'):html.index("</main>")]
+    assert "« &lt;b&gt;Une&lt;/b&gt; &amp; déclaration »</a>" in section and ">Vote de printemps</a> :" in section
+    html = client.get(f"/decisions/ateliers/{built.workshop.id}/bilan").get_data(as_text=True)
+    text = _text(html)
+    assert "2 idées déposées sur 1 tableau ; 2 propositions publiques en sont issues." in text
+    assert "Taux de présence 100 %" in text and "Reviendraient 100 %" in text
+
+
+def test_the_workshop_report_puts_one_answer_in_the_singular(client, app):
+    app.config["WORKSHOP_EVALUATION_MIN"] = 1
+    world = make_world()
+    db.session.execute(update(Workshop).where(Workshop.id == world.workshop.id).values(
+        starts_at=utcnow() - timedelta(days=1, hours=2), ends_at=utcnow() - timedelta(days=1)))
+    db.session.commit()
+    url = f"/decisions/ateliers/{world.workshop.id}/bilan"
+    assert "Les avis sont publiés à partir de 1 réponse, " in client.get(url).get_data(as_text=True)
+    registration = db.session.scalar(select(Registration).where(Registration.user_id == world.citizen.id))
+    workshops.check_in(world.facilitator, registration)
+    workshops.submit_evaluation(registration, world.citizen, overall=5, felt_heard="yes", would_return="no")
+    text = _text(client.get(url).get_data(as_text=True))
+    assert "5 sur 5 (1 avis)" in text and "Reviendraient 0 %" in text
+
+
+def test_english_trail_and_workshop_report_use_english_punctuation_and_plurals(client, built):
+    """Needs the English catalog entries of the new msgids (quotes, « ; » and « : » patterns, plurals)."""
+    client.post("/langue", data={"lang": "en", "csrf_token": get_csrf(client, "/")})
+    html = client.get(f"/decisions/mesures/{built.measure.id}").get_data(as_text=True)
+    origin = html[html.index('id="origin-title"'):html.index("</main>")]
+    text = _text(origin)
+    assert f"“{IDEA}”</a>" in origin and ">Vote de printemps</a>:" in origin
+    assert re.search(r"\(on [^();]+; 5 registered participants, 5 present\)", text)
+    assert "«" not in origin and "»" not in origin and " :" not in text and " ;" not in text
+    html = client.get(f"/propositions/{built.proposal.id}").get_data(as_text=True)
+    section = html[html.index('id="trail-title"'):html.index("</main>")]
+    assert f"“{IDEA}”</a>" in section and "«" not in section and " :" not in _text(section)
+    html = client.get(f"/decisions/ateliers/{built.workshop.id}/bilan").get_data(as_text=True)
+    text = _text(html[html.index("<main"):html.index("</main>")])
+    assert "2 ideas posted on 1 board; 2 public proposals came out of them." in text
+    assert "Attendance rate 100%" in text and "(5 responses)" in text
+    assert " %" not in text and " ;" not in text and " :" not in text and "«" not in text
+
+
+def test_english_workshop_report_puts_one_answer_in_the_singular(client, app):
+    """Needs the English catalog entries of the new plural msgids."""
+    app.config["WORKSHOP_EVALUATION_MIN"] = 1
+    world = make_world()
+    db.session.execute(update(Workshop).where(Workshop.id == world.workshop.id).values(
+        starts_at=utcnow() - timedelta(days=1, hours=2), ends_at=utcnow() - timedelta(days=1)))
+    db.session.commit()
+    registration = db.session.scalar(select(Registration).where(Registration.user_id == world.citizen.id))
+    workshops.check_in(world.facilitator, registration)
+    workshops.submit_evaluation(registration, world.citizen, overall=5, felt_heard="yes", would_return="no")
+    client.post("/langue", data={"lang": "en", "csrf_token": get_csrf(client, "/")})
+    text = _text(client.get(f"/decisions/ateliers/{world.workshop.id}/bilan").get_data(as_text=True))
+    assert "5 out of 5 (1 response)" in text and "0%" in text
 
 
 # --- refusal twins -------------------------------------------------------------------------------

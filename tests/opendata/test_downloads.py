@@ -4,6 +4,7 @@ CSV, conditional requests, results recomputable from the anonymised ballots, and
 import csv
 import io
 import json
+import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, date, datetime
 from email.utils import format_datetime
@@ -19,6 +20,7 @@ from app.decisions import service as decisions
 from app.decisions.models import MeasureStatus
 from app.extensions import db
 from app.opendata.datasets import DATASETS
+from tests.conftest import get_csrf
 from tests.factories import make_user
 
 from .helpers import FORMULA_TITLE, SECRET_EMAIL, SECRET_NAME, backdate, build_world, grow
@@ -420,6 +422,23 @@ def test_renaming_an_organisation_changes_the_files_that_name_it(client):
         assert response.status_code == 200, name
         assert "Caisse renommée" in response.get_data(as_text=True)
     assert _fetch(client, "/donnees-ouvertes/milestones.csv", headers={"If-None-Match": untouched}).status_code == 304
+
+
+def _update_titles(client) -> list[str]:
+    response = client.get("/donnees-ouvertes/flux.atom")
+    assert response.status_code == 200
+    root = ET.fromstring(response.get_data())  # noqa: S314 (our own feed, in a test)
+    return [e.find(f"{ATOM}title").text for e in root.findall(f"{ATOM}entry")
+            if e.find(f"{ATOM}category").get("term") == "measure_update"]
+
+
+def test_feed_titles_write_the_progress_the_way_the_language_does(client):
+    build_world()
+    titles = _update_titles(client)
+    assert titles and all(re.search(r" \(\d+ %\)$", t) for t in titles), titles
+    client.post("/langue", data={"lang": "en", "csrf_token": get_csrf(client, "/")})
+    titles = _update_titles(client)
+    assert titles and all(re.search(r"\d%\)$", t) for t in titles), titles
 
 
 def test_feed_changes_when_a_measure_is_renamed_and_stays_valid_xml_with_control_characters(client):

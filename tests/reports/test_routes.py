@@ -130,6 +130,44 @@ def test_report_pages_are_in_english_too(client, data):
     client.post("/langue", data={"lang": "en", "csrf_token": _csrf(client)})
     html = page(client, "/rapports/")
     assert '<html lang="en">' in html
+    # Shares follow the language: no space before the percent sign in English.
+    assert "(50%)" in text_of(html) and not re.search(r"50[ \u00a0\u202f]%", html)
+
+
+def _desc(html: str, chart_id: str) -> str:
+    return re.search(rf'<desc id="{chart_id}-desc">([^<]*)</desc>', html).group(1)
+
+
+def test_report_charts_and_counts_read_as_french_with_the_singular_for_one(client, data):
+    html = page(client, f"/rapports/organisations/{data.world.organisation.slug}")
+    answers = _desc(html, "chart-answers")
+    assert answers.startswith("7 propositions reçues. ") and answers.endswith(" ; Sans réponse : 3.")
+    assert "Adoptée en partie : 1 ; " in answers
+    assert _desc(html, "chart-measures").startswith("4 mesures. ")
+    # Organisation B: one proposal, answered one day after its publication, and one measure.
+    html = page(client, f"/rapports/organisations/{data.world.other_organisation.slug}")
+    assert _desc(html, "chart-answers").startswith("1 proposition reçue. ")
+    assert _desc(html, "chart-measures").startswith("1 mesure. ") and "Réalisée : 1 ; " in _desc(html, "chart-measures")
+    assert "Délai médian de réponse : 1 jour." in text_of(html)
+    funnel = _desc(page(client, "/rapports/"), "chart-funnel")
+    assert " : 8 ; " in funnel and ";" not in funnel.replace(" ; ", "")
+
+
+def test_english_report_pages_use_english_punctuation_and_plurals(client, data):
+    """Needs the English catalog entries of the new msgids (chart patterns, plurals)."""
+    client.post("/langue", data={"lang": "en", "csrf_token": _csrf(client)})
+    html = page(client, f"/rapports/organisations/{data.world.other_organisation.slug}")
+    main = text_of(html[html.index("<main"):html.index("</main>")])
+    assert _desc(html, "chart-answers").startswith("1 proposal received. ")
+    assert _desc(html, "chart-measures").startswith("1 measure. ")
+    assert "Median time to answer: 1 day." in main
+    for desc in (_desc(html, "chart-answers"), _desc(html, "chart-measures")):
+        assert re.search(r"\w: \d+; \w", desc), desc
+    html = page(client, "/rapports/")
+    main = text_of(html[html.index("<main"):html.index("</main>")])
+    assert re.search(r"\w: \d+; \w", _desc(html, "chart-funnel"))
+    for text in (main, _desc(html, "chart-funnel"), _desc(html, "chart-dashboard-measures")):
+        assert " :" not in text and " ;" not in text and "«" not in text, text
 
 
 def _csrf(client) -> str:
