@@ -12,10 +12,9 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func, insert, select, tuple_, update
+from sqlalchemy import bindparam, delete, func, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, lazyload
-from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import signals
 from ..accounts.models import User, utcnow
@@ -428,12 +427,67 @@ def run_change(board_id: int, participant_id: int, client_id: str | None, change
         return _run_change(board_id, participant_id, client_id, change)
 
 
+class _Batch:
+    """What the changes of one batch share, read once under the board lock and written once before its commit.
+
+    Dots: the board's ideas (status, total) and the batch's people's dots, read on the first dot; each dot
+    then only counts in memory, and ``flush`` writes every changed total, dot and budget in a few
+    multi-row statements. Safe because every change of a board's counts holds the board's row lock."""
+
+    def __init__(self, participant_ids: set[int]):
+        self.participant_ids = participant_ids
+        self.board_id: int | None = None
+        self.ideas: dict[int, list] | None = None  # idea id -> [status, votes]
+        self.dots: dict[tuple[int, int], list] = {}  # (participant id, idea id) -> [dot id or None, count]
+        self.used: dict[int, int] = {}  # participant id -> dots used
+        self.changed_ideas: set[int] = set()
+        self.changed_dots: set[tuple[int, int]] = set()
+
+    def load_votes(self, board_id: int) -> None:
+        if self.ideas is not None:
+            return
+        self.board_id = board_id
+        ideas, dots = Idea.__table__, Dot.__table__
+        self.ideas = {row.id: [IdeaStatus(row.status), row.votes] for row in db.session.execute(
+            select(ideas.c.id, ideas.c.status, ideas.c.votes).where(ideas.c.board_id == board_id))}
+        self.dots = {(row.participant_id, row.idea_id): [row.id, row.count] for row in db.session.execute(
+            select(dots.c.id, dots.c.participant_id, dots.c.idea_id, dots.c.count)
+            .where(dots.c.board_id == board_id, dots.c.participant_id.in_(self.participant_ids)))}
+
+    def flush(self) -> None:
+        ideas, dots, participants = Idea.__table__, Dot.__table__, Participant.__table__
+        if self.used:
+            db.session.execute(update(participants).where(participants.c.id == bindparam("pid"))
+                               .values(dots_used=bindparam("used")),
+                               [{"pid": pid, "used": used} for pid, used in self.used.items()])
+        if self.changed_ideas:
+            db.session.execute(update(ideas).where(ideas.c.id == bindparam("iid")).values(votes=bindparam("total")),
+                               [{"iid": iid, "total": self.ideas[iid][1]} for iid in sorted(self.changed_ideas)])
+        added, changed, removed = [], [], []
+        for key in sorted(self.changed_dots):
+            dot_id, count = self.dots[key]
+            if dot_id is None and count:
+                added.append({"participant_id": key[0], "idea_id": key[1], "count": count})
+            elif dot_id is not None and count:
+                changed.append({"did": dot_id, "total": count})
+            elif dot_id is not None:
+                removed.append({"did": dot_id})
+        if removed:
+            db.session.execute(delete(dots).where(dots.c.id == bindparam("did")), removed)
+        if changed:
+            db.session.execute(update(dots).where(dots.c.id == bindparam("did")).values(count=bindparam("total")),
+                               changed)
+        if added:
+            db.session.execute(insert(dots), [{"board_id": self.board_id, **row} for row in added])
+
+
 def _run_batch(board_id: int, items: list[_Queued]) -> None:
     """Apply queued batchable changes in one transaction; an item that cannot be batched (a replay, a role
     that changed, an unexpected error) is applied on its own, as an unbatched change would be."""
     alone: list[_Queued] = []
     try:
         board = _lock(board_id)
+        db.session.info["batch"] = _Batch({i.participant_id for i in items})
         keys = [(i.participant_id, i.client_id) for i in items if i.client_id]
         stored = {}
         if keys:
@@ -474,6 +528,7 @@ def _run_batch(board_id: int, items: list[_Queued]) -> None:
                 seen.add(key)
                 changes.append({"participant_id": item.participant_id, "client_id": item.client_id,
                                 "result": json.dumps(ack, ensure_ascii=False), "created_at": utcnow()})
+        db.session.info.pop("batch").flush()
         if changes:
             db.session.execute(insert(ClientChange.__table__), changes)
         _commit(board_id)
@@ -481,6 +536,7 @@ def _run_batch(board_id: int, items: list[_Queued]) -> None:
             if item.result is not None and item not in alone:
                 item.done = True
     except Exception:
+        db.session.info.pop("batch", None)
         _rollback()
         # Nothing of the batch was stored: every change is applied again on its own, with its own outcome.
         log.exception("batch of %d changes on board %s failed: applying them one by one", len(items), board_id)
@@ -514,8 +570,11 @@ def _run_change(board_id: int, participant_id: int, client_id: str | None, chang
             _commit(board_id)
             board = _lock(board_id)
             participant = _participant(board, participant_id)
+        db.session.info["batch"] = batch = _Batch({participant_id})  # a batchable change applied on its own
         ack = change(board, participant)
         ack = {"ok": True, "seq": board.seq, **ack}
+        db.session.info.pop("batch", None)
+        batch.flush()
         if client_id:  # a plain INSERT: the unit of work would cost more than the change itself
             db.session.execute(insert(ClientChange.__table__).values(
                 participant_id=participant_id, client_id=client_id, result=json.dumps(ack, ensure_ascii=False),
@@ -524,6 +583,7 @@ def _run_change(board_id: int, participant_id: int, client_id: str | None, chang
         return ack
     except IntegrityError:
         # Two copies of the same change raced: the first one stored its ack, return that.
+        db.session.info.pop("batch", None)
         _rollback()
         stored = db.session.scalar(select(ClientChange.result).where(ClientChange.participant_id == participant_id,
                                                                      ClientChange.client_id == client_id))
@@ -531,6 +591,7 @@ def _run_change(board_id: int, participant_id: int, client_id: str | None, chang
             raise
         return {**json.loads(stored), "replayed": True}
     except Exception:
+        db.session.info.pop("batch", None)
         _rollback()
         raise
 
@@ -819,54 +880,39 @@ def react(board_id: int, participant_id: int, *, idea_id: int, kind: str, on: bo
 def vote(board_id: int, participant_id: int, *, idea_id: int, delta: int, client_id: str | None = None) -> dict:
     """Place (+1) or remove (-1) a dot during voting, within the budget and the per-idea cap.
 
-    Every check comes before the first write and each write is a conditional statement on plain tables, so
-    a refused dot writes nothing: dots of one board are applied in batches (``run_change(batchable=True)``),
-    hundreds of people voting at once costing one lock and one commit per batch, not per dot."""
+    Dots of one board are applied in batches (``run_change(batchable=True)``): the batch reads the board's
+    idea totals and its voters' dots once under the board lock, every check of a dot comes before it counts
+    (so a refused dot changes nothing), and the batch writes the new totals, dots and budgets at its end —
+    hundreds of people voting at once cost one lock, a few statements and one commit per batch."""
     if delta not in (1, -1):
         raise InvalidInput(_l("Un vote ajoute ou retire une gommette."), code="bad_delta")
-    ideas, dots, participants = Idea.__table__, Dot.__table__, Participant.__table__
 
     def change(board, participant):
         _writable(board, participant)
         if board.phase is not Phase.voting:
             raise WrongPhase(_l("Le vote n'est pas ouvert."))
-        row = db.session.execute(select(ideas.c.board_id, ideas.c.status).where(ideas.c.id == idea_id)).one_or_none()
-        if row is None or row.board_id != board.id:
+        batch: _Batch = db.session.info["batch"]
+        batch.load_votes(board.id)
+        idea = batch.ideas.get(idea_id)
+        if idea is None or idea[0] is not IdeaStatus.visible:
             raise UnknownIdea()
-        if IdeaStatus(row.status) is not IdeaStatus.visible:
-            raise UnknownIdea()
-        dot_id, count = db.session.execute(select(dots.c.id, dots.c.count).where(
-            dots.c.participant_id == participant.id, dots.c.idea_id == idea_id)).one_or_none() or (None, 0)
-        # Counts change by conditional UPDATEs (the budget in the WHERE clause), not by re-counting.
+        key = (participant.id, idea_id)
+        dot = batch.dots.get(key) or [None, 0]
+        used = batch.used.get(participant.id, participant.dots_used)
         if delta > 0:
-            if participant.dots_used >= board.dot_budget:
+            if used >= board.dot_budget:
                 raise BudgetSpent()
-            if board.dot_cap and count >= board.dot_cap:
+            if board.dot_cap and dot[1] >= board.dot_cap:
                 raise DotCapReached()
-            if db.session.execute(update(participants).where(participants.c.id == participant.id,
-                                                             participants.c.dots_used < board.dot_budget)
-                                  .values(dots_used=participants.c.dots_used + 1)).rowcount != 1:
-                raise BudgetSpent()
-            if dot_id is None:
-                db.session.execute(insert(dots).values(board_id=board.id, participant_id=participant.id,
-                                                       idea_id=idea_id, count=1))
-            else:
-                db.session.execute(update(dots).where(dots.c.id == dot_id).values(count=dots.c.count + 1))
-        else:
-            if dot_id is None:
-                raise NoDotToRemove()
-            if count == 1:
-                db.session.execute(delete(dots).where(dots.c.id == dot_id))
-            else:
-                db.session.execute(update(dots).where(dots.c.id == dot_id).values(count=dots.c.count - 1))
-            db.session.execute(update(participants).where(participants.c.id == participant.id)
-                               .values(dots_used=participants.c.dots_used - 1))
-        votes = db.session.execute(update(ideas).where(ideas.c.id == idea_id).values(votes=ideas.c.votes + delta)
-                                   .returning(ideas.c.votes)).scalar_one()
-        dots_used = participant.dots_used + delta  # read under the board lock: nobody else changed it since
-        # The next dot of this person in the same batch starts from here (a plain UPDATE left the object alone).
-        set_committed_value(participant, "dots_used", dots_used)
-        mine = count + delta
+        elif dot[1] == 0:
+            raise NoDotToRemove()
+        batch.dots[key] = dot
+        dot[1] += delta
+        idea[1] += delta
+        batch.used[participant.id] = dots_used = used + delta
+        batch.changed_dots.add(key)
+        batch.changed_ideas.add(idea_id)
+        votes, mine = idea[1], dot[1]
         _emit(board, "votes_changed", {"idea_id": idea_id, "votes": votes}, Audience.facilitators)
         if votes_visible(board):  # hidden until the end of voting: only the voter and the facilitators hear
             _emit(board, "votes_changed", {"idea_id": idea_id, "votes": votes}, Audience.participants)

@@ -1460,6 +1460,6 @@ def test_a_dot_costs_few_statements(voting):
     finally:
         event.remove(db.engine, "before_cursor_execute", count_statement)
     assert ack["dots_left"] == 4
-    # client id lookup, lock, participant (+ roles), idea, dot, 3 writes, events, client change; SQLite adds
-    # its two explicit BEGINs (the lookup's, and the change's BEGIN IMMEDIATE).
+    # client id lookup, lock, participant (+ roles), the board's ideas, the voter's dots, 3 writes (budget,
+    # total, dot), events, client change; SQLite adds its explicit BEGIN IMMEDIATE.
     assert len(statements) <= 13, statements
