@@ -58,6 +58,8 @@ class Proposal(db.Model):
         Index("ix_proposals_newest", text("coalesce(published_at, created_at)"), "id"),
         # Covers the list's count of public, not hidden proposals.
         Index("ix_proposals_state_hidden", "state", "hidden_at"),
+        # The report funnels count from this index alone (reports.service._proposal_funnel).
+        Index("ix_proposals_report_funnel", "organisation_id", "state", "hidden_at", "published_at", "life_event_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
