@@ -7,6 +7,7 @@ from app import create_app
 from app.config import ConfigError
 from app.extensions import db
 from app.security import safe_next
+from tests.boards.helpers import make_world
 from tests.conftest import get_csrf, make_app, prepared_db
 from tests.factories import make_user
 from tests.pages import html_get_urls
@@ -231,3 +232,12 @@ def test_a_nul_character_is_refused_with_a_translated_page_and_nothing_written(c
     assert client.post("/compte/", data={"display_name": "Anna", "csrf_token": token}).status_code in (200, 302)
     db.session.expire_all()
     assert db.session.get(type(user), user.id).display_name == "Anna"
+
+
+def test_a_nul_character_in_a_guest_cookie_is_no_guest_not_a_server_error(client):
+    """The guest cookie goes into a query (werkzeug unquotes ``"\\000"`` in a cookie value to NUL): such a
+    token is nobody's, answered as a visitor without a cookie is, on PostgreSQL too (not a 500)."""
+    world = make_world()
+    client.set_cookie(f"atelier_guest_{world.board_id}", "a\x00b")
+    response = client.get(f"/tableaux/{world.board_id}")
+    assert response.status_code == 302 and "/connexion" in response.headers["Location"]

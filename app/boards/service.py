@@ -185,9 +185,13 @@ def _commit(board_id: int) -> None:
     db.session.commit()
     db.session.info["board_events"] = []
     if pending:
-        signals.board_events.send(board_id, events=[
-            {"seq": e["seq"], "name": e["name"], "audience": e["audience"].value,
-             "participant_id": e["participant_id"], "payload": e["data"]} for e in pending])
+        try:
+            signals.board_events.send(board_id, events=[
+                {"seq": e["seq"], "name": e["name"], "audience": e["audience"].value,
+                 "participant_id": e["participant_id"], "payload": e["data"]} for e in pending])
+        except Exception:  # committed: the change stands (a batch must not be applied again); rejoins catch up
+            log.exception("board %s: events %s to %s committed but not broadcast", board_id, pending[0]["seq"],
+                          pending[-1]["seq"])
 
 
 def _rollback() -> None:
@@ -401,6 +405,7 @@ def run_change(board_id: int, participant_id: int, client_id: str | None, change
     """
     if batchable:
         item = _Queued(participant_id, client_id, change)
+        db.session.rollback()  # give the connection back before queueing, as below
         with _mutexes_guard:
             _waiting.setdefault(board_id, []).append(item)
         with _board_queue(board_id):
@@ -676,7 +681,7 @@ def participant_for(board: Board, user=None, guest_token: str | None = None) -> 
     if user is not None and getattr(user, "is_authenticated", False):
         return db.session.scalar(select(Participant).options(_participant_only())
                                  .where(Participant.board_id == board.id, Participant.user_id == user.id))
-    if guest_token:
+    if guest_token and "\x00" not in guest_token:  # never a token of ours; PostgreSQL text cannot hold it
         return db.session.scalar(select(Participant).options(_participant_only())
                                  .where(Participant.board_id == board.id, Participant.guest_token == guest_token))
     return None

@@ -150,8 +150,14 @@ def _measure_form_errors(form, err: DomainError) -> None:
         flash(str(err.message), "error")
 
 
-def _proposal_choices(form, organisation_id: int) -> None:
-    form.proposal_ids.choices = [(p.id, p.title) for p in service.linkable_proposals(organisation_id)]
+def _proposal_choices(form, organisation_id: int, linked=()) -> None:
+    """Linkable proposals; one linked before it stopped being linkable stays a (checked) box, or an edit of the
+    measure would silently unlink it. A hidden one shows no title."""
+    choices = [(p.id, p.title) for p in service.linkable_proposals(organisation_id)]
+    offered = {pid for pid, _label in choices}
+    choices += [(p.id, _("Proposition masquée par la modération") if p.is_hidden else p.title)
+                for p in linked if p.id not in offered]
+    form.proposal_ids.choices = choices
 
 
 @bp.route("/mesures/<int:measure_id>")
@@ -188,7 +194,7 @@ def edit_measure(measure_id: int):
     measure = _managed_measure(measure_id)
     form = MeasureForm(data={"title": measure.title, "description": measure.description_md,
                              "proposal_ids": [p.id for p in measure.proposals]})
-    _proposal_choices(form, measure.organisation_id)
+    _proposal_choices(form, measure.organisation_id, measure.proposals)
     if form.validate_on_submit():
         try:
             service.edit_measure(measure, _me(), title=form.title.data, description=form.description.data or "",

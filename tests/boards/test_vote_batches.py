@@ -9,6 +9,7 @@ import time
 import pytest
 from sqlalchemy import event, func, select
 
+from app import signals
 from app.boards import service
 from app.boards.models import ClientChange, Dot, Idea, Participant
 from app.errors import DomainError
@@ -124,3 +125,60 @@ def test_a_batch_that_fails_is_applied_one_change_at_a_time(app, backend):
     assert db.session.get(Participant, world.cit).dots_used == 0
     assert db.session.scalar(select(func.count(ClientChange.id)).where(
         ClientChange.client_id.like("ok-%"))) == GUESTS
+
+
+def test_voters_queued_behind_the_board_hold_no_connection(app):
+    """The queue exists so that a burst on one board does not empty the pool: a voter whose handler read
+    something first (the socket handler reads the account) gives its connection back before it waits."""
+    world, ideas, guests = _voting_board()
+    board_id, idea_id = world.board_id, ideas[0]
+    db.session.remove()
+    outcomes: list = [None] * len(guests)
+
+    def run(index, guest):
+        with app.app_context():
+            try:
+                db.session.get(Participant, guest)  # a read before the service, as the handlers do
+                outcomes[index] = service.vote(board_id, guest, idea_id=idea_id, delta=1)
+            except Exception as err:  # noqa: BLE001 - the outcome is checked below
+                outcomes[index] = err
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run, args=(i, guest)) for i, guest in enumerate(guests)]
+    with service._board_queue(board_id):
+        baseline = db.engine.pool.checkedout()
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 30
+        while len(service._waiting.get(board_id, [])) < len(guests):
+            assert time.monotonic() < deadline, "the voters did not all queue"
+            time.sleep(0.01)
+        held = db.engine.pool.checkedout() - baseline
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads)
+    assert all(isinstance(o, dict) and o["ok"] for o in outcomes)
+    assert held == 0
+
+
+def test_a_batch_is_not_applied_again_when_its_broadcast_fails_after_the_commit(app):
+    """Once the batch has committed, its dots stand: a failure while handing the events to the realtime layer
+    must not send every change through the one-by-one fallback (dots without a client id would count twice)."""
+    world, ideas, guests = _voting_board()
+    voters = guests[:3]
+    calls = [{"participant": guest, "idea": ideas[0], "client_id": None} for guest in voters]
+
+    def broadcast_fails(board_id, events):
+        raise RuntimeError("message queue unreachable")
+
+    signals.board_events.connect(broadcast_fails)
+    try:
+        outcomes = _vote_in_one_batch(app, world.board_id, calls)
+    finally:
+        signals.board_events.disconnect(broadcast_fails)
+    db.session.expire_all()
+    assert db.session.get(Idea, ideas[0]).votes == len(voters)
+    assert [db.session.get(Participant, guest).dots_used for guest in voters] == [1] * len(voters)
+    assert db.session.scalar(select(func.sum(Dot.count))) == len(voters)
+    assert all(isinstance(o, dict) and o["ok"] and o["mine"] == 1 for o in outcomes)

@@ -1,6 +1,7 @@
 """Measures: creation from proposals, progress updates, milestones, each rule with its refusal twin, on SQLite
 and PostgreSQL; and their pages over HTTP."""
 
+import re
 from datetime import date, datetime
 
 import pytest
@@ -89,6 +90,24 @@ def test_a_link_made_before_its_proposal_was_hidden_survives_an_edit(world):
     service.edit_measure(measure, world.editor, title="Titre revu", description="",
                          proposal_ids=[first.id, second.id])
     assert sorted(p.id for p in fresh(measure).proposals) == [first.id, second.id]
+
+
+def test_a_link_made_before_its_proposal_was_hidden_survives_an_edit_through_the_form(client, world):
+    """The edit form posts the boxes it shows: a linked proposal hidden since must still be one of them (checked),
+    or fixing a typo in the title would silently unlink it."""
+    first, second = make_proposal(world, title="Première"), make_proposal(world, title="Seconde")
+    measure = create(world, proposals=[first, second])
+    db.session.execute(update(Proposal).where(Proposal.id == first.id).values(hidden_at=utcnow()))
+    db.session.commit()
+    login(client, world.editor.email)
+    url = f"/decisions/mesures/{measure.id}/modifier"
+    page = client.get(url).get_data(as_text=True)
+    checked = re.findall(r'<input checked id="[^"]*" name="proposal_ids" type="checkbox" value="(\d+)">', page)
+    assert sorted(checked) == sorted([str(first.id), str(second.id)])
+    assert "Première" not in page and "Proposition masquée par la modération" in page  # its text stays hidden
+    response = post_form(client, url, {"title": "Titre revu", "description": "", "proposal_ids": checked})
+    assert response.status_code == 302
+    assert sorted(p.id for p in fresh(measure).proposals) == sorted([first.id, second.id])
 
 
 def test_editing_replaces_the_linked_proposals(world):
