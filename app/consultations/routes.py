@@ -35,7 +35,9 @@ def proposal_url(proposal) -> str | None:
 
 @bp.app_context_processor
 def _helpers():
-    return {"proposal_url": proposal_url, "grade_labels": grade_labels}
+    # Labels as plain strings, translated once per call (lazy strings would translate again at every output).
+    return {"proposal_url": proposal_url,
+            "grade_labels": lambda: {grade: str(label) for grade, label in grade_labels().items()}}
 
 
 def _load_visible(consultation_id: int):

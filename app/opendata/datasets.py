@@ -138,6 +138,9 @@ class Dataset:
     # counted without a date, a milestone's done date can be corrected to an earlier day), Last-Modified is only
     # informative and If-Modified-Since alone never answers 304: a stale copy is worse than a full download.
     exact_dates: bool = True
+    # The same number of rows as ``statement`` without its joins (which cannot drop a row: a required foreign key,
+    # outer joins): counting 10,000 proposals then reads one index instead of joining every row.
+    count_statement: Callable[[], Select] | None = None
 
     @property
     def field_names(self) -> list[str]:
@@ -179,6 +182,8 @@ class Dataset:
         return self._rows(self.statement(), stream=True)
 
     def count(self) -> int:
+        if self.count_statement is not None:
+            return db.session.scalar(self.count_statement())
         stmt = self.statement().order_by(None)
         return db.session.scalar(select(func.count()).select_from(stmt.subquery()))
 
@@ -262,6 +267,10 @@ def _proposals_statement() -> Select:
             .order_by(Proposal.id))
 
 
+def _proposals_count() -> Select:
+    return select(func.count(Proposal.id)).where(_public_proposal())
+
+
 def _proposals_fingerprint() -> Select:
     return select(func.count(Proposal.id), func.max(Proposal.id), func.max(Proposal.updated_at),
                   func.sum(Proposal.support_count), func.sum(Proposal.comment_count), _last_hidden(),
@@ -302,6 +311,7 @@ PROPOSALS = Dataset(
     primary_key=("id",),
     statement=_proposals_statement,
     fingerprint_statement=_proposals_fingerprint,
+    count_statement=_proposals_count,
     finish=_finish_proposal,
     url=("proposals.show_proposal", "proposal_id", "id"),
     key_column=lambda: Proposal.id,
