@@ -11,8 +11,11 @@ export PYTHONDONTWRITEBYTECODE := 1
 run: setup db demo
 	$(BIN)/python serve.py
 
+# The suite runs on every core (at most 4 workers), each worker with its own PostgreSQL, Redis, SMTP sink
+# and browser. TEST_WORKERS=0 runs it in this one process.
+TEST_WORKERS ?= auto
 test: setup check-system
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --numprocesses=$(TEST_WORKERS) --maxprocesses=4 --dist=load $(PYTEST_ARGS)
 
 bench: setup check-system
 	@ls bench/*.py >/dev/null 2>&1 && for b in bench/*.py; do case $$b in bench/common.py|bench/*_app.py) continue;; esac; \

@@ -12,6 +12,11 @@ class Config:
     APP_VERSION = "0.1.0"
     SQLALCHEMY_DATABASE_URI = f"sqlite:///{INSTANCE_DIR / 'atelier.db'}"
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    # PostgreSQL connection pool of one process: SQLAlchemy's defaults. A request that waits longer than
+    # the timeout for a connection gets a 503 asking to retry (see errors.py).
+    DATABASE_POOL_SIZE = 5
+    DATABASE_MAX_OVERFLOW = 10
+    DATABASE_POOL_TIMEOUT = 30.0
     SQLITE_BUSY_TIMEOUT_MS = 15000
     SECRET_KEY: str | None = None
     BASE_URL = "http://127.0.0.1:5000"
@@ -126,6 +131,9 @@ ENV_OVERRIDES = {
     "SECRET_KEY": ("SECRET_KEY", str),
     "BASE_URL": ("BASE_URL", str),
     "REDIS_URL": ("REDIS_URL", str),
+    "DATABASE_POOL_SIZE": ("DATABASE_POOL_SIZE", int),
+    "DATABASE_MAX_OVERFLOW": ("DATABASE_MAX_OVERFLOW", int),
+    "DATABASE_POOL_TIMEOUT": ("DATABASE_POOL_TIMEOUT", float),
     "SOCKETIO_MESSAGE_QUEUE": ("SOCKETIO_MESSAGE_QUEUE", str),
     "SOCKETIO_ASYNC_MODE": ("SOCKETIO_ASYNC_MODE", str),
     "RATELIMIT_STORAGE_URI": ("RATELIMIT_STORAGE_URI", str),
@@ -177,6 +185,18 @@ def load_config(app, config_name: str | None = None, overrides: dict | None = No
     if overrides:
         app.config.update(overrides)
     _ensure_secret_key(app, name)
+    _pool_options(app.config)
+
+
+def _pool_options(config) -> None:
+    """Size the PostgreSQL pool from the settings, unless the engine options already say otherwise."""
+    if not str(config["SQLALCHEMY_DATABASE_URI"]).startswith("postgresql"):
+        return
+    options = dict(config["SQLALCHEMY_ENGINE_OPTIONS"])
+    options.setdefault("pool_size", config["DATABASE_POOL_SIZE"])
+    options.setdefault("max_overflow", config["DATABASE_MAX_OVERFLOW"])
+    options.setdefault("pool_timeout", config["DATABASE_POOL_TIMEOUT"])
+    config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
 def _ensure_secret_key(app, name: str) -> None:
@@ -191,6 +211,14 @@ def _ensure_secret_key(app, name: str) -> None:
     INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
     key_file = INSTANCE_DIR / "secret_key"
     if not key_file.exists():
-        key_file.write_text(secrets.token_urlsafe(48))
-        key_file.chmod(0o600)
+        # Written aside then moved into place: processes starting together never read half a key.
+        fresh = key_file.with_name(f"secret_key.{os.getpid()}")
+        fresh.write_text(secrets.token_urlsafe(48))
+        fresh.chmod(0o600)
+        try:
+            os.link(fresh, key_file)  # fails if another process put its key first: use theirs
+        except FileExistsError:
+            pass
+        finally:
+            fresh.unlink()
     app.config["SECRET_KEY"] = key_file.read_text().strip()

@@ -1,7 +1,8 @@
 """Domain errors and their mapping to HTML pages, JSON bodies and socket acks."""
 
-from flask import Flask, jsonify, make_response, render_template, request
+from flask import Flask, g, jsonify, make_response, render_template, request
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 
@@ -111,6 +112,19 @@ def register_error_handlers(app: Flask) -> None:
         for name, value in err.get_headers():
             if name.lower() != "content-type":
                 response.headers[name] = value
+        return response
+
+    @app.errorhandler(PoolTimeout)
+    def handle_pool_timeout(err: PoolTimeout):
+        # Every database connection of this process stayed busy for the whole pool timeout: the server is
+        # overloaded, not broken. The request stopped before its transaction began (services decide and write
+        # in one transaction), so sending it again is safe.
+        app.logger.warning("no database connection free on %s %s: %s", request.method, request.path, err)
+        # The page must not need the database either: it is shown as to someone not logged in (their language
+        # then comes from the language cookie or the browser).
+        g._login_user = app.login_manager.anonymous_user()
+        response = error_response(503)
+        response.headers["Retry-After"] = "5"
         return response
 
     @app.errorhandler(Exception)

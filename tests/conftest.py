@@ -2,14 +2,17 @@
 
 import contextlib
 import re
+import shutil
+from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
+from jinja2 import BytecodeCache
 from pytest_redis import factories as redis_factories
 from sqlalchemy import text
 
 from app import create_app
-from app.extensions import db
+from app.extensions import db, limiter
 
 from .servers import PostgresServer, SmtpSink
 from .system import find_redis
@@ -64,6 +67,46 @@ def backend(request):
 _pg_schema_ready = {}
 
 
+class _SharedBytecodeCache(BytecodeCache):
+    """Compiled templates kept in memory for the whole session, shared by every test's app.
+
+    Each test builds its own app, and each app its own Jinja environment: without this, every test
+    would parse and compile again each template it renders. Entries are keyed by template name and
+    source checksum, so a changed template is compiled again.
+    """
+
+    def __init__(self):
+        self._store = {}
+
+    def load_bytecode(self, bucket):
+        data = self._store.get(bucket.key)
+        if data is not None:
+            bucket.bytecode_from_string(data)
+
+    def dump_bytecode(self, bucket):
+        self._store[bucket.key] = bucket.bytecode_to_string()
+
+
+_BYTECODE_CACHE = _SharedBytecodeCache()
+_sqlite_template: dict[str, Path] = {}
+
+
+def _sqlite_schema_template(request) -> Path:
+    """An SQLite file holding the empty schema, built once per test process and copied for each test.
+
+    Copying a file takes a millisecond; creating the schema's tables, indexes and full-text tables
+    takes about fifty.
+    """
+    if "path" not in _sqlite_template:
+        path = request.getfixturevalue("tmp_path_factory").mktemp("schema") / "template.db"
+        app = create_app("test", {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}"})
+        with app.app_context():
+            db.create_all()
+            db.engine.dispose()
+        _sqlite_template["path"] = path
+    return _sqlite_template["path"]
+
+
 class IsolatedClient(FlaskClient):
     """Each request runs in its own app context, as in production.
 
@@ -81,32 +124,43 @@ class IsolatedClient(FlaskClient):
         return response
 
 
-def make_app(backend, request, **overrides):
+def _fresh_sqlite_file(path: Path, request) -> None:
+    """Put the empty schema at ``path`` (no connection may be open on it)."""
+    for suffix in ("-wal", "-shm"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+    shutil.copyfile(_sqlite_schema_template(request), path)
+
+
+def make_app(backend, request, sqlite_path: Path | None = None, **overrides):
     config = {"RATELIMIT_ENABLED": False, **overrides}
     if backend == "postgresql":
         config["SQLALCHEMY_DATABASE_URI"] = request.getfixturevalue("pg_url")
     else:
         # A file, not :memory:, so threads get their own connections as in production (WAL).
-        path = request.getfixturevalue("tmp_path") / "atelier-test.db"
+        path = sqlite_path or request.getfixturevalue("tmp_path") / "atelier-test.db"
+        if not path.exists():  # two apps of one test may share the file
+            _fresh_sqlite_file(path, request)
         config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{path}"
     if "MAIL_PORT" not in config and "smtp_server" in request.fixturenames:
         config["MAIL_PORT"] = request.getfixturevalue("smtp_server").port
     app = create_app("test", config)
+    app.jinja_env.bytecode_cache = _BYTECODE_CACHE
     app.test_client_class = IsolatedClient
     return app
 
 
 @contextlib.contextmanager
 def prepared_db(app, backend):
-    """An app context with an empty schema; the tables are emptied (PostgreSQL) or dropped after."""
+    """An app context with an empty schema; the tables are emptied after (PostgreSQL).
+
+    SQLite files start as a copy of the schema template (see ``make_app``) and are thrown away with
+    the test's temporary directory.
+    """
     with app.app_context():
-        if backend == "postgresql":
-            if not _pg_schema_ready.get("done"):
-                db.drop_all()
-                db.create_all()
-                _pg_schema_ready["done"] = True
-        else:
+        if backend == "postgresql" and not _pg_schema_ready.get("done"):
+            db.drop_all()
             db.create_all()
+            _pg_schema_ready["done"] = True
         try:
             yield app
         finally:
@@ -115,15 +169,46 @@ def prepared_db(app, backend):
                 tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
                 with db.engine.begin() as conn:
                     conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-            else:
-                db.drop_all()
             db.engine.dispose()
+
+
+_shared_apps: dict[tuple, tuple] = {}
+
+
+def _shared_app(backend, request):
+    """One app per backend (and SMTP port) for the whole session, with an empty database for each test.
+
+    Building an app compiles every URL rule and Jinja environment again (a third of a short test's time);
+    what a test may change on it (its configuration) is put back after the test, and the database is
+    emptied: SQLite's file is replaced by the schema template, PostgreSQL's tables are truncated.
+    """
+    mail_port = request.getfixturevalue("smtp_server").port if "smtp_server" in request.fixturenames else None
+    key = (backend, mail_port)
+    if key not in _shared_apps:
+        path = None
+        if backend == "sqlite":
+            path = request.getfixturevalue("tmp_path_factory").mktemp("shared-app") / "atelier-test.db"
+        app = make_app(backend, request, sqlite_path=path)
+        _shared_apps[key] = (app, path, app.config.copy())
+    else:
+        app, path, _config = _shared_apps[key]
+        if path is not None:
+            _fresh_sqlite_file(path, request)
+    return _shared_apps[key]
 
 
 @pytest.fixture
 def app(backend, request):
-    with prepared_db(make_app(backend, request), backend) as app:
-        yield app
+    app, _path, config = _shared_app(backend, request)
+    # Flask-Limiter's extension object is one per process: a test app built with limits on switches it on
+    # for every app, so the shared app (limits off) puts its own setting back.
+    limiter.enabled = config["RATELIMIT_ENABLED"]
+    try:
+        with prepared_db(app, backend):
+            yield app
+    finally:
+        app.config.clear()
+        app.config.update(config)
 
 
 @pytest.fixture

@@ -185,6 +185,32 @@ def test_server_error_page_has_no_stack_trace(request, backend):
         assert "secret internal detail" not in html and "Traceback" not in html
 
 
+def test_a_request_that_finds_no_free_database_connection_gets_a_translated_503(request):
+    """Overload is not a crash: past the pool timeout, a page says to retry (HTML or JSON), not « erreur »."""
+    app = make_app("postgresql", request, DATABASE_POOL_SIZE=1, DATABASE_MAX_OVERFLOW=0, DATABASE_POOL_TIMEOUT=0.2)
+    with prepared_db(app, "postgresql"):
+        assert db.engine.pool.size() == 1
+        make_user(email="busy@example.org")
+        db.session.commit()
+        client = app.test_client()
+        client.post("/compte/connexion", data={"email": "busy@example.org", "password": "correct horse battery",
+                                               "csrf_token": get_csrf(client)})
+        english = app.test_client()
+        english.post("/langue", data={"lang": "en", "next": "/", "csrf_token": get_csrf(english, "/")})
+        with db.engine.connect() as held:  # the pool's only connection, busy elsewhere
+            held.exec_driver_sql("SELECT 1")
+            page = client.get("/propositions/")
+            api = client.get("/api/v1/proposals")
+            page_en = english.get("/propositions/")
+        assert page.status_code == 503 and page.headers["Retry-After"] == "5"
+        assert "momentanément indisponible" in page.get_data(as_text=True)
+        assert api.status_code == 503
+        assert api.get_json()["error"]["code"] == "unavailable"
+        assert page_en.status_code == 503
+        assert "temporarily unavailable" in page_en.get_data(as_text=True)
+        assert client.get("/propositions/").status_code == 200  # the connection is back: all is well again
+
+
 def test_healthz_is_503_when_the_database_is_unreachable(tmp_path):
     app = create_app("test", {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/missing/dir/db.sqlite"})
     response = app.test_client().get("/healthz")
