@@ -24,6 +24,19 @@ def join_clauses(items) -> Markup:
     return joined
 
 
+@bp.app_template_global("unshown_idea_label")
+def unshown_idea_label(idea) -> str:
+    """Why a board idea's text is not shown with what came of it: still awaiting the facilitators' approval,
+    hidden by them, or withdrawn by its author."""
+    from ..boards.models import IdeaStatus
+
+    if idea.status is IdeaStatus.pending:
+        return gettext("en attente de validation sur le tableau")
+    if idea.status is IdeaStatus.withdrawn:
+        return gettext("retirée par son auteur ou son autrice")
+    return gettext("retirée du tableau")
+
+
 @bp.app_template_global("proposal_trail")
 def proposal_trail(proposal) -> dict:
     """Where a proposal came from (ideas, boards, workshops, votes) and what it led to."""

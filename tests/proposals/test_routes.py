@@ -214,6 +214,35 @@ def test_hidden_ideas_and_hidden_proposals_keep_their_text_out_of_each_others_pa
     html = client.get(idea_url).get_data(as_text=True)
     assert "Texte de l idée masquée" in html and "Titre de la proposition" not in html
     assert f'href="/propositions/{proposal.id}"' not in html
+
+
+@pytest.mark.parametrize(("status", "french", "english"), [
+    ("pending", "en attente de validation sur le tableau", "awaiting approval on the board"),
+    ("withdrawn", "retirée par son auteur ou son autrice", "withdrawn by its author"),
+    ("hidden", "retirée du tableau", "since removed from the board"),
+])
+def test_an_unshown_origin_idea_says_why_in_both_languages(client, world, status, french, english):
+    """An idea still awaiting approval was not « removed »: each reason is named, and the text stays off."""
+    from app.boards.models import IdeaStatus
+
+    _board, idea, _ = make_idea(world, text="Texte de l idée d origine")
+    draft = service.promote(world.facilitator, idea_id=idea.id)
+    service.edit_proposal(db.session.get(Proposal, draft.id), world.facilitator, title="Titre de la proposition",
+                          problem="Le problème, reformulé par l'animation.",
+                          change="Une seule déclaration pour toutes les administrations.")
+    proposal = service.submit_proposal(db.session.get(Proposal, draft.id), world.facilitator)
+    db.session.execute(update(Idea).where(Idea.id == idea.id).values(status=IdeaStatus(status)))
+    db.session.commit()
+    page = f"/propositions/{proposal.id}"
+    html = client.get(page).get_data(as_text=True)
+    assert "Texte de l idée d origine" not in html
+    assert f"Idée d'un tableau d'atelier, {french}" in html.replace("&#39;", "'")
+    reasons = {"en attente de validation sur le tableau", "retirée par son auteur ou son autrice", "retirée du tableau"}
+    assert [reason for reason in reasons if reason in html] == [french]
+    client.post("/langue", data={"lang": "en", "next": "/", "csrf_token": get_csrf(client, "/")})
+    assert english in client.get(page).get_data(as_text=True)
+
+
 def test_settings_page_renames_a_state(client, world):
     login(client, world.editor.email)
     url = f"/propositions/organisations/{world.organisation.id}/reglages"
