@@ -204,8 +204,44 @@ class Awaiting:
 
 def awaiting_answer(organisation_id: int | None = None, now: datetime | None = None) -> list[Awaiting]:
     """Proposals without an answer whose deadline runs: selected ones (from the close of the vote that selected
-    them), and, for organisations counting from publication, every published one. Soonest due first; two
+    them), and, for organisations counting from publication, every published one. Soonest due first; three
     queries whatever the number of proposals."""
+    return _with_proposals(_deadlines(organisation_id, now))
+
+
+def overdue_proposals(organisation_id: int | None = None, now: datetime | None = None,
+                      shown: int | None = None) -> dict[int, tuple[int, list[Awaiting]]]:
+    """Per organisation id (only organisations that have some): how many proposals are overdue, and the
+    ``shown`` most overdue (all when None), most overdue first. Only the shown proposals are loaded."""
+    counts: dict[int, int] = {}
+    kept: list[_Deadline] = []
+    taken: dict[int, int] = {}
+    for row in _deadlines(organisation_id, now):
+        if not row.overdue:
+            continue
+        counts[row.organisation_id] = counts.get(row.organisation_id, 0) + 1
+        if shown is None or taken.get(row.organisation_id, 0) < shown:
+            taken[row.organisation_id] = taken.get(row.organisation_id, 0) + 1
+            kept.append(row)
+    grouped: dict[int, list[Awaiting]] = {org: [] for org in counts}
+    for item in _with_proposals(kept):
+        grouped[item.proposal.organisation_id].append(item)
+    return {org: (counts[org], grouped[org]) for org in counts}
+
+
+@dataclass
+class _Deadline:
+    proposal_id: int
+    organisation_id: int
+    counted_from: DueFrom
+    start: datetime
+    due_at: datetime
+    overdue: bool
+
+
+def _deadlines(organisation_id: int | None, now: datetime | None) -> list[_Deadline]:
+    """The deadline of every proposal awaiting an answer, soonest first, from a few columns per proposal (an
+    organisation may have hundreds waiting; the report pages show the first 25)."""
     now = now or utcnow()
     settings = {s.organisation_id: s for s in db.session.scalars(
         select(AnswerSettings) if organisation_id is None
@@ -215,41 +251,42 @@ def awaiting_answer(organisation_id: int | None = None, now: datetime | None = N
                    .where(ConsultationProposal.selected.is_(True))
                    .group_by(ConsultationProposal.proposal_id).subquery())
     waiting_states = (ProposalState.published, ProposalState.in_vote, ProposalState.selected)
-    query = (select(Proposal, selected_at.c.at).options(lazyload(Proposal.author))
+    query = (select(Proposal.id, Proposal.organisation_id, Proposal.state, Proposal.published_at, Proposal.updated_at,
+                    selected_at.c.at)
              .outerjoin(selected_at, selected_at.c.proposal_id == Proposal.id)
              .where(Proposal.state.in_(waiting_states), Proposal.hidden_at.is_(None),
                     ~select(Answer.id).where(Answer.proposal_id == Proposal.id).exists()))
     if organisation_id is not None:
         query = query.where(Proposal.organisation_id == organisation_id)
     # Only selected proposals have a deadline, unless their organisation counts from publication: the others stay
-    # in the database rather than being loaded to be skipped below (the report pages call this on every view).
+    # in the database rather than being read to be skipped below (the report pages call this on every view).
     from_publication = [org for org, rule in settings.items() if rule.from_publication]
     query = query.where(or_(Proposal.state == ProposalState.selected, Proposal.organisation_id.in_(from_publication)))
     out = []
-    for proposal, selected in db.session.execute(query):
-        rule = settings.get(proposal.organisation_id)
+    for proposal_id, org, state, published_at, updated_at, selected in db.session.execute(query):
+        rule = settings.get(org)
         days = rule.deadline_days if rule else DEFAULT_DEADLINE_DAYS
-        if rule and rule.from_publication and proposal.published_at:
-            counted_from, start = DueFrom.publication, proposal.published_at
-        elif proposal.state is ProposalState.selected:
+        if rule and rule.from_publication and published_at:
+            counted_from, start = DueFrom.publication, published_at
+        elif state is ProposalState.selected:
             # A proposal marked selected without a closed vote counts from its last change.
-            counted_from, start = DueFrom.selection, selected or proposal.updated_at
+            counted_from, start = DueFrom.selection, selected or updated_at
         else:
             continue
         due = start + timedelta(days=days)
-        out.append(Awaiting(proposal, counted_from, start, due, due < now))
-    out.sort(key=lambda item: (item.due_at, item.proposal.id))
+        out.append(_Deadline(proposal_id, org, counted_from, start, due, due < now))
+    out.sort(key=lambda row: (row.due_at, row.proposal_id))
     return out
 
 
-def overdue_proposals(organisation_id: int | None = None,
-                      now: datetime | None = None) -> dict[int, list[Awaiting]]:
-    """Overdue proposals per organisation id (only organisations that have some)."""
-    grouped: dict[int, list[Awaiting]] = {}
-    for item in awaiting_answer(organisation_id, now):
-        if item.overdue:
-            grouped.setdefault(item.proposal.organisation_id, []).append(item)
-    return grouped
+def _with_proposals(rows: list[_Deadline]) -> list[Awaiting]:
+    """The rows with their proposals, loaded in one query, in the rows' order."""
+    if not rows:
+        return []
+    proposals = {p.id: p for p in db.session.scalars(
+        select(Proposal).options(lazyload(Proposal.author)).where(Proposal.id.in_([row.proposal_id for row in rows])))}
+    return [Awaiting(proposals[row.proposal_id], row.counted_from, row.start, row.due_at, row.overdue)
+            for row in rows if row.proposal_id in proposals]
 
 
 # --- measures ------------------------------------------------------------------------------------

@@ -100,7 +100,8 @@ class OrganisationFigures:
     received: int = 0
     by_kind: dict = field(default_factory=dict)  # AnswerKind -> count
     median_answer_days: float | None = None
-    overdue: list = field(default_factory=list)  # decisions.service.Awaiting, most overdue first
+    overdue: list = field(default_factory=list)  # the OVERDUE_SHOWN most overdue (decisions.service.Awaiting)
+    overdue_count: int = 0  # all of them
     deadline_days: int = 0
     from_publication: bool = False
 
@@ -116,10 +117,6 @@ class OrganisationFigures:
     def awaiting(self) -> int:
         return self.received - self.answered
 
-    @property
-    def overdue_count(self) -> int:
-        return len(self.overdue)
-
 
 def organisation_figures(organisation_id: int, now: datetime | None = None) -> OrganisationFigures:
     """The figures of one organisation: five queries whatever the number of its proposals."""
@@ -134,8 +131,8 @@ def organisation_figures(organisation_id: int, now: datetime | None = None) -> O
         if kind is not None:
             figures.by_kind[kind] = number
     figures.median_answer_days = median_answer_days(organisation_id, settings.from_publication)
-    overdue = decisions.overdue_proposals(organisation_id, now).get(organisation_id, [])
-    figures.overdue = sorted(overdue, key=lambda item: (item.due_at, item.proposal.id))
+    figures.overdue_count, figures.overdue = decisions.overdue_proposals(organisation_id, now, shown=OVERDUE_SHOWN) \
+        .get(organisation_id, (0, []))
     return figures
 
 
