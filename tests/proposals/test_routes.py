@@ -183,15 +183,20 @@ def test_idea_page_is_hidden_from_strangers_until_a_proposal_is_public(client, w
     assert page.status_code == 200 and f'href="/propositions/{draft.id}"' in page.get_data(as_text=True)
 
 
-def test_hidden_ideas_and_hidden_proposals_keep_their_text_out_of_each_others_pages(client, world):
-    from app.boards.models import IdeaStatus
-
-    _board, idea, _ = make_idea(world, text="Texte de l idée masquée")
+def promoted_and_submitted(world, idea) -> Proposal:
+    """The facilitator promotes the idea, completes the draft and submits it."""
     draft = service.promote(world.facilitator, idea_id=idea.id)
     service.edit_proposal(db.session.get(Proposal, draft.id), world.facilitator, title="Titre de la proposition",
                           problem="Le problème, reformulé par l'animation.",
                           change="Une seule déclaration pour toutes les administrations.")
-    proposal = service.submit_proposal(db.session.get(Proposal, draft.id), world.facilitator)
+    return service.submit_proposal(db.session.get(Proposal, draft.id), world.facilitator)
+
+
+def test_hidden_ideas_and_hidden_proposals_keep_their_text_out_of_each_others_pages(client, world):
+    from app.boards.models import IdeaStatus
+
+    _board, idea, _ = make_idea(world, text="Texte de l idée masquée")
+    proposal = promoted_and_submitted(world, idea)
     page, idea_url = f"/propositions/{proposal.id}", f"/propositions/idees/{idea.id}"
     assert "Texte de l idée masquée" in client.get(page).get_data(as_text=True)
     # The facilitators hide the idea on its board: the proposal keeps its origin, without the idea's text.
@@ -226,11 +231,7 @@ def test_an_unshown_origin_idea_says_why_in_both_languages(client, world, status
     from app.boards.models import IdeaStatus
 
     _board, idea, _ = make_idea(world, text="Texte de l idée d origine")
-    draft = service.promote(world.facilitator, idea_id=idea.id)
-    service.edit_proposal(db.session.get(Proposal, draft.id), world.facilitator, title="Titre de la proposition",
-                          problem="Le problème, reformulé par l'animation.",
-                          change="Une seule déclaration pour toutes les administrations.")
-    proposal = service.submit_proposal(db.session.get(Proposal, draft.id), world.facilitator)
+    proposal = promoted_and_submitted(world, idea)
     db.session.execute(update(Idea).where(Idea.id == idea.id).values(status=IdeaStatus(status)))
     db.session.commit()
     page = f"/propositions/{proposal.id}"
