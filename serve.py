@@ -27,12 +27,13 @@ from wsgi import app  # noqa: E402
 # connection's objects, up to 220 ms each, freezing every client (bench/fanout.py, N = 1,000, R = 20/s: p95
 # 213 ms). What exists once the app is imported lives as long as the process: move it out of the collector's
 # sight (gc.freeze), and collect the young generation less often (the default 700 allocations is a few
-# dozen deliveries). Measured: p95 213 -> 70 ms; see docs/performance.md, "Live boards". Not too seldom
-# either: at 50,000 allocations each young collection of a page-serving process took 50-90 ms (an ORM-heavy
-# page allocates tens of thousands of objects), the p95 tail of every page bench; at 5,000 they take 1-6 ms.
+# dozen deliveries). Measured: p95 213 -> 70 ms; see docs/performance.md, "Live boards". Collecting more often
+# (5,000 allocations, to shorten the pauses of ORM-heavy pages) was tried and undone: with 1,000 clients the
+# server spent so much more time collecting that it fell behind (fan-out p95 446-1,978 ms against 107-184 ms
+# at 50,000, same machine, same hour).
 gc.collect()
 gc.freeze()
-gc.set_threshold(5_000, 20, 100)
+gc.set_threshold(50_000, 50, 1000)
 # A restart sees every client reconnect at once: a longer accept queue than gevent's 128 refuses fewer.
 LISTEN_BACKLOG = 2048
 
