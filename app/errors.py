@@ -117,8 +117,8 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(PoolTimeout)
     def handle_pool_timeout(err: PoolTimeout):
         # Every database connection of this process stayed busy for the whole pool timeout: the server is
-        # overloaded, not broken. The request stopped before its transaction began (services decide and write
-        # in one transaction), so sending it again is safe.
+        # overloaded, not broken. The wait is for a connection, so no transaction of this request was open:
+        # nothing is half-written, and the person can send the request again.
         app.logger.warning("no database connection free on %s %s: %s", request.method, request.path, err)
         # The page must not need the database either: it is shown as to someone not logged in (their language
         # then comes from the language cookie or the browser).
