@@ -167,11 +167,16 @@ def demo_workshops(live_server) -> dict[str, dict]:
 def demo_board(live_server) -> dict:
     """A live board of the DINUM organisation, made by its facilitator through the pages (plain HTTP),
     open to guests, with one idea posted through the no-JavaScript form."""
+    return create_board(live_server, "Irritants du changement d'adresse")
+
+
+def create_board(live_server, title: str) -> dict:
+    """The set-up behind ``demo_board``, for tests that need a board of their own."""
     with http_login(live_server.url, "animatrice@atelier.example") as http:
         html = http.get(f"{live_server.url}/tableaux/nouveau", timeout=10).text
         dinum = re.search(r'<option[^>]*value="(\d+)"[^>]*>Direction interministérielle du numérique', html)
         response = http.post(f"{live_server.url}/tableaux/nouveau", timeout=10, allow_redirects=False, data={
-            "csrf_token": csrf_token(html), "title": "Irritants du changement d'adresse",
+            "csrf_token": csrf_token(html), "title": title,
             "organisation_id": dinum.group(1), "workshop_id": "0", "template": "irritants", "allow_guests": "y"})
         assert response.status_code == 302, response.text[:2000]
         board_id = int(response.headers["Location"].rstrip("/").rsplit("/", 1)[1])

@@ -1,7 +1,11 @@
 """Small screens, no JavaScript, no third party: the foundation works in all three."""
 
+import contextlib
+import sqlite3
+
 import pytest
 
+from .conftest import create_board
 from .helpers import horizontal_overflow, login
 
 pytestmark = pytest.mark.browser
@@ -47,6 +51,21 @@ def test_workshop_and_board_pages_do_not_scroll_sideways_at_320_px(new_context, 
                 overflowing[url] = overflow
         page.context.close()
     assert not overflowing, f"pages that scroll horizontally at 320 px: {overflowing}"
+
+
+def test_the_presenter_view_reflows_with_a_wide_join_code_and_a_long_word(new_context, live_server):
+    """The join code is drawn at random: one of wide letters once made the presenter page 330 px wide at 320."""
+    board = create_board(live_server, "Dématérialisation des justificatifs")
+    db_path = live_server.database_url.removeprefix("sqlite:///")
+    with contextlib.closing(sqlite3.connect(db_path)) as connection:  # set-up: the widest code the alphabet allows
+        connection.execute("UPDATE boards SET join_code = 'WMWMWM' WHERE id = ?", (board["id"],))
+        connection.commit()
+    page = new_context(viewport={"width": 320, "height": 640}).new_page()
+    login(page, "animatrice@atelier.example")
+    assert page.goto(f"/tableaux/{board['id']}/presentation").status == 200
+    page.evaluate("() => document.fonts.ready")  # widths with the self-hosted font, as people see them
+    assert "WMWMWM" in page.locator(".presenter-code").inner_text()
+    assert horizontal_overflow(page) is None
 
 
 def test_register_and_login_work_without_javascript(new_context, live_server):
