@@ -68,11 +68,11 @@ _pg_schema_ready = {}
 
 
 class _SharedBytecodeCache(BytecodeCache):
-    """Compiled templates kept in memory for the whole session, shared by every test's app.
+    """Compiled templates kept in memory for the whole session, shared by every app the tests build.
 
-    Each test builds its own app, and each app its own Jinja environment: without this, every test
-    would parse and compile again each template it renders. Entries are keyed by template name and
-    source checksum, so a changed template is compiled again.
+    Tests that need their own configuration build their own app, and each app its own Jinja environment:
+    without this, each of them would parse and compile again every template it renders. Entries are keyed by
+    template name and source checksum, so a changed template is compiled again.
     """
 
     def __init__(self):
@@ -190,10 +190,8 @@ def _shared_app(backend, request):
             path = request.getfixturevalue("tmp_path_factory").mktemp("shared-app") / "atelier-test.db"
         app = make_app(backend, request, sqlite_path=path)
         _shared_apps[key] = (app, path, app.config.copy())
-    else:
-        app, path, _config = _shared_apps[key]
-        if path is not None:
-            _fresh_sqlite_file(path, request)
+    elif (path := _shared_apps[key][1]) is not None:
+        _fresh_sqlite_file(path, request)
     return _shared_apps[key]
 
 

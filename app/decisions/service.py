@@ -215,13 +215,11 @@ def overdue_proposals(organisation_id: int | None = None, now: datetime | None =
     ``shown`` most overdue (all when None), most overdue first. Only the shown proposals are loaded."""
     counts: dict[int, int] = {}
     kept: list[_Deadline] = []
-    taken: dict[int, int] = {}
     for row in _deadlines(organisation_id, now):
         if not row.overdue:
             continue
         counts[row.organisation_id] = counts.get(row.organisation_id, 0) + 1
-        if shown is None or taken.get(row.organisation_id, 0) < shown:
-            taken[row.organisation_id] = taken.get(row.organisation_id, 0) + 1
+        if shown is None or counts[row.organisation_id] <= shown:  # rows come most overdue first
             kept.append(row)
     grouped: dict[int, list[Awaiting]] = {org: [] for org in counts}
     for item in _with_proposals(kept):
