@@ -30,6 +30,7 @@ from .proposals.models import (  # noqa: F401
     StateLabel,
     Support,
 )
+from .reports.models import DataVersion  # noqa: F401
 from .workshops.models import (  # noqa: F401
     CalendarFeed,
     Registration,

@@ -213,9 +213,23 @@ def overdue_proposals(organisation_id: int | None = None, now: datetime | None =
                       shown: int | None = None) -> dict[int, tuple[int, list[Awaiting]]]:
     """Per organisation id (only organisations that have some): how many proposals are overdue, and the
     ``shown`` most overdue (all when None), most overdue first. Only the shown proposals are loaded."""
+    return _overdue(_deadlines(organisation_id, now), shown)
+
+
+def organisation_overdue(organisation_id: int, now: datetime | None = None,
+                         shown: int | None = None) -> tuple[int, list[Awaiting], datetime | None]:
+    """One organisation's overdue proposals (how many, the ``shown`` most overdue) and when the next of its waiting
+    proposals becomes overdue (None when none is waiting within its deadline): until then the first two hold."""
+    rows = _deadlines(organisation_id, now)
+    next_due = next((row.due_at for row in rows if not row.overdue), None)  # rows come soonest due first
+    count, items = _overdue(rows, shown).get(organisation_id, (0, []))
+    return count, items, next_due
+
+
+def _overdue(rows: list["_Deadline"], shown: int | None) -> dict[int, tuple[int, list[Awaiting]]]:
     counts: dict[int, int] = {}
     kept: list[_Deadline] = []
-    for row in _deadlines(organisation_id, now):
+    for row in rows:
         if not row.overdue:
             continue
         counts[row.organisation_id] = counts.get(row.organisation_id, 0) + 1

@@ -7,14 +7,15 @@ through the ``organisation_report_summary`` template global below.
 """
 
 from flask import render_template, request
-from flask_babel import format_decimal, format_percent, ngettext
+from flask_babel import format_decimal, format_percent, get_locale, get_timezone, ngettext
 from flask_babel import gettext as _
+from markupsafe import Markup
 
 from ..catalog.models import Organisation
 from ..catalog.service import get_by_slug
 from ..decisions.models import ANSWER_KIND_NAMES, MEASURE_STATUS_NAMES, AnswerKind, MeasureStatus
 from ..errors import DomainError
-from . import bp, service
+from . import bp, cache, service
 from .charts import Bar, bar_chart
 from .forms import DashboardFilterForm
 
@@ -51,11 +52,23 @@ def _in_words(rows) -> str:
     return words
 
 
+def _fragment_key(name: str, organisation: Organisation, *more) -> tuple:
+    """What a rendered fragment depends on besides the report data: the organisation's address (its links), the
+    reader's language and time zone (dates), and the caller's own arguments."""
+    return (name, organisation.id, organisation.slug, str(get_locale()), str(get_timezone()), *more)
+
+
 @bp.app_template_global("organisation_report_summary")
-def organisation_report_summary(organisation: Organisation) -> dict:
-    """The figures shown on the catalogue's organisation page, with the first overdue proposals."""
-    figures = service.organisation_figures(organisation.id)
-    return {"figures": figures, "overdue": figures.overdue[:SUMMARY_OVERDUE_SHOWN]}
+def organisation_report_summary(organisation: Organisation) -> Markup:
+    """The figures shown on the catalogue's organisation page, with the first overdue proposals (rendered once per
+    version of the report data, see ``cache``)."""
+    def render():
+        figures = service.organisation_figures(organisation.id)
+        html = render_template("reports/_organisation_summary.html", organisation=organisation, figures=figures,
+                               overdue=figures.overdue[:SUMMARY_OVERDUE_SHOWN])
+        return Markup(html), figures.valid_until  # noqa: S704 - Jinja's output, escaped by autoescape
+
+    return cache.remember(_fragment_key("summary", organisation), render)
 
 
 def _answers_chart(figures) -> tuple[list, object]:
@@ -82,24 +95,31 @@ def _measures_chart(counts: dict, chart_id: str) -> tuple[list, object]:
 @bp.get("/organisations/<slug>")
 def organisation_report(slug: str):
     organisation = get_by_slug(Organisation, slug)
-    figures = service.organisation_figures(organisation.id)
-    counts = service.measure_status_counts(organisation.id)
-    pages = max(1, -(-sum(counts.values()) // service.MEASURES_PER_PAGE))
-    page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
-    answer_rows, answers_chart = _answers_chart(figures)
-    measure_rows, measures_chart = _measures_chart(counts, "chart-measures")
-    return render_template("reports/organisation.html", organisation=organisation, figures=figures,
-                           overdue=figures.overdue[:service.OVERDUE_SHOWN], answer_rows=answer_rows,
-                           answers_chart=answers_chart, measure_rows=measure_rows, measures_chart=measures_chart,
-                           measures=service.list_measures(organisation.id, page), measure_total=sum(counts.values()),
-                           page=page, pages=pages)
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+
+    def render():
+        figures = service.organisation_figures(organisation.id)
+        counts = service.measure_status_counts(organisation.id)
+        pages = max(1, -(-sum(counts.values()) // service.MEASURES_PER_PAGE))
+        shown_page = min(page, pages)
+        answer_rows, answers_chart = _answers_chart(figures)
+        measure_rows, measures_chart = _measures_chart(counts, "chart-measures")
+        html = render_template("reports/_organisation_report.html", organisation=organisation, figures=figures,
+                               overdue=figures.overdue[:service.OVERDUE_SHOWN], answer_rows=answer_rows,
+                               answers_chart=answers_chart, measure_rows=measure_rows, measures_chart=measures_chart,
+                               measures=service.list_measures(organisation.id, shown_page),
+                               measure_total=sum(counts.values()), page=shown_page, pages=pages)
+        return Markup(html), figures.valid_until  # noqa: S704 - Jinja's output, escaped by autoescape
+
+    body = cache.remember(_fragment_key("report", organisation, page), render)
+    return render_template("reports/organisation.html", organisation=organisation, body=body)
 
 
 @bp.get("/")
 def dashboard():
     organisations, life_events = service.list_organisations(), service.list_life_events()
     form = DashboardFilterForm(formdata=request.args, organisations=organisations, life_events=life_events)
-    board = chart = measures_chart = measure_rows = None
+    figures = None
     status = 200
     if form.validate():
         try:
@@ -110,14 +130,22 @@ def dashboard():
             status = err.status
         else:
             board = service.dashboard(filters, organisations)
-            chart = bar_chart([Bar(str(service.STAGE_NAMES[stage]), number, tone=f"chart-bar-{stage}")
-                               for stage, number in board.total.stages()],
-                              chart_id="chart-funnel", title=_("Des idées aux mesures réalisées"),
-                              desc=_in_words((str(service.STAGE_NAMES[stage]), number)
-                                             for stage, number in board.total.stages()))
-            measure_rows, measures_chart = _measures_chart(board.measures, "chart-dashboard-measures")
+            ideas = tuple((organisation.id, funnel.ideas) for organisation, funnel in board.by_organisation)
+            figures = cache.remember(("dashboard", filters, str(get_locale()), str(get_timezone()), ideas),
+                                     lambda: (_dashboard_figures(board), None))
     else:
         status = 422
-    return render_template("reports/dashboard.html", form=form, board=board, chart=chart,
-                           measures_chart=measures_chart, measure_rows=measure_rows, stage_names=service.STAGE_NAMES,
+    return render_template("reports/dashboard.html", form=form, figures=figures,
                            filtered=any(request.args.get(k) for k in ("organisation", "moment", "du", "au"))), status
+
+
+def _dashboard_figures(board: service.Dashboard) -> Markup:
+    stages = board.total.stages()
+    chart = bar_chart([Bar(str(service.STAGE_NAMES[stage]), number, tone=f"chart-bar-{stage}")
+                       for stage, number in stages],
+                      chart_id="chart-funnel", title=_("Des idées aux mesures réalisées"),
+                      desc=_in_words((str(service.STAGE_NAMES[stage]), number) for stage, number in stages))
+    measure_rows, measures_chart = _measures_chart(board.measures, "chart-dashboard-measures")
+    html = render_template("reports/_dashboard_figures.html", board=board, chart=chart, measures_chart=measures_chart,
+                           measure_rows=measure_rows, stage_names=service.STAGE_NAMES)
+    return Markup(html)  # noqa: S704 - Jinja's output, escaped by autoescape

@@ -13,7 +13,7 @@ measure whose status is « réalisée ». The period filters on the date each it
 proposal's publication (the later stages follow the proposals published in the period), a measure's creation.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 
 from flask_babel import lazy_gettext as _l
@@ -30,6 +30,7 @@ from ..errors import InvalidInput
 from ..extensions import db
 from ..proposals.models import Proposal, ProposalState
 from ..workshops.models import workshop_life_events
+from . import cache
 
 COUNTED_STATES = (ProposalState.published, ProposalState.in_vote, ProposalState.selected, ProposalState.answered)
 ADOPTED_KINDS = (AnswerKind.adopted, AnswerKind.partly_adopted)
@@ -104,6 +105,7 @@ class OrganisationFigures:
     overdue_count: int = 0  # all of them
     deadline_days: int = 0
     from_publication: bool = False
+    valid_until: datetime | None = None  # when the next waiting proposal becomes overdue: the figures hold till then
 
     @property
     def answered(self) -> int:
@@ -131,8 +133,8 @@ def organisation_figures(organisation_id: int, now: datetime | None = None) -> O
         if kind is not None:
             figures.by_kind[kind] = number
     figures.median_answer_days = median_answer_days(organisation_id, settings.from_publication)
-    figures.overdue_count, figures.overdue = decisions.overdue_proposals(organisation_id, now, shown=OVERDUE_SHOWN) \
-        .get(organisation_id, (0, []))
+    figures.overdue_count, figures.overdue, figures.valid_until = decisions.organisation_overdue(
+        organisation_id, now, shown=OVERDUE_SHOWN)
     return figures
 
 
@@ -292,10 +294,14 @@ def _measures(filters: Filters) -> dict:
 
 def dashboard(filters: Filters, organisations: list[Organisation] | None = None) -> Dashboard:
     """The funnel from ideas to implemented proposals, in total and per organisation, with the measures by status:
-    three aggregate queries (plus the organisations, unless the caller already has them)."""
+    three aggregate queries (plus the organisations, unless the caller already has them). The proposal funnel and
+    the measures are kept until the report data changes (``cache``); ideas, which change by the hundred during a
+    live workshop, are counted on every call."""
     if organisations is None:
         organisations = list_organisations()
-    per_org = _proposal_funnel(filters)
+    funnels, measures = cache.remember(("dashboard", filters),
+                                       lambda: ((_proposal_funnel(filters), _measures(filters)), None))
+    per_org = {org: replace(funnel) for org, funnel in funnels.items()}  # copies: the kept ones stay as they are
     for org_id, ideas in _ideas(filters).items():
         per_org.setdefault(org_id, Funnel()).ideas = ideas
     total = Funnel()
@@ -305,7 +311,7 @@ def dashboard(filters: Filters, organisations: list[Organisation] | None = None)
         if funnel is not None:
             total.add(funnel)
             rows.append((organisation, funnel))
-    return Dashboard(total=total, by_organisation=rows, measures=_measures(filters))
+    return Dashboard(total=total, by_organisation=rows, measures=dict(measures))
 
 
 def list_organisations() -> list[Organisation]:

@@ -123,7 +123,7 @@ def test_a_period_ending_before_it_starts_is_refused(data):
     assert service.Filters(since=data.now.date(), until=data.now.date()).until == data.now.date()  # one day: fine
 
 
-def test_dashboard_issues_a_fixed_number_of_queries(data):
+def test_dashboard_issues_a_fixed_number_of_queries_and_keeps_its_proposal_figures_until_the_data_changes(data):
     statements = []
 
     def record(_conn, _cursor, statement, *_args):
@@ -132,10 +132,16 @@ def test_dashboard_issues_a_fixed_number_of_queries(data):
     organisations, filters = service.list_organisations(), service.Filters(life_event_id=data.life_event.id)
     event.listen(db.engine, "before_cursor_execute", record)
     try:
-        service.dashboard(filters, organisations)
+        first = service.dashboard(filters, organisations)
+        computed = len(statements)
+        again = service.dashboard(filters, organisations)
     finally:
         event.remove(db.engine, "before_cursor_execute", record)
-    assert len(statements) == 3  # proposals per organisation, ideas per organisation, measures by status
+    # the data version, proposals per organisation, ideas per organisation, measures by status
+    assert computed == 4
+    # kept: the data version and the ideas (counted on every view), and the same figures
+    assert len(statements) - computed == 2 and "data_versions" in statements[computed]
+    assert again == first
 
 
 def test_chart_is_an_accessible_image_with_escaped_labels():
