@@ -167,7 +167,9 @@ def show_results(consultation_id: int):
     if not consultation.is_closed:
         flash(_("Les résultats seront publiés à la clôture du vote."), "info")
         return redirect(url_for("consultations.show_consultation", consultation_id=consultation.id))
-    # Withdrawn proposals (no rank) come last.
-    items = sorted(consultation.items, key=lambda i: (i.rank is None, i.rank or 0, i.position))
-    return render_template("consultations/results.html", consultation=consultation, items=items,
+    # Withdrawn proposals (no rank) come last. Loaded only when the page is rendered (it is kept between views).
+    def ranked_items():
+        return sorted(consultation.items, key=lambda i: (i.rank is None, i.rank or 0, i.position))
+
+    return render_template("consultations/results.html", consultation=consultation, ranked_items=ranked_items,
                            majority=consultation.method is ConsultationMethod.majority)

@@ -58,6 +58,14 @@ def _fragment_key(name: str, organisation: Organisation, *more) -> tuple:
     return (name, organisation.id, organisation.slug, str(get_locale()), str(get_timezone()), *more)
 
 
+@bp.app_template_global("kept_fragment")
+def kept_fragment(*key, caller) -> Markup:
+    """``{% call kept_fragment("name", ...) %}...{% endcall %}`` renders the block once per version of the report
+    data, language and time zone, and ``key``. Only for blocks that show nothing but what the report triggers
+    watch (``versions.WATCHED``) and what ``key`` holds, the same for every reader."""
+    return cache.remember(("fragment", *key, str(get_locale()), str(get_timezone())), lambda: (caller(), None))
+
+
 @bp.app_template_global("organisation_report_summary")
 def organisation_report_summary(organisation: Organisation) -> Markup:
     """The figures shown on the catalogue's organisation page, with the first overdue proposals (rendered once per

@@ -112,6 +112,19 @@ def test_every_change_a_report_shows_is_on_the_next_view(client, data, change):
     assert gone is None or gone not in after
 
 
+def test_closed_results_are_kept_and_show_an_answer_given_after_the_vote(client, data):
+    """The results page of a closed vote is kept whole (no query for its items or their outcomes on the next
+    view), and an answer to one of its proposals is on the view after it."""
+    consultation = select_by_vote(data.proposals["p6"], utcnow() - timedelta(days=2), data.world.editor)
+    url = f"/consultations/{consultation.id}/resultats"
+    before = words(client, url)
+    assert "P6" in before and "Adoptée" not in before
+    again = statements_of(client, url)
+    assert not any("consultation_proposals" in s or "answers" in s for s in again)
+    decisions.answer_proposal(data.proposals["p6"], data.world.editor, kind="adopted", body="Oui.")
+    assert "Adoptée" in words(client, url)
+
+
 def test_renaming_an_organisation_renews_the_links_of_its_kept_summary(client, data):
     org = data.world.organisation
     assert f"/rapports/organisations/{org.slug}" in client.get(f"/organisations/{org.slug}").get_data(as_text=True)
