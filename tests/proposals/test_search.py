@@ -1,7 +1,7 @@
 """Full-text search on both backends: SQLite FTS5 (prefix of a light stem) and PostgreSQL (French stemmer)."""
 
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import event, text, update
 
 from app.extensions import db
 from app.proposals import search, service
@@ -83,3 +83,26 @@ def test_state_changed_elsewhere_is_searchable(world):
     db.session.execute(update(Proposal).where(Proposal.id == proposal.id).values(state=ProposalState.in_vote))
     db.session.commit()
     assert service.list_proposals(q="déménager", state="in_vote")[1] == 1
+
+
+@pytest.mark.parametrize("sort", ["newest", "relevance", "supported"])
+def test_a_search_page_carries_the_number_of_matches_and_reads_them_once(world, sort):
+    """The page of a search comes with its total (``count(*) OVER ()``), reading the matches once; past the last
+    page, the total is still told (counted apart, as no row carries it)."""
+    for k in range(7):
+        propose(world.citizen, world, title=f"Déménager sans papiers {k}", problem="Trop de papiers.")
+    propose(world.citizen, world, title="Horaires des guichets", problem="Fermés le samedi.")
+    statements = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        items, total = service.list_proposals(q="déménager", sort=sort, page=2, per_page=3)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert (len(items), total) == (3, 7)
+    assert sum("proposals_fts" in s or "search_fr" in s for s in statements) == 1  # the matches are read once
+    assert service.list_proposals(q="déménager", sort=sort, page=4, per_page=3) == ([], 7)
+    assert service.list_proposals(q="déménager", sort=sort, page=3, per_page=3)[1] == 7
