@@ -2,7 +2,7 @@
 globals behind ``decisions/_trail_*.html`` (the idea, proposal and consultation results pages include them, so
 those lower areas never import this one). Data comes from ``trail.py`` in a fixed number of queries."""
 
-from flask import abort, current_app, render_template, request
+from flask import abort, current_app, g, render_template, request
 from flask_babel import gettext
 from flask_login import current_user
 from markupsafe import Markup, escape
@@ -39,8 +39,9 @@ def unshown_idea_label(idea) -> str:
 
 @bp.app_template_global("proposal_trail")
 def proposal_trail(proposal) -> dict:
-    """Where a proposal came from (ideas, boards, workshops, votes) and what it led to."""
-    return trail.proposal_trail(proposal)
+    """Where a proposal came from (ideas, boards, workshops, votes) and what it led to (its answer and measures
+    as the page's answer block read them, when it did)."""
+    return trail.proposal_trail(proposal, g.get("_proposal_decisions", {}).get(proposal.id))
 
 
 @bp.app_template_global("idea_trail")

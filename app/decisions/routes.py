@@ -5,7 +5,7 @@ Every view: load -> authorise (``can_answer``) -> validate the form -> call one 
 The answer shows on the proposal page through ``decisions/_answer.html``, fed by the template globals below.
 """
 
-from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
@@ -59,11 +59,12 @@ def _organisation_for_editor(organisation_id: int) -> Organisation:
 @bp.app_template_global("proposal_answer")
 def proposal_answer(proposal) -> dict | None:
     """The answer to show on a proposal page, its earlier wordings, and whether the reader may edit it."""
-    answer = service.get_answer(proposal.id)
+    answer, measures = service.get_answer(proposal.id), service.measures_of_proposal(proposal.id)
+    g.setdefault("_proposal_decisions", {})[proposal.id] = (answer, measures)  # the page's trail shows them too
     return {"answer": answer, "body_html": render_markdown(answer.body_md) if answer else "",
             "can_answer": can_answer(current_user, proposal.organisation)
             and proposal.state in service.ANSWERABLE_STATES,
-            "markdown": render_markdown, "measures": service.measures_of_proposal(proposal.id)}
+            "markdown": render_markdown, "measures": measures}
 
 
 @bp.route("/propositions/<int:proposal_id>/reponse", methods=["GET", "POST"])

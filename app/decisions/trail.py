@@ -309,8 +309,17 @@ def outcomes(proposal_ids) -> dict[int, Outcome]:
     return out
 
 
-def proposal_outcome(proposal: Proposal) -> Outcome | None:
-    return outcomes([proposal.id]).get(proposal.id)
+def proposal_outcome(proposal: Proposal, known: tuple | None = None) -> Outcome | None:
+    """What became of one proposal. A proposal never merged is its own chain: no walk; and when the caller already
+    read its answer and measures (``known``: the proposal page's answer block did), no query at all."""
+    if proposal.merged_into_id is not None:
+        return outcomes([proposal.id]).get(proposal.id)
+    if known is None:
+        answer, measures = _answers([proposal.id]).get(proposal.id), _measures([proposal.id]).get(proposal.id, [])
+    else:
+        answer, measures = known
+    return Outcome(proposal=proposal, merged_into=None, answer=answer,
+                   measures=sorted({m.id: m for m in measures}.values(), key=lambda m: m.id))
 
 
 def _shown_to(proposal: Proposal, user) -> bool:
@@ -335,15 +344,16 @@ def idea_outcomes(idea: Idea, user=None) -> dict:
     return {"board": board, "workshop": workshop, "outcomes": [found[p.id] for p in proposals if p.id in found]}
 
 
-def proposal_trail(proposal: Proposal) -> dict:
-    """For a proposal page: its origins (ideas, boards, workshops) and votes upstream, its outcome downstream."""
+def proposal_trail(proposal: Proposal, known: tuple | None = None) -> dict:
+    """For a proposal page: its origins (ideas, boards, workshops) and votes upstream, its outcome downstream
+    (``known``: its answer and measures, when the page already read them)."""
     pairs = _with_merged([proposal.id])
     ids = [p.id for p, _ in pairs]
     origins, votes = _origins(ids), _votes(ids)
     unique = _unique([origin for pid in ids for origin in origins.get(pid, [])])
     workshops = {o.workshop.workshop.id: o.workshop for o in unique if o.workshop is not None}
     return {"origins": unique, "workshops": list(workshops.values()),
-            "votes": [v for pid in ids for v in votes.get(pid, [])], "outcome": proposal_outcome(proposal)}
+            "votes": [v for pid in ids for v in votes.get(pid, [])], "outcome": proposal_outcome(proposal, known)}
 
 
 # --- per workshop and per consultation -----------------------------------------------------------

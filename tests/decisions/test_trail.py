@@ -7,7 +7,8 @@ import re
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import select, update
+from markupsafe import escape
+from sqlalchemy import event, select, update
 
 from app.accounts.models import utcnow
 from app.boards.models import Board, BoardColumn, Idea, Participant
@@ -171,6 +172,26 @@ def test_the_measure_page_shows_its_whole_ancestry_with_links_back(client, built
     # 5 confirmed and present; 3 supports (2, and the merged proposal's supporter carried over on merge).
     assert "5 participant·es inscrit·es" in origin and "5 présent·es" in origin
     assert "3 soutiens au total" in origin
+
+
+def test_the_proposal_page_reads_its_answer_and_measures_once(client, built):
+    """The answer block and the trail of a proposal page show the same answer and measures: read once."""
+    statements = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        html = client.get(f"/propositions/{built.proposal.id}").get_data(as_text=True)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    trail_html = html[html.index('class="trail"'):]
+    assert "Adoptée" in trail_html and str(escape(built.measure.title)) in trail_html
+    assert sum("FROM answers" in s for s in statements) == 1
+    assert sum("FROM measures JOIN measure_proposals" in s or "FROM measure_proposals JOIN measures" in s
+               for s in statements) == 1
+    assert not any("merge_chain" in s for s in statements)  # never merged: no chain to walk
 
 
 def test_each_page_of_the_trail_links_to_the_next_and_previous_items(client, built):
