@@ -38,9 +38,18 @@ def current_version() -> tuple[str, int] | None:
     return None if row is None else (row[0], row[1])
 
 
-def remember(key: tuple, compute: Callable[[], tuple[T, datetime | None]], now: datetime | None = None) -> T:
-    """``compute()``'s value for ``key`` at the current data version, computed once per version (and period)."""
-    version = current_version()
+_READ_NOW = object()
+
+
+def remember(key: tuple, compute: Callable[[], tuple[T, datetime | None]], now: datetime | None = None,
+             version=_READ_NOW) -> T:
+    """``compute()``'s value for ``key`` at the current data version, computed once per version (and period).
+
+    The version must be read before anything ``compute`` relies on: a copy may be newer than its version, never
+    older. A caller that read data before calling (the dashboard reads the organisations first) passes the
+    ``version`` it read before that."""
+    if version is _READ_NOW:
+        version = current_version()
     if version is None:
         return compute()[0]
     full_key = (version, key)

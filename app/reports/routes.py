@@ -125,6 +125,7 @@ def organisation_report(slug: str):
 
 @bp.get("/")
 def dashboard():
+    version = cache.current_version()  # before the organisations and the ideas the kept fragment shows
     organisations, life_events = service.list_organisations(), service.list_life_events()
     form = DashboardFilterForm(formdata=request.args, organisations=organisations, life_events=life_events)
     figures = None
@@ -140,7 +141,7 @@ def dashboard():
             board = service.dashboard(filters, organisations)
             ideas = tuple((organisation.id, funnel.ideas) for organisation, funnel in board.by_organisation)
             figures = cache.remember(("dashboard", filters, str(get_locale()), str(get_timezone()), ideas),
-                                     lambda: (_dashboard_figures(board), None))
+                                     lambda: (_dashboard_figures(board), None), version=version)
     else:
         status = 422
     return render_template("reports/dashboard.html", form=form, figures=figures,
