@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 import pytest
 from markupsafe import escape
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 
 from app.accounts.models import utcnow
 from app.boards.models import Board, BoardColumn, Idea, Participant
@@ -30,6 +30,7 @@ from tests.boards.helpers import add_participant, make_world, post, set_phase
 from tests.conftest import get_csrf, login, post_form
 from tests.decisions.helpers import select_by_vote
 from tests.factories import make_member, make_organisation, make_user, make_workshop
+from tests.queries import recorded_statements
 from tests.servers import text_body
 from tests.workshops.test_routes import count_queries
 
@@ -176,16 +177,8 @@ def test_the_measure_page_shows_its_whole_ancestry_with_links_back(client, built
 
 def test_the_proposal_page_reads_its_answer_and_measures_once(client, built):
     """The answer block and the trail of a proposal page show the same answer and measures: read once."""
-    statements = []
-
-    def record(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with recorded_statements() as statements:
         html = client.get(f"/propositions/{built.proposal.id}").get_data(as_text=True)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
     trail_html = html[html.index('class="trail"'):]
     assert "Adoptée" in trail_html and str(escape(built.measure.title)) in trail_html
     assert sum("FROM answers" in s for s in statements) == 1

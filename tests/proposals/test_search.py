@@ -1,12 +1,13 @@
 """Full-text search on both backends: SQLite FTS5 (prefix of a light stem) and PostgreSQL (French stemmer)."""
 
 import pytest
-from sqlalchemy import event, text, update
+from sqlalchemy import text, update
 
 from app.extensions import db
 from app.proposals import search, service
 from app.proposals.models import Proposal, ProposalState
 from tests.proposals.helpers import World, propose
+from tests.queries import recorded_statements
 
 
 @pytest.fixture
@@ -92,16 +93,8 @@ def test_a_search_page_carries_the_number_of_matches_and_reads_them_once(world, 
     for k in range(7):
         propose(world.citizen, world, title=f"Déménager sans papiers {k}", problem="Trop de papiers.")
     propose(world.citizen, world, title="Horaires des guichets", problem="Fermés le samedi.")
-    statements = []
-
-    def record(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with recorded_statements() as statements:
         items, total = service.list_proposals(q="déménager", sort=sort, page=2, per_page=3)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
     assert (len(items), total) == (3, 7)
     assert sum("proposals_fts" in s or "search_fr" in s for s in statements) == 1  # the matches are read once
     assert service.list_proposals(q="déménager", sort=sort, page=4, per_page=3) == ([], 7)

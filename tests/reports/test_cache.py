@@ -7,7 +7,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import delete, event, insert, literal, select, update
+from sqlalchemy import delete, insert, literal, select, update
 
 from app.accounts.models import User, utcnow
 from app.boards.models import Idea, IdeaStatus
@@ -23,6 +23,7 @@ from app.reports import cache, service
 from app.reports.models import DataVersion
 from tests.concurrency import app_for_threads, run_together
 from tests.decisions.helpers import World, make_proposal, select_by_vote
+from tests.queries import recorded_statements
 from tests.reports.helpers import build
 
 
@@ -38,16 +39,8 @@ def words(client, url) -> str:
 
 
 def statements_of(client, url) -> list[str]:
-    seen = []
-
-    def record(_conn, _cursor, statement, *_args):
-        seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with recorded_statements() as seen:
         assert client.get(url).status_code == 200
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
     return seen
 
 

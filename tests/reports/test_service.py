@@ -3,14 +3,13 @@
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event
 
 from app.decisions import service as decisions
 from app.decisions.models import AnswerKind, MeasureStatus
-from app.extensions import db
 from app.reports import service
 from app.reports.charts import Bar, bar_chart
 from tests.decisions.helpers import World
+from tests.queries import recorded_statements
 from tests.reports.helpers import build
 
 
@@ -124,19 +123,11 @@ def test_a_period_ending_before_it_starts_is_refused(data):
 
 
 def test_dashboard_issues_a_fixed_number_of_queries_and_keeps_its_proposal_figures_until_the_data_changes(data):
-    statements = []
-
-    def record(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
     organisations, filters = service.list_organisations(), service.Filters(life_event_id=data.life_event.id)
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with recorded_statements() as statements:
         first = service.dashboard(filters, organisations)
         computed = len(statements)
         again = service.dashboard(filters, organisations)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
     # the data version, proposals per organisation, ideas per organisation, measures by status
     assert computed == 4
     # kept: the data version and the ideas (counted on every view), and the same figures
