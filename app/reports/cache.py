@@ -46,8 +46,8 @@ def remember(key: tuple, compute: Callable[[], tuple[T, datetime | None]], now: 
     """``compute()``'s value for ``key`` at the current data version, computed once per version (and period).
 
     The version must be read before anything ``compute`` relies on: a copy may be newer than its version, never
-    older. A caller that read data before calling (the dashboard reads the organisations first) passes the
-    ``version`` it read before that."""
+    older. A caller whose copy shows data it read before calling (the dashboard's organisations and ideas) reads
+    the version before that data and passes it as ``version``."""
     if version is _READ_NOW:
         version = current_version()
     if version is None:
