@@ -20,3 +20,18 @@ def recorded_statements():
         yield seen
     finally:
         event.remove(db.engine, "before_cursor_execute", record)
+
+
+@contextmanager
+def recorded_executions():
+    """Yields the list of ``(statement, parameters)`` sent to the database while the block runs."""
+    seen: list[tuple[str, object]] = []
+
+    def record(_conn, _cursor, statement, parameters, *_args):
+        seen.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)

@@ -211,6 +211,22 @@ def test_a_request_that_finds_no_free_database_connection_gets_a_translated_503(
         assert client.get("/propositions/").status_code == 200  # the connection is back: all is well again
 
 
+def test_postgresql_connections_get_the_planners_random_page_cost_unless_told_to_keep_the_servers(request):
+    """Atelier's PostgreSQL connections plan with a random page cost of 1.1 (data in memory or on SSD; the search
+    needs it to use its index, tests/proposals/test_search.py), added to any startup options already given; 0 keeps
+    the server's own setting."""
+    options = {"connect_args": {"options": "-c statement_timeout=5000"}}
+    for overrides, expected in [({}, ("1.1", "0")), ({"SQLALCHEMY_ENGINE_OPTIONS": options}, ("1.1", "5s")),
+                                ({"DATABASE_RANDOM_PAGE_COST": 0}, ("4", "0"))]:
+        app = make_app("postgresql", request, **overrides)
+        with app.app_context():
+            with db.engine.connect() as connection:
+                seen = (connection.exec_driver_sql("SHOW random_page_cost").scalar(),
+                        connection.exec_driver_sql("SHOW statement_timeout").scalar())
+            db.engine.dispose()
+        assert seen == expected, overrides
+
+
 def test_healthz_is_503_when_the_database_is_unreachable(tmp_path):
     app = create_app("test", {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/missing/dir/db.sqlite"})
     response = app.test_client().get("/healthz")

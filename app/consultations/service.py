@@ -151,10 +151,9 @@ def list_items(consultation: Consultation, *, q: str = "", sort: str = "newest",
             .where(ConsultationProposal.consultation_id == consultation.id)
             # The list shows no author: not loading them spares their memberships' query too.
             .options(defaultload(ConsultationProposal.proposal).lazyload(Proposal.author)))
-    matches = search.filter_ids(db.engine.dialect.name, q) if q else None
+    matches = search.matching(db.engine.dialect.name, q) if q else None
     if matches is not None:
-        matches = matches.subquery()
-        stmt = stmt.join(matches, matches.c.id == ConsultationProposal.proposal_id)
+        stmt = matches.apply(stmt)
     total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
     newest = [func.coalesce(Proposal.published_at, Proposal.created_at).desc(), Proposal.id.desc()]
     if sort == "rank" and consultation.is_closed:

@@ -14,8 +14,9 @@ them out of autogenerate comparisons (``is_search_object``).
 
 import re
 import unicodedata
+from dataclasses import dataclass
 
-from sqlalchemy import DDL, event, func, literal_column, select, text
+from sqlalchemy import DDL, ColumnElement, Subquery, event, func, literal_column, select, text
 
 from .models import Proposal
 
@@ -109,14 +110,31 @@ def sqlite_match(query: str, *, any_word: bool = False) -> str | None:
     return (" OR " if any_word else " AND ").join(terms)
 
 
-def filter_ids(dialect: str, query: str, *, any_word: bool = False):
-    """A selectable of matching proposal ids with a ``rank`` column (lower is better), or None for no words."""
+@dataclass(frozen=True)
+class Match:
+    """The proposals matching a query, for a statement that selects from ``proposals``: ``apply`` keeps only them,
+    ``rank`` orders them (lower is better)."""
+
+    rank: ColumnElement
+    condition: ColumnElement | None = None
+    joined: Subquery | None = None
+
+    def apply(self, stmt):
+        if self.joined is not None:
+            stmt = stmt.join(self.joined, self.joined.c.id == Proposal.id)
+        return stmt if self.condition is None else stmt.where(self.condition)
+
+
+def matching(dialect: str, query: str, *, any_word: bool = False) -> Match | None:
+    """How to keep the proposals matching ``query`` (every word, or any with ``any_word``); None for no words."""
     if dialect == "sqlite":
         match = sqlite_match(query, any_word=any_word)
         if match is None:
             return None
-        return select(literal_column("rowid").label("id"), literal_column("bm25(proposals_fts)").label("rank")) \
-            .select_from(text(FTS_TABLE)).where(text(f"{FTS_TABLE} MATCH :fts_match").bindparams(fts_match=match))
+        joined = select(literal_column("rowid").label("id"), literal_column("bm25(proposals_fts)").label("rank")) \
+            .select_from(text(FTS_TABLE)).where(text(f"{FTS_TABLE} MATCH :fts_match").bindparams(fts_match=match)) \
+            .subquery()
+        return Match(rank=joined.c.rank, joined=joined)
     # PostgreSQL's French configuration stems accented words as written (no unaccent): keep the accents.
     terms = words(query, fold=False)
     if not terms:
@@ -127,8 +145,9 @@ def filter_ids(dialect: str, query: str, *, any_word: bool = False):
         tsquery = func.to_tsquery(french, " | ".join(_pg_lexeme(t) for t in terms))
     else:
         tsquery = func.plainto_tsquery(french, " ".join(terms))
-    return select(Proposal.id.label("id"), (-func.ts_rank(document, tsquery)).label("rank")) \
-        .where(document.bool_op("@@")(tsquery))
+    # The match and its rank are read in the scan of ``proposals`` itself: a subquery of ids joined back read the
+    # table twice (PostgreSQL does not remove self-joins), 12.4 ms instead of 2.6 for « passeport » on 10,000.
+    return Match(rank=-func.ts_rank(document, tsquery), condition=document.bool_op("@@")(tsquery))
 
 
 def _pg_lexeme(word: str) -> str:

@@ -799,15 +799,14 @@ def list_proposals(*, organisation_id=None, service_id=None, life_event_id=None,
         conditions.append(Proposal.service_id == service_id)
     if life_event_id:
         conditions.append(Proposal.life_event_id == life_event_id)
-    matches = search.filter_ids(db.engine.dialect.name, q) if q else None
+    matches = search.matching(db.engine.dialect.name, q) if q else None
     base = select(Proposal).where(*conditions)
     if matches is not None:
-        matches = matches.subquery()
-        base = base.join(matches, matches.c.id == Proposal.id)
+        base = matches.apply(base)
     if sort == "supported":
         keys = [(Proposal.support_count, True), (Proposal.id, True)]
     elif matches is not None and sort == "relevance":
-        keys = [(matches.c.rank, False), (Proposal.id, True)]
+        keys = [(matches.rank, False), (Proposal.id, True)]
     else:
         keys = [(func.coalesce(Proposal.published_at, Proposal.created_at), True), (Proposal.id, True)]
     page = max(1, page)
@@ -818,8 +817,18 @@ def list_proposals(*, organisation_id=None, service_id=None, life_event_id=None,
     # second pass over the matches (on PostgreSQL, ranking « passeport » was 14 ms and counting it again 11 ms).
     # Without a search the count reads one index, and the page stops at its last row: two queries stay cheaper.
     columns = [key.label(f"k{i}") for i, (key, _) in enumerate(keys)]
-    counted = [func.count().over().label("total")] if matches is not None else []
-    chosen = (base.with_only_columns(Proposal.id.label("id"), *columns, *counted)
+    if matches is None:
+        narrow = base.with_only_columns(Proposal.id.label("id"), *columns)
+        counted = []
+    else:
+        # The matches are gathered first (a materialised CTE), then counted and sorted: left to itself, PostgreSQL
+        # walked the whole « newest » index to avoid a sort, testing every row's text on the way (8.8 ms instead
+        # of 1.0 for « passeport » on 10,000 proposals), though a count of the matches must read them all anyway.
+        gathered = base.with_only_columns(Proposal.id.label("id"), *columns).cte("matched").prefix_with("MATERIALIZED")
+        columns = [gathered.c[f"k{i}"] for i in range(len(keys))]
+        narrow = select(gathered.c.id, *columns)
+        counted = [func.count().over().label("total")]
+    chosen = (narrow.add_columns(*counted)
               .order_by(*[c.desc() if desc else c.asc() for c, (_, desc) in zip(columns, keys, strict=True)])
               .offset((page - 1) * per_page).limit(per_page).subquery())
     outer = [chosen.c[f"k{i}"].desc() if desc else chosen.c[f"k{i}"].asc() for i, (_, desc) in enumerate(keys)]
@@ -839,17 +848,16 @@ def similar_proposals(q: str, *, organisation_id=None, exclude_id=None, limit: i
     """Public proposals sharing words with ``q`` (any word), best match first: duplicate hints."""
     from . import search
 
-    matches = search.filter_ids(db.engine.dialect.name, q, any_word=True)
+    matches = search.matching(db.engine.dialect.name, q, any_word=True)
     if matches is None:
         return []
-    matches = matches.subquery()
-    stmt = (select(Proposal).join(matches, matches.c.id == Proposal.id)
+    stmt = (matches.apply(select(Proposal))
             .where(Proposal.state.in_(PUBLIC_STATES - {ProposalState.merged}), Proposal.hidden_at.is_(None)))
     if organisation_id:
         stmt = stmt.where(Proposal.organisation_id == organisation_id)
     if exclude_id:
         stmt = stmt.where(Proposal.id != exclude_id)
-    return list(db.session.scalars(stmt.order_by(matches.c.rank, Proposal.support_count.desc()).limit(limit)))
+    return list(db.session.scalars(stmt.order_by(matches.rank, Proposal.support_count.desc()).limit(limit)))
 
 
 def list_mine(user: User) -> list[Proposal]:
