@@ -36,8 +36,9 @@ class User(UserMixin, db.Model):
     terms_accepted_at: Mapped[datetime | None]
     deleted_at: Mapped[datetime | None]
 
-    memberships = relationship("Membership", back_populates="user", lazy="selectin",
-                               cascade="all, delete-orphan")
+    # Read on first use (one query), by the permission checks of the person acting: a page listing authors
+    # (proposals, comments, answers) does not read every author's memberships.
+    memberships = relationship("Membership", back_populates="user", lazy="select", cascade="all, delete-orphan")
 
     def get_id(self) -> str:
         # The session version is part of the id Flask-Login stores in the session and in the

@@ -38,10 +38,12 @@ def unshown_idea_label(idea) -> str:
 
 
 @bp.app_template_global("proposal_trail")
-def proposal_trail(proposal) -> dict:
+def proposal_trail(proposal, origins=None, merged_from=None) -> dict:
     """Where a proposal came from (ideas, boards, workshops, votes) and what it led to (its answer and measures
-    as the page's answer block read them, when it did)."""
-    return trail.proposal_trail(proposal, g.get("_proposal_decisions", {}).get(proposal.id))
+    as the page's answer block read them, when it did; its origins and the proposals merged into it, as the page
+    read them, when it passes them)."""
+    return trail.proposal_trail(proposal, g.get("_proposal_decisions", {}).get(proposal.id), origins=origins,
+                                merged_from=merged_from)
 
 
 @bp.app_template_global("idea_trail")

@@ -212,13 +212,15 @@ def _workshop_figures(workshops) -> dict[int, WorkshopFigures]:
     return {w.id: WorkshopFigures(w, figures[w.id]["confirmed"], figures[w.id]["present"]) for w in workshops}
 
 
-def _origins(proposal_ids) -> dict[int, list[Origin]]:
-    """Origins of these proposals with their boards, workshops and participant counts; four queries."""
+def _origins(proposal_ids, rows: list[ProposalOrigin] | None = None) -> dict[int, list[Origin]]:
+    """Origins of these proposals with their boards, workshops and participant counts; four queries, three when
+    their origin ``rows`` were already read."""
     ids = sorted(set(proposal_ids))
     if not ids:
         return {}
-    rows = list(db.session.scalars(select(ProposalOrigin).where(ProposalOrigin.proposal_id.in_(ids))
-                                   .order_by(ProposalOrigin.id)))
+    if rows is None:
+        rows = list(db.session.scalars(select(ProposalOrigin).where(ProposalOrigin.proposal_id.in_(ids))
+                                       .order_by(ProposalOrigin.id)))
     board_ids = {(o.idea or o.cluster).board_id for o in rows if o.idea or o.cluster}
     boards = {b.id: b for b in db.session.scalars(select(Board).where(Board.id.in_(board_ids)))} if board_ids else {}
     workshops = _workshop_figures(b.workshop for b in boards.values() if b.workshop is not None)
@@ -344,12 +346,17 @@ def idea_outcomes(idea: Idea, user=None) -> dict:
     return {"board": board, "workshop": workshop, "outcomes": [found[p.id] for p in proposals if p.id in found]}
 
 
-def proposal_trail(proposal: Proposal, known: tuple | None = None) -> dict:
-    """For a proposal page: its origins (ideas, boards, workshops) and votes upstream, its outcome downstream
-    (``known``: its answer and measures, when the page already read them)."""
-    pairs = _with_merged([proposal.id])
-    ids = [p.id for p, _ in pairs]
-    origins, votes = _origins(ids), _votes(ids)
+def proposal_trail(proposal: Proposal, known: tuple | None = None, origins: list[ProposalOrigin] | None = None,
+                   merged_from: list[Proposal] | None = None) -> dict:
+    """For a proposal page: its origins (ideas, boards, workshops) and votes upstream, its outcome downstream.
+
+    What the page already read is not read again: ``known`` (its answer and measures), and its own ``origins`` rows
+    and the proposals ``merged_from`` it; when none was merged into it, its origins are all there is upstream."""
+    if merged_from is not None and not merged_from:
+        ids, rows = [proposal.id], origins
+    else:
+        ids, rows = [p.id for p, _ in _with_merged([proposal.id])], None
+    origins, votes = _origins(ids, rows), _votes(ids)
     unique = _unique([origin for pid in ids for origin in origins.get(pid, [])])
     workshops = {o.workshop.workshop.id: o.workshop for o in unique if o.workshop is not None}
     return {"origins": unique, "workshops": list(workshops.values()),

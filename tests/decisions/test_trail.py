@@ -47,7 +47,7 @@ class Trail:
     measure that is started, reaches a milestone and is implemented."""
 
     def __init__(self):
-        world = make_world()
+        self.world = world = make_world()
         self.organisation, self.facilitator, self.workshop = world.organisation, world.facilitator, world.workshop
         self.idea_author = world.citizen
         self.editor = make_member(self.organisation, Role.editor, name="Élise Éditrice")
@@ -185,6 +185,20 @@ def test_the_proposal_page_reads_its_answer_and_measures_once(client, built):
     assert sum("FROM measures JOIN measure_proposals" in s or "FROM measure_proposals JOIN measures" in s
                for s in statements) == 1
     assert not any("merge_chain" in s for s in statements)  # never merged: no chain to walk
+
+
+def test_a_proposal_page_with_nothing_merged_into_it_reads_its_origins_once(client, built):
+    """The page's « Origine » list and its trail show the same origins: read once, and no merge tree is walked for a
+    proposal that none joined (the trail still leads to the idea and its workshop)."""
+    idea_id = post(built.world, built.world.cit, "Prévenir tous les organismes en une fois")
+    third = built._promote(idea_id, "Un guichet unique pour le changement d'adresse")
+    with recorded_statements() as statements:
+        html = client.get(f"/propositions/{third.id}").get_data(as_text=True)
+    section = html[html.index('id="trail-title"'):]
+    assert f"/propositions/idees/{idea_id}" in hrefs(section)
+    assert f"/decisions/ateliers/{built.workshop.id}/bilan" in hrefs(section)
+    assert sum("FROM proposal_origins" in s for s in statements) == 1
+    assert not any("merged_tree" in s for s in statements)
 
 
 def test_each_page_of_the_trail_links_to_the_next_and_previous_items(client, built):
