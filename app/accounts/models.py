@@ -43,7 +43,7 @@ class User(UserMixin, db.Model):
     def get_id(self) -> str:
         # The session version is part of the id Flask-Login stores in the session and in the
         # remember cookie: bumping it revokes every session and cookie at once.
-        return f"{self.id}.{self.session_version}"
+        return f"{self.id}.{self.session_version}"  # read back by session_account
 
     @property
     def is_active(self) -> bool:
@@ -64,3 +64,11 @@ class User(UserMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<User {self.id}>"
+
+
+def session_account(session_id) -> tuple[int, int] | None:
+    """(user id, session version) from the id Flask-Login keeps in a session (``User.get_id``), or None."""
+    user_id, _sep, version = str(session_id or "").partition(".")
+    if not (user_id.isdigit() and version.isdigit()):
+        return None
+    return int(user_id), int(version)

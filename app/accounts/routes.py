@@ -5,7 +5,6 @@ import json
 from flask import Response, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
-from sqlalchemy.orm import lazyload
 
 from ..errors import DomainError
 from ..extensions import limiter, login_manager
@@ -23,21 +22,19 @@ from .forms import (
     RegisterForm,
     ResetPasswordForm,
 )
-from .models import User
+from .models import User, session_account
 
 
 @login_manager.user_loader
 def load_user(session_id: str):
     """Sessions name ``<id>.<version>``: an old version (revoked) loads no one."""
-    user_id, _sep, version = session_id.partition(".")
-    if not (user_id.isdigit() and version.isdigit()):
+    account = session_account(session_id)
+    if account is None:
         return None
     from ..extensions import db
 
-    # Memberships load on first use (permission checks), not with every request's user: most requests
-    # (a sign-up, a public page) never read them.
-    user = db.session.get(User, int(user_id), options=[lazyload(User.memberships)])
-    if user is None or user.is_deleted or user.session_version != int(version):
+    user = db.session.get(User, account[0])
+    if user is None or user.is_deleted or user.session_version != account[1]:
         return None
     return user
 

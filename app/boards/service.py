@@ -8,6 +8,7 @@ import logging
 import secrets
 import threading
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -380,13 +381,38 @@ def _board_queue(board_id: int):
                 _mutexes.pop(board_id, None)
 
 
+# The account a live connection's session names, as (user id, session version), while its change runs: the change
+# checks it against the user row it reads anyway with the participant, under the board lock, so a session revoked
+# in another process (log out everywhere, account deleted) is refused at its next event without a read of its own.
+_session_account: ContextVar[tuple[int, int] | None] = ContextVar("board_session_account", default=None)
+
+
+@contextmanager
+def acting_session(account: tuple[int, int] | None):
+    """Changes run inside this block are refused (``NotMember``) unless ``account`` — (user id, session version),
+    or None for a guest or a caller that checked the account itself — still holds."""
+    token = _session_account.set(account)
+    try:
+        yield
+    finally:
+        _session_account.reset(token)
+
+
+def _session_holds(participant: Participant, account: tuple[int, int] | None) -> bool:
+    if account is None:
+        return True
+    user = participant.user
+    return user is not None and user.id == account[0] and user.session_version == account[1] \
+        and not user.is_deleted
+
+
 class _Queued:
     """A batchable change waiting for this process's next batch of its board."""
 
-    __slots__ = ("participant_id", "client_id", "change", "done", "result", "error")
+    __slots__ = ("participant_id", "client_id", "change", "account", "done", "result", "error")
 
-    def __init__(self, participant_id: int, client_id: str | None, change):
-        self.participant_id, self.client_id, self.change = participant_id, client_id, change
+    def __init__(self, participant_id: int, client_id: str | None, change, account: tuple[int, int] | None):
+        self.participant_id, self.client_id, self.change, self.account = participant_id, client_id, change, account
         self.done, self.result, self.error = False, None, None
 
 
@@ -403,8 +429,9 @@ def run_change(board_id: int, participant_id: int, client_id: str | None, change
     whoever gets the board's turn applies every change waiting at that moment in one transaction — one
     board lock, one INSERT of events, one commit — and hands each waiter its own ack or refusal.
     """
+    account = _session_account.get()
     if batchable:
-        item = _Queued(participant_id, client_id, change)
+        item = _Queued(participant_id, client_id, change, account)
         db.session.rollback()  # give the connection back before queueing, as below
         with _mutexes_guard:
             _waiting.setdefault(board_id, []).append(item)
@@ -429,7 +456,7 @@ def run_change(board_id: int, participant_id: int, client_id: str | None, change
             return {**json.loads(stored), "replayed": True}
     db.session.rollback()  # give the connection back before queueing
     with _board_queue(board_id):
-        return _run_change(board_id, participant_id, client_id, change)
+        return _run_change(board_id, participant_id, client_id, change, account)
 
 
 class _Batch:
@@ -519,6 +546,9 @@ def _run_batch(board_id: int, items: list[_Queued]) -> None:
             if participant.removed_at is not None:
                 item.error, item.done = Removed(), True
                 continue
+            if not _session_holds(participant, item.account):
+                item.error, item.done = NotMember(), True
+                continue
             if participant.user is not None and \
                     can_facilitate(participant.user, board.organisation) != participant.is_facilitator:
                 alone.append(item)  # the role sync is stored on its own first (see _participant)
@@ -550,13 +580,14 @@ def _run_batch(board_id: int, items: list[_Queued]) -> None:
             item.done, item.result, item.error = False, None, None
     for item in alone:
         try:
-            item.result = _run_single(board_id, item.participant_id, item.client_id, item.change)
+            item.result = _run_single(board_id, item.participant_id, item.client_id, item.change, item.account)
         except Exception as err:  # noqa: BLE001 — handed to the waiter, who answers it like any error
             item.error = err
         item.done = True
 
 
-def _run_single(board_id: int, participant_id: int, client_id: str | None, change) -> dict:
+def _run_single(board_id: int, participant_id: int, client_id: str | None, change,
+                account: tuple[int, int] | None) -> dict:
     """One change on its own, the caller holding the board's turn: a stored result is replayed."""
     if client_id:
         stored = db.session.scalar(select(ClientChange.result).where(ClientChange.participant_id == participant_id,
@@ -564,13 +595,16 @@ def _run_single(board_id: int, participant_id: int, client_id: str | None, chang
         db.session.rollback()
         if stored is not None:
             return {**json.loads(stored), "replayed": True}
-    return _run_change(board_id, participant_id, client_id, change)
+    return _run_change(board_id, participant_id, client_id, change, account)
 
 
-def _run_change(board_id: int, participant_id: int, client_id: str | None, change) -> dict:
+def _run_change(board_id: int, participant_id: int, client_id: str | None, change,
+                account: tuple[int, int] | None = None) -> dict:
     try:
         board = _lock(board_id)
         participant = _participant(board, participant_id)
+        if not _session_holds(participant, account):
+            raise NotMember()
         if _pending():  # the facilitator role changed: that stands even when the change itself is refused
             _commit(board_id)
             board = _lock(board_id)

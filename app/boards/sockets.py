@@ -6,11 +6,12 @@ come from ``receivers.py`` after commit, so HTTP changes reach live clients the 
 import logging
 import time
 
-from flask import current_app, request
+from flask import current_app, request, session
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_socketio import Namespace, join_room
 
+from ..accounts.models import session_account
 from ..errors import DomainError
 from ..extensions import db, socketio
 from ..permissions import can_facilitate
@@ -192,12 +193,15 @@ class BoardNamespace(Namespace):
                 return _error("invalid_input", _("Les informations envoyées ne sont pas valides."))
             board_id = data["board_id"]
             joined = _joined.get(request.sid, {}).get(board_id)
-            user = _user()
-            if joined is not None and joined[1] == (user.id if user else None):
-                participant_id = joined[0]  # the service re-checks them under the board lock
+            # The account this connection's session names (no database read): the change checks it, with the
+            # participant, under the board lock; a revoked session is refused there (``not_member``).
+            account = session_account(session.get("_user_id"))
+            if joined is not None and joined[1] == (account[0] if account else None):
+                participant_id = joined[0]
             else:
                 participant_id = _participant(service.get_board(board_id)).id
-            return func(board_id, participant_id, client_id=data.get("client_id"), **fields)
+            with service.acting_session(account):
+                return func(board_id, participant_id, client_id=data.get("client_id"), **fields)
         except DomainError as err:
             return _error(err.code, err.message)
         except Exception:

@@ -636,6 +636,18 @@ def test_after_log_out_everywhere_the_next_event_is_refused(scene, monkeypatch):
     assert scene.p.connected and fingerprint() == before
 
 
+@pytest.mark.parametrize("event", PARTICIPANT_EVENTS)
+def test_after_log_out_everywhere_every_change_is_refused_by_its_own_transaction(scene, monkeypatch, event):
+    """The account a connection's session names is checked with the participant, under the board lock, by every
+    change (dots too, which are applied in batches): a session revoked elsewhere changes nothing."""
+    monkeypatch.setattr(receivers, "_disconnect_local", lambda room: None)
+    prepare(scene, event)
+    post_form(scene.p.http, "/compte/deconnexion-partout", {}, csrf_url="/compte/")
+    before = fingerprint()
+    assert_error(scene.p.send(event, scene.board_id, **valid(scene, event)), "not_member")
+    assert scene.p.connected and fingerprint() == before
+
+
 # --- a facilitator whose role is withdrawn -----------------------------------------------------------------
 
 def _withdraw_role(world: World) -> None:
