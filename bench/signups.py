@@ -10,6 +10,10 @@ over the time from the release to the last response), p50/p95 latency, server CP
 CPU, the correctness check of every round (30 confirmed, 470 waitlisted numbered 1..470 in commit order), and
 the ratio of Atelier's throughput to the baseline's (target: at least 0.5).
 
+A third server gets the same bursts, to show what part of that ratio any sign-up of a logged-in person can
+reach on Atelier's stack: ``bench/floor_signin_app.py``, the baseline plus only Flask's cookie session,
+Flask-Login's loading of the account (one SELECT) and Flask-WTF's CSRF check, then the same one INSERT.
+
 Both servers get the same placement (as in bench/fanout.py): each alone on CPU 0, one gevent process, no
 access log for the baseline; this load driver and PostgreSQL on CPU 1. Before each burst the bench waits
 (at most 45 s) for the shared machine to fall under 30 % of one core, and prints what it read.
@@ -47,6 +51,7 @@ from sqlalchemy import select
 from tests.servers import PostgresServer
 
 BASELINE = "bench/baseline_insert_app.py"
+FLOOR = "bench/floor_signin_app.py"
 SERVER_CPU, DRIVER_CPU = 0, 1  # as bench/fanout.py: the measured servers on one CPU, the rest on the other
 QUIET_BELOW, QUIET_TIMEOUT = 30.0, 45.0  # machine CPU % (of one core) to wait for before each burst
 PASSWORD = "correct horse battery"  # noqa: S105 - throwaway accounts in a throwaway database
@@ -185,6 +190,17 @@ def log_in(base: str, email: str, signup_path: str) -> tuple[dict, str]:
                 "User-Agent": http.headers["User-Agent"]}, token
 
 
+def floor_log_in(base: str, user_id: int) -> tuple[dict, str]:
+    """Log one account in on the floor server; the headers that carry the session, and its CSRF token."""
+    with requests.Session() as http:
+        token = http.get(base + "/token", timeout=60).text
+        response = http.post(base + "/login", data={"csrf_token": token, "user_id": user_id}, timeout=60)
+        if response.status_code != 204:
+            raise RuntimeError(f"floor login of {user_id} answered {response.status_code}")
+        return {"Cookie": "; ".join(f"{c.name}={c.value}" for c in http.cookies),
+                "User-Agent": http.headers["User-Agent"]}, token
+
+
 def form(fields: dict) -> bytes:
     from urllib.parse import urlencode
 
@@ -205,19 +221,25 @@ def main() -> None:
     try:
         url = postgres.create_database("atelier_bench")
         env = {"ATELIER_RUN_JOBS": "0", "LOGIN_RATE_LIMIT": "100000 per minute"}
-        with atelier_server(url, env=env) as atelier, script_server(BASELINE, "--db", url) as (baseline, base_url):
+        with atelier_server(url, env=env) as atelier, script_server(BASELINE, "--db", url) as (baseline, base_url), \
+                script_server(FLOOR, "--db", url) as (floor, floor_url):
             user_ids, workshops = prepare_data(url, opts.users, opts.seats, opts.rounds + 1)
             paths = [f"/ateliers/{w}/inscription" for w, _ in workshops]
             started = time.perf_counter()
             with ThreadPoolExecutor(16) as pool:
                 sessions = list(pool.map(lambda i: log_in(atelier.url, f"bench{i}@example.org", paths[0]),
                                          range(opts.users)))
+                floor_sessions = list(pool.map(lambda i: floor_log_in(floor_url, user_ids[i]), range(opts.users)))
             print(f"{opts.users} people logged in ({time.perf_counter() - started:.1f} s); "
                   f"{opts.rounds} rounds of {opts.users} simultaneous sign-ups for {opts.seats} seats", flush=True)
 
             def atelier_burst(path, people):
                 return [BurstRequest("POST", path, {**headers, "Content-Type": "application/x-www-form-urlencoded"},
                                      form({"csrf_token": token})) for headers, token in people]
+
+            def floor_burst(people):
+                return [BurstRequest("POST", "/signup", {**h, "Content-Type": "application/x-www-form-urlencoded"},
+                                     form({"csrf_token": token})) for h, token in people]
 
             def baseline_burst(n):
                 return [BurstRequest("POST", "/signup", {"Content-Type": "application/x-www-form-urlencoded"},
@@ -228,18 +250,23 @@ def main() -> None:
             if psutil.cpu_count() >= 2:
                 pin(atelier.process.pid, SERVER_CPU)
                 pin(baseline.pid, SERVER_CPU)
+                pin(floor.pid, SERVER_CPU)
                 pin_database(postgres, DRIVER_CPU)
                 os.sched_setaffinity(0, {DRIVER_CPU})
             # Warm-up: the sign-up path (mail templates, .ics) and the baseline's pool, unmeasured.
             run_burst(atelier.url, atelier_burst(paths[0], sessions[:opts.warmup]), name="warm-up",
                       ok_status=(302,))
             run_burst(base_url, baseline_burst(opts.warmup), name="warm-up", ok_status=(302,))
+            run_burst(floor_url, floor_burst(floor_sessions[:opts.warmup]), name="warm-up", ok_status=(302,))
 
             results, checks = [], []
             for r, path in enumerate(paths[1:], start=1):
                 base = quiet_then(measured, postgres, run_burst, base_url, baseline_burst(opts.users),
                                   ok_status=(302,), server_pid=baseline.pid,
                                   name=f"baseline: bare Flask, 1 INSERT (round {r})")
+                least = quiet_then(measured, postgres, run_burst, floor_url, floor_burst(floor_sessions),
+                                   ok_status=(302,), server_pid=floor.pid,
+                                   name=f"floor: + session, login, CSRF (round {r})")
                 offset = atelier.log_path.stat().st_size
                 mine = quiet_then(measured, postgres, run_burst, atelier.url, atelier_burst(path, sessions),
                                   ok_status=(302,), server_pid=atelier.process.pid,
@@ -249,14 +276,17 @@ def main() -> None:
                     print("    server errors:", *mine.extra["server_errors"], sep="\n      ", flush=True)
                 check = check_round(url, workshops[r][1], opts.seats, mine.requests)
                 checks.append(check)
-                results += [base, mine]
-                print(f"  round {r}: baseline {base.throughput:,.0f} req/s, Atelier {mine.throughput:,.0f} req/s, "
-                      f"errors {base.errors}/{mine.errors}, check {'ok' if check['ok'] else 'FAILED'} "
+                results += [base, least, mine]
+                print(f"  round {r}: baseline {base.throughput:,.0f} req/s, floor {least.throughput:,.0f} req/s, "
+                      f"Atelier {mine.throughput:,.0f} req/s, errors {base.errors}/{least.errors}/{mine.errors}, "
+                      f"check {'ok' if check['ok'] else 'FAILED'} "
                       f"({check['confirmed']} confirmed, {check['waitlisted']} waitlisted)", flush=True)
     finally:
         postgres.stop()
 
-    ratios = [mine.throughput / base.throughput for base, mine in zip(results[::2], results[1::2], strict=True)]
+    rounds = list(zip(results[::3], results[1::3], results[2::3], strict=True))
+    ratios = [mine.throughput / base.throughput for base, _least, mine in rounds]
+    floor_ratios = [least.throughput / base.throughput for base, least, _mine in rounds]
     ratio = statistics.median(ratios)
     print(f"\nDatabase: PostgreSQL (throwaway, fsync off). {opts.users} simultaneous POSTs per burst, one new "
           "connection each; ratios to the round-1 baseline.\n")
@@ -269,6 +299,9 @@ def main() -> None:
               f"| {r.extra['machine_busy_before_percent']:.0f} |")
     print(f"\nAtelier ÷ baseline throughput, per round: {', '.join(f'{x:.2f}' for x in ratios)}; "
           f"median {ratio:.2f} (target ≥ 0.5: {'met' if ratio >= 0.5 else 'NOT met'}).")
+    print(f"Floor (session, login, CSRF, 1 INSERT) ÷ baseline, per round: "
+          f"{', '.join(f'{x:.2f}' for x in floor_ratios)}; median {statistics.median(floor_ratios):.2f}: "
+          "the most any sign-up of a logged-in person can reach here.")
     correct = all(c["ok"] for c in checks)
     print(f"Correctness: {'ok' if correct else 'FAILED'} in every round: " + "; ".join(
         f"{c['confirmed']} confirmed, {c['waitlisted']} waitlisted numbered 1..{c['waitlisted']} in commit order "
@@ -276,7 +309,8 @@ def main() -> None:
         "redirects" for c in checks))
     path = write_results("signups", {
         "machine": info, "database": "postgresql", "settings": vars(opts), "checks": checks,
-        "ratios": ratios, "ratio_median": ratio, "results": [r.summary() for r in results],
+        "ratios": ratios, "ratio_median": ratio, "floor_ratios": floor_ratios,
+        "results": [r.summary() for r in results],
     })
     print(f"\nRaw results: {path.relative_to(ROOT)}")
     if not correct or any(r.errors for r in results):
