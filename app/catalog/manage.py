@@ -89,7 +89,7 @@ def edit_service(slug: str | None = None):
     item = service.get_by_slug(Service, slug) if slug else None
     form = ServiceForm(obj=item)
     form.organisation_id.choices = [SelectChoice(o.id, o.name) for o in service.list_organisations()]
-    form.life_event_ids.choices = [SelectChoice(e.id, e.name_fr) for e in service.list_life_events()]
+    form.life_event_ids.choices = [SelectChoice(e.id, e.name_fr) for e in service.list_life_events(with_services=False)]
     if item and not form.is_submitted():
         form.life_event_ids.data = [e.id for e in item.life_events]
     if form.validate_on_submit():

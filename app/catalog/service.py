@@ -37,9 +37,15 @@ def slugify(text: str) -> str:
 
 # --- reading -----------------------------------------------------------------------------------
 
-def list_life_events() -> list[LifeEvent]:
-    return list(db.session.scalars(
-        select(LifeEvent).options(selectinload(LifeEvent.services)).order_by(LifeEvent.position, LifeEvent.id)))
+def list_life_events(with_services: bool = True) -> list[LifeEvent]:
+    """Life events in order, with their services (one more query) unless only their names are needed."""
+    stmt = select(LifeEvent).order_by(LifeEvent.position, LifeEvent.id)
+    return list(db.session.scalars(stmt.options(selectinload(LifeEvent.services)) if with_services else stmt))
+
+
+def service_names() -> list:
+    """(id, name) of every service by name, for filters and choices: no service objects built."""
+    return list(db.session.execute(select(Service.id, Service.name).order_by(Service.name)))
 
 
 def list_organisations() -> list[Organisation]:

@@ -90,8 +90,8 @@ def list_proposals():
                                           page=page, per_page=per_page)
     return render_template("proposals/list.html", pagination=Page(items, total, page, per_page), args=request.args,
                            q=q, labels=service.state_labels(p.organisation_id for p in items),
-                           organisations=catalog.list_organisations(), life_events=catalog.list_life_events(),
-                           services=db.session.scalars(db.select(Service).order_by(Service.name)).all(),
+                           organisations=catalog.list_organisations(),
+                           life_events=catalog.list_life_events(with_services=False), services=catalog.service_names(),
                            states=[s for s in ProposalState if s in (ProposalState.published, ProposalState.in_vote,
                                                                      ProposalState.selected, ProposalState.answered)],
                            state_names=STATE_NAMES)
@@ -115,7 +115,8 @@ def _subject_choices(form):
     none = [SelectChoice(0, _("— Aucun·e —"))]
     form.service_id.choices = none + [SelectChoice(s.id, f"{s.name} ({s.organisation.name})") for s in
                                       db.session.scalars(db.select(Service).order_by(Service.name))]
-    form.life_event_id.choices = none + [SelectChoice(e.id, e.name_fr) for e in catalog.list_life_events()]
+    form.life_event_id.choices = none + [SelectChoice(e.id, e.name_fr)
+                                         for e in catalog.list_life_events(with_services=False)]
     form.organisation_id.choices = none + [SelectChoice(o.id, o.name) for o in
                                            db.session.scalars(db.select(Organisation).order_by(Organisation.name))]
 

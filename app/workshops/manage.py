@@ -84,7 +84,8 @@ def _fill_choices(form: WorkshopForm, user) -> None:
         form.organisation_id.choices = [SelectChoice(o.id, o.name) for o in facilitated_organisations(user)]
     form.service_ids.choices = [SelectChoice(s.id, f"{s.name} — {s.organisation.name}")
                                 for s in db.session.scalars(select(Service).order_by(Service.name))]
-    form.life_event_ids.choices = [SelectChoice(e.id, localized(e, "name")) for e in catalog.list_life_events()]
+    form.life_event_ids.choices = [SelectChoice(e.id, localized(e, "name"))
+                                   for e in catalog.list_life_events(with_services=False)]
 
 
 def _fields(form: WorkshopForm) -> dict:

@@ -9,9 +9,8 @@ from flask_login import current_user, login_required
 
 from ..accounts.forms import ConfirmForm
 from ..catalog import service as catalog
-from ..catalog.models import Organisation, Service
+from ..catalog.models import Organisation
 from ..errors import DomainError
-from ..extensions import db
 from ..markdown import render_markdown
 from . import bp, calendar, service
 from .forms import EvaluationForm, answers_from, build_signup_form, to_utc
@@ -51,8 +50,8 @@ def list_workshops():
     pagination, figures = service.list_workshops(page=page, per_page=current_app.config["WORKSHOPS_PER_PAGE"],
                                                  **filters)
     return render_template("workshops/list.html", pagination=pagination, figures=figures, args=request.args,
-                           organisations=catalog.list_organisations(), life_events=catalog.list_life_events(),
-                           services=db.session.scalars(db.select(Service).order_by(Service.name)).all())
+                           organisations=catalog.list_organisations(),
+                           life_events=catalog.list_life_events(with_services=False), services=catalog.service_names())
 
 
 @bp.get("/passes")

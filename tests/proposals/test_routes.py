@@ -332,6 +332,20 @@ def test_list_issues_the_same_number_of_queries_with_10_and_1000_proposals(clien
     assert _queries(client, url) == few
 
 
+@pytest.mark.parametrize("url", ["/propositions/", "/ateliers/"])
+def test_list_filters_read_names_only(client, world, url):
+    """The life event and service filters of the proposal and workshop lists need names: no life event's services
+    are read, and services come as (id, name) rows, not objects."""
+    from tests.queries import recorded_statements
+
+    _seed(world, 3)
+    with recorded_statements() as statements:
+        html = client.get(url).get_data(as_text=True)
+    assert f'<option value="{world.service.id}"' in html and f'<option value="{world.life_event.id}"' in html
+    assert not any("life_event_services" in s for s in statements)
+    assert any(s.startswith("SELECT services.id, services.name \nFROM services") for s in statements)
+
+
 def test_comments_are_rate_limited_per_account_not_per_address(request, backend):
     """Spam protection: past the limit one account is refused (429); someone else behind the same address is not."""
     from tests.conftest import make_app, prepared_db
