@@ -40,17 +40,25 @@ def create_baseline(db_url: str) -> Flask:
     return app
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def arguments(description: str):
+    """``--port`` and ``--db``, as bench/signups.py passes them to each server it starts."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--db", required=True, help="SQLAlchemy URL (PostgreSQL for the sign-up benchmark)")
-    args = parser.parse_args()
-    app = create_baseline(args.db)
-    # As serve.py does for Atelier, so both servers run with the same process settings.
+    return parser.parse_args()
+
+
+def serve(app: Flask, port: int) -> None:
+    """Serve ``app`` with serve.py's process settings (garbage collector, listen backlog), no access log."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 50, 1000)
-    WSGIServer(("127.0.0.1", args.port), app, log=None, backlog=2048).serve_forever()
+    WSGIServer(("127.0.0.1", port), app, log=None, backlog=2048).serve_forever()
+
+
+def main() -> None:
+    args = arguments(__doc__.splitlines()[0])
+    serve(create_baseline(args.db), args.port)
 
 
 if __name__ == "__main__":

@@ -16,17 +16,14 @@ from gevent import monkey
 
 monkey.patch_all()
 
-import argparse  # noqa: E402
-import gc  # noqa: E402
 import secrets  # noqa: E402
 from datetime import datetime  # noqa: E402
 
-from baseline_insert_app import CREATE, INSERT  # noqa: E402
+from baseline_insert_app import CREATE, INSERT, arguments, serve  # noqa: E402
 from flask import Flask, abort, redirect, request  # noqa: E402
 from flask_login import LoginManager, UserMixin, current_user, login_required, login_user  # noqa: E402
 from flask_sqlalchemy import SQLAlchemy  # noqa: E402
 from flask_wtf.csrf import CSRFProtect, generate_csrf  # noqa: E402
-from gevent.pywsgi import WSGIServer  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.orm import Mapped, mapped_column  # noqa: E402
 
@@ -86,19 +83,12 @@ def create_floor(db_url: str) -> Flask:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--db", required=True, help="SQLAlchemy URL of Atelier's migrated database")
-    args = parser.parse_args()
+    args = arguments(__doc__.splitlines()[0])
     app = create_floor(args.db)
     with app.app_context():
         db.session.execute(text("SELECT 1"))  # the pool's first connection before the first request
         db.session.remove()
-    # As serve.py does for Atelier, so the three servers run with the same process settings.
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 50, 1000)
-    WSGIServer(("127.0.0.1", args.port), app, log=None, backlog=2048).serve_forever()
+    serve(app, args.port)
 
 
 if __name__ == "__main__":
