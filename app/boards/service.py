@@ -136,10 +136,10 @@ def _join_code() -> str:
 
 
 # Hot path (every change): load what the rules read in as few round trips as possible, and not the eager
-# relationships the pages want: the board's workshop is never read here; an account's memberships (a
-# selectin, i.e. a second query) only where the facilitator role is re-checked, and then joined.
+# relationships the pages want: the board's workshop is never read here; an account's memberships (read on first
+# use otherwise) only where the facilitator role is re-checked, and then joined.
 def _participant_only():
-    return joinedload(Participant.user).lazyload(User.memberships)
+    return joinedload(Participant.user)
 
 
 def _participant_with_roles():
@@ -147,7 +147,7 @@ def _participant_with_roles():
 
 
 def _idea_with_author():
-    return joinedload(Idea.participant).joinedload(Participant.user).lazyload(User.memberships)
+    return joinedload(Idea.participant).joinedload(Participant.user)
 
 
 def _lock(board_id: int) -> Board:

@@ -120,8 +120,8 @@ def guest_cookie_name(board_id: int) -> str:
 
 
 def _user():
-    """The account behind this connection now (None for guests): re-read on every event, so a revoked
-    session stops working at once."""
+    """The account behind this connection now (None for guests), read from the database: at connect and at
+    ``join_board`` (changes check the session's account in their own transaction, see ``_change``)."""
     return current_user._get_current_object() if current_user and current_user.is_authenticated else None
 
 
