@@ -8,30 +8,25 @@ from app.extensions import db
 
 
 @contextmanager
-def recorded_statements():
-    """Yields the list of statements sent to the database while the block runs."""
-    seen: list[str] = []
-
-    def record(_conn, _cursor, statement, *_args):
-        seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
-
-
-@contextmanager
-def recorded_executions():
-    """Yields the list of ``(statement, parameters)`` sent to the database while the block runs."""
-    seen: list[tuple[str, object]] = []
+def _recorded(entry):
+    """Yields a list that receives ``entry(statement, parameters)`` for each statement while the block runs."""
+    seen: list = []
 
     def record(_conn, _cursor, statement, parameters, *_args):
-        seen.append((statement, parameters))
+        seen.append(entry(statement, parameters))
 
     event.listen(db.engine, "before_cursor_execute", record)
     try:
         yield seen
     finally:
         event.remove(db.engine, "before_cursor_execute", record)
+
+
+def recorded_statements():
+    """Yields the list of statements sent to the database while the block runs."""
+    return _recorded(lambda statement, _parameters: statement)
+
+
+def recorded_executions():
+    """Yields the list of ``(statement, parameters)`` sent to the database while the block runs."""
+    return _recorded(lambda statement, parameters: (statement, parameters))

@@ -1,7 +1,7 @@
 """Proposal pages over HTTP: forms and their errors, CSRF, the no-JavaScript review step, permissions."""
 
 import pytest
-from sqlalchemy import event, func, insert, select, update
+from sqlalchemy import func, insert, select, update
 
 from app.accounts.models import utcnow
 from app.boards.models import Idea
@@ -10,6 +10,7 @@ from app.proposals import service
 from app.proposals.models import Comment, Proposal, ProposalState, Support
 from tests.conftest import get_csrf, login, post_form
 from tests.proposals.helpers import World, make_idea, propose
+from tests.queries import recorded_statements
 
 
 @pytest.fixture
@@ -306,16 +307,8 @@ def _seed(world, n, start=0):
 
 
 def _queries(client, url) -> int:
-    statements = []
-
-    def record(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with recorded_statements() as statements:
         response = client.get(url)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
     assert response.status_code == 200
     return len(statements)
 
@@ -336,8 +329,6 @@ def test_list_issues_the_same_number_of_queries_with_10_and_1000_proposals(clien
 def test_list_filters_read_names_only(client, world, url):
     """The life event and service filters of the proposal and workshop lists need names: no life event's services
     are read, and services come as (id, name) rows, not objects."""
-    from tests.queries import recorded_statements
-
     _seed(world, 3)
     with recorded_statements() as statements:
         html = client.get(url).get_data(as_text=True)
