@@ -90,6 +90,9 @@ def init_app(app: Flask) -> None:
 
 
 def _is_private(req) -> bool:
+    """A response to a signed-in session is not stored. The session is asked first: a request that checked its
+    account in its own statement (the one-statement sign-up) need not load it here."""
+    from flask import session
     from flask_login import current_user
 
-    return bool(current_user and current_user.is_authenticated)
+    return bool(session.get("_user_id")) or bool(current_user and current_user.is_authenticated)

@@ -21,6 +21,9 @@ class OutboxMessage(db.Model):
     __tablename__ = "outbox_messages"
     __table_args__ = (
         CheckConstraint("attempts >= 0", name="attempts_non_negative"),
+        # A row is either rendered when queued, or carries what rendering it at delivery needs.
+        CheckConstraint("(subject IS NOT NULL AND body_text IS NOT NULL AND body_html IS NOT NULL) "
+                        "OR context IS NOT NULL", name="rendered_or_renderable"),
         Index("ix_outbox_messages_due", "status", "next_attempt_at"),
     )
 
@@ -28,9 +31,13 @@ class OutboxMessage(db.Model):
     template: Mapped[str] = mapped_column(String(80))
     recipient: Mapped[str] = mapped_column(String(254))
     locale: Mapped[str] = mapped_column(String(5))
-    subject: Mapped[str] = mapped_column(String(255))
-    body_text: Mapped[str] = mapped_column(Text)
-    body_html: Mapped[str] = mapped_column(Text)
+    # Empty (NULL) until delivery for a row written by SQL that cannot render templates: the one-statement
+    # sign-up (app/workshops/signup.py) writes ``context`` instead, and ``deliver_pending`` renders it first.
+    subject: Mapped[str | None] = mapped_column(String(255))
+    body_text: Mapped[str | None] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    # JSON object of ids (no personal data) that the template's registered builder turns into its context.
+    context: Mapped[str | None] = mapped_column(Text)
     # JSON list of {"filename", "content_type", "content_b64"}; ``None`` when there are none.
     attachments: Mapped[str | None] = mapped_column(Text)
     status: Mapped[OutboxStatus] = mapped_column(

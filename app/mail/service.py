@@ -21,30 +21,76 @@ log = logging.getLogger(__name__)
 CLAIM_SECONDS = 300
 
 
+def render(template: str, locale: str, **context) -> tuple[str, str, str]:
+    """Subject, text and HTML of ``templates/emails/<template>.*`` in ``locale``."""
+    with force_locale(locale):
+        subject = render_template(f"emails/{template}.subject.txt", **context).strip()
+        body_text = render_template(f"emails/{template}.txt", **context)
+        # The rendered subject wins over a ``subject`` the caller passed for the subject template itself.
+        body_html = render_template(f"emails/{template}.html", **{**context, "subject": subject})
+    return subject, body_text, body_html
+
+
+def _encode_attachments(attachments) -> str | None:
+    if not attachments:
+        return None
+    return json.dumps([
+        {"filename": name, "content_type": ctype, "content_b64": base64.b64encode(data).decode()}
+        for name, ctype, data in attachments
+    ])
+
+
 def queue_mail(recipient: str, template: str, locale: str, attachments=None, **context) -> OutboxMessage:
     """Render ``templates/emails/<template>.{txt,html}`` in ``locale`` and add it to the outbox.
 
     Adds to the current session without committing: the caller's transaction decides, so a mail
     exists exactly when the change that causes it does.
     """
-    with force_locale(locale):
-        subject = render_template(f"emails/{template}.subject.txt", **context).strip()
-        body_text = render_template(f"emails/{template}.txt", **context)
-        # The rendered subject wins over a ``subject`` the caller passed for the subject template itself.
-        body_html = render_template(f"emails/{template}.html", **{**context, "subject": subject})
-    encoded = None
-    if attachments:
-        encoded = json.dumps([
-            {"filename": name, "content_type": ctype, "content_b64": base64.b64encode(data).decode()}
-            for name, ctype, data in attachments
-        ])
+    subject, body_text, body_html = render(template, locale, **context)
     message = OutboxMessage(
         template=template, recipient=recipient, locale=locale, subject=subject,
-        body_text=body_text, body_html=body_html, attachments=encoded,
+        body_text=body_text, body_html=body_html, attachments=_encode_attachments(attachments),
         status=OutboxStatus.pending, attempts=0, next_attempt_at=utcnow(),
     )
     db.session.add(message)
     return message
+
+
+# Templates whose rows may be queued unrendered (``OutboxMessage.context``), each with the function that turns
+# that JSON back into the template's context at delivery: {template: builder(context) -> dict | None}. The
+# returned dict may hold ``attachments`` ([(filename, content type, bytes)]); ``None`` means there is nothing
+# to send any more (the cause is gone), and the row is marked failed with that reason.
+_BUILDERS: dict = {}
+
+
+def renders_at_delivery(template: str):
+    """Register ``builder`` for rows of ``template`` queued unrendered (used as a decorator by the area that
+    queues them; the mail area imports no other area)."""
+    def register(builder):
+        _BUILDERS[template] = builder
+        return builder
+    return register
+
+
+def _render_queued(message: OutboxMessage) -> str | None:
+    """Render a row queued unrendered and store the result in it (one UPDATE, committed), so retries and the
+    admin pages read what is sent. Returns why nothing can be sent, or ``None`` once rendered."""
+    builder = _BUILDERS.get(message.template)
+    if builder is None:
+        return f"no builder for template {message.template!r}"
+    context = builder(json.loads(message.context))
+    if context is None:
+        return "nothing to send: what this mail was about no longer exists"
+    attachments = context.pop("attachments", None)
+    subject, body_text, body_html = render(message.template, message.locale, **context)
+    message_id = message.id
+    db.session.rollback()  # the builder's reads end here: the row is written by one UPDATE
+    db.session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id)
+                       .values(subject=subject, body_text=body_text, body_html=body_html,
+                               attachments=_encode_attachments(attachments))
+                       .execution_options(synchronize_session=False))
+    db.session.commit()
+    return None
 
 
 def _claim(message_id: int) -> bool:
@@ -114,6 +160,14 @@ def deliver_pending(limit: int = 100) -> dict:
         if not _claim(message_id):
             continue
         message = db.session.get(OutboxMessage, message_id)
+        if message.subject is None:
+            reason = _render_queued(message)
+            if reason is not None:
+                log.error("mail %s not sent: %s", message_id, reason)
+                _finish(message_id, status=OutboxStatus.failed, locked_until=None, last_error=reason)
+                stats["failed"] += 1
+                continue
+            message = db.session.get(OutboxMessage, message_id)
         email, attempts, template, body = _build(message), message.attempts, message.template, message.body_text
         db.session.rollback()  # no transaction stays open across the network call
         try:

@@ -3,14 +3,16 @@
 from datetime import datetime, timedelta
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale
+from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from ..accounts.forms import ConfirmForm
+from ..accounts.sessions import account_of_session
 from ..catalog import service as catalog
 from ..catalog.models import Organisation
 from ..errors import DomainError
+from ..i18n import account_locale
 from ..markdown import render_markdown
 from . import bp, calendar, service
 from .forms import EvaluationForm, answers_from, build_signup_form, to_utc
@@ -86,9 +88,46 @@ def show_workshop(workshop_id: int):
         if registration else None)
 
 
+# What the sign-up form posts when the workshop asks nothing (no questions, no quota categories).
+_PLAIN_SIGNUP_FIELDS = frozenset({"csrf_token", "invitation"})
+
+
 @bp.route("/<int:workshop_id>/inscription", methods=["GET", "POST"])
-@login_required
 def sign_up(workshop_id: int):
+    if request.method == "POST" and set(request.form) <= _PLAIN_SIGNUP_FIELDS:
+        done = _sign_up_in_one_statement(workshop_id)
+        if done is not None:
+            return done
+    return _sign_up_with_form(workshop_id)
+
+
+def _sign_up_in_one_statement(workshop_id: int):
+    """The common sign-up (CSRF already checked, as for every POST) without loading anything: the statement
+    checks the session's account and every rule; ``None`` sends the request to the form path, which decides
+    and explains every other case (not verified, closed, already registered, questions...)."""
+    account = account_of_session()
+    if account is None:
+        return None
+    token = request.args.get("invitation") or request.form.get("invitation")
+    done = service.sign_up_in_one_statement(workshop_id, account, token=token)
+    if done is None:
+        return None
+    with force_locale(account_locale(done.locale)):
+        _flash_signed_up(done.confirmed)
+    return redirect(url_for("workshops.show_workshop", workshop_id=workshop_id, invitation=token))
+
+
+def _flash_signed_up(confirmed: bool) -> None:
+    if confirmed:
+        flash(_("C'est noté : votre place est confirmée. Un courriel de confirmation vous a été envoyé."), "success")
+    else:
+        # The workshop's page, where this leads, shows the position in the queue.
+        flash(_("L'atelier est complet : vous êtes sur la liste d'attente ; votre position est indiquée ci-dessous. "
+                "Si une place se libère, elle vous sera proposée par courriel."), "success")
+
+
+@login_required
+def _sign_up_with_form(workshop_id: int):
     workshop, token = _load_visible(workshop_id)
     back = url_for("workshops.show_workshop", workshop_id=workshop.id, invitation=token)
     # The POST skips this read: the service decides it again under the seat lock (AlreadyRegistered).
@@ -110,14 +149,7 @@ def sign_up(workshop_id: int):
         except DomainError as err:
             flash(str(err.message), "error")
         else:
-            # signup_position was read under the lock: no reload of the registration after the commit.
-            if registration.signup_position is None:
-                flash(_("C'est noté : votre place est confirmée. Un courriel de confirmation vous a été envoyé."),
-                      "success")
-            else:
-                flash(_("L'atelier est complet : vous êtes sur la liste d'attente, en position %(n)d. Si une place "
-                        "se libère, elle vous sera proposée par courriel.",
-                        n=registration.signup_position), "success")
+            _flash_signed_up(registration.status is RegistrationStatus.confirmed)
             return redirect(back)
     return render_template("workshops/sign_up.html", workshop=workshop, form=form, token=token,
                            figures=service.seat_figures([workshop.id])[workshop.id])

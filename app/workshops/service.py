@@ -5,10 +5,11 @@ forbids ``seats_taken > seats``, and waiting-list promotion happens in the trans
 
 import secrets
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, case, func, or_, select, update
+from sqlalchemy import bindparam, case, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -18,7 +19,8 @@ from ..catalog.models import LifeEvent, Organisation, Service
 from ..database import begin_write
 from ..errors import Conflict, DomainError, InvalidInput, NotAllowed, NotFound
 from ..extensions import db
-from ..mail.service import queue_mail
+from ..mail.models import OutboxStatus
+from ..mail.service import queue_mail, renders_at_delivery
 from ..permissions import can_facilitate, is_verified
 from ..urls import absolute_url
 from . import calendar
@@ -154,17 +156,40 @@ def offer_window(workshop: Workshop, now: datetime) -> datetime:
     return min(now + timedelta(hours=hours), workshop.starts_at)
 
 
-def _mail_registration(registration: Registration, template: str, **context) -> None:
+def _registration_mail(registration: Registration, template: str, **context) -> dict | None:
+    """The context of a mail about ``registration`` (attachments included), or None for people without a
+    mailbox: registered by phone (they are called) or whose account is deleted."""
     user = registration.user
     if user is None or user.is_deleted:
-        return  # people registered by phone are called, not mailed
+        return None
     workshop = registration.workshop
     attachments = None
     if template in ("registration_confirmed", "workshop_changed"):
         attachments = [("atelier.ics", "text/calendar", calendar.workshop_ics([workshop]))]
-    queue_mail(user.email, template, user.locale, attachments=attachments, user=user, workshop=workshop,
-               registration=registration, link=absolute_url("workshops.show_workshop", workshop_id=workshop.id),
-               my_link=absolute_url("workshops.my_workshops"), **context)
+    return {"attachments": attachments, "user": user, "workshop": workshop, "registration": registration,
+            "link": absolute_url("workshops.show_workshop", workshop_id=workshop.id),
+            "my_link": absolute_url("workshops.my_workshops"), **context}
+
+
+def _mail_registration(registration: Registration, template: str, **context) -> None:
+    mail = _registration_mail(registration, template, **context)
+    if mail is not None:
+        user = registration.user
+        queue_mail(user.email, template, user.locale, **mail)
+
+
+def _sign_up_mail(template: str):
+    """Rows the one-statement sign-up queues unrendered (``sign_up_in_one_statement``) are rendered at
+    delivery from the registration they name, as ``sign_up`` renders them when it queues them."""
+    @renders_at_delivery(template)
+    def build(context: dict) -> dict | None:
+        registration = db.session.get(Registration, context.get("registration_id"))
+        return _registration_mail(registration, template, position=None) if registration is not None else None
+    return build
+
+
+_sign_up_mail("registration_confirmed")
+_sign_up_mail("registration_waitlisted")
 
 
 def _offer_next(category: WorkshopCategory, workshop: Workshop, now: datetime) -> Registration | None:
@@ -689,9 +714,6 @@ def _signup_state_statement():
         workshop_id, user_id = bindparam("workshop_id"), bindparam("user_id")
         _SIGNUP_STATE = (
             select(WorkshopCategory.seats, WorkshopCategory.seats_taken, WorkshopCategory.next_waitlist_number,
-                   select(func.count(reg.id)).where(reg.category_id == category_id,
-                                                    reg.status == RegistrationStatus.waitlisted)
-                   .scalar_subquery().label("waiting"),
                    select(reg.id).where(reg.category_id == category_id, reg.status == RegistrationStatus.offered,
                                         reg.offer_expires_at <= bindparam("now")).exists().label("expired_offer"),
                    select(reg.id).where(reg.workshop_id == workshop_id, reg.user_id == user_id)
@@ -705,7 +727,7 @@ def _signup_state_statement():
 
 def _signup_state(category_id: int, workshop_id: int, user_id: int, code: str, now: datetime):
     """Lock the category's row and read, in the same statement, all a sign-up decides on: its seats, its
-    next waiting-list number and how many wait, whether an offer has expired there, whether this person
+    next waiting-list number, whether an offer has expired there, whether this person
     already has a registration, and whether ``code`` is taken. One round trip instead of five."""
     return db.session.execute(_signup_state_statement(), {
         "category_id": category_id, "workshop_id": workshop_id, "user_id": user_id, "code": code, "now": now,
@@ -714,11 +736,8 @@ def _signup_state(category_id: int, workshop_id: int, user_id: int, code: str, n
 
 def sign_up(workshop: Workshop, user: User, *, category_id: int | None = None, answers: dict | None = None,
             token: str | None = None) -> Registration:
-    """A verified person signs up: confirmed if a seat is free in their category, else waitlisted.
-
-    The returned registration also carries ``signup_position``: the waiting-list position at sign-up
-    (``None`` when confirmed), known under the lock, so the page need not count again after the commit.
-    """
+    """A verified person signs up: confirmed if a seat is free in their category, else waitlisted (the
+    workshop's page shows their position)."""
     if not is_verified(user):
         raise NotVerified()
     if not can_view(workshop, user, token):
@@ -743,21 +762,114 @@ def sign_up(workshop: Workshop, user: User, *, category_id: int | None = None, a
         if state.expired_offer or state.registered or state.code_taken:
             # Rare paths, still under the lock: seats to pass on first, a comeback after cancelling, a code clash.
             registration = _sign_up_slow(workshop_id, category_id, user_id, clean, now)
-            registration.signup_position = None
         else:
             registration = _place_new(state, workshop_id, category_id, user_id, code, clean, now)
         db.session.flush()
     except IntegrityError as exc:  # the unique (workshop, user) constraint is the last word
         db.session.rollback()
         raise AlreadyRegistered() from exc
-    position = registration.signup_position
-    if position is None and registration.status is RegistrationStatus.waitlisted:
-        position = waitlist_position(registration)
     _mail_registration(registration, "registration_confirmed" if registration.status is RegistrationStatus.confirmed
                        else "registration_waitlisted", position=None)
     db.session.commit()
-    registration.signup_position = position
     return registration
+
+
+class QuickSignup(NamedTuple):
+    registration_id: int
+    confirmed: bool
+    locale: str  # the person's language, for the page's message: their account is not loaded
+
+
+_ONE_STATEMENT = None
+
+
+def _one_statement():
+    """The sign-up of ``sign_up_in_one_statement``, built once. Each part is a rule of ``sign_up``; when one
+    does not hold, a later part finds no row and nothing is written (see the function's docstring)."""
+    global _ONE_STATEMENT
+    if _ONE_STATEMENT is None:
+        _ONE_STATEMENT = text("""
+WITH person AS (
+  SELECT id, email, locale FROM users
+  WHERE id = :user_id AND session_version = :session_version AND deleted_at IS NULL
+    AND email_verified_at IS NOT NULL
+), workshop AS (
+  SELECT id FROM workshops
+  WHERE id = :workshop_id AND status = :published AND starts_at > :now
+    AND (signup_opens_at IS NULL OR signup_opens_at <= :now)
+    AND (signup_closes_at IS NULL OR signup_closes_at > :now)
+    AND (visibility = :public OR invite_token = :token)
+    AND NOT EXISTS (SELECT 1 FROM workshop_questions WHERE workshop_id = :workshop_id)
+), pool AS (
+  SELECT c.id, c.seats_taken < c.seats AS seat_free, c.next_waitlist_number
+  FROM workshop_categories c JOIN workshop ON c.workshop_id = workshop.id, person
+  WHERE c.name = ''
+    AND NOT EXISTS (SELECT 1 FROM registrations r WHERE r.category_id = c.id AND r.status = :offered
+                    AND r.offer_expires_at <= :now)
+  FOR UPDATE OF c
+), registration AS (
+  INSERT INTO registrations (workshop_id, category_id, user_id, guest_name, guest_phone, status, waitlist_number,
+                             code, created_at, confirmed_at, cancel_message, offer_lapsed, has_evaluated)
+  SELECT :workshop_id, pool.id, person.id, '', '',
+         CASE WHEN pool.seat_free THEN :confirmed ELSE :waitlisted END,
+         CASE WHEN pool.seat_free THEN NULL ELSE pool.next_waitlist_number END, :code, :now,
+         CASE WHEN pool.seat_free THEN CAST(:now AS TIMESTAMP) END, '', false, false
+  FROM pool, person
+  ON CONFLICT DO NOTHING
+  RETURNING id, category_id, status = :confirmed AS confirmed
+), counter AS (
+  UPDATE workshop_categories c
+  SET seats_taken = c.seats_taken + CASE WHEN registration.confirmed THEN 1 ELSE 0 END,
+      next_waitlist_number = c.next_waitlist_number + CASE WHEN registration.confirmed THEN 0 ELSE 1 END
+  FROM registration WHERE c.id = registration.category_id
+), mail AS (
+  INSERT INTO outbox_messages (template, recipient, locale, context, status, attempts, next_attempt_at, created_at)
+  SELECT CASE WHEN registration.confirmed THEN 'registration_confirmed' ELSE 'registration_waitlisted' END,
+         person.email, person.locale, json_build_object('registration_id', registration.id)::text,
+         :pending, 0, :now, :now
+  FROM registration, person
+)
+SELECT registration.id, registration.confirmed, person.locale FROM registration, person
+""").bindparams(
+            published=WorkshopStatus.published.name, public=Visibility.public.name,
+            offered=RegistrationStatus.offered.name, confirmed=RegistrationStatus.confirmed.name,
+            waitlisted=RegistrationStatus.waitlisted.name, pending=OutboxStatus.pending.name)
+    return _ONE_STATEMENT
+
+
+def sign_up_in_one_statement(workshop_id: int, account: tuple[int, int], token: str | None = None,
+                             code: str | None = None, now: datetime | None = None) -> QuickSignup | None:
+    """``sign_up`` in one SQL statement, on PostgreSQL, for the common case; ``None`` (nothing written, the
+    transaction rolled back) whenever ``sign_up`` must decide instead.
+
+    ``account`` is the (user id, session version) of the session; the statement itself checks that it names a
+    verified, not deleted account whose sessions were not revoked, so the request need not load it. Every
+    rule of ``sign_up`` is in the statement, or sends the case back to it:
+
+    - the person: verified, not deleted, this session not revoked;
+    - the workshop: published, not started, within its sign-up window, public or reached with its invitation
+      token; a workshop with registration questions or with quotas (categories) needs the form: ``None``;
+    - the seat: the pool's row is locked (``FOR UPDATE``, read again once the lock is granted, so its values
+      are current), a free seat confirms, otherwise the next waiting-list number is taken, and the counter
+      moves in the same statement. An expired offer in the pool must be passed on first: ``None``;
+    - one registration per person and per check-in code: the unique constraints decide (``ON CONFLICT DO
+      NOTHING``); a comeback after cancelling or a clashing code goes back to ``sign_up``;
+    - the mail: an outbox row naming the registration, rendered at delivery (``renders_at_delivery``).
+
+    Reads other than the locked row see the statement's start, which is why this does not report a
+    waiting-list position: the workshop's page counts it. SQLite has no data-modifying ``WITH``: ``None``.
+    """
+    if db.engine.dialect.name != "postgresql":
+        return None
+    row = db.session.execute(_one_statement(), {
+        "user_id": account[0], "session_version": account[1], "workshop_id": workshop_id, "token": token or "",
+        "code": code or _random_code(), "now": now or utcnow(),
+    }).one_or_none()
+    if row is None:
+        db.session.rollback()
+        return None
+    db.session.commit()
+    return QuickSignup(row.id, row.confirmed, row.locale)
 
 
 def _place_new(state, workshop_id: int, category_id: int, user_id: int, code: str, clean: list,
@@ -769,13 +881,10 @@ def _place_new(state, workshop_id: int, category_id: int, user_id: int, code: st
     if state.seats_taken < state.seats:
         registration.status, registration.confirmed_at = RegistrationStatus.confirmed, now
         seats = seats.values(seats_taken=state.seats_taken + 1)
-        registration.signup_position = None
     else:
         registration.status = RegistrationStatus.waitlisted
         registration.waitlist_number = state.next_waitlist_number
         seats = seats.values(next_waitlist_number=state.next_waitlist_number + 1)
-        # Every waiting number is below the next one: the person is last in the queue.
-        registration.signup_position = state.waiting + 1
     db.session.add(registration)
     db.session.execute(seats.execution_options(synchronize_session=False))
     return registration

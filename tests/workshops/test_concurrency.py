@@ -169,6 +169,73 @@ def test_200_concurrent_signups_fill_20_seats_and_number_the_waiting_list_in_com
     assert sorted(results) == sorted(stored.values())
 
 
+# --- b. the one-statement sign-up (PostgreSQL) ------------------------------------------------------
+
+def test_200_concurrent_one_statement_signups_fill_20_seats_in_commit_order(app, backend):
+    """The same race through ``sign_up_in_one_statement``, which the sign-up page takes on PostgreSQL: the
+    seat pool's row lock is taken inside the statement, and the decision uses the row as it is once granted."""
+    if backend != "postgresql":
+        pytest.skip("the one-statement sign-up is PostgreSQL's; SQLite's sign-up is test a")
+
+    def sign_up(workshop, user, start):
+        person = (user.id, user.session_version)
+        start.wait()
+        done = service.sign_up_in_one_statement(workshop.id, person)
+        assert done is not None, "the statement declined a plain sign-up"
+        return done.registration_id, done.confirmed
+
+    _, category_id, results, errors, user_ids = signup_race(app, sign_up)
+
+    assert errors == []
+    assert_fair_signups(category_id, SEATS, user_ids)
+    stored = {(row.id, row.status is confirmed) for row in registrations_by_id(category_id)}
+    assert set(results) == stored
+
+
+def test_one_statement_signups_racing_cancellations_never_overbook_or_offer_twice(app, backend):
+    """20 confirmed people cancel (each freed seat is offered to the next in the queue, under the pool's lock)
+    while 100 newcomers sign up in one statement each: the seats stay within the capacity, counted exactly,
+    every newcomer is registered once, and no waiting-list number is given twice."""
+    if backend != "postgresql":
+        pytest.skip("the one-statement sign-up is PostgreSQL's")
+    workshop = make_workshop(capacity=SEATS)
+    workshop_id, category_id = workshop.id, workshop.categories[0].id
+    early = make_verified_users(2 * SEATS, "early")
+    for user_id in early:
+        service.sign_up(db.session.get(Workshop, workshop_id), db.session.get(User, user_id))
+    holders = [row.id for row in registrations_by_id(category_id) if row.status is confirmed]
+    newcomers = make_verified_users(100, "late")
+
+    def work(i, start):
+        if i < len(holders):
+            registration = db.session.get(Registration, holders[i])
+            user = db.session.get(User, registration.user_id)
+            start.wait()
+            service.cancel_registration(registration, user)
+            return None
+        user = db.session.get(User, newcomers[i - len(holders)])
+        person = (user.id, user.session_version)
+        start.wait()
+        done = service.sign_up_in_one_statement(workshop_id, person)
+        assert done is not None and not done.confirmed  # the seats are held or offered: newcomers wait
+        return done.registration_id
+
+    _results, errors = run_together(app, len(holders) + len(newcomers), work)
+    assert errors == []
+    seats, taken, n_confirmed, n_offered, total = seat_snapshot(category_id)
+    assert taken == n_confirmed + n_offered <= seats
+    assert (n_confirmed, n_offered) == (0, SEATS)  # every freed seat went to the head of the queue
+    rows = registrations_by_id(category_id)
+    assert total == 2 * SEATS + 100
+    assert sorted(row.user_id for row in rows) == sorted(early + newcomers)
+    # The 20 early waiters (1..20) were offered the seats, which clears their number; the newcomers queued
+    # behind them, each with a number of their own.
+    numbers = sorted(row.waitlist_number for row in rows if row.waitlist_number is not None)
+    assert numbers == list(range(SEATS + 1, SEATS + 101))
+    category = db.session.get(WorkshopCategory, category_id)
+    assert category.next_waitlist_number == SEATS + 100 + 1
+
+
 # --- c. a naive sign-up, to show the harness sees races -------------------------------------------
 
 def naive_sign_up(workshop, user, start, widen: threading.Barrier):
