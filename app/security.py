@@ -76,17 +76,25 @@ def init_app(app: Flask) -> None:
             f"frame-ancestors {frame_ancestors}"
         )
         headers = response.headers
-        headers.setdefault("Content-Security-Policy", csp)
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("Referrer-Policy", "same-origin")
-        headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()")
-        if app.config.get("SESSION_COOKIE_SECURE"):
-            headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
-        if request.endpoint and response.mimetype == "text/html":
-            headers.setdefault("Cache-Control", "no-store" if _is_private(request) else "no-cache")
+        # Headers a view set itself win (as with setdefault); one pass over them, not one per header.
+        present = {name.lower() for name, _value in headers.items()}
+        for name, value in (("Content-Security-Policy", csp), *_FIXED_HEADERS,
+                            *(_HSTS if app.config.get("SESSION_COOKIE_SECURE") else ())):
+            if name.lower() not in present:
+                headers.add(name, value)
+        if request.endpoint and response.mimetype == "text/html" and "cache-control" not in present:
+            headers.add("Cache-Control", "no-store" if _is_private(request) else "no-cache")
         return response
+
+
+_FIXED_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "same-origin"),
+    ("X-Frame-Options", "DENY"),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+    ("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()"),
+)
+_HSTS = (("Strict-Transport-Security", "max-age=63072000; includeSubDomains"),)
 
 
 def _is_private(req) -> bool:

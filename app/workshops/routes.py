@@ -3,7 +3,7 @@
 from datetime import datetime, timedelta
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import force_locale, get_locale
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -12,7 +12,6 @@ from ..accounts.sessions import account_of_session
 from ..catalog import service as catalog
 from ..catalog.models import Organisation
 from ..errors import DomainError
-from ..i18n import account_locale
 from ..markdown import render_markdown
 from . import bp, calendar, service
 from .forms import EvaluationForm, answers_from, build_signup_form, to_utc
@@ -81,6 +80,7 @@ def show_workshop(workshop_id: int):
     over = workshop.is_over()
     return render_template(
         "workshops/show.html", workshop=workshop, token=token, registration=registration, figures=figures,
+        page_messages=_sign_up_outcome(registration) if request.args.get(SIGNED_UP_ARG) else [],
         position=service.waitlist_position(registration) if registration else None,
         description=render_markdown(workshop.description_md), attendance=service.attendance(workshop) if over
         else None, evaluation=service.evaluation_summary(workshop) if over else None,
@@ -112,18 +112,30 @@ def _sign_up_in_one_statement(workshop_id: int):
     done = service.sign_up_in_one_statement(workshop_id, account, token=token)
     if done is None:
         return None
-    with force_locale(account_locale(done.locale)):
-        _flash_signed_up(done.confirmed)
-    return redirect(url_for("workshops.show_workshop", workshop_id=workshop_id, invitation=token))
+    return _to_outcome(workshop_id, token)
 
 
-def _flash_signed_up(confirmed: bool) -> None:
-    if confirmed:
-        flash(_("C'est noté : votre place est confirmée. Un courriel de confirmation vous a été envoyé."), "success")
-    else:
-        # The workshop's page, where this leads, shows the position in the queue.
-        flash(_("L'atelier est complet : vous êtes sur la liste d'attente ; votre position est indiquée ci-dessous. "
-                "Si une place se libère, elle vous sera proposée par courriel."), "success")
+# The sign-up answers with the workshop's page and this argument: the page says what came of it, from the
+# registration itself (a message in the session would cost a new signed cookie on every sign-up).
+SIGNED_UP_ARG = "inscription"
+
+
+def _to_outcome(workshop_id: int, token: str | None):
+    return redirect(url_for("workshops.show_workshop", workshop_id=workshop_id, invitation=token,
+                            **{SIGNED_UP_ARG: "1"}))
+
+
+def _sign_up_outcome(registration) -> list[tuple[str, str]]:
+    """The message after a sign-up, as (category, text) like a flashed message, for the viewer's registration."""
+    status = registration.effective_status() if registration else None
+    if status is RegistrationStatus.confirmed:
+        return [("success", _("C'est noté : votre place est confirmée. Un courriel de confirmation vous a été "
+                              "envoyé."))]
+    if status is RegistrationStatus.waitlisted:
+        # The page shows the position in the queue.
+        return [("success", _("L'atelier est complet : vous êtes sur la liste d'attente ; votre position est "
+                              "indiquée ci-dessous. Si une place se libère, elle vous sera proposée par courriel."))]
+    return []
 
 
 @login_required
@@ -138,9 +150,9 @@ def _sign_up_with_form(workshop_id: int):
             return redirect(back)
     form = build_signup_form(workshop)
     if form.validate_on_submit():
-        get_locale()  # the flash's language, chosen now: after the commit the user would be read again
+        get_locale()  # a message's language, chosen now: after a rollback the user would be read again
         try:
-            registration = service.sign_up(workshop, _me(), category_id=getattr(form, "category_id", None)
+            service.sign_up(workshop, _me(), category_id=getattr(form, "category_id", None)
                                            and form.category_id.data, answers=answers_from(form, workshop),
                                            token=token)
         except service.AlreadyRegistered:
@@ -149,8 +161,7 @@ def _sign_up_with_form(workshop_id: int):
         except DomainError as err:
             flash(str(err.message), "error")
         else:
-            _flash_signed_up(registration.status is RegistrationStatus.confirmed)
-            return redirect(back)
+            return _to_outcome(workshop.id, token)
     return render_template("workshops/sign_up.html", workshop=workshop, form=form, token=token,
                            figures=service.seat_figures([workshop.id])[workshop.id])
 

@@ -839,8 +839,9 @@ SELECT registration.id, registration.confirmed, person.locale FROM registration,
 
 def sign_up_in_one_statement(workshop_id: int, account: tuple[int, int], token: str | None = None,
                              code: str | None = None, now: datetime | None = None) -> QuickSignup | None:
-    """``sign_up`` in one SQL statement, on PostgreSQL, for the common case; ``None`` (nothing written, the
-    transaction rolled back) whenever ``sign_up`` must decide instead.
+    """``sign_up`` in one SQL statement, on PostgreSQL, for the common case; ``None`` (nothing written)
+    whenever ``sign_up`` must decide instead. The statement runs on its own connection, in autocommit: it
+    leaves the caller's session and transaction untouched.
 
     ``account`` is the (user id, session version) of the session; the statement itself checks that it names a
     verified, not deleted account whose sessions were not revoked, so the request need not load it. Every
@@ -859,17 +860,17 @@ def sign_up_in_one_statement(workshop_id: int, account: tuple[int, int], token: 
     Reads other than the locked row see the statement's start, which is why this does not report a
     waiting-list position: the workshop's page counts it. SQLite has no data-modifying ``WITH``: ``None``.
     """
-    if db.engine.dialect.name != "postgresql":
+    engine = db.engine
+    if engine.dialect.name != "postgresql":
         return None
-    row = db.session.execute(_one_statement(), {
-        "user_id": account[0], "session_version": account[1], "workshop_id": workshop_id, "token": token or "",
-        "code": code or _random_code(), "now": now or utcnow(),
-    }).one_or_none()
-    if row is None:
-        db.session.rollback()
-        return None
-    db.session.commit()
-    return QuickSignup(row.id, row.confirmed, row.locale)
+    # One statement is one transaction: run in autocommit, PostgreSQL commits it (or nothing of it) as it
+    # ends, and the pool's row lock is held no longer than the statement. No COMMIT round trip.
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        row = connection.execute(_one_statement(), {
+            "user_id": account[0], "session_version": account[1], "workshop_id": workshop_id,
+            "token": token or "", "code": code or _random_code(), "now": now or utcnow(),
+        }).one_or_none()
+    return None if row is None else QuickSignup(row.id, row.confirmed, row.locale)
 
 
 def _place_new(state, workshop_id: int, category_id: int, user_id: int, code: str, clean: list,

@@ -334,7 +334,8 @@ def test_sign_up_confirmed_flash_and_answers_stored(client):
     me = user_logged_in(client)
     response = post_form(client, f"/ateliers/{workshop.id}/inscription",
                          {f"q_{q_town}": "Rennes", f"q_{q_slot}": "Matin", f"q_{q_photo}": "y"})
-    assert response.status_code == 302 and response.headers["Location"].endswith(f"/ateliers/{workshop.id}")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"/ateliers/{workshop.id}?inscription=1")
     page = text(client.get(response.headers["Location"]))
     assert "C'est noté : votre place est confirmée" in page
     assert "Votre place est confirmée" in page and "Ma convocation" in page
@@ -354,6 +355,21 @@ def test_sign_up_waitlisted_flash_points_to_the_position_the_page_shows(client):
     assert "vous êtes sur la liste d'attente ; votre position est indiquée ci-dessous" in page
     assert "Vous êtes en position 2." in page
     assert registration_of(workshop, me).status is RegistrationStatus.waitlisted
+
+
+def test_the_sign_up_message_comes_from_the_registration_not_from_the_link(client):
+    """The page after a sign-up says what came of it from the viewer's own registration: the same link opened
+    by someone else, or after cancelling, says nothing."""
+    workshop = make_workshop(capacity=1)
+    outcome = f"/ateliers/{workshop.id}?inscription=1"
+    assert "C'est noté" not in text(client.get(outcome))  # not logged in
+    me = user_logged_in(client)
+    assert "C'est noté" not in text(client.get(outcome))  # logged in, not registered
+    post_form(client, f"/ateliers/{workshop.id}/inscription", {})
+    assert "C'est noté : votre place est confirmée" in text(client.get(outcome))
+    assert "C'est noté" not in text(client.get(f"/ateliers/{workshop.id}"))  # only after the sign-up
+    service.cancel_registration(registration_of(workshop, me), me)
+    assert "C'est noté" not in text(client.get(outcome))
 
 
 def _signup_statements(client, workshop) -> list[str]:
