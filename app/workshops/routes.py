@@ -12,6 +12,7 @@ from ..accounts.sessions import account_of_session
 from ..catalog import service as catalog
 from ..catalog.models import Organisation
 from ..errors import DomainError
+from ..extensions import limiter
 from ..markdown import render_markdown
 from . import bp, calendar, service
 from .forms import EvaluationForm, answers_from, build_signup_form, to_utc
@@ -93,6 +94,9 @@ _PLAIN_SIGNUP_FIELDS = frozenset({"csrf_token", "invitation"})
 
 
 @bp.route("/<int:workshop_id>/inscription", methods=["GET", "POST"])
+# No rate limit to look up: one registration per person and workshop is a database rule, and the site has no
+# default limit (Flask-Limiter's lookup for a route without limits was 9 % of a sign-up's CPU).
+@limiter.exempt
 def sign_up(workshop_id: int):
     if request.method == "POST" and set(request.form) <= _PLAIN_SIGNUP_FIELDS:
         done = _sign_up_in_one_statement(workshop_id)
