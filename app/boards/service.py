@@ -6,7 +6,6 @@ then sends ``signals.board_events`` so the realtime layer broadcasts them after 
 import json
 import logging
 import secrets
-import threading
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta
@@ -24,6 +23,7 @@ from ..database import begin_write
 from ..errors import Conflict, DomainError, InvalidInput, NotAllowed, NotFound
 from ..extensions import db
 from ..permissions import can_facilitate
+from ..queues import KeyedQueue
 from .models import (
     PHASE_ORDER,
     REACTIONS,
@@ -355,30 +355,12 @@ def _previous_key(column_id: int, exclude: int, key: str) -> str | None:
                                                                    Idea.sort_key < key))
 
 
-_mutexes: dict[int, list] = {}  # board id -> [lock, users]: only a queue, never state (the database decides)
-_mutexes_guard = threading.Lock()
-
-
-@contextmanager
-def _board_queue(board_id: int):
-    """Changes of one board queue here, in this process, holding no database connection.
-
-    The board's row lock stays the real guard (other processes, HTTP); but a handler waiting on it holds a
-    pooled connection, so a burst on one board (a thousand people voting at once) would empty the pool and
-    answer ``server_error`` after ``pool_timeout``. Queued here, the waiters hold nothing. The lock is
-    gevent's under ``serve.py`` (threading is patched before this module is imported).
-    """
-    with _mutexes_guard:
-        entry = _mutexes.setdefault(board_id, [threading.Lock(), 0])
-        entry[1] += 1
-    try:
-        with entry[0]:
-            yield
-    finally:
-        with _mutexes_guard:
-            entry[1] -= 1
-            if entry[1] == 0:
-                _mutexes.pop(board_id, None)
+# Changes of one board queue here, in this process, holding no database connection: the board's row lock stays
+# the real guard (other processes, HTTP), but a handler waiting on it would hold a pooled connection, and a burst on
+# one board (a thousand people voting at once) would empty the pool and answer ``server_error`` after
+# ``pool_timeout``. Batchable changes (dots) are applied by whoever gets the board's turn, all at once.
+BATCH_MAX = 200
+_boards = KeyedQueue(BATCH_MAX)
 
 
 # The account a live connection's session names, as (user id, session version), while its change runs: the change
@@ -416,10 +398,6 @@ class _Queued:
         self.done, self.result, self.error = False, None, None
 
 
-_waiting: dict[int, list[_Queued]] = {}  # board id -> batchable changes not yet taken by a batch
-BATCH_MAX = 200
-
-
 def run_change(board_id: int, participant_id: int, client_id: str | None, change, *, batchable: bool = False) -> dict:
     """Apply ``change(board, participant) -> ack`` once per client-made id, under the board lock.
 
@@ -433,18 +411,7 @@ def run_change(board_id: int, participant_id: int, client_id: str | None, change
     if batchable:
         item = _Queued(participant_id, client_id, change, account)
         db.session.rollback()  # give the connection back before queueing, as below
-        with _mutexes_guard:
-            _waiting.setdefault(board_id, []).append(item)
-        with _board_queue(board_id):
-            if not item.done:
-                with _mutexes_guard:
-                    waiting = _waiting.pop(board_id, [])
-                    items, rest = waiting[:BATCH_MAX], waiting[BATCH_MAX:]
-                    if item not in items:  # over the batch size: ours goes first, the rest waits its turn
-                        items, rest = [item, *items[:-1]], [*items[-1:], *[r for r in rest if r is not item]]
-                    if rest:
-                        _waiting[board_id] = rest
-                _run_batch(board_id, items)
+        _boards.combine(board_id, item, lambda items: _run_batch(board_id, items))
         if item.error is not None:
             raise item.error
         return item.result
@@ -455,7 +422,7 @@ def run_change(board_id: int, participant_id: int, client_id: str | None, change
             db.session.rollback()
             return {**json.loads(stored), "replayed": True}
     db.session.rollback()  # give the connection back before queueing
-    with _board_queue(board_id):
+    with _boards.hold(board_id):
         return _run_change(board_id, participant_id, client_id, change, account)
 
 

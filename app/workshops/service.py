@@ -22,6 +22,7 @@ from ..extensions import db
 from ..mail.models import OutboxStatus
 from ..mail.service import queue_mail, renders_at_delivery
 from ..permissions import can_facilitate, is_verified
+from ..queues import KeyedQueue
 from ..urls import absolute_url
 from . import calendar
 from .models import (
@@ -780,68 +781,90 @@ class QuickSignup(NamedTuple):
     locale: str  # the person's language, for the page's message: their account is not loaded
 
 
-_ONE_STATEMENT = None
+_SIGN_UPS = None
 
 
-def _one_statement():
-    """The sign-up of ``sign_up_in_one_statement``, built once. Each part is a rule of ``sign_up``; when one
-    does not hold, a later part finds no row and nothing is written (see the function's docstring)."""
-    global _ONE_STATEMENT
-    if _ONE_STATEMENT is None:
-        _ONE_STATEMENT = text("""
-WITH person AS (
-  SELECT id, email, locale FROM users
-  WHERE id = :user_id AND session_version = :session_version AND deleted_at IS NULL
-    AND email_verified_at IS NOT NULL
+def _sign_ups_statement():
+    """The sign-ups of ``sign_up_in_one_statement``, for one or more people at once, built once. Each part is a
+    rule of ``sign_up``; a person for whom one does not hold is left out and nothing is written for them."""
+    global _SIGN_UPS
+    if _SIGN_UPS is None:
+        _SIGN_UPS = text("""
+WITH input AS (
+  SELECT * FROM unnest(CAST(:user_ids AS integer[]), CAST(:session_versions AS integer[]),
+                       CAST(:codes AS varchar[]), CAST(:tokens AS varchar[]))
+         WITH ORDINALITY AS i(user_id, session_version, code, token, ord)
 ), workshop AS (
-  SELECT id FROM workshops
+  SELECT id, visibility, invite_token FROM workshops
   WHERE id = :workshop_id AND status = :published AND starts_at > :now
     AND (signup_opens_at IS NULL OR signup_opens_at <= :now)
     AND (signup_closes_at IS NULL OR signup_closes_at > :now)
-    AND (visibility = :public OR invite_token = :token)
     AND NOT EXISTS (SELECT 1 FROM workshop_questions WHERE workshop_id = :workshop_id)
+), people AS (
+  SELECT i.ord, i.code, u.id AS user_id, u.email, u.locale
+  FROM input i JOIN users u ON u.id = i.user_id CROSS JOIN workshop w
+  WHERE u.session_version = i.session_version AND u.deleted_at IS NULL AND u.email_verified_at IS NOT NULL
+    AND (w.visibility = :public OR w.invite_token = i.token)
+    AND NOT EXISTS (SELECT 1 FROM registrations r WHERE r.workshop_id = w.id AND (r.user_id = u.id OR r.code = i.code))
 ), pool AS (
-  SELECT c.id, c.seats_taken < c.seats AS seat_free, c.next_waitlist_number
-  FROM workshop_categories c JOIN workshop ON c.workshop_id = workshop.id, person
-  WHERE c.name = ''
+  SELECT c.id, c.seats - c.seats_taken AS free, c.next_waitlist_number
+  FROM workshop_categories c JOIN workshop w ON c.workshop_id = w.id
+  WHERE c.name = '' AND EXISTS (SELECT 1 FROM people)
     AND NOT EXISTS (SELECT 1 FROM registrations r WHERE r.category_id = c.id AND r.status = :offered
                     AND r.offer_expires_at <= :now)
   FOR UPDATE OF c
+), placed AS (
+  SELECT people.*, pool.id AS category_id, pool.free, pool.next_waitlist_number,
+         row_number() OVER (ORDER BY people.ord) AS k
+  FROM people CROSS JOIN pool
 ), registration AS (
   INSERT INTO registrations (workshop_id, category_id, user_id, guest_name, guest_phone, status, waitlist_number,
                              code, created_at, confirmed_at, cancel_message, offer_lapsed, has_evaluated)
-  SELECT :workshop_id, pool.id, person.id, '', '',
-         CASE WHEN pool.seat_free THEN :confirmed ELSE :waitlisted END,
-         CASE WHEN pool.seat_free THEN NULL ELSE pool.next_waitlist_number END, :code, :now,
-         CASE WHEN pool.seat_free THEN CAST(:now AS TIMESTAMP) END, '', false, false
-  FROM pool, person
+  SELECT :workshop_id, category_id, user_id, '', '', CASE WHEN k <= free THEN :confirmed ELSE :waitlisted END,
+         CASE WHEN k <= free THEN NULL ELSE next_waitlist_number + k - free - 1 END, code, :now,
+         CASE WHEN k <= free THEN CAST(:now AS TIMESTAMP) END, '', false, false
+  FROM placed ORDER BY k
   ON CONFLICT DO NOTHING
-  RETURNING id, category_id, status = :confirmed AS confirmed
+  RETURNING id, user_id, status = :confirmed AS confirmed
 ), counter AS (
   UPDATE workshop_categories c
-  SET seats_taken = c.seats_taken + CASE WHEN registration.confirmed THEN 1 ELSE 0 END,
-      next_waitlist_number = c.next_waitlist_number + CASE WHEN registration.confirmed THEN 0 ELSE 1 END
-  FROM registration WHERE c.id = registration.category_id
+  SET seats_taken = c.seats_taken + LEAST(pool.free, inserted.n),
+      next_waitlist_number = c.next_waitlist_number + GREATEST(inserted.n - pool.free, 0)
+  FROM pool, (SELECT count(*) AS n FROM registration) AS inserted
+  WHERE c.id = pool.id AND inserted.n > 0
 ), mail AS (
   INSERT INTO outbox_messages (template, recipient, locale, context, status, attempts, next_attempt_at, created_at)
-  SELECT CASE WHEN registration.confirmed THEN 'registration_confirmed' ELSE 'registration_waitlisted' END,
-         person.email, person.locale, json_build_object('registration_id', registration.id)::text,
-         :pending, 0, :now, :now
-  FROM registration, person
+  SELECT CASE WHEN r.confirmed THEN 'registration_confirmed' ELSE 'registration_waitlisted' END,
+         p.email, p.locale, json_build_object('registration_id', r.id)::text, :pending, 0, :now, :now
+  FROM registration r JOIN placed p ON p.user_id = r.user_id
 )
-SELECT registration.id, registration.confirmed, person.locale FROM registration, person
+SELECT placed.user_id, registration.id, registration.confirmed, placed.locale
+FROM placed LEFT JOIN registration ON registration.user_id = placed.user_id
 """).bindparams(
             published=WorkshopStatus.published.name, public=Visibility.public.name,
             offered=RegistrationStatus.offered.name, confirmed=RegistrationStatus.confirmed.name,
             waitlisted=RegistrationStatus.waitlisted.name, pending=OutboxStatus.pending.name)
-    return _ONE_STATEMENT
+    return _SIGN_UPS
+
+
+class _SignUpCall:
+    """One person's sign-up waiting for this process's next statement for its workshop."""
+
+    __slots__ = ("account", "token", "code", "done", "result")
+
+    def __init__(self, account: tuple[int, int], token: str, code: str):
+        self.account, self.token, self.code = account, token, code
+        self.done, self.result = False, None
+
+
+_workshops = KeyedQueue(batch_max=100)
 
 
 def sign_up_in_one_statement(workshop_id: int, account: tuple[int, int], token: str | None = None,
-                             code: str | None = None, now: datetime | None = None) -> QuickSignup | None:
-    """``sign_up`` in one SQL statement, on PostgreSQL, for the common case; ``None`` (nothing written)
-    whenever ``sign_up`` must decide instead. The statement runs on its own connection, in autocommit: it
-    leaves the caller's session and transaction untouched.
+                             code: str | None = None) -> QuickSignup | None:
+    """``sign_up`` in one SQL statement, on PostgreSQL, for the common case; ``None`` (nothing written for this
+    person) whenever ``sign_up`` must decide instead. The statement runs on its own connection: it leaves the
+    caller's session and transaction untouched.
 
     ``account`` is the (user id, session version) of the session; the statement itself checks that it names a
     verified, not deleted account whose sessions were not revoked, so the request need not load it. Every
@@ -851,26 +874,71 @@ def sign_up_in_one_statement(workshop_id: int, account: tuple[int, int], token: 
     - the workshop: published, not started, within its sign-up window, public or reached with its invitation
       token; a workshop with registration questions or with quotas (categories) needs the form: ``None``;
     - the seat: the pool's row is locked (``FOR UPDATE``, read again once the lock is granted, so its values
-      are current), a free seat confirms, otherwise the next waiting-list number is taken, and the counter
-      moves in the same statement. An expired offer in the pool must be passed on first: ``None``;
-    - one registration per person and per check-in code: the unique constraints decide (``ON CONFLICT DO
-      NOTHING``); a comeback after cancelling or a clashing code goes back to ``sign_up``;
+      are current), free seats confirm in arrival order, then the next waiting-list numbers are taken, and the
+      counters move in the same statement. An expired offer in the pool must be passed on first: ``None``;
+    - one registration per person and per check-in code: someone already registered (or coming back after
+      cancelling) goes back to ``sign_up``, and the unique constraints have the last word (``ON CONFLICT``);
     - the mail: an outbox row naming the registration, rendered at delivery (``renders_at_delivery``).
 
-    Reads other than the locked row see the statement's start, which is why this does not report a
-    waiting-list position: the workshop's page counts it. SQLite has no data-modifying ``WITH``: ``None``.
+    People signing up for the same workshop at the same moment in this process wait in an in-process queue
+    holding no connection, and whoever gets the workshop's turn signs up everyone waiting in one statement:
+    one lock of the pool's row and one commit for the whole group, in arrival order. Reads other than the
+    locked row see the statement's start, which is why this does not report a waiting-list position: the
+    workshop's page counts it. SQLite has no data-modifying ``WITH``: ``None``.
     """
-    engine = db.engine
-    if engine.dialect.name != "postgresql":
+    if db.engine.dialect.name != "postgresql":
         return None
-    # One statement is one transaction: run in autocommit, PostgreSQL commits it (or nothing of it) as it
-    # ends, and the pool's row lock is held no longer than the statement. No COMMIT round trip.
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        row = connection.execute(_one_statement(), {
-            "user_id": account[0], "session_version": account[1], "workshop_id": workshop_id,
-            "token": token or "", "code": code or _random_code(), "now": now or utcnow(),
-        }).one_or_none()
-    return None if row is None else QuickSignup(row.id, row.confirmed, row.locale)
+    call = _SignUpCall(account, token or "", code or _random_code())
+    _workshops.combine(workshop_id, call, lambda calls: _sign_up_calls(workshop_id, calls))
+    return call.result
+
+
+def _sign_up_calls(workshop_id: int, calls: list[_SignUpCall]) -> None:
+    """Sign up ``calls`` together when there are several; alone, or one by one after a conflict, otherwise."""
+    try:
+        people, codes, together, after = set(), set(), [], []
+        for call in calls:
+            if call.account[0] in people:  # the same person twice at once (a double click): after the first
+                after.append(call)
+                continue
+            while call.code in codes:
+                call.code = _random_code()
+            people.add(call.account[0])
+            codes.add(call.code)
+            together.append(call)
+        if len(together) == 1 or not _run_sign_ups(workshop_id, together, autocommit=False):
+            for call in together:
+                _run_sign_ups(workshop_id, [call], autocommit=True)
+        for call in after:
+            _run_sign_ups(workshop_id, [call], autocommit=True)
+    finally:
+        for call in calls:
+            call.done = True  # a call left without a result goes on to the form path
+
+
+def _run_sign_ups(workshop_id: int, calls: list[_SignUpCall], *, autocommit: bool) -> bool:
+    """Run the statement for ``calls``; False (nothing kept) when a person the statement placed met a unique
+    constraint (a concurrent sign-up of the same person, a clashing code): the places after theirs would have a
+    gap, so a group is rolled back and run one by one. One person runs in autocommit: one statement is one
+    transaction, PostgreSQL commits it (or nothing of it) as it ends, with no COMMIT round trip."""
+    with db.engine.connect() as connection:
+        if autocommit:
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+        rows = connection.execute(_sign_ups_statement(), {
+            "user_ids": [c.account[0] for c in calls], "session_versions": [c.account[1] for c in calls],
+            "codes": [c.code for c in calls], "tokens": [c.token for c in calls], "workshop_id": workshop_id,
+            "now": utcnow(),
+        }).all()
+        if not autocommit:
+            if any(row.id is None for row in rows):
+                connection.rollback()
+                return False
+            connection.commit()
+    placed = {row.user_id: row for row in rows if row.id is not None}
+    for call in calls:
+        row = placed.get(call.account[0])
+        call.result = QuickSignup(row.id, row.confirmed, row.locale) if row is not None else None
+    return True
 
 
 def _place_new(state, workshop_id: int, category_id: int, user_id: int, code: str, clean: list,

@@ -48,11 +48,11 @@ def _vote_in_one_batch(app, board_id: int, calls: list[dict]) -> list:
                 db.session.remove()
 
     threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
-    with service._board_queue(board_id):
+    with service._boards.hold(board_id):
         for thread in threads:
             thread.start()
         deadline = time.monotonic() + 30
-        while len(service._waiting.get(board_id, [])) < len(calls):
+        while service._boards.waiting(board_id) < len(calls):
             assert time.monotonic() < deadline, "the voters did not all queue"
             time.sleep(0.01)
     for thread in threads:
@@ -146,12 +146,12 @@ def test_voters_queued_behind_the_board_hold_no_connection(app):
                 db.session.remove()
 
     threads = [threading.Thread(target=run, args=(i, guest)) for i, guest in enumerate(guests)]
-    with service._board_queue(board_id):
+    with service._boards.hold(board_id):
         baseline = db.engine.pool.checkedout()
         for thread in threads:
             thread.start()
         deadline = time.monotonic() + 30
-        while len(service._waiting.get(board_id, [])) < len(guests):
+        while service._boards.waiting(board_id) < len(guests):
             assert time.monotonic() < deadline, "the voters did not all queue"
             time.sleep(0.01)
         held = db.engine.pool.checkedout() - baseline

@@ -6,11 +6,13 @@ at delivery, in the person's language, and arrives over SMTP like any other.
 """
 
 import json
+import threading
+import time
 from datetime import timedelta
 from html import unescape
 
 import pytest
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, text, update
 
 from app.accounts import service as accounts
 from app.accounts.models import User, utcnow
@@ -28,6 +30,7 @@ from app.workshops.models import (
 )
 from tests.conftest import get_csrf, login, post_form
 from tests.factories import make_user, make_workshop
+from tests.queries import recorded_executions
 from tests.servers import text_body
 
 
@@ -281,3 +284,116 @@ def test_a_revoked_session_is_sent_to_log_in_not_signed_up(app, pg, client):
     response = client.post(url, data={"csrf_token": token})
     assert response.status_code == 302 and "/compte/connexion" in response.headers["Location"]
     assert written()[0] == 0
+
+
+# --- several people at once: one statement for the group ----------------------------------------------
+
+def queue_together(app, workshop_id: int, calls: list[tuple], *, before_release=None) -> list:
+    """Run ``sign_up_in_one_statement(workshop_id, *call)`` for each call in its own thread, all queued while
+    this test holds the workshop's turn, so the next turn takes them as one group; returns their results."""
+    results, errors = [None] * len(calls), []
+
+    def run(i):
+        try:
+            with app.app_context():
+                results[i] = service.sign_up_in_one_statement(workshop_id, *calls[i])
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(len(calls))]
+    with service._workshops.hold(workshop_id):
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 30
+        while service._workshops.waiting(workshop_id) < len(calls) - 1 and time.monotonic() < deadline:
+            time.sleep(0.01)  # one thread takes the turn when we release it; the others wait in its group
+        time.sleep(0.05)
+    if before_release:
+        before_release()
+    for thread in threads:
+        thread.join(30)
+    assert errors == [] and not any(t.is_alive() for t in threads)
+    return results
+
+
+def test_people_waiting_together_are_signed_up_by_one_statement_in_arrival_order(app, pg):
+    workshop = make_workshop(capacity=2)
+    people = [make_user() for _ in range(5)]
+    db.session.commit()
+    with recorded_executions() as executions:
+        results = queue_together(app, workshop.id, [(account(p),) for p in people])
+    groups = [params for statement, params in executions if statement.lstrip().startswith("WITH input AS")]
+    assert len(groups) <= 2 and sum(len(p["user_ids"]) for p in groups) == 5  # the first alone, the rest at once
+    assert any(len(p["user_ids"]) >= 4 for p in groups)
+    assert all(result is not None for result in results)
+    db.session.expire_all()
+    rows = db.session.execute(select(Registration.user_id, Registration.status, Registration.waitlist_number)
+                              .order_by(Registration.id)).all()
+    order = [user_id for params in groups for user_id in params["user_ids"]]  # arrival order, group by group
+    assert [row.user_id for row in rows] == order
+    assert [(row.status, row.waitlist_number) for row in rows] == [
+        (RegistrationStatus.confirmed, None), (RegistrationStatus.confirmed, None),
+        (RegistrationStatus.waitlisted, 1), (RegistrationStatus.waitlisted, 2), (RegistrationStatus.waitlisted, 3)]
+    category = db.session.get(WorkshopCategory, workshop.categories[0].id)
+    assert (category.seats_taken, category.next_waitlist_number) == (2, 4)
+    assert db.session.scalar(select(func.count(OutboxMessage.id))) == 5
+
+
+def test_a_double_click_in_one_group_registers_the_person_once(app, pg):
+    workshop = make_workshop(capacity=5)
+    person, other = make_user(), make_user()
+    db.session.commit()
+    results = queue_together(app, workshop.id, [(account(person),), (account(other),), (account(person),)])
+    assert sorted(r is None for r in results) == [False, False, True]  # the second click: the form path says why
+    db.session.expire_all()
+    assert sorted(db.session.scalars(select(Registration.user_id))) == sorted([person.id, other.id])
+
+
+def test_a_group_that_meets_a_concurrent_registration_is_undone_then_run_one_by_one(app, pg):
+    """Someone of the group registers through another process while the group's statement runs: their place
+    would leave a gap in the queue, so the group is rolled back and everyone is signed up one by one."""
+    workshop = make_workshop(capacity=1)
+    people = [make_user() for _ in range(4)]
+    racer = people[2]
+    db.session.commit()
+    engine = db.engine
+    other_process = engine.connect()
+    other_process.execute(insert(Registration).values(
+        workshop_id=workshop.id, category_id=workshop.categories[0].id, user_id=racer.id,
+        status=RegistrationStatus.cancelled, code="ZZZ999", guest_name="", guest_phone="", cancel_message="",
+        offer_lapsed=False, has_evaluated=False, created_at=utcnow()))  # not committed yet
+
+    def commit_once_the_group_waits():
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # the group's INSERT waits for the other transaction's row
+            with engine.connect() as probe:
+                waiting = probe.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
+                                            "'Lock' AND query LIKE '%WITH input AS%'"))
+            if waiting:
+                break
+            time.sleep(0.02)
+        other_process.commit()
+        other_process.close()
+
+    committer = threading.Thread(target=commit_once_the_group_waits, daemon=True)
+    committer.start()
+    try:
+        with recorded_executions() as executions:
+            results = queue_together(app, workshop.id, [(account(p),) for p in people])
+        committer.join(30)
+    finally:
+        if not other_process.closed:
+            other_process.close()
+    sizes = [len(params["user_ids"]) for statement, params in executions
+             if statement.lstrip().startswith("WITH input AS")]
+    assert max(sizes) >= 3 and sizes.count(1) >= 3  # the group, undone, then one by one
+    by_person = dict(zip([p.id for p in people], results, strict=True))
+    assert by_person[racer.id] is None  # registered elsewhere: the form path answers
+    db.session.expire_all()
+    rows = db.session.execute(select(Registration.user_id, Registration.status, Registration.waitlist_number)
+                              .where(Registration.user_id != racer.id).order_by(Registration.id)).all()
+    assert [(row.status, row.waitlist_number) for row in rows] == [
+        (RegistrationStatus.confirmed, None), (RegistrationStatus.waitlisted, 1), (RegistrationStatus.waitlisted, 2)]
+    category = db.session.get(WorkshopCategory, workshop.categories[0].id)
+    assert (category.seats_taken, category.next_waitlist_number) == (1, 3)
+    assert db.session.scalar(select(func.count(OutboxMessage.id))) == 3

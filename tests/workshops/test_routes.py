@@ -391,7 +391,7 @@ def test_sign_up_post_on_postgresql_is_one_statement(client, backend):
     fill(workshop, 1)
     me = user_logged_in(client)
     raw = _signup_statements(client, workshop)
-    assert len(raw) == 1 and raw[0].lstrip().startswith("WITH person AS"), [" ".join(s.split())[:80] for s in raw]
+    assert len(raw) == 1 and raw[0].lstrip().startswith("WITH input AS"), [" ".join(s.split())[:80] for s in raw]
     registration = registration_of(workshop, me)
     assert (registration.status, registration.waitlist_number) == (RegistrationStatus.waitlisted, 1)
     assert "Vous êtes en position 1." in text(client.get(f"/ateliers/{workshop.id}"))
