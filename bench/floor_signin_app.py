@@ -1,11 +1,12 @@
-"""Floor for the sign-up benchmark: the least a signed-in, CSRF-checked form POST costs on Atelier's stack.
+"""Floor for the sign-up benchmark: a signed-in, CSRF-checked form POST that loads its account the usual way.
 
-The one-INSERT baseline (``baseline_insert_app.py``) plus only what any state-changing request of a logged-in
-person needs with the stack Atelier must use, and nothing of the sign-up itself: Flask's signed cookie session,
-Flask-Login with "strong" session protection loading the account through Flask-SQLAlchemy (one SELECT by primary
-key on Atelier's ``users`` table, of the three columns the check needs: id, session version, deletion), and
-Flask-WTF's CSRF check; then the same ONE INSERT and a 302. No seats, no waiting list, no mail, no templates, no
-security headers, no access log. Same server and process settings as the baseline.
+The one-INSERT baseline (``baseline_insert_app.py``) plus what a state-changing request of a logged-in person
+does on Atelier's stack when Flask-Login loads the account before the view, and nothing of the sign-up itself:
+Flask's signed cookie session, Flask-Login with "strong" session protection loading the account through
+Flask-SQLAlchemy (one SELECT by primary key on Atelier's ``users`` table, of the three columns the check needs:
+id, session version, deletion), and Flask-WTF's CSRF check; then the same ONE INSERT and a 302. No seats, no
+waiting list, no mail, no templates, no security headers, no access log.
+Same server and process settings as the baseline.
 
 ``GET /token`` answers a CSRF token for the caller's session; ``POST /login`` (``csrf_token``, ``user_id``) logs
 that account in (no password: logging in is not what is measured); ``POST /signup`` (``csrf_token``) inserts
