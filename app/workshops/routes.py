@@ -156,9 +156,8 @@ def _sign_up_with_form(workshop_id: int):
     if form.validate_on_submit():
         get_locale()  # a message's language, chosen now: after a rollback the user would be read again
         try:
-            service.sign_up(workshop, _me(), category_id=getattr(form, "category_id", None)
-                                           and form.category_id.data, answers=answers_from(form, workshop),
-                                           token=token)
+            service.sign_up(workshop, _me(), category_id=getattr(form, "category_id", None) and form.category_id.data,
+                            answers=answers_from(form, workshop), token=token)
         except service.AlreadyRegistered:
             flash(_("Vous êtes déjà inscrit·e à cet atelier."), "info")
             return redirect(back)
