@@ -260,13 +260,18 @@ def test_the_page_says_it_in_the_persons_language_and_is_not_stored(app, pg, cli
     assert db.session.scalar(select(Registration.status)) is RegistrationStatus.confirmed
 
 
-def test_a_session_that_fails_flask_logins_protection_is_logged_out_not_signed_up(app, pg, client):
+def on_the_sign_up_form(client) -> tuple[User, str, str]:
+    """A verified person logged in on an open workshop's sign-up form: (person, form URL, CSRF token)."""
     workshop = make_workshop(capacity=5)
     person = make_user()
     db.session.commit()
     login(client, person.email)
     url = f"/ateliers/{workshop.id}/inscription"
-    token = get_csrf(client, url)
+    return person, url, get_csrf(client, url)
+
+
+def test_a_session_that_fails_flask_logins_protection_is_logged_out_not_signed_up(app, pg, client):
+    _person, url, token = on_the_sign_up_form(client)
     # Another browser presenting this session cookie: Flask-Login's "strong" protection ends the session.
     response = client.post(url, data={"csrf_token": token}, headers={"User-Agent": "Another browser/1.0"})
     assert response.status_code == 302 and "/compte/connexion" in response.headers["Location"]
@@ -274,12 +279,7 @@ def test_a_session_that_fails_flask_logins_protection_is_logged_out_not_signed_u
 
 
 def test_a_revoked_session_is_sent_to_log_in_not_signed_up(app, pg, client):
-    workshop = make_workshop(capacity=5)
-    person = make_user()
-    db.session.commit()
-    login(client, person.email)
-    url = f"/ateliers/{workshop.id}/inscription"
-    token = get_csrf(client, url)
+    person, url, token = on_the_sign_up_form(client)
     accounts.log_out_everywhere(db.session.get(User, person.id))  # e.g. from another device
     response = client.post(url, data={"csrf_token": token})
     assert response.status_code == 302 and "/compte/connexion" in response.headers["Location"]
@@ -288,7 +288,7 @@ def test_a_revoked_session_is_sent_to_log_in_not_signed_up(app, pg, client):
 
 # --- several people at once: one statement for the group ----------------------------------------------
 
-def queue_together(app, workshop_id: int, calls: list[tuple], *, before_release=None) -> list:
+def queue_together(app, workshop_id: int, calls: list[tuple]) -> list:
     """Run ``sign_up_in_one_statement(workshop_id, *call)`` for each call in its own thread, all queued while
     this test holds the workshop's turn, so the next turn takes them as one group; returns their results."""
     results, errors = [None] * len(calls), []
@@ -308,8 +308,6 @@ def queue_together(app, workshop_id: int, calls: list[tuple], *, before_release=
         while service._workshops.waiting(workshop_id) < len(calls) - 1 and time.monotonic() < deadline:
             time.sleep(0.01)  # one thread takes the turn when we release it; the others wait in its group
         time.sleep(0.05)
-    if before_release:
-        before_release()
     for thread in threads:
         thread.join(30)
     assert errors == [] and not any(t.is_alive() for t in threads)
