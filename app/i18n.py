@@ -9,17 +9,11 @@ SESSION_KEY = "lang"
 
 def select_locale() -> str:
     """Logged-in preference, then the visitor's chosen language, then French (the default)."""
+    languages = current_app.config["LANGUAGES"]
     if not has_request_context():  # jobs and commands choose with force_locale()
         return current_app.config["BABEL_DEFAULT_LOCALE"]
-    return account_locale(current_user.locale if current_user and current_user.is_authenticated else None)
-
-
-def account_locale(preferred: str | None) -> str:
-    """The language of a request by a person whose account prefers ``preferred`` (``None``: no account):
-    that one when the site has it, then the visitor's chosen language, then French."""
-    languages = current_app.config["LANGUAGES"]
-    if preferred in languages:
-        return preferred
+    if current_user and current_user.is_authenticated and current_user.locale in languages:
+        return current_user.locale
     chosen = session.get(SESSION_KEY)
     if chosen in languages:
         return chosen
