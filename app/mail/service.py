@@ -78,12 +78,17 @@ def _render_queued(message: OutboxMessage) -> str | None:
     builder = _BUILDERS.get(message.template)
     if builder is None:
         return f"no builder for template {message.template!r}"
-    context = builder(json.loads(message.context))
-    if context is None:
-        return "nothing to send: what this mail was about no longer exists"
-    attachments = context.pop("attachments", None)
-    subject, body_text, body_html = render(message.template, message.locale, **context)
     message_id = message.id
+    try:
+        context = builder(json.loads(message.context))
+        if context is None:
+            return "nothing to send: what this mail was about no longer exists"
+        attachments = context.pop("attachments", None)
+        subject, body_text, body_html = render(message.template, message.locale, **context)
+    except Exception as exc:  # a row or template that cannot render now will not later: fail it, send the rest
+        log.exception("mail %s could not be rendered", message_id)
+        db.session.rollback()
+        return f"could not be rendered: {type(exc).__name__}: {exc}"[:500]
     db.session.rollback()  # the builder's reads end here: the row is written by one UPDATE
     db.session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id)
                        .values(subject=subject, body_text=body_text, body_html=body_html,
