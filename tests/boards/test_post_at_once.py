@@ -1,0 +1,259 @@
+"""An idea posted in two statements on PostgreSQL (app/boards/statements.py), beside the locked path.
+
+The events and acks of a post are written out in full here, for each board setting that changes them: the same
+test runs on SQLite, where every post takes the locked path, and on PostgreSQL, where it takes the two
+statements; both must give exactly these. Then what only the two statements have: their count, no transaction
+round trip, and the board's ``seq`` deciding when something changed between the read and the write.
+"""
+
+import threading
+import time
+
+import pytest
+from sqlalchemy import func, select, text
+
+from app.boards import service
+from app.boards.models import Board, BoardEvent, Idea, Participant
+from app.boards.sortkey import key_between
+from app.catalog.models import Membership
+from app.extensions import db
+from tests.queries import recorded_statements
+
+from .helpers import events, last_seq, post, set_phase, set_settings
+
+
+@pytest.fixture
+def pg(backend):
+    if backend != "postgresql":
+        pytest.skip("the two statements are PostgreSQL's: SQLite always takes the locked path")
+
+
+@pytest.fixture
+def brainstorm(world):
+    set_phase(world, "brainstorm")
+    return world
+
+
+def _view(idea, author, *, mine=False, facilitator=False, votes=True, status="visible", column_id):
+    view = {"id": idea, "column_id": column_id, "cluster_id": None, "sort_key": key_between(None, None),
+            "text": "Un seul guichet", "status": status, "version": 1, "author": author, "mine": mine, "reactions": {}}
+    if votes or facilitator:
+        view["votes"] = 0
+    if facilitator:
+        view["author_participant_id"] = "AUTHOR"
+        view["hidden_reason"] = ""
+    return view
+
+
+def expected(scenario: str, column_id: int) -> list[tuple]:
+    """The events of the first idea of a column, as each setting shapes them (ids replaced by names)."""
+    name = {"guest": "Dominique", "anonymous_guest": "Dominique", "facilitator": "Fanny Animatrice"}.get(
+        scenario, "Camille Citoyenne")
+    status = "pending" if scenario == "moderated" else "visible"
+    for_facilitators = ("idea_posted", "facilitators", None,
+                        {"idea": _view("IDEA", name, facilitator=True, status=status, column_id=column_id)})
+    if scenario == "facilitator":  # no event of the author's own: they are in the facilitators' room
+        return [for_facilitators, ("idea_posted", "participants", None,
+                                   {"idea": _view("IDEA", name, column_id=column_id)})]
+    shown = None if scenario.startswith("anonymous") else name
+    votes = scenario != "hide_votes"
+    mine = ("idea_posted", "participant", "AUTHOR",
+            {"idea": _view("IDEA", shown, mine=True, votes=votes, status=status, column_id=column_id)})
+    if scenario == "moderated":
+        others = ("idea_removed", "participants", None, {"id": "IDEA"})
+    elif scenario == "hidden":
+        others = ("idea_placeholder", "participants", None, {"id": "IDEA", "column_id": column_id})
+    else:
+        others = ("idea_posted", "participants", None, {"idea": _view("IDEA", shown, votes=votes, column_id=column_id)})
+    return [for_facilitators, mine, others]
+
+
+def normalised(evs: list[dict], idea_id: int, author_id: int) -> list[tuple]:
+    names = {"id": {idea_id: "IDEA"}, "author_participant_id": {author_id: "AUTHOR"}}
+
+    def swap(value, key=None):
+        if isinstance(value, dict):
+            return {k: swap(v, k) for k, v in value.items()}
+        return names[key].get(value, value) if key in names else value
+
+    return [(e["name"], e["audience"], "AUTHOR" if e["participant_id"] == author_id else e["participant_id"],
+             swap(e["payload"])) for e in evs]
+
+
+SETTINGS = {"plain": {}, "anonymous": {"anonymous": True}, "hidden": {"hide_ideas": True},
+            "moderated": {"moderation": "approve"}, "hide_votes": {"hide_votes": True}, "facilitator": {},
+            "guest": {}, "anonymous_guest": {"anonymous": True}}
+
+
+@pytest.mark.parametrize("scenario", list(SETTINGS))
+def test_a_post_gives_the_same_events_and_ack_on_both_paths(backend, brainstorm, scenario):
+    world = brainstorm
+    if SETTINGS[scenario]:
+        set_settings(world, **SETTINGS[scenario])
+    author = {"facilitator": world.fac, "guest": None, "anonymous_guest": None}.get(scenario, world.cit)
+    if author is None:
+        author = service.join(world.board, None, guest_name="Dominique", by_code=True).id
+        db.session.commit()
+    seq = last_seq(world.board_id)
+    with recorded_statements() as statements:
+        ack = service.post_idea(world.board_id, author, column_id=world.columns[1], text="  Un seul guichet ",
+                                client_id="idée-1")
+    if backend == "postgresql":  # the read, then the conditional write: no BEGIN, no COMMIT, nothing else
+        assert len(statements) == 2, statements
+        assert statements[0].lstrip().startswith("SELECT") and "UPDATE boards" in statements[1]
+    evs = events(world.board_id, after=seq)
+    assert normalised(evs, ack["idea_id"], author) == expected(scenario, world.columns[1])
+    assert [e["seq"] for e in evs] == list(range(seq + 1, seq + 1 + len(evs)))
+    status = "pending" if scenario == "moderated" else "visible"
+    assert ack == {"ok": True, "seq": seq + len(evs), "idea_id": ack["idea_id"], "status": status}
+    db.session.expire_all()
+    idea = db.session.get(Idea, ack["idea_id"])
+    assert (idea.text, idea.column_id, idea.participant_id, idea.sort_key, idea.status.value, idea.votes,
+            idea.version, idea.cluster_id, idea.hidden_reason) == (
+        "Un seul guichet", world.columns[1], author, key_between(None, None), status, 0, 1, None, "")
+    assert db.session.get(Board, world.board_id).seq == seq + len(evs)
+    # The stored ack is what a resend gets back, applying nothing (one statement on PostgreSQL: the read).
+    with recorded_statements() as statements:
+        again = service.post_idea(world.board_id, author, column_id=world.columns[1], text="Un seul guichet",
+                                  client_id="idée-1")
+    assert again == {**ack, "replayed": True}
+    assert last_seq(world.board_id) == seq + len(evs)
+    if backend == "postgresql":
+        assert len(statements) == 1
+
+
+def test_the_next_ideas_of_a_column_follow_the_last_one(backend, brainstorm):
+    world = brainstorm
+    first = post(world, world.cit, "a", column=0)
+    service.move_idea(world.board_id, world.fac, idea_id=first, column_id=world.columns[0])
+    ids = [post(world, world.cit, f"Idée {n}", column=0) for n in range(3)]
+    keys = [db.session.get(Idea, i).sort_key for i in [first, *ids]]
+    assert keys == sorted(keys) and len(set(keys)) == 4
+
+
+def test_a_role_to_store_goes_to_the_locked_path(pg, world):
+    """A facilitator whose role was withdrawn: the read sees the role no longer matches, so the locked path
+    stores it first (``participant_role_changed``), then refuses a post outside the brainstorm."""
+    db.session.execute(db.delete(Membership).where(Membership.user_id == world.facilitator.id))
+    db.session.commit()
+    seq = last_seq(world.board_id)
+    with pytest.raises(service.WrongPhase):
+        post(world, world.fac)
+    assert db.session.scalar(select(func.count(Idea.id))) == 0
+    assert [e["name"] for e in events(world.board_id, after=seq)] == ["participant_role_changed"] * 2
+    db.session.expire_all()
+    assert db.session.get(Participant, world.fac).is_facilitator is False
+
+
+def _waiting_on_a_lock(timeout: float = 20.0) -> None:
+    """Until another connection waits for a row lock (the write of the post, on the board's row)."""
+    deadline = time.monotonic() + timeout
+    with db.engine.connect() as watcher:
+        while time.monotonic() < deadline:
+            if watcher.execute(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                    "AND query LIKE '%UPDATE boards SET seq%'")).scalar():
+                return
+            watcher.rollback()
+            time.sleep(0.02)
+    raise AssertionError("the post never waited for the board's row")
+
+
+def _post_in_a_thread(app, world, participant_id: int, outcome: dict) -> threading.Thread:
+    def run():
+        with app.app_context():
+            try:
+                outcome["ack"] = service.post_idea(world.board_id, participant_id, column_id=world.columns[0],
+                                                   text="Pendant le changement", client_id="pendant")
+            except Exception as err:  # noqa: BLE001 - asserted by the test
+                outcome["error"] = err
+            finally:
+                db.session.remove()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def test_a_change_committed_between_the_read_and_the_write_sends_the_post_to_the_locked_path(pg, app, brainstorm):
+    """The read sees the brainstorm; before the write, another transaction ends it. The write's conditional
+    update waits for that transaction's row lock, sees the board's ``seq`` has moved and writes nothing; the
+    locked path then refuses the post in its new phase. (Were the ``seq`` condition gone, the events' unique
+    (board, seq) would still stop this write, with an error instead of an empty answer: every change that moves
+    ``seq`` stores an event under the next number.)"""
+    world = brainstorm
+    seq = last_seq(world.board_id)
+    with db.engine.connect() as other:
+        other.execute(text("SELECT id FROM boards WHERE id = :id FOR UPDATE"), {"id": world.board_id})
+        outcome: dict = {}
+        thread = _post_in_a_thread(app, world, world.cit, outcome)
+        _waiting_on_a_lock()
+        # What set_phase would commit, written by hand so the lock stays ours until now.
+        other.execute(text("UPDATE boards SET phase = 'grouping', seq = seq + 1 WHERE id = :id"),
+                      {"id": world.board_id})
+        other.execute(text("INSERT INTO board_events (board_id, seq, name, audience, participant_id, payload, "
+                           "created_at) VALUES (:id, :seq, 'phase_changed', 'everyone', NULL, "
+                           "'{\"phase\": \"grouping\"}', now())"), {"id": world.board_id, "seq": seq + 1})
+        other.commit()
+    thread.join(timeout=30)
+    assert isinstance(outcome.get("error"), service.WrongPhase), outcome
+    assert db.session.scalar(select(func.count(Idea.id))) == 0
+    assert [e["name"] for e in events(world.board_id, after=seq)] == ["phase_changed"]
+    db.session.expire_all()
+    assert db.session.get(Board, world.board_id).seq == seq + 1
+
+
+def test_a_lock_released_without_a_change_lets_the_post_through(pg, app, brainstorm):
+    """The same wait, ended by a transaction that changed nothing: the ``seq`` still holds, the post is stored."""
+    world = brainstorm
+    seq = last_seq(world.board_id)
+    with db.engine.connect() as other:
+        other.execute(text("SELECT id FROM boards WHERE id = :id FOR UPDATE"), {"id": world.board_id})
+        outcome: dict = {}
+        thread = _post_in_a_thread(app, world, world.cit, outcome)
+        _waiting_on_a_lock()
+        other.rollback()
+    thread.join(timeout=30)
+    assert outcome.get("ack", {}).get("ok") is True, outcome
+    assert [e["seq"] for e in events(world.board_id, after=seq)] == [seq + 1, seq + 2, seq + 3]
+
+
+def test_posts_racing_outside_the_process_queue_are_numbered_without_gap(pg, app, brainstorm):
+    """Posts from 12 threads that skip this process's per-board queue (as other server processes would): every
+    idea is stored once, the events are numbered 1..n with no gap, and the sort keys of the column stay unique."""
+    world = brainstorm
+    people = [world.cit] + [service.join(world.board, None, guest_name=f"Invité {n}", by_code=True).id
+                            for n in range(11)]
+    db.session.commit()
+    barrier, errors, acks = threading.Barrier(len(people)), [], []
+
+    def run(participant_id):
+        with app.app_context():
+            try:
+                barrier.wait(timeout=30)
+                for n in range(5):
+                    ack = service._post_at_once(world.board_id, participant_id, world.columns[0], f"Idée {n}",
+                                                f"course-{n}", None)
+                    if ack is None:  # the seq moved under it: the whole path, as a post would go on
+                        ack = service.post_idea(world.board_id, participant_id, column_id=world.columns[0],
+                                                text=f"Idée {n}", client_id=f"course-{n}")
+                    acks.append(ack)
+            except Exception as err:  # noqa: BLE001 - asserted below
+                errors.append(err)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run, args=(p,)) for p in people]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors
+    assert len(acks) == 5 * len(people) and len({a["idea_id"] for a in acks}) == len(acks)
+    db.session.expire_all()
+    stored = [e["seq"] for e in events(world.board_id)]
+    assert stored == list(range(1, len(stored) + 1))
+    assert db.session.get(Board, world.board_id).seq == stored[-1]
+    keys = db.session.scalars(select(Idea.sort_key).where(Idea.column_id == world.columns[0])).all()
+    assert len(keys) == len(acks) == len(set(keys))
+    assert db.session.scalar(select(func.count(BoardEvent.id)).where(BoardEvent.name == "idea_posted")) \
+        == 3 * len(acks)
