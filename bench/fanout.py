@@ -24,7 +24,9 @@ receive the same events with the same payloads.
    rules, while the poster posts more; each view must equal the database; time to resync is measured.
 
 Targets (issue 4): N = 1,000, R = 20/s: p95 <= 150 ms, zero loss, p95 within 1.5x of the bare python-socketio
-floor measured in the same run. Run from the repository root: `make bench`, or
+floor measured in the same run. At that point the servers are measured in alternated rounds (``--rounds``, 3) and
+the verdict is the median round's: one 10-s draw of either server's p95 can double on a shared machine.
+Run from the repository root: `make bench`, or
 `.venv/bin/python bench/fanout.py [--quick]`.
 """
 
@@ -35,6 +37,7 @@ import contextlib
 import json
 import os
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -72,6 +75,7 @@ SERVER_CPU, DRIVER_CPU = 0, 1
 # Before each run, wait (up to QUIET_TIMEOUT s) for the machine's CPU use to fall under QUIET_BELOW % of one core:
 # on a shared machine another job's load lands on the server's or the driver's CPU. "other CPU %" tells.
 QUIET_BELOW, QUIET_TIMEOUT = 25.0, 45.0
+TARGET = (1000, 20.0)  # (N, R) of issue 4's target
 VOTE_TIMEOUT = 180.0  # the voting burst waits this long for each answer (a slow server still finishes)
 
 
@@ -510,6 +514,7 @@ class FanoutResult:
     connect_seconds: float
     others_cpu_percent: float = 0.0  # the rest of the machine during the run: high means a noisy measurement
     busy_before_percent: float = 0.0  # the machine's CPU use just before the server started
+    round: int = 1  # at the target point, the servers are measured in alternated rounds
 
     def summary(self) -> dict:
         data = {k: v for k, v in self.__dict__.items() if k not in ("latencies_ms", "ack_ms")}
@@ -837,18 +842,18 @@ def fmt(value, digits: int = 1) -> str:
 
 
 def fanout_table(results: list[FanoutResult]) -> str:
-    floors = {(r.clients, r.rate): r for r in results if r.server == "socketio"}
-    head = ["server", "N", "R/s", "posts", "deliveries", "lost", "dup", "p50 ms", "p95 ms", "p99 ms", "max ms",
+    floors = {(r.clients, r.rate, r.round): r for r in results if r.server == "socketio"}
+    head = ["server", "N", "R/s", "round", "posts", "deliveries", "lost", "dup", "p50 ms", "p95 ms", "p99 ms", "max ms",
             "p95 ÷ socketio floor", "ack p95 ms", "server CPU %", "server RSS MiB", "driver CPU %", "other CPU %"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     names = {"atelier": "Atelier", "socketio": "bare python-socketio", "websockets": "bare websockets"}
     for r in results:
         s = r.summary()
-        base = floors.get((r.clients, r.rate))
+        base = floors.get((r.clients, r.rate, r.round))
         base_p95 = base.summary()["p95_ms"] if base else None
         ratio = s["p95_ms"] / base_p95 if s["p95_ms"] and base_p95 else None
         lines.append("| " + " | ".join([
-            names[r.server], str(r.clients), f"{r.rate:g}", str(r.posts), f"{r.delivered:,}", str(r.lost),
+            names[r.server], str(r.clients), f"{r.rate:g}", str(r.round), str(r.posts), f"{r.delivered:,}", str(r.lost),
             str(r.duplicated), fmt(s["p50_ms"]), fmt(s["p95_ms"]), fmt(s["p99_ms"]), fmt(s["max_ms"]),
             fmt(ratio, 2), fmt(s["ack_p95_ms"]), fmt(r.server_cpu_percent, 0), fmt(r.server_rss_mib, 0),
             fmt(r.driver_cpu_percent, 0), fmt(r.others_cpu_percent, 0)]) + " |")
@@ -864,6 +869,8 @@ def main() -> None:
     parser.add_argument("--servers", nargs="*", default=["socketio", "atelier", "websockets"])
     parser.add_argument("--crowd", type=int, help="people in the voting burst and the reconnect storm (1000)")
     parser.add_argument("--skip", nargs="*", default=[], choices=["fanout", "voting", "storm"])
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="alternated rounds of the servers at the target point, N = 1000 and R = 20/s (3)")
     opts = parser.parse_args()
     clients = opts.clients or ([50, 200] if opts.quick else [50, 200, 500, 1000])
     rates = opts.rates or [2, 20]
@@ -902,11 +909,14 @@ def main() -> None:
         if "fanout" not in opts.skip:
             for n in clients:
                 for rate in rates:
-                    for kind in opts.servers:
+                    rounds = max(opts.rounds, 1) if (n, rate) == TARGET else 1
+                    for kind, number in ((k, i + 1) for i in range(rounds) for k in opts.servers):
                         r = run_fanout(kind, data, cookies, n, rate, seconds)
+                        r.round = number
                         s = r.summary()
-                        print(f"  {kind:10} N={n:5} R={rate:g}: p50 {fmt(s['p50_ms'])} p95 {fmt(s['p95_ms'])} "
-                              f"p99 {fmt(s['p99_ms'])} ms, lost {r.lost}, dup {r.duplicated}, server CPU "
+                        print(f"  {kind:10} N={n:5} R={rate:g} round {number}: p50 {fmt(s['p50_ms'])} "
+                              f"p95 {fmt(s['p95_ms'])} p99 {fmt(s['p99_ms'])} ms, lost {r.lost}, "
+                              f"dup {r.duplicated}, server CPU "
                               f"{r.server_cpu_percent:.0f} %, driver CPU {r.driver_cpu_percent:.0f} %, other CPU "
                               f"{r.others_cpu_percent:.0f} %, connect {r.connect_seconds:.1f} s", flush=True)
                         results.append(r)
@@ -926,14 +936,9 @@ def main() -> None:
     print(f"\nFan-out ({seconds:g} s per run, fresh server per run, latency = post sent -> frame read by each "
           "receiver):\n")
     print(fanout_table(results))
-    target = next((r for r in results if r.server == "atelier" and r.clients == 1000 and r.rate == 20), None)
-    base = next((r for r in results if r.server == "socketio" and r.clients == 1000 and r.rate == 20), None)
-    if target:
-        p95 = target.summary()["p95_ms"]
-        ratio = p95 / base.summary()["p95_ms"] if base and base.summary()["p95_ms"] else None
-        ok = p95 is not None and p95 <= 150 and target.lost == 0 and ratio is not None and ratio <= 1.5
-        print(f"\nTarget N=1000, R=20/s: p95 {fmt(p95)} ms (≤ 150), lost {target.lost} (0), "
-              f"{fmt(ratio, 2)}× the python-socketio floor (≤ 1.5): {'met' if ok else 'NOT met'}")
+    verdict = target_verdict(results)
+    if verdict:
+        print("\n" + verdict)
     if vote:
         print("\n" + voting_table([v for v in (vote, vote_visible) if v]))
         on_time = vote["people_done_within_window_plus_2s"] == vote["people"] and vote["ok"]
@@ -958,6 +963,25 @@ def main() -> None:
     broken += [v for v in (vote, vote_visible) if v and not (v["all_counted"] and v["budgets_held"])]
     if broken:
         sys.exit("deliveries lost or doubled, or dots miscounted: see above")
+
+
+def target_verdict(results: list[FanoutResult]) -> str | None:
+    """The target (issue 4) on the median round: p95 <= 150 ms, nothing lost in any round, p95 within 1.5x of the
+    bare python-socketio floor measured in the same round. One round of 10 s is one draw: on a shared machine
+    either server's p95 can double from one run to the next, so the servers alternate and the median is kept."""
+    ours = {r.round: r for r in results if r.server == "atelier" and (r.clients, r.rate) == TARGET}
+    floors = {r.round: r for r in results if r.server == "socketio" and (r.clients, r.rate) == TARGET}
+    if not ours:
+        return None
+    ratios = [ours[k].summary()["p95_ms"] / floors[k].summary()["p95_ms"] for k in sorted(ours)
+              if k in floors and ours[k].summary()["p95_ms"] and floors[k].summary()["p95_ms"]]
+    p95 = statistics.median(r.summary()["p95_ms"] or float("inf") for r in ours.values())
+    ratio = statistics.median(ratios) if ratios else None
+    lost = sum(r.lost + r.duplicated for r in ours.values())
+    ok = p95 <= 150 and lost == 0 and ratio is not None and ratio <= 1.5
+    return (f"Target N=1000, R=20/s, median of {len(ours)} round(s): p95 {fmt(p95)} ms (≤ 150), lost or doubled "
+            f"{lost} (0), {fmt(ratio, 2)}× the python-socketio floor (≤ 1.5; per round: "
+            f"{', '.join(fmt(x, 2) for x in ratios)}): {'met' if ok else 'NOT met'}")
 
 
 def summary_line(v: dict) -> str:

@@ -406,14 +406,10 @@ class _Queued:
         self.done, self.result, self.error = False, None, None
 
 
-def run_change(board_id: int, participant_id: int, client_id: str | None, change, *, batchable: bool = False,
-               at_once=None) -> dict:
+def run_change(board_id: int, participant_id: int, client_id: str | None, change, *, batchable: bool = False) -> dict:
     """Apply ``change(board, participant) -> ack`` once per client-made id, under the board lock.
 
     A resend with the same ``client_id`` returns the stored ack and applies nothing.
-
-    ``at_once(account) -> ack or None``, on PostgreSQL, is tried first when the board's turn comes: the same
-    change without the lock, for its common case (see ``statements.py``); None sends it to the locked path.
 
     ``batchable`` changes (every check before the first write, so a refusal writes nothing) queue per board:
     whoever gets the board's turn applies every change waiting at that moment in one transaction — one
@@ -427,13 +423,6 @@ def run_change(board_id: int, participant_id: int, client_id: str | None, change
         if item.error is not None:
             raise item.error
         return item.result
-    if at_once is not None and db.engine.dialect.name == "postgresql":
-        db.session.rollback()
-        with _boards.hold(board_id):
-            ack = at_once(account)
-            if ack is not None:
-                return ack
-            return _run_single(board_id, participant_id, client_id, change, account)
     if client_id:
         stored = db.session.scalar(select(ClientChange.result).where(ClientChange.participant_id == participant_id,
                                                                      ClientChange.client_id == client_id))
@@ -770,6 +759,21 @@ def participant_view(participant: Participant, board: Board, for_facilitator: bo
 def post_idea(board_id: int, participant_id: int, *, column_id: int, text: str, client_id: str | None = None) -> dict:
     """Post an idea (≤ 500 characters) to a column, within the per-person cap, during the brainstorm."""
     text = (text or "").strip()
+    change = _post_change(column_id, text)
+    if db.engine.dialect.name != "postgresql":
+        return run_change(board_id, participant_id, client_id, change)
+    # PostgreSQL: the posts waiting for the board's turn in this process go together, in two statements
+    # (statements.py); whatever those cannot take as it stands goes on to the locked path (``change``).
+    item = _Post(participant_id, column_id, text, client_id, _session_account.get(), change)
+    db.session.rollback()  # give the connection back before queueing
+    _boards.combine(board_id, item, lambda items: _post_together(board_id, items), group="posts")
+    if item.error is not None:
+        raise item.error
+    return item.result
+
+
+def _post_change(column_id, text: str):
+    """``post_idea``'s rules, under the board lock (``run_change``)."""
 
     def change(board, participant):
         _in_phase(board, participant, Phase.brainstorm)
@@ -790,74 +794,123 @@ def post_idea(board_id: int, participant_id: int, *, column_id: int, text: str, 
         _announce_idea(board, idea, "idea_posted", reactions={})  # a new idea has no reactions yet
         return {"idea_id": idea.id, "status": status.value}
 
-    return run_change(board_id, participant_id, client_id, change, at_once=lambda account: _post_at_once(
-        board_id, participant_id, column_id, text, client_id, account))
+    return change
 
 
-def _post_at_once(board_id: int, participant_id: int, column_id, text: str, client_id: str | None,
-                  account: tuple[int, int] | None) -> dict | None:
-    """``post_idea`` in two statements and no lock (``statements.py``) when it succeeds as it stands: the same
-    rules, the same events and ack. None, with nothing written, for anything else."""
-    if not all(isinstance(i, int) and 0 < i <= MAX_ID for i in (board_id, participant_id, column_id)):
-        return None
+class _Post:
+    """A post waiting for this process's next posts of its board (PostgreSQL)."""
+
+    __slots__ = ("participant_id", "column_id", "text", "client_id", "account", "change", "done", "result", "error")
+
+    def __init__(self, participant_id: int, column_id, text: str, client_id: str | None,
+                 account: tuple[int, int] | None, change):
+        self.participant_id, self.column_id, self.text, self.client_id = participant_id, column_id, text, client_id
+        self.account, self.change = account, change
+        self.done, self.result, self.error = False, None, None
+
+
+def _post_together(board_id: int, items: list[_Post]) -> None:
+    """Post ``items`` in two statements; each one those leave goes on to the locked path, in arrival order."""
+    try:
+        alone = _post_in_two_statements(board_id, items)
+    except Exception:  # nothing was stored (the write is one statement): every post goes the locked path
+        log.exception("%d posts on board %s failed together: posting them one by one", len(items), board_id)
+        alone = [item for item in items if not item.done]
+    for item in sorted(alone, key=items.index):
+        try:
+            item.result = _run_single(board_id, item.participant_id, item.client_id, item.change, item.account)
+        except Exception as err:  # noqa: BLE001 — handed to the waiter, who answers it like any error
+            item.error = err
+        item.done = True
+
+
+def _post_in_two_statements(board_id: int, items: list[_Post]) -> list[_Post]:
+    """Store every post of ``items`` that succeeds as things stand (``statements.py``), with the same events and
+    ack as the locked path; return the others, for which nothing was written."""
+    valid = [i for i in items if all(isinstance(n, int) and 0 < n <= MAX_ID
+                                     for n in (board_id, i.participant_id, i.column_id))]
+    alone = [i for i in items if i not in valid]  # the locked path refuses them with the right error
+    if not valid:
+        return alone
     with db.engine.connect() as connection:
         connection.execution_options(isolation_level="AUTOCOMMIT")
-        row = statements.facts(connection, board_id, participant_id, column_id, client_id)
-        if row is None:
-            return None
-        if row.stored is not None:
-            return {**json.loads(row.stored), "replayed": True}
-        if not _may_post_at_once(row, board_id, text, account):
-            return None
-        facilitator = row.is_facilitator
-        status = IdeaStatus.pending if row.moderation == Moderation.approve.name and not facilitator \
-            else IdeaStatus.visible
+        rows = statements.facts(connection, board_id, [(i.participant_id, i.column_id, i.client_id) for i in valid])
+        if not rows:  # no such board
+            return items
+        first = rows[0]
+        board = SimpleNamespace(id=board_id, seq=first.seq, phase=Phase[first.phase], anonymous=first.anonymous,
+                                hide_ideas=first.hide_ideas, hide_votes=first.hide_votes)
+        accepted, ideas, changes, accounts = [], [], [], set()
+        last_keys, added, seen = {}, {}, set()
         try:
-            sort_key = key_between(row.last_key, None)
-        except ValueError:  # the column needs rebalancing: the locked path says so
-            return None
-        board = SimpleNamespace(id=board_id, seq=row.seq, phase=Phase[row.phase], anonymous=row.anonymous,
-                                hide_ideas=row.hide_ideas, hide_votes=row.hide_votes)
-        author = SimpleNamespace(id=participant_id, user_id=row.user_id, guest_name=row.guest_name,
-                                 is_facilitator=facilitator,
-                                 user=SimpleNamespace(public_name=row.display_name) if row.user_id else None)
-        idea = SimpleNamespace(id=row.idea_id, board_id=board_id, column_id=column_id, participant_id=participant_id,
-                               cluster_id=None, text=text, sort_key=sort_key, status=status, hidden_reason="",
-                               votes=0, version=1, participant=author)
-        try:
-            _announce_idea(board, idea, "idea_posted", reactions={})
+            for item, row in zip(valid, rows, strict=True):
+                if row.stored is not None:  # a resend: the stored ack, nothing applied
+                    item.result, item.done = {**json.loads(row.stored), "replayed": True}, True
+                    continue
+                if (item.client_id and (item.participant_id, item.client_id) in seen) \
+                        or not _may_post_at_once(row, board_id, item, added.get(item.participant_id, 0)):
+                    alone.append(item)  # the same change twice (it replays after), or a case for the locked path
+                    continue
+                try:
+                    sort_key = key_between(last_keys.get(item.column_id, row.last_key), None)
+                except ValueError:  # the column needs rebalancing: the locked path says so
+                    alone.append(item)
+                    continue
+                facilitator = row.is_facilitator
+                status = IdeaStatus.pending if row.moderation == Moderation.approve.name and not facilitator \
+                    else IdeaStatus.visible
+                author = SimpleNamespace(id=item.participant_id, user_id=row.user_id, guest_name=row.guest_name,
+                                         is_facilitator=facilitator,
+                                         user=SimpleNamespace(public_name=row.display_name) if row.user_id else None)
+                idea = SimpleNamespace(id=row.idea_id, column_id=item.column_id, participant_id=item.participant_id,
+                                       cluster_id=None, text=item.text, sort_key=sort_key, status=status,
+                                       hidden_reason="", votes=0, version=1, participant=author)
+                _announce_idea(board, idea, "idea_posted", reactions={})
+                ack = {"ok": True, "seq": board.seq, "idea_id": idea.id, "status": status.value}
+                last_keys[item.column_id] = sort_key
+                added[item.participant_id] = added.get(item.participant_id, 0) + 1
+                ideas.append(idea.__dict__)
+                if item.client_id:
+                    seen.add((item.participant_id, item.client_id))
+                    changes.append((item.participant_id, item.client_id, json.dumps(ack, ensure_ascii=False)))
+                if item.account is not None:
+                    accounts.add(tuple(item.account))
+                accepted.append((item, ack))
             events = _pending()
         finally:
             db.session.info["board_events"] = []
-        ack = {"ok": True, "seq": board.seq, "idea_id": idea.id, "status": status.value}
+        if not accepted:
+            return alone
         try:
-            stored = statements.write(connection, board_id=board_id, seq=row.seq, account=account,
-                                      idea=idea.__dict__, events=events, client_id=client_id,
-                                      result=json.dumps(ack, ensure_ascii=False), now=utcnow())
-        except IntegrityError:  # the same client id from elsewhere at this moment: the locked path replays it
-            return None
-    if not stored:
-        return None
+            stored = statements.write(connection, board_id=board_id, seq=first.seq, accounts=sorted(accounts),
+                                      ideas=ideas, events=events, changes=changes, now=utcnow())
+        except IntegrityError:  # e.g. the same client id from another process at this moment: nothing stored
+            stored = False
+    if not stored:  # the board changed since the read (another process), or an account no longer holds
+        return alone + [item for item, _ack in accepted]
+    for item, ack in accepted:
+        item.result, item.done = ack, True
     _broadcast(board_id, events)
-    return ack
+    return alone
 
 
-def _may_post_at_once(row, board_id: int, text: str, account: tuple[int, int] | None) -> bool:
-    """Every rule of ``post_idea`` (and of ``_participant``, ``_session_holds``) holds on ``row``."""
+def _may_post_at_once(row, board_id: int, item: _Post, added: int) -> bool:
+    """Every rule of ``post_idea`` (and of ``_participant``, ``_session_holds``) holds on ``row``, ``added`` ideas
+    of this participant being posted before this one in the same statement."""
     if row.participant_board_id != board_id or not row.present:
         return False
     if row.user_id is None:
-        if account is not None:
+        if item.account is not None:
             return False
     elif not row.not_deleted or row.may_facilitate != row.is_facilitator \
-            or (account is not None and (row.user_id, row.session_version) != tuple(account)):
+            or (item.account is not None and (row.user_id, row.session_version) != tuple(item.account)):
         return False  # a deleted account, a role to store first, a revoked session
     phase, facilitator = Phase[row.phase], row.is_facilitator
     if phase is Phase.closed or (row.locked and not facilitator) or (phase is not Phase.brainstorm and not facilitator):
         return False
-    if not (1 <= len(text) <= IDEA_MAX and row.column_found):
+    if not (1 <= len(item.text) <= IDEA_MAX and row.column_found):
         return False
-    return not row.idea_cap or facilitator or row.mine < row.idea_cap
+    return not row.idea_cap or facilitator or row.mine + added < row.idea_cap
 
 
 def edit_idea(board_id: int, participant_id: int, *, idea_id: int, text: str, version: int | None = None,

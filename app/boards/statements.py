@@ -1,21 +1,20 @@
-"""The common idea post in two SQL statements on PostgreSQL, outside any transaction (``service.post_idea``).
+"""Ideas posted in two SQL statements on PostgreSQL, outside any transaction (``service.post_idea``).
 
 A post under the board's row lock takes about a dozen round trips to the database (BEGIN, the lock, the
-participant, the column, the last sort key, the inserts, the events, COMMIT). Under gevent each one waits its
-turn behind every greenlet ready at that moment, and on a board with a thousand people those are the writers
-of the previous idea's broadcast: the post, not the fan-out, becomes the queue. Here it takes two:
+participant, the column, the last sort key, the inserts, the events, COMMIT). Here the posts waiting for a
+board's turn in this process take two, together:
 
-1. ``facts``: one read of everything the rules look at (the board's settings and ``seq``, the participant,
-   their account and role, the column, the column's last sort key, their idea count when capped, a stored
-   result for this client id) and the new idea's id, taken from its sequence.
-2. ``write``: one statement that moves the board's ``seq`` on only if it still is the one read in 1
-   (a conditional update: PostgreSQL re-reads the row once any concurrent writer commits), and only then
-   inserts the idea, its events and the client id's result. Every change of a board moves its ``seq`` under
-   the same row, so an unchanged ``seq`` means nothing the rules read in 1 has changed since.
+1. ``facts``: one read of everything the rules look at, for each post: the board's settings and ``seq``, the
+   participant, their account and role, the column, the column's last sort key, their idea count when capped, a
+   stored result for the client id; and each new idea's id, taken from its sequence.
+2. ``write``: one statement that moves the board's ``seq`` on only if it still is the one read in 1 (a
+   conditional update: PostgreSQL reads the row again once a concurrent writer commits), and the accounts still
+   hold; only then does it insert the ideas, their events and the client ids' results. Every change of a board
+   moves its ``seq`` under that same row, so an unchanged ``seq`` means nothing the rules read has changed since.
 
-Each statement is its own transaction (autocommit): there is no BEGIN or COMMIT round trip. Anything else
-than a plain success (a refusal, a role to store, a ``seq`` that moved, a unique constraint met) writes
-nothing here and goes to the locked path, which decides and explains. SQLite has no data-modifying ``WITH``.
+Each statement is its own transaction (autocommit): no BEGIN or COMMIT round trip. Whatever is not a plain
+success (a refusal, a role to store, a ``seq`` that moved, a unique constraint met) writes nothing here and goes
+to the locked path, which decides and explains. SQLite has no data-modifying ``WITH``.
 """
 
 from sqlalchemy import text
@@ -24,72 +23,88 @@ from ..catalog.models import Role
 from .models import Audience, IdeaStatus
 
 _FACTS = text("""
-SELECT b.seq, b.phase, b.locked, b.anonymous, b.hide_ideas, b.hide_votes, b.moderation, b.idea_cap,
+WITH input AS (
+  SELECT * FROM unnest(CAST(:participant_ids AS integer[]), CAST(:column_ids AS integer[]),
+                       CAST(:client_ids AS varchar[])) WITH ORDINALITY AS i(participant_id, column_id, client_id, ord)
+)
+SELECT i.ord, b.seq, b.phase, b.locked, b.anonymous, b.hide_ideas, b.hide_votes, b.moderation, b.idea_cap,
        p.board_id AS participant_board_id, p.removed_at IS NULL AS present, p.is_facilitator, p.user_id,
        p.guest_name, u.display_name, u.session_version, u.deleted_at IS NULL AS not_deleted,
        u.is_admin OR EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id
                              AND m.organisation_id = b.organisation_id AND m.role = :facilitator) AS may_facilitate,
-       EXISTS (SELECT 1 FROM board_columns c WHERE c.id = :column_id AND c.board_id = b.id) AS column_found,
-       (SELECT max(i.sort_key) FROM ideas i WHERE i.board_id = b.id AND i.column_id = :column_id) AS last_key,
+       EXISTS (SELECT 1 FROM board_columns c WHERE c.id = i.column_id AND c.board_id = b.id) AS column_found,
+       (SELECT max(x.sort_key) FROM ideas x WHERE x.board_id = b.id AND x.column_id = i.column_id) AS last_key,
        CASE WHEN b.idea_cap IS NOT NULL THEN
-         (SELECT count(*) FROM ideas i WHERE i.participant_id = :participant_id AND i.status <> :withdrawn)
+         (SELECT count(*) FROM ideas x WHERE x.participant_id = i.participant_id AND x.status <> :withdrawn)
        END AS mine,
        r.result AS stored,
        CASE WHEN r.result IS NULL THEN nextval(pg_get_serial_sequence('ideas', 'id')) END AS idea_id
-FROM boards b
-LEFT JOIN board_participants p ON p.id = :participant_id
+FROM input i
+CROSS JOIN boards b
+LEFT JOIN board_participants p ON p.id = i.participant_id
 LEFT JOIN users u ON u.id = p.user_id
-LEFT JOIN board_client_changes r ON r.participant_id = :participant_id AND r.client_id = :client_id
+LEFT JOIN board_client_changes r ON r.participant_id = i.participant_id AND r.client_id = i.client_id
 WHERE b.id = :board_id
+ORDER BY i.ord
 """).bindparams(facilitator=Role.facilitator.name, withdrawn=IdeaStatus.withdrawn.name)
 
 _WRITE = text("""
 WITH board AS (
   UPDATE boards SET seq = :new_seq
   WHERE id = :board_id AND seq = :seq
-    AND (CAST(:user_id AS integer) IS NULL OR EXISTS (
-      SELECT 1 FROM users u WHERE u.id = :user_id AND u.session_version = :session_version
-                              AND u.deleted_at IS NULL))
+    AND NOT EXISTS (
+      SELECT 1 FROM unnest(CAST(:user_ids AS integer[]), CAST(:session_versions AS integer[])) AS a(user_id, version)
+      WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = a.user_id AND u.session_version = a.version
+                                                AND u.deleted_at IS NULL))
   RETURNING id
 ), idea AS (
   INSERT INTO ideas (id, board_id, column_id, participant_id, cluster_id, text, sort_key, status, hidden_reason,
                      votes, version, created_at, updated_at)
-  SELECT :idea_id, board.id, :column_id, :participant_id, NULL, :text, :sort_key, :status, '', 0, 1, :now, :now
-  FROM board
+  SELECT n.id, board.id, n.column_id, n.participant_id, NULL, n.text, n.sort_key, n.status, '', 0, 1, :now, :now
+  FROM board CROSS JOIN unnest(CAST(:idea_ids AS integer[]), CAST(:column_ids AS integer[]),
+                               CAST(:participant_ids AS integer[]), CAST(:texts AS text[]),
+                               CAST(:sort_keys AS varchar[]), CAST(:statuses AS varchar[]))
+                        AS n(id, column_id, participant_id, text, sort_key, status)
   RETURNING id
 ), events AS (
   INSERT INTO board_events (board_id, seq, name, audience, participant_id, payload, created_at)
-  SELECT :board_id, e.seq, e.name, e.audience, e.participant_id, e.payload, :now
-  FROM idea CROSS JOIN unnest(CAST(:seqs AS integer[]), CAST(:names AS varchar[]), CAST(:audiences AS varchar[]),
-                              CAST(:participant_ids AS integer[]), CAST(:payloads AS text[]))
-                       AS e(seq, name, audience, participant_id, payload)
+  SELECT board.id, e.seq, e.name, e.audience, e.participant_id, e.payload, :now
+  FROM board CROSS JOIN unnest(CAST(:seqs AS integer[]), CAST(:names AS varchar[]), CAST(:audiences AS varchar[]),
+                               CAST(:event_participant_ids AS integer[]), CAST(:payloads AS text[]))
+                        AS e(seq, name, audience, participant_id, payload)
 ), change AS (
   INSERT INTO board_client_changes (participant_id, client_id, result, created_at)
-  SELECT :participant_id, CAST(:client_id AS varchar), :result, :now FROM idea
-  WHERE CAST(:client_id AS varchar) IS NOT NULL
+  SELECT c.participant_id, c.client_id, c.result, :now
+  FROM board CROSS JOIN unnest(CAST(:change_participant_ids AS integer[]), CAST(:client_ids AS varchar[]),
+                               CAST(:results AS text[])) AS c(participant_id, client_id, result)
 )
-SELECT id FROM idea
+SELECT count(*) FROM idea
 """)
 
 
-def facts(connection, board_id: int, participant_id: int, column_id: int, client_id: str | None):
-    """What ``post_idea``'s rules read, in one statement without a lock; None when the board does not exist."""
-    return connection.execute(_FACTS, {"board_id": board_id, "participant_id": participant_id,
-                                       "column_id": column_id, "client_id": client_id}).one_or_none()
+def facts(connection, board_id: int, posts: list[tuple[int, int, str | None]]) -> list:
+    """What ``post_idea``'s rules read for each (participant id, column id, client id), in order, in one statement
+    without a lock; an empty list when the board does not exist."""
+    return connection.execute(_FACTS, {
+        "board_id": board_id, "participant_ids": [p[0] for p in posts], "column_ids": [p[1] for p in posts],
+        "client_ids": [p[2] for p in posts]}).all()
 
 
-def write(connection, *, board_id: int, seq: int, account: tuple[int, int] | None, idea: dict, events: list[dict],
-          client_id: str | None, result: str, now) -> bool:
-    """Store the idea, its events and its result if the board's ``seq`` is still ``seq`` (and ``account``, when
-    given, still holds); False, and nothing written, otherwise."""
-    row = connection.execute(_WRITE, {
+def write(connection, *, board_id: int, seq: int, accounts: list[tuple[int, int]], ideas: list[dict],
+          events: list[dict], changes: list[tuple[int, str, str]], now) -> bool:
+    """Store ``ideas``, their ``events`` and the client ids' results (``changes``: participant id, client id, ack)
+    if the board's ``seq`` is still ``seq`` and every one of ``accounts`` (user id, session version) still holds;
+    False, and nothing written, otherwise."""
+    stored = connection.execute(_WRITE, {
         "board_id": board_id, "seq": seq, "new_seq": events[-1]["seq"],
-        "user_id": account[0] if account else None, "session_version": account[1] if account else None,
-        "idea_id": idea["id"], "column_id": idea["column_id"], "participant_id": idea["participant_id"],
-        "text": idea["text"], "sort_key": idea["sort_key"], "status": idea["status"].name,
+        "user_ids": [a[0] for a in accounts], "session_versions": [a[1] for a in accounts],
+        "idea_ids": [i["id"] for i in ideas], "column_ids": [i["column_id"] for i in ideas],
+        "participant_ids": [i["participant_id"] for i in ideas], "texts": [i["text"] for i in ideas],
+        "sort_keys": [i["sort_key"] for i in ideas], "statuses": [i["status"].name for i in ideas],
         "seqs": [e["seq"] for e in events], "names": [e["name"] for e in events],
         "audiences": [Audience(e["audience"]).name for e in events],
-        "participant_ids": [e["participant_id"] for e in events], "payloads": [e["payload"] for e in events],
-        "client_id": client_id, "result": result, "now": now,
-    }).one_or_none()
-    return row is not None
+        "event_participant_ids": [e["participant_id"] for e in events], "payloads": [e["payload"] for e in events],
+        "change_participant_ids": [c[0] for c in changes], "client_ids": [c[1] for c in changes],
+        "results": [c[2] for c in changes], "now": now,
+    }).scalar()
+    return stored == len(ideas)

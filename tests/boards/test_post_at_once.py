@@ -1,9 +1,10 @@
-"""An idea posted in two statements on PostgreSQL (app/boards/statements.py), beside the locked path.
+"""Ideas posted in two statements on PostgreSQL (app/boards/statements.py), beside the locked path.
 
 The events and acks of a post are written out in full here, for each board setting that changes them: the same
 test runs on SQLite, where every post takes the locked path, and on PostgreSQL, where it takes the two
 statements; both must give exactly these. Then what only the two statements have: their count, no transaction
-round trip, and the board's ``seq`` deciding when something changed between the read and the write.
+round trip, the board's ``seq`` deciding when something changed between the read and the write, and the posts
+waiting for a board's turn going together.
 """
 
 import threading
@@ -12,14 +13,16 @@ import time
 import pytest
 from sqlalchemy import func, select, text
 
+from app import signals
 from app.boards import service
 from app.boards.models import Board, BoardEvent, Idea, Participant
 from app.boards.sortkey import key_between
 from app.catalog.models import Membership
+from app.errors import InvalidInput
 from app.extensions import db
 from tests.queries import recorded_statements
 
-from .helpers import events, last_seq, post, set_phase, set_settings
+from .helpers import events, last_seq, make_world, post, set_phase, set_settings
 
 
 @pytest.fixture
@@ -100,7 +103,8 @@ def test_a_post_gives_the_same_events_and_ack_on_both_paths(backend, brainstorm,
                                 client_id="idée-1")
     if backend == "postgresql":  # the read, then the conditional write: no BEGIN, no COMMIT, nothing else
         assert len(statements) == 2, statements
-        assert statements[0].lstrip().startswith("SELECT") and "UPDATE boards" in statements[1]
+        assert "UPDATE" not in statements[0] and "INSERT" not in statements[0]
+        assert "UPDATE boards SET seq" in statements[1]
     evs = events(world.board_id, after=seq)
     assert normalised(evs, ack["idea_id"], author) == expected(scenario, world.columns[1])
     assert [e["seq"] for e in evs] == list(range(seq + 1, seq + 1 + len(evs)))
@@ -218,8 +222,9 @@ def test_a_lock_released_without_a_change_lets_the_post_through(pg, app, brainst
 
 
 def test_posts_racing_outside_the_process_queue_are_numbered_without_gap(pg, app, brainstorm):
-    """Posts from 12 threads that skip this process's per-board queue (as other server processes would): every
-    idea is stored once, the events are numbered 1..n with no gap, and the sort keys of the column stay unique."""
+    """Posts from 12 threads that skip this process's per-board queue (as other server processes would): a post
+    whose read was overtaken writes nothing and goes the whole way again; every idea is stored once, the events
+    are numbered 1..n with no gap, and the sort keys of the column stay unique."""
     world = brainstorm
     people = [world.cit] + [service.join(world.board, None, guest_name=f"Invité {n}", by_code=True).id
                             for n in range(11)]
@@ -231,12 +236,12 @@ def test_posts_racing_outside_the_process_queue_are_numbered_without_gap(pg, app
             try:
                 barrier.wait(timeout=30)
                 for n in range(5):
-                    ack = service._post_at_once(world.board_id, participant_id, world.columns[0], f"Idée {n}",
-                                                f"course-{n}", None)
-                    if ack is None:  # the seq moved under it: the whole path, as a post would go on
-                        ack = service.post_idea(world.board_id, participant_id, column_id=world.columns[0],
-                                                text=f"Idée {n}", client_id=f"course-{n}")
-                    acks.append(ack)
+                    item = service._Post(participant_id, world.columns[0], f"Idée {n}", f"course-{n}", None, None)
+                    if service._post_in_two_statements(world.board_id, [item]):  # overtaken: the whole way
+                        acks.append(service.post_idea(world.board_id, participant_id, column_id=world.columns[0],
+                                                      text=f"Idée {n}", client_id=f"course-{n}"))
+                    else:
+                        acks.append(item.result)
             except Exception as err:  # noqa: BLE001 - asserted below
                 errors.append(err)
             finally:
@@ -257,3 +262,144 @@ def test_posts_racing_outside_the_process_queue_are_numbered_without_gap(pg, app
     assert len(keys) == len(acks) == len(set(keys))
     assert db.session.scalar(select(func.count(BoardEvent.id)).where(BoardEvent.name == "idea_posted")) \
         == 3 * len(acks)
+
+
+def _queued_posts(app, board_id: int, posts: list[dict]) -> tuple[list, list]:
+    """Start one thread per post while the board's turn is held, wait until all are queued, then let them go:
+    (outcomes in the order given, statements sent while they ran)."""
+    outcomes: list = [None] * len(posts)
+
+    def run(index, spec):
+        with app.app_context():
+            try:
+                outcomes[index] = service.post_idea(board_id, **spec)
+            except Exception as err:  # noqa: BLE001 - the outcome is checked by the test
+                outcomes[index] = err
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run, args=(i, spec)) for i, spec in enumerate(posts)]
+    with recorded_statements() as sent:
+        with service._boards.hold(board_id):
+            for thread in threads:
+                thread.start()
+                deadline = time.monotonic() + 30  # one at a time, so the queue keeps the order of the list
+                while service._boards.waiting(board_id, "posts") < threads.index(thread) + 1:
+                    assert time.monotonic() < deadline, "the posts did not all queue"
+                    time.sleep(0.005)
+        for thread in threads:
+            thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads)
+    return outcomes, sent
+
+
+def test_posts_waiting_for_the_board_go_together_in_two_statements(pg, app, brainstorm):
+    """Eight posts queued behind the board's turn: one read and one write for all of them, in arrival order
+    (seq and sort keys), each waiter with its own ack; then one broadcast of all their events."""
+    world = brainstorm
+    guests = [service.join(world.board, None, guest_name=f"Invité {n}", by_code=True).id for n in range(4)]
+    db.session.commit()
+    people = [world.cit, world.fac, *guests]
+    posts = [{"participant_id": people[n % len(people)], "column_id": world.columns[n % 2], "text": f"Idée {n}",
+              "client_id": f"ensemble-{n}"} for n in range(8)]
+    seq = last_seq(world.board_id)
+    broadcast = []
+    with signals.board_events.connected_to(lambda board_id, events: broadcast.append([e["seq"] for e in events])):
+        outcomes, sent = _queued_posts(app, world.board_id, posts)
+    assert all(isinstance(o, dict) and o["ok"] and "replayed" not in o for o in outcomes), outcomes
+    assert len(sent) == 2, sent
+    db.session.expire_all()
+    ideas = [db.session.get(Idea, o["idea_id"]) for o in outcomes]
+    assert [(i.participant_id, i.column_id, i.text) for i in ideas] == [
+        (p["participant_id"], p["column_id"], p["text"]) for p in posts]
+    for column in world.columns[:2]:
+        keys = [i.sort_key for i in ideas if i.column_id == column]
+        assert keys == sorted(keys) and len(set(keys)) == len(keys)
+    acks = [o["seq"] for o in outcomes]
+    assert acks == sorted(acks) and len(set(acks)) == len(acks)
+    stored = [e["seq"] for e in events(world.board_id, after=seq)]
+    assert stored == list(range(seq + 1, acks[-1] + 1))
+    assert broadcast == [stored]  # every event of the batch, once, in order
+    # Each ack is what its own resend gets back.
+    for spec, ack in zip(posts, outcomes, strict=True):
+        assert service.post_idea(world.board_id, **spec) == {**ack, "replayed": True}
+
+
+def test_a_batch_keeps_every_rule_of_each_post(pg, app, brainstorm):
+    """In one batch: the idea cap counts the posts before in the same batch, the same client id twice applies
+    once, and a post the rules refuse gets its own refusal while the others are stored."""
+    world = brainstorm
+    set_settings(world, idea_cap=2)
+    other = make_world()
+    posts = [
+        {"participant_id": world.cit, "column_id": world.columns[0], "text": "Une", "client_id": "a"},
+        {"participant_id": world.cit, "column_id": world.columns[0], "text": "Une", "client_id": "a"},  # resent
+        {"participant_id": world.cit, "column_id": world.columns[0], "text": "Deux", "client_id": "b"},
+        {"participant_id": world.cit, "column_id": world.columns[0], "text": "Trois", "client_id": "c"},  # cap
+        {"participant_id": world.cit, "column_id": other.columns[0], "text": "Ailleurs"},  # not this board's
+        {"participant_id": world.fac, "column_id": world.columns[0], "text": "   "},  # empty
+        {"participant_id": world.fac, "column_id": world.columns[0], "text": "Sans limite"},
+    ]
+    outcomes, _sent = _queued_posts(app, world.board_id, posts)
+    first, again, second, capped, elsewhere, empty, facilitator = outcomes
+    assert first["ok"] and again == {**first, "replayed": True}
+    assert second["ok"] and second["idea_id"] != first["idea_id"]
+    assert isinstance(capped, service.IdeaCapReached)
+    assert isinstance(elsewhere, service.UnknownColumn)
+    assert isinstance(empty, InvalidInput) and empty.code == "idea_length"
+    assert facilitator["ok"]
+    db.session.expire_all()
+    assert sorted(db.session.scalars(select(Idea.text).where(Idea.board_id == world.board_id))) == [
+        "Deux", "Sans limite", "Une"]
+    stored = [e["seq"] for e in events(world.board_id)]
+    assert stored == list(range(1, len(stored) + 1))
+
+
+def test_a_batch_whose_read_was_overtaken_goes_the_locked_path_one_by_one(pg, app, brainstorm):
+    """The board's row locked by another transaction while a batch's write waits; that transaction locks the
+    board: every post of the batch is refused by the locked path, and nothing of the batch is stored."""
+    world = brainstorm
+    seq = last_seq(world.board_id)
+    posts = [{"participant_id": world.cit, "column_id": world.columns[0], "text": f"Idée {n}"} for n in range(3)]
+    with db.engine.connect() as other:
+        other.execute(text("SELECT id FROM boards WHERE id = :id FOR UPDATE"), {"id": world.board_id})
+        outcomes: list = [None] * len(posts)
+
+        def run():
+            with app.app_context():
+                try:
+                    with service._boards.hold(world.board_id):
+                        for index, spec in enumerate(posts):
+                            threading.Thread(target=one, args=(index, spec)).start()
+                        deadline = time.monotonic() + 30
+                        while service._boards.waiting(world.board_id, "posts") < len(posts):
+                            assert time.monotonic() < deadline
+                            time.sleep(0.005)
+                finally:
+                    db.session.remove()
+
+        def one(index, spec):
+            with app.app_context():
+                try:
+                    outcomes[index] = service.post_idea(world.board_id, **spec)
+                except Exception as err:  # noqa: BLE001 - asserted below
+                    outcomes[index] = err
+                finally:
+                    db.session.remove()
+
+        opener = threading.Thread(target=run)
+        opener.start()
+        opener.join(timeout=30)
+        _waiting_on_a_lock()
+        other.execute(text("UPDATE boards SET locked = true, seq = seq + 1 WHERE id = :id"), {"id": world.board_id})
+        other.execute(text("INSERT INTO board_events (board_id, seq, name, audience, participant_id, payload, "
+                           "created_at) VALUES (:id, :seq, 'settings_changed', 'everyone', NULL, "
+                           "'{\"locked\": true}', now())"), {"id": world.board_id, "seq": seq + 1})
+        other.commit()
+    deadline = time.monotonic() + 30
+    while any(o is None for o in outcomes):
+        assert time.monotonic() < deadline, outcomes
+        time.sleep(0.01)
+    assert all(isinstance(o, service.BoardLocked) for o in outcomes), outcomes
+    assert db.session.scalar(select(func.count(Idea.id))) == 0
+    assert [e["name"] for e in events(world.board_id, after=seq)] == ["settings_changed"]
