@@ -24,7 +24,7 @@ receive the same events with the same payloads.
    rules, while the poster posts more; each view must equal the database; time to resync is measured.
 
 Targets (issue 4): N = 1,000, R = 20/s: p95 <= 150 ms, zero loss, p95 within 1.5x of the bare python-socketio
-floor measured in the same run. At that point the servers are measured in alternated rounds (``--rounds``, 3) and
+floor measured in the same run. At that point the servers are measured in alternated rounds (``--rounds``, 5) and
 the verdict is the median round's: one 10-s draw of either server's p95 can double on a shared machine.
 Run from the repository root: `make bench`, or
 `.venv/bin/python bench/fanout.py [--quick]`.
@@ -869,8 +869,8 @@ def main() -> None:
     parser.add_argument("--servers", nargs="*", default=["socketio", "atelier", "websockets"])
     parser.add_argument("--crowd", type=int, help="people in the voting burst and the reconnect storm (1000)")
     parser.add_argument("--skip", nargs="*", default=[], choices=["fanout", "voting", "storm"])
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="alternated rounds of the servers at the target point, N = 1000 and R = 20/s (3)")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="alternated rounds of the servers at the target point, N = 1000 and R = 20/s (5)")
     opts = parser.parse_args()
     clients = opts.clients or ([50, 200] if opts.quick else [50, 200, 500, 1000])
     rates = opts.rates or [2, 20]

@@ -27,6 +27,10 @@ _buckets: dict[str, list[float]] = {}  # per-connection rate limit: [tokens, las
 # database) is the one that joined, and the service re-reads the participant under the board lock (removed,
 # role, board gone). Nothing about the board lives here.
 _joined: dict[str, dict[int, tuple[int, int | None]]] = {}
+# Per connection, the account its session cookie names, as (user id, session version), or None: read once at
+# connect (the cookie of a live connection is the one of its handshake and never changes); every change checks it
+# against the database in its own transaction.
+_accounts: dict[str, tuple[int, int] | None] = {}
 
 
 def _error(code: str, message) -> dict:
@@ -147,11 +151,13 @@ class BoardNamespace(Namespace):
         user = _user()
         if user is not None:
             join_room(user_room(user.id))
+        _accounts[request.sid] = session_account(session.get("_user_id"))
         return True
 
     def on_disconnect(self, reason=None):
         _buckets.pop(request.sid, None)
         _joined.pop(request.sid, None)
+        _accounts.pop(request.sid, None)
 
     def on_join_board(self, data=None, *extra):
         """Join a board's rooms; answer with the missed events since ``last_seq``, or a full snapshot."""
@@ -195,7 +201,8 @@ class BoardNamespace(Namespace):
             joined = _joined.get(request.sid, {}).get(board_id)
             # The account this connection's session names (no database read): the change checks it, with the
             # participant, under the board lock; a revoked session is refused there (``not_member``).
-            account = session_account(session.get("_user_id"))
+            account = _accounts[request.sid] if request.sid in _accounts \
+                else session_account(session.get("_user_id"))
             if joined is not None and joined[1] == (account[0] if account else None):
                 participant_id = joined[0]
             else:
