@@ -630,6 +630,30 @@ def test_sort_keys_fall_strictly_between_their_neighbours(positions):
     assert keys == sorted(keys)
 
 
+def test_appending_keeps_keys_short_however_many_ideas_a_column_gets():
+    """Every new idea goes to the end of its column: 100,000 of them stay ordered and at most 8 characters long.
+    (Counting up one character at a time, as keys once did, passed the column's 64 characters after ~2,000 ideas:
+    every later post in that column failed.)"""
+    key, keys = None, []
+    for _ in range(100_000):
+        key = key_between(key, None)
+        keys.append(key)
+    assert keys == sorted(keys) and len(set(keys)) == len(keys)
+    assert max(map(len, keys)) <= 8 and not any(k.endswith("0") for k in keys)
+
+
+@pytest.mark.parametrize("before", ["V", "z", "zzzzV", "zz5zz", "Vz", "z" * 57, "z" * 63])
+def test_appending_after_any_key_including_those_made_the_old_way(before):
+    key = key_between(before, None)
+    assert before < key and len(key) <= 64 and not key.endswith("0")
+    assert len(key) <= max(len(before), 1) + 7
+
+
+def test_a_column_at_the_length_limit_refuses_instead_of_overflowing():
+    with pytest.raises(ValueError):
+        key_between("z" * 64, None)
+
+
 # --- reactions -------------------------------------------------------------------------------------------
 
 def test_react_adds_and_removes_one_of_the_fixed_reactions(brainstorm):
