@@ -9,9 +9,10 @@ waiting for a board's turn going together.
 
 import threading
 import time
+from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 
 from app import signals
 from app.boards import service
@@ -162,6 +163,25 @@ def _waiting_on_a_lock(timeout: float = 20.0) -> None:
     raise AssertionError("the post never waited for the board's row")
 
 
+@contextmanager
+def _board_row_held(board_id: int):
+    """Another transaction holding the board's row lock; yields its connection (rolled back if not committed)."""
+    with db.engine.connect() as other:
+        other.execute(text("SELECT id FROM boards WHERE id = :id FOR UPDATE"), {"id": board_id})
+        yield other
+
+
+def _commit_a_change_by_hand(other, board_id: int, seq: int, values: dict, name: str, payload: str) -> None:
+    """What a change of the board commits (columns of the board, its ``seq`` moved, its event), written on the
+    connection that holds the row, so the lock stays held until now."""
+    boards = Board.__table__
+    other.execute(update(boards).where(boards.c.id == board_id).values(seq=boards.c.seq + 1, **values))
+    other.execute(text("INSERT INTO board_events (board_id, seq, name, audience, participant_id, payload, created_at) "
+                       "VALUES (:id, :seq, :name, 'everyone', NULL, :payload, now())"),
+                  {"id": board_id, "seq": seq + 1, "name": name, "payload": payload})
+    other.commit()
+
+
 def _post_in_a_thread(app, world, participant_id: int, outcome: dict) -> threading.Thread:
     def run():
         with app.app_context():
@@ -186,18 +206,12 @@ def test_a_change_committed_between_the_read_and_the_write_sends_the_post_to_the
     ``seq`` stores an event under the next number.)"""
     world = brainstorm
     seq = last_seq(world.board_id)
-    with db.engine.connect() as other:
-        other.execute(text("SELECT id FROM boards WHERE id = :id FOR UPDATE"), {"id": world.board_id})
+    with _board_row_held(world.board_id) as other:
         outcome: dict = {}
         thread = _post_in_a_thread(app, world, world.cit, outcome)
         _waiting_on_a_lock()
-        # What set_phase would commit, written by hand so the lock stays ours until now.
-        other.execute(text("UPDATE boards SET phase = 'grouping', seq = seq + 1 WHERE id = :id"),
-                      {"id": world.board_id})
-        other.execute(text("INSERT INTO board_events (board_id, seq, name, audience, participant_id, payload, "
-                           "created_at) VALUES (:id, :seq, 'phase_changed', 'everyone', NULL, "
-                           "'{\"phase\": \"grouping\"}', now())"), {"id": world.board_id, "seq": seq + 1})
-        other.commit()
+        _commit_a_change_by_hand(other, world.board_id, seq, {"phase": "grouping"}, "phase_changed",
+                                 '{"phase": "grouping"}')
     thread.join(timeout=30)
     assert isinstance(outcome.get("error"), service.WrongPhase), outcome
     assert db.session.scalar(select(func.count(Idea.id))) == 0
@@ -210,8 +224,7 @@ def test_a_lock_released_without_a_change_lets_the_post_through(pg, app, brainst
     """The same wait, ended by a transaction that changed nothing: the ``seq`` still holds, the post is stored."""
     world = brainstorm
     seq = last_seq(world.board_id)
-    with db.engine.connect() as other:
-        other.execute(text("SELECT id FROM boards WHERE id = :id FOR UPDATE"), {"id": world.board_id})
+    with _board_row_held(world.board_id) as other:
         outcome: dict = {}
         thread = _post_in_a_thread(app, world, world.cit, outcome)
         _waiting_on_a_lock()
@@ -361,8 +374,7 @@ def test_a_batch_whose_read_was_overtaken_goes_the_locked_path_one_by_one(pg, ap
     world = brainstorm
     seq = last_seq(world.board_id)
     posts = [{"participant_id": world.cit, "column_id": world.columns[0], "text": f"Idée {n}"} for n in range(3)]
-    with db.engine.connect() as other:
-        other.execute(text("SELECT id FROM boards WHERE id = :id FOR UPDATE"), {"id": world.board_id})
+    with _board_row_held(world.board_id) as other:
         outcomes: list = [None] * len(posts)
 
         def run():
@@ -391,11 +403,7 @@ def test_a_batch_whose_read_was_overtaken_goes_the_locked_path_one_by_one(pg, ap
         opener.start()
         opener.join(timeout=30)
         _waiting_on_a_lock()
-        other.execute(text("UPDATE boards SET locked = true, seq = seq + 1 WHERE id = :id"), {"id": world.board_id})
-        other.execute(text("INSERT INTO board_events (board_id, seq, name, audience, participant_id, payload, "
-                           "created_at) VALUES (:id, :seq, 'settings_changed', 'everyone', NULL, "
-                           "'{\"locked\": true}', now())"), {"id": world.board_id, "seq": seq + 1})
-        other.commit()
+        _commit_a_change_by_hand(other, world.board_id, seq, {"locked": True}, "settings_changed", '{"locked": true}')
     deadline = time.monotonic() + 30
     while any(o is None for o in outcomes):
         assert time.monotonic() < deadline, outcomes
