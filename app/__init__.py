@@ -20,7 +20,7 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     )
     load_config(app, config_name, overrides)
 
-    from . import database, i18n, security
+    from . import database, i18n, realtime, security
 
     db.init_app(app)
     database.configure_engines(app)
@@ -38,6 +38,7 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     login_manager.session_protection = "strong"
     login_manager.login_view = "accounts.login"
     login_manager.login_message = None
+    manager = realtime.client_manager(app.config.get("SOCKETIO_MESSAGE_QUEUE"), app.config["SOCKETIO_ASYNC_MODE"])
     socketio.init_app(
         app,
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],
@@ -45,7 +46,9 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
         cors_allowed_origins=[app.config["BASE_URL"].rstrip("/")],
         max_http_buffer_size=64 * 1024,
         manage_session=False,
+        **({"client_manager": manager} if manager is not None else {}),
     )
+    realtime.install(socketio.server)
 
     from . import models  # noqa: F401  (registers every model)
     from .accounts import bp as accounts_bp

@@ -1,6 +1,7 @@
 """The `make run` entry point (serve.py, gevent) as a real process: Socket.IO, jobs, mail, SQLite WAL."""
 
 import re
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -61,6 +62,33 @@ def test_socketio_connects_over_websocket_with_gevent(server):
     assert client.connected
     assert client.transport() == "websocket"
     client.disconnect()
+
+
+def test_websockets_are_accepted_without_compression(server):
+    """A browser offers permessage-deflate; Atelier answers without it, so one frame of an event serves every
+    connection of a room (app/realtime.py). simple-websocket alone would accept it."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as conn:
+        conn.sendall((
+            "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n"
+            f"Host: 127.0.0.1:{server.port}\r\nOrigin: {server.url}\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n").encode())
+        received = b""
+        while b"\r\n\r\n" not in received:
+            received += conn.recv(4096)
+        head, _, rest = received.partition(b"\r\n\r\n")
+        lines = head.decode().split("\r\n")
+        assert lines[0].startswith("HTTP/1.1 101"), lines
+        headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines[1:])}
+        assert headers["sec-websocket-accept"] == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        assert "sec-websocket-extensions" not in headers
+        while len(rest) < 2:
+            rest += conn.recv(4096)
+        assert rest[0] == 0x81  # FIN, text, RSV1 clear: the engine.io open packet, not compressed
+        while len(rest) < 3:
+            rest += conn.recv(4096)
+        assert rest[2:3] == b"0"  # engine.io "open"
 
 
 def test_socketio_refuses_another_origin(server):

@@ -1,0 +1,174 @@
+"""app/realtime.py: one frame per emit, written at once to every idle websocket, queued behind a busy writer.
+
+The gevent tests start tests/boards/delivery_server.py (python-socketio with Atelier's manager and websocket
+class, no app) and count, through ``app.realtime.counts``, how each recipient was served. That the app itself
+runs this way under serve.py is shown in tests/test_live_server.py (no compression is negotiated) and by every
+live test of the boards (restart, two processes through Redis, the browsers), which go through it.
+"""
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import socketio
+import websocket
+from wsproto.frame_protocol import FrameProtocol, Opcode
+
+from app.realtime import text_frame
+from tests.servers import ROOT, free_port, wait_for_port
+
+from .live import wait_until
+
+NS = "/d"
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 127, 65535, 65536, 70000])
+def test_text_frame_is_wsprotos_frame(size):
+    text = ("é" * size)[:size] if size % 2 else "a" * size
+    made = text_frame(text)
+    assert made == FrameProtocol(client=False, extensions=[]).send_data(text, fin=True)
+    reader = FrameProtocol(client=True, extensions=[])
+    reader.receive_bytes(made)
+    (frame,) = list(reader.received_frames())
+    assert (frame.opcode, frame.payload, frame.message_finished) == (Opcode.TEXT, text, True)
+
+
+@pytest.fixture(scope="module")
+def server():
+    port = free_port()
+    process = subprocess.Popen([sys.executable, str(Path(__file__).with_name("delivery_server.py")), str(port)],
+                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_for_port(port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(10)
+        process.stderr.close()
+
+
+class Receiver:
+    """python-socketio's client in the room, keeping the texts it receives in order."""
+
+    def __init__(self, url: str, transport: str = "websocket"):
+        self.texts: list[str] = []
+        self.client = socketio.Client(reconnection=False)
+        self.client.on("posted", self.texts.append, namespace=NS)
+        self.client.connect(url, namespaces=[NS], transports=[transport], wait_timeout=10)
+        assert self.client.call("join", namespace=NS, timeout=10) == {"ok": True}
+
+    def close(self) -> None:
+        self.client.disconnect()
+
+
+def close_all(*closes) -> None:
+    """python-socketio's client waits ~3 s for its websocket's close: close them all at once."""
+    threads = [threading.Thread(target=close) for close in closes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+
+def poster(url: str) -> socketio.Client:
+    client = socketio.Client(reconnection=False)
+    client.connect(url, namespaces=[NS], transports=["websocket"], wait_timeout=10)
+    return client
+
+
+def counts(client: socketio.Client) -> dict:
+    return client.call("counts", namespace=NS, timeout=10)
+
+
+def change(before: dict, after: dict) -> dict:
+    return {key: after.get(key, 0) - before.get(key, 0) for key in set(before) | set(after)
+            if after.get(key, 0) != before.get(key, 0)}
+
+
+def test_idle_websockets_are_written_at_once_in_order(server):
+    receivers = [Receiver(server) for _ in range(10)]
+    sender = poster(server)
+    try:
+        before = counts(sender)
+        for i in range(5):
+            assert sender.call("post", f"idée {i}", namespace=NS, timeout=10) == {"ok": True}
+        wait_until(lambda: all(len(r.texts) == 5 for r in receivers), 10, "not every receiver got 5 events")
+        served = change(before, counts(sender))
+        assert [r.texts for r in receivers] == [[f"idée {i}" for i in range(5)]] * 10
+        # 50 deliveries, all by the emitting greenlet; an engine.io ping landing in between may queue one.
+        assert served.get("written", 0) + served.get("queued", 0) == 50
+        assert served.get("written", 0) >= 45
+        assert "python-socketio" not in served
+    finally:
+        close_all(sender.disconnect, *(r.close for r in receivers))
+
+
+def test_polling_clients_are_served_the_python_socketio_way(server):
+    polling = Receiver(server, transport="polling")
+    sender = poster(server)
+    try:
+        before = counts(sender)
+        for i in range(3):
+            sender.call("post", f"sondage {i}", namespace=NS, timeout=10)
+        wait_until(lambda: len(polling.texts) == 3, 10, "the polling client did not get 3 events")
+        assert polling.texts == ["sondage 0", "sondage 1", "sondage 2"]
+        assert change(before, counts(sender)) == {"python-socketio": 3}
+    finally:
+        close_all(sender.disconnect, polling.close)
+
+
+class StalledReader:
+    """A raw Engine.IO websocket with a tiny receive buffer that reads nothing until told to."""
+
+    def __init__(self, url: str):
+        self.ws = websocket.WebSocket(sockopt=[(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)])
+        self.ws.connect(url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket",
+                        origin=url, timeout=10)
+        assert self.ws.recv().startswith("0{")  # engine.io open
+        self.ws.send(f"40{NS},")
+        assert self.ws.recv().startswith(f"40{NS},")  # socket.io connect
+        self.ws.send(f'42{NS},0["join"]')
+        assert self.ws.recv() == f'43{NS},0[{{"ok":true}}]'
+
+    def read_posts(self, count: int, timeout: float) -> list[str]:
+        texts, deadline = [], time.monotonic() + timeout
+        prefix = f'42{NS},["posted",'
+        while len(texts) < count and time.monotonic() < deadline:
+            message = self.ws.recv()
+            if message == "2":
+                self.ws.send("3")  # engine.io ping -> pong
+            elif message.startswith(prefix):
+                texts.append(json.loads(message[len(f"42{NS},"):])[1])
+        return texts
+
+    def close(self) -> None:
+        self.ws.close()
+
+
+def test_a_stalled_reader_gets_everything_in_order_and_holds_no_one_back(server):
+    """8 MB of events for a connection that reads nothing: the kernel takes what it can, the rest of a frame
+    and what follows wait in that connection's queue, and the other receiver is served meanwhile."""
+    stalled = StalledReader(server)
+    live = Receiver(server)
+    sender = poster(server)
+    count = 1000
+    texts = [f"{i:04d}:" + "x" * 8000 for i in range(count)]
+    try:
+        before = counts(sender)
+        for text in texts:
+            sender.call("post", text, namespace=NS, timeout=10)
+        wait_until(lambda: len(live.texts) == count, 30, "the live receiver was held back by the stalled one")
+        assert live.texts == texts
+        served = change(before, counts(sender))
+        assert served.get("rest queued", 0) >= 1, served  # the kernel took part of a frame, or none of it
+        assert served.get("queued", 0) >= 1, served  # then what followed waited behind it
+        assert served.get("written", 0) + served.get("rest queued", 0) + served.get("queued", 0) == 2 * count
+
+        assert stalled.read_posts(count, timeout=60) == texts  # every frame whole, once, in order
+    finally:
+        close_all(sender.disconnect, live.close, stalled.close)
