@@ -69,7 +69,7 @@ class FramedPacket(eio_packet.Packet):
 
     def __init__(self, raw: bytes, data: str):
         super().__init__(eio_packet.MESSAGE, data)
-        self.raw = RawFrame(raw)
+        self.raw = raw if isinstance(raw, RawFrame) else RawFrame(raw)  # a whole frame is shared, not copied
 
     def encode(self, b64=False):
         return self.raw
@@ -87,7 +87,10 @@ if _GeventWebSocket is not None:
 
         def __call__(self, environ, start_response):
             environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)  # no permessage-deflate: see the module's docstring
-            return super().__call__(environ, start_response)
+            try:
+                return super().__call__(environ, start_response)  # returns when the connection is over
+            finally:
+                vars(self.app.__self__).pop("atelier_websocket", None)  # no cycle left for the collector
 
         sending = False  # True while a write may wait for the socket (the only point a writer yields)
 
@@ -179,7 +182,7 @@ class RoomDelivery(socketio.Manager):
                         self.server._send_eio_packet(eio_sid, p)
             return None
         pkt = packets[0]
-        raw = text_frame(pkt.encode())
+        raw = RawFrame(text_frame(pkt.encode()))
         for sid, eio_sid in self.get_participants(namespace, room):
             if sid not in skip:
                 deliver(eio, eio_sid, pkt, raw)
