@@ -36,9 +36,13 @@ from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 
 try:
-    from engineio.async_drivers.gevent import WebSocketWSGI as _GeventWebSocket
+    import gevent.socket
+    from engineio.async_drivers import gevent as _gevent_driver
 except ImportError:  # pragma: no cover (gevent is a dependency; this keeps the module importable without it)
-    _GeventWebSocket = None
+    _gevent_driver = None
+# engine.io's gevent websocket is simple-websocket's unless gevent-websocket is installed; only that one is known.
+_GeventWebSocket = (_gevent_driver.WebSocketWSGI
+                    if _gevent_driver is not None and _gevent_driver.SimpleWebSocketWSGI is not None else None)
 
 # How each recipient of a room's emit was served since the process started: "written" at once, "rest queued"
 # (the kernel took part of the frame or none of it: the rest went to its queue), "queued" (its writer was
@@ -83,14 +87,19 @@ if _GeventWebSocket is not None:
 
         def __init__(self, handler, server):
             super().__init__(handler, server)
-            handler.__self__.atelier_websocket = self  # handler: the Engine.IO socket's _websocket_handler
+            socket = handler.__self__  # handler: the Engine.IO socket's _websocket_handler
+            # A second websocket for one Engine.IO socket (a client upgrading twice at once): which one engine.io
+            # keeps is not known here, so that connection is served python-socketio's way from now on.
+            socket.atelier_websocket = None if "atelier_websocket" in vars(socket) else self
 
         def __call__(self, environ, start_response):
             environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)  # no permessage-deflate: see the module's docstring
             try:
                 return super().__call__(environ, start_response)  # returns when the connection is over
             finally:
-                vars(self.app.__self__).pop("atelier_websocket", None)  # no cycle left for the collector
+                socket = self.app.__self__
+                if vars(socket).get("atelier_websocket") is self:
+                    del socket.atelier_websocket  # no cycle left for the collector
 
         sending = False  # True while a write may wait for the socket (the only point a writer yields)
 
@@ -117,7 +126,8 @@ def _write_now(transport, socket, raw: bytes) -> int | None:
     if transport.sending or socket.queue.qsize():  # in the middle of a write, or something in line
         return None
     ws = getattr(transport, "ws", None)
-    if ws is None or not ws.connected:
+    # Only a plain gevent socket (non-blocking; not TLS, whose bytes os.write would bypass) is written here.
+    if ws is None or not ws.connected or type(ws.sock) is not gevent.socket.socket:
         return None
     fd = ws.sock.fileno()
     if fd < 0:
@@ -126,8 +136,8 @@ def _write_now(transport, socket, raw: bytes) -> int | None:
         return os.write(fd, raw)
     except BlockingIOError:
         return 0
-    except OSError:  # the peer is gone: its reader sees it and closes the connection
-        return len(raw)
+    except OSError:  # the peer is gone: the writer meets the same error and ends the connection
+        return None
 
 
 def deliver(eio, eio_sid: str, pkt: eio_packet.Packet, raw: bytes) -> None:

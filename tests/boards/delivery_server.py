@@ -28,7 +28,8 @@ ROOM = "room"
 def main() -> None:
     port = int(sys.argv[1])
     sio = socketio.Server(async_mode="gevent", client_manager=realtime.client_manager(None, "gevent"),
-                          cors_allowed_origins=[f"http://127.0.0.1:{port}"])
+                          cors_allowed_origins=[f"http://127.0.0.1:{port}"],
+                          ping_timeout=120)  # a reader stalled on purpose misses pings: not a reason to drop it
     realtime.install(sio)
 
     @sio.on("join", namespace=NS)

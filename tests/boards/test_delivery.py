@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+import requests
 import socketio
 import websocket
 from wsproto.frame_protocol import FrameProtocol, Opcode
@@ -27,9 +28,10 @@ from .live import wait_until
 NS = "/d"
 
 
-@pytest.mark.parametrize("size", [0, 1, 125, 126, 127, 65535, 65536, 70000])
-def test_text_frame_is_wsprotos_frame(size):
-    text = ("é" * size)[:size] if size % 2 else "a" * size
+@pytest.mark.parametrize("text", ["a" * size for size in (0, 1, 125, 126, 127, 65535, 65536, 70000)]
+                         + ["é" * 62 + "a", "é" * 63, "é" * 32767 + "a", "€" * 30000])
+def test_text_frame_is_wsprotos_frame(text):
+    """Payloads of 125/126 and 65,535/65,536 bytes switch the length's encoding (UTF-8: é is 2 bytes, € 3)."""
     made = text_frame(text)
     assert made == FrameProtocol(client=False, extensions=[]).send_data(text, fin=True)
     reader = FrameProtocol(client=True, extensions=[])
@@ -59,7 +61,7 @@ class Receiver:
         self.texts: list[str] = []
         self.client = socketio.Client(reconnection=False)
         self.client.on("posted", self.texts.append, namespace=NS)
-        self.client.connect(url, namespaces=[NS], transports=[transport], wait_timeout=10)
+        self.client.connect(url, namespaces=[NS], transports=transport.split(","), wait_timeout=10)
         assert self.client.call("join", namespace=NS, timeout=10) == {"ok": True}
 
     def close(self) -> None:
@@ -120,6 +122,78 @@ def test_polling_clients_are_served_the_python_socketio_way(server):
         assert change(before, counts(sender)) == {"python-socketio": 3}
     finally:
         close_all(sender.disconnect, polling.close)
+
+
+def test_a_connection_upgrading_from_polling_meanwhile_gets_every_event_once_in_order(server):
+    """Events go on while a client joins over long-polling and upgrades to a websocket: until the upgrade is
+    over they go python-socketio's way (a pending poll may take them), then they are written as frames; the
+    client sees one unbroken, ordered run of them up to the last."""
+    sender = poster(server)
+    total, posted = 400, []
+
+    def post_all():
+        for i in range(total):
+            sender.call("post", str(i), namespace=NS, timeout=10)
+            posted.append(i)
+            time.sleep(0.002)
+
+    thread = threading.Thread(target=post_all)
+    thread.start()
+    upgrading = None
+    try:
+        wait_until(lambda: len(posted) >= 20, 10, "the poster did not start")
+        upgrading = Receiver(server, transport="polling,websocket")
+        thread.join(60)
+        wait_until(lambda: upgrading.texts and upgrading.texts[-1] == str(total - 1), 10, "the last event is missing")
+        received = [int(text) for text in upgrading.texts]
+        assert received == list(range(received[0], total)), received
+        assert received[0] < total - 50  # joined while events went on
+        assert upgrading.client.transport() == "websocket"
+    finally:
+        thread.join(60)
+        close_all(sender.disconnect, *([upgrading.close] if upgrading else []))
+
+
+def test_events_wait_for_the_end_of_an_upgrade(server):
+    """Engine.IO step by step: joined over long-polling, the client probes a websocket (the pending poll
+    returns), and events are emitted while the upgrade is unfinished. Nothing may arrive on the websocket
+    before the client's "upgrade" packet; then the events come, in order."""
+    http = requests.Session()
+    polling = f"{server}/socket.io/?EIO=4&transport=polling"
+    sid = json.loads(http.get(polling, timeout=10).text[1:])["sid"]
+    polling += f"&sid={sid}"
+    assert http.post(polling, data=f"40{NS},", timeout=10).text == "OK"
+    assert http.get(polling, timeout=10).text.startswith(f"40{NS},")
+    assert http.post(polling, data=f'42{NS},0["join"]', timeout=10).text == "OK"
+    assert http.get(polling, timeout=10).text == f'43{NS},0[{{"ok":true}}]'
+    pending = []
+    poll = threading.Thread(target=lambda: pending.append(http.get(polling, timeout=30).text))
+    poll.start()
+    ws = websocket.WebSocket()
+    sender = poster(server)
+    try:
+        ws.connect(f"{server.replace('http://', 'ws://')}/socket.io/?EIO=4&transport=websocket&sid={sid}",
+                   origin=server, timeout=10)
+        ws.send("2probe")
+        assert ws.recv() == "3probe"
+        poll.join(10)
+        assert pending == ["6"]  # the pending poll ends with a noop
+        for i in range(3):
+            sender.call("post", f"pendant la montée {i}", namespace=NS, timeout=10)
+        ws.settimeout(0.5)
+        with pytest.raises(websocket.WebSocketTimeoutException):
+            ws.recv()  # nothing before the upgrade is complete
+        ws.settimeout(10)
+        ws.send("5")
+        texts = []
+        while len(texts) < 3:
+            message = ws.recv()
+            if message.startswith(f'42{NS},["posted",'):
+                texts.append(json.loads(message[len(f"42{NS},"):])[1])
+        assert texts == [f"pendant la montée {i}" for i in range(3)]
+    finally:
+        poll.join(30)
+        close_all(sender.disconnect, ws.close, http.close)
 
 
 class StalledReader:
