@@ -51,7 +51,11 @@ counts: collections.Counter = collections.Counter()
 TEXT_FRAME = 0x81  # FIN + opcode 1 (text); frames from a server are not masked (RFC 6455, 5.1)
 
 
-def text_frame(text: str) -> bytes:
+class RawFrame(bytes):
+    """Bytes already framed for the websocket: the transport writes them as they are."""
+
+
+def text_frame(text: str) -> RawFrame:
     """The websocket frame of one text message, as every client receives it."""
     payload = text.encode()
     size = len(payload)
@@ -61,11 +65,7 @@ def text_frame(text: str) -> bytes:
         header = struct.pack("!BBH", TEXT_FRAME, 126, size)
     else:
         header = struct.pack("!BBQ", TEXT_FRAME, 127, size)
-    return header + payload
-
-
-class RawFrame(bytes):
-    """Bytes already framed for the websocket: the transport writes them as they are."""
+    return RawFrame(header + payload)
 
 
 class FramedPacket(eio_packet.Packet):
@@ -192,7 +192,7 @@ class RoomDelivery(socketio.Manager):
                         self.server._send_eio_packet(eio_sid, p)
             return None
         pkt = packets[0]
-        raw = RawFrame(text_frame(pkt.encode()))
+        raw = text_frame(pkt.encode())
         for sid, eio_sid in self.get_participants(namespace, room):
             if sid not in skip:
                 deliver(eio, eio_sid, pkt, raw)

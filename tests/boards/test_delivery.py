@@ -23,7 +23,7 @@ from wsproto.frame_protocol import FrameProtocol, Opcode
 from app.realtime import text_frame
 from tests.servers import ROOT, free_port, wait_for_port
 
-from .live import wait_until
+from .live import close_at_once, wait_until
 
 NS = "/d"
 
@@ -68,15 +68,6 @@ class Receiver:
         self.client.disconnect()
 
 
-def close_all(*closes) -> None:
-    """python-socketio's client waits ~3 s for its websocket's close: close them all at once."""
-    threads = [threading.Thread(target=close) for close in closes]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-
-
 def poster(url: str) -> socketio.Client:
     client = socketio.Client(reconnection=False)
     client.connect(url, namespaces=[NS], transports=["websocket"], wait_timeout=10)
@@ -107,7 +98,7 @@ def test_idle_websockets_are_written_at_once_in_order(server):
         assert served.get("written", 0) >= 45
         assert "python-socketio" not in served
     finally:
-        close_all(sender.disconnect, *(r.close for r in receivers))
+        close_at_once(sender.disconnect, *(r.close for r in receivers))
 
 
 def test_polling_clients_are_served_the_python_socketio_way(server):
@@ -121,7 +112,7 @@ def test_polling_clients_are_served_the_python_socketio_way(server):
         assert polling.texts == ["sondage 0", "sondage 1", "sondage 2"]
         assert change(before, counts(sender)) == {"python-socketio": 3}
     finally:
-        close_all(sender.disconnect, polling.close)
+        close_at_once(sender.disconnect, polling.close)
 
 
 def test_a_connection_upgrading_from_polling_meanwhile_gets_every_event_once_in_order(server):
@@ -151,7 +142,7 @@ def test_a_connection_upgrading_from_polling_meanwhile_gets_every_event_once_in_
         assert upgrading.client.transport() == "websocket"
     finally:
         thread.join(60)
-        close_all(sender.disconnect, *([upgrading.close] if upgrading else []))
+        close_at_once(sender.disconnect, *([upgrading.close] if upgrading else []))
 
 
 def test_events_wait_for_the_end_of_an_upgrade(server):
@@ -193,7 +184,7 @@ def test_events_wait_for_the_end_of_an_upgrade(server):
         assert texts == [f"pendant la montée {i}" for i in range(3)]
     finally:
         poll.join(30)
-        close_all(sender.disconnect, ws.close, http.close)
+        close_at_once(sender.disconnect, ws.close, http.close)
 
 
 class StalledReader:
@@ -245,4 +236,4 @@ def test_a_stalled_reader_gets_everything_in_order_and_holds_no_one_back(server)
 
         assert stalled.read_posts(count, timeout=60) == texts  # every frame whole, once, in order
     finally:
-        close_all(sender.disconnect, live.close, stalled.close)
+        close_at_once(sender.disconnect, live.close, stalled.close)
