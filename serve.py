@@ -19,6 +19,21 @@ from gevent.pywsgi import WSGIHandler  # noqa: E402
 
 os.environ.setdefault("SOCKETIO_ASYNC_MODE", "gevent")
 
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Run Atelier (gevent, Socket.IO, periodic jobs).")
+    parser.add_argument("--host", default=os.environ.get("ATELIER_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("ATELIER_PORT", "5000")))
+    parser.add_argument("--no-jobs", action="store_true", help="do not run the periodic jobs in this process")
+    return parser.parse_args()
+
+
+# Read before the app is built: unless BASE_URL is set, the app's public origin (mail links, the websocket
+# origin check, the CSP) follows the host and port it is served on.
+ARGS = _arguments() if __name__ == "__main__" else None
+if ARGS is not None:
+    os.environ["ATELIER_HOST"], os.environ["ATELIER_PORT"] = ARGS.host, str(ARGS.port)
+
 from app.extensions import socketio  # noqa: E402
 from app.jobs import run_forever  # noqa: E402
 from wsgi import app  # noqa: E402
@@ -48,16 +63,12 @@ class NoDelayHandler(WSGIHandler):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Run Atelier (gevent, Socket.IO, periodic jobs).")
-    parser.add_argument("--host", default=os.environ.get("ATELIER_HOST", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("ATELIER_PORT", "5000")))
-    parser.add_argument("--no-jobs", action="store_true", help="do not run the periodic jobs in this process")
-    args = parser.parse_args()
+    args = ARGS or _arguments()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if not args.no_jobs and os.environ.get("ATELIER_RUN_JOBS", "1") != "0":
         socketio.start_background_task(run_forever, app)
-    logging.getLogger("atelier").info("Atelier on http://%s:%s (async mode %s)", args.host, args.port,
-                                      socketio.async_mode)
+    logging.getLogger("atelier").info("Atelier listening on %s:%s, public address %s (async mode %s)", args.host,
+                                      args.port, app.config["BASE_URL"], socketio.async_mode)
     socketio.run(app, host=args.host, port=args.port, log_output=False, allow_unsafe_werkzeug=False,
                  handler_class=NoDelayHandler, backlog=LISTEN_BACKLOG)
 

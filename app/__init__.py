@@ -21,6 +21,7 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     load_config(app, config_name, overrides)
 
     from . import database, i18n, realtime, security
+    from .urls import origin_of
 
     db.init_app(app)
     database.configure_engines(app)
@@ -43,12 +44,13 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
         app,
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],
         message_queue=app.config.get("SOCKETIO_MESSAGE_QUEUE"),
-        cors_allowed_origins=[app.config["BASE_URL"].rstrip("/")],
+        cors_allowed_origins=[origin_of(app.config["BASE_URL"])],
         max_http_buffer_size=64 * 1024,
         manage_session=False,
         **({"client_manager": manager} if manager is not None else {}),
     )
     realtime.install(socketio.server)
+    _trust_proxies(app)
 
     from . import models  # noqa: F401  (registers every model)
     from .accounts import bp as accounts_bp
@@ -101,6 +103,18 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     register_cli(app)
     _configure_logging(app)
     return app
+
+def _trust_proxies(app: Flask) -> None:
+    """Behind ``TRUSTED_PROXIES`` reverse proxies, take the client's address, scheme and host from the headers they
+    set (X-Forwarded-For, -Proto, -Host), for pages and websockets alike: rate limits then count real people,
+    ``request.is_secure`` holds behind TLS, and a forged header from a client is ignored when no proxy is trusted."""
+    proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if proxies > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Outside Socket.IO's middleware (wrapped by init_app above), so the engine sees the fixed request too.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
+
 
 def _configure_logging(app: Flask) -> None:
     """Log each request by route pattern, never by path: paths may carry tokens, queries may carry

@@ -23,7 +23,12 @@ class Config:
     DATABASE_RANDOM_PAGE_COST = 1.1
     SQLITE_BUSY_TIMEOUT_MS = 15000
     SECRET_KEY: str | None = None
-    BASE_URL = "http://127.0.0.1:5000"
+    # The public origin (links in mail, the websocket origin check, the CSP). Unset, it follows ATELIER_HOST and
+    # ATELIER_PORT (see ``default_base_url``); production requires it.
+    BASE_URL: str | None = None
+    # How many reverse proxies stand in front of the app and set X-Forwarded-For/-Proto/-Host (Werkzeug's
+    # ProxyFix). 0 trusts no such header: behind nginx, set 1, or every client has the proxy's address.
+    TRUSTED_PROXIES = 0
     PREFERRED_URL_SCHEME = "http"
 
     # Sessions: consent-exempt cookies only, bounded lifetime, revocable (see accounts.models).
@@ -56,8 +61,13 @@ class Config:
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_ENABLED = True
     RATELIMIT_HEADERS_ENABLED = True
+    # Failed sign-ins and reset requests, per account named in the form and per client address. A successful
+    # sign-in counts against no one. The per-address limits let a whole office or school class behind one
+    # address (sixty people and their typos within a minute) sign in, while still stopping a guessing script.
     LOGIN_RATE_LIMIT = "5 per minute"
+    LOGIN_ADDRESS_RATE_LIMIT = "100 per minute"
     RESET_RATE_LIMIT = "5 per minute"
+    RESET_ADDRESS_RATE_LIMIT = "60 per minute"
     REGISTER_RATE_LIMIT = "10 per hour"
     PROPOSAL_POST_RATE_LIMIT = "20 per hour"  # new proposals, per account
     PROPOSAL_COMMENT_RATE_LIMIT = "30 per hour"  # comments and reports, per account
@@ -134,6 +144,7 @@ ENV_OVERRIDES = {
     "DATABASE_URL": ("SQLALCHEMY_DATABASE_URI", str),
     "SECRET_KEY": ("SECRET_KEY", str),
     "BASE_URL": ("BASE_URL", str),
+    "TRUSTED_PROXIES": ("TRUSTED_PROXIES", int),
     "REDIS_URL": ("REDIS_URL", str),
     "DATABASE_POOL_SIZE": ("DATABASE_POOL_SIZE", int),
     "DATABASE_MAX_OVERFLOW": ("DATABASE_MAX_OVERFLOW", int),
@@ -144,7 +155,9 @@ ENV_OVERRIDES = {
     "RATELIMIT_STORAGE_URI": ("RATELIMIT_STORAGE_URI", str),
     "RATELIMIT_ENABLED": ("RATELIMIT_ENABLED", bool),
     "LOGIN_RATE_LIMIT": ("LOGIN_RATE_LIMIT", str),
+    "LOGIN_ADDRESS_RATE_LIMIT": ("LOGIN_ADDRESS_RATE_LIMIT", str),
     "RESET_RATE_LIMIT": ("RESET_RATE_LIMIT", str),
+    "RESET_ADDRESS_RATE_LIMIT": ("RESET_ADDRESS_RATE_LIMIT", str),
     "REGISTER_RATE_LIMIT": ("REGISTER_RATE_LIMIT", str),
     "PROPOSAL_POST_RATE_LIMIT": ("PROPOSAL_POST_RATE_LIMIT", str),
     "PROPOSAL_COMMENT_RATE_LIMIT": ("PROPOSAL_COMMENT_RATE_LIMIT", str),
@@ -190,6 +203,7 @@ def load_config(app, config_name: str | None = None, overrides: dict | None = No
     if overrides:
         app.config.update(overrides)
     _ensure_secret_key(app, name)
+    _ensure_base_url(app, name)
     _pool_options(app.config)
 
 
@@ -210,6 +224,29 @@ def _pool_options(config) -> None:
             connect_args["options"] = f"{startup} -c random_page_cost={cost}".strip()
         options["connect_args"] = connect_args
     config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+
+def default_base_url(host: str | None = None, port: str | int | None = None) -> str:
+    """The origin a browser uses to reach ``serve.py`` on this host and port (``ATELIER_HOST``, ``ATELIER_PORT``).
+
+    A server listening on every interface (0.0.0.0, ::) is reached here through the loopback address; to serve
+    others, set ``BASE_URL`` to the address they type.
+    """
+    host = (host if host is not None else os.environ.get("ATELIER_HOST")) or "127.0.0.1"
+    port = (port if port is not None else os.environ.get("ATELIER_PORT")) or "5000"
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # noqa: S104 (a name, nothing binds here)
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def _ensure_base_url(app, name: str) -> None:
+    if app.config.get("BASE_URL"):
+        app.config["BASE_URL"] = app.config["BASE_URL"].rstrip("/")
+        return
+    if name == "production":
+        raise ConfigError("BASE_URL must be set in production: the https:// address people use to reach Atelier")
+    app.config["BASE_URL"] = default_base_url()
 
 
 def _ensure_secret_key(app, name: str) -> None:

@@ -4,11 +4,12 @@ import pytest
 from werkzeug.routing import Rule
 
 from app import create_app
+from app.boards.models import Board
 from app.config import ConfigError
 from app.extensions import db
 from app.security import safe_next
 from tests.boards.helpers import make_world
-from tests.conftest import get_csrf, make_app, prepared_db
+from tests.conftest import csrf_from, get_csrf, make_app, prepared_db
 from tests.factories import make_user
 from tests.pages import html_get_urls
 
@@ -46,6 +47,7 @@ def test_session_cookie_attributes(client):
 def test_production_cookies_are_secure_and_sessions_bounded(monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "p" * 48)
     monkeypatch.setenv("DATABASE_URL", "sqlite://")
+    monkeypatch.setenv("BASE_URL", "https://atelier.example.gouv.fr")
     app = create_app("production")
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["REMEMBER_COOKIE_SECURE"]
     assert app.config["PERMANENT_SESSION_LIFETIME"].total_seconds() <= 12 * 3600
@@ -53,6 +55,38 @@ def test_production_cookies_are_secure_and_sessions_bounded(monkeypatch):
     cookie = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith("atelier_session="))
     assert "Secure" in cookie
     assert "max-age=63072000" in response.headers["Strict-Transport-Security"]
+
+
+def test_production_refuses_to_start_without_its_public_address(monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", "p" * 48)
+    monkeypatch.setenv("DATABASE_URL", "sqlite://")
+    monkeypatch.delenv("BASE_URL", raising=False)
+    with pytest.raises(ConfigError, match="BASE_URL"):
+        create_app("production")
+
+
+@pytest.mark.parametrize(("host", "port", "expected"), [
+    (None, None, "http://127.0.0.1:5000"),
+    (None, "8080", "http://127.0.0.1:8080"),
+    ("0.0.0.0", "5001", "http://127.0.0.1:5001"),  # noqa: S104 (a listening address under test)
+    ("atelier.local", "8000", "http://atelier.local:8000"),
+    ("::", "5002", "http://[::1]:5002"),
+])
+def test_the_public_address_follows_host_and_port_unless_set(monkeypatch, host, port, expected):
+    monkeypatch.setenv("DATABASE_URL", "sqlite://")
+    monkeypatch.delenv("BASE_URL", raising=False)
+    for name, value in (("ATELIER_HOST", host), ("ATELIER_PORT", port)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    app = create_app("development")
+    assert app.config["BASE_URL"] == expected
+    assert app.extensions["socketio"].server.eio.cors_allowed_origins == [expected]
+    monkeypatch.setenv("BASE_URL", "https://atelier.example.gouv.fr/")
+    app = create_app("development")
+    assert app.config["BASE_URL"] == "https://atelier.example.gouv.fr"
+    assert app.extensions["socketio"].server.eio.cors_allowed_origins == ["https://atelier.example.gouv.fr"]
 
 
 def test_production_refuses_to_start_without_a_real_secret_key(monkeypatch):
@@ -97,8 +131,8 @@ def test_language_switch_refuses_open_redirect(client):
     assert response.headers["Location"] == "/"
 
 
-def test_login_is_rate_limited_per_ip_with_a_clear_page(request, backend):
-    app = make_app(backend, request, RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="5 per minute")
+def test_failed_logins_are_limited_per_address_with_a_clear_page(request, backend):
+    app = make_app(backend, request, RATELIMIT_ENABLED=True, LOGIN_ADDRESS_RATE_LIMIT="5 per minute")
     with prepared_db(app, backend):
         client = app.test_client()
         token = get_csrf(client)
@@ -127,15 +161,104 @@ def test_login_is_rate_limited_per_account_across_ips(request, backend):
         assert statuses == [200] * 5 + [429]
 
 
-def test_password_reset_is_rate_limited(request, backend):
-    app = make_app(backend, request, RATELIMIT_ENABLED=True, RESET_RATE_LIMIT="5 per minute")
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_sixty_people_sign_in_from_one_address_with_the_default_limits(request, backend):
+    """An office or a class behind one address: sixty people sign in within a minute, a dozen of them after a
+    typo, and nobody is turned away; a successful sign-in counts against no one."""
+    app = make_app(backend, request, RATELIMIT_ENABLED=True)
+    assert app.config["LOGIN_RATE_LIMIT"] == "5 per minute"  # the defaults, not raised for the test
     with prepared_db(app, backend):
+        emails = [make_user(email=f"agent{n}@example.org").email for n in range(60)]
+        db.session.commit()
+        statuses = []
+        for n, email in enumerate(emails):
+            client = app.test_client()
+            client.environ_base["REMOTE_ADDR"] = "192.0.2.10"
+            token = get_csrf(client)
+            if n % 5 == 0:  # a typo first
+                typo = client.post("/compte/connexion", data={"email": email, "password": "correct horse batery",
+                                                                "csrf_token": token})
+                assert typo.status_code == 200 and "incorrect" in typo.get_data(as_text=True)
+            statuses.append(client.post("/compte/connexion", data={"email": email, "password": "correct horse battery",
+                                                                   "csrf_token": token}).status_code)
+        assert statuses == [302] * 60
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_only_failed_logins_use_up_an_account_limit(request, backend):
+    app = make_app(backend, request, RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="3 per minute")
+    with prepared_db(app, backend):
+        make_user(email="often@example.org")
+        db.session.commit()
         client = app.test_client()
-        token = get_csrf(client, "/compte/mot-de-passe-oublie")
-        statuses = [client.post("/compte/mot-de-passe-oublie", data={"email": f"r{n}@example.org",
-                                                                     "csrf_token": token}).status_code
-                    for n in range(6)]
-        assert statuses == [302] * 5 + [429]
+        token = get_csrf(client)
+
+        def attempt(password):
+            return client.post("/compte/connexion", data={"email": "often@example.org", "password": password,
+                                                          "csrf_token": token}).status_code
+
+        assert [attempt("correct horse battery") for _ in range(6)] == [302] * 6
+        assert [attempt("wrong") for _ in range(4)] == [200, 200, 200, 429]
+        assert attempt("correct horse battery") == 429  # the account is protected from here on, for a minute
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_behind_a_trusted_proxy_limits_count_each_client_address(request, backend):
+    """With TRUSTED_PROXIES=1 the client address comes from X-Forwarded-For: one person's failures do not lock out
+    the others behind the same proxy. Without it, the header is ignored (anyone could forge it)."""
+    limits = {"RATELIMIT_ENABLED": True, "LOGIN_ADDRESS_RATE_LIMIT": "3 per minute"}
+
+    def failures(app, forwarded_for):
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = "10.0.0.1"  # the proxy
+        # Over HTTPS, Flask-WTF also checks that the Referer is this site, as a browser sends it.
+        headers = {"X-Forwarded-For": forwarded_for, "X-Forwarded-Proto": "https",
+                   "Referer": "https://localhost/compte/connexion"}
+        token = get_csrf(client)
+        return [client.post("/compte/connexion", headers=headers, data={
+            "email": f"x{n}@example.org", "password": "x", "csrf_token": token}).status_code for n in range(4)]
+
+    behind = make_app(backend, request, TRUSTED_PROXIES=1, **limits)
+    with prepared_db(behind, backend):
+        assert failures(behind, "198.51.100.7") == [200, 200, 200, 429]
+        assert failures(behind, "198.51.100.8") == [200, 200, 200, 429]
+    direct = make_app(backend, request, sqlite_path=request.getfixturevalue("tmp_path") / "direct.db", **limits)
+    with prepared_db(direct, backend):
+        assert failures(direct, "198.51.100.9") == [200, 200, 200, 429]
+        assert failures(direct, "198.51.100.10") == [429] * 4
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_behind_a_trusted_proxy_https_is_seen_and_the_guest_cookie_stays_secure(request, backend):
+    app = make_app(backend, request, TRUSTED_PROXIES=1)
+    with prepared_db(app, backend):
+        board = db.session.get(Board, make_world(allow_guests=True).board_id)
+        client = app.test_client()
+        headers = {"X-Forwarded-For": "198.51.100.7", "X-Forwarded-Proto": "https",
+                   "X-Forwarded-Host": "atelier.example.gouv.fr"}
+        url = f"/tableaux/rejoindre/{board.join_code}"
+        headers["Referer"] = "https://atelier.example.gouv.fr" + url  # checked against the forwarded host
+        page = client.get(url, headers=headers)
+        assert page.status_code == 200, page.status_code
+        response = client.post(url, headers=headers, data={"name": "Invitée",
+                                                           "csrf_token": csrf_from(page.get_data(as_text=True))})
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        cookie = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith(f"atelier_guest_{board.id}="))
+        assert "Secure" in cookie and "HttpOnly" in cookie
+
+
+def test_password_reset_is_rate_limited_per_address_and_per_account(request, backend):
+    app = make_app(backend, request, RATELIMIT_ENABLED=True, RESET_ADDRESS_RATE_LIMIT="5 per minute",
+                   RESET_RATE_LIMIT="3 per minute")
+    with prepared_db(app, backend):
+        def reset(email, address):
+            client = app.test_client()
+            client.environ_base["REMOTE_ADDR"] = address
+            token = get_csrf(client, "/compte/mot-de-passe-oublie")
+            return client.post("/compte/mot-de-passe-oublie", data={"email": email, "csrf_token": token}).status_code
+
+        assert [reset(f"r{n}@example.org", "192.0.2.1") for n in range(6)] == [302] * 5 + [429]
+        assert [reset("same@example.org", f"192.0.2.{n + 2}") for n in range(4)] == [302] * 3 + [429]
 
 
 def test_rate_limits_are_shared_through_redis(request, backend, redis_url):

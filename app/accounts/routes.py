@@ -2,7 +2,7 @@
 
 import json
 
-from flask import Response, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Response, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
@@ -43,8 +43,22 @@ def _login_limit():
     return current_app.config["LOGIN_RATE_LIMIT"]
 
 
+def _login_address_limit():
+    return current_app.config["LOGIN_ADDRESS_RATE_LIMIT"]
+
+
 def _reset_limit():
     return current_app.config["RESET_RATE_LIMIT"]
+
+
+def _reset_address_limit():
+    return current_app.config["RESET_ADDRESS_RATE_LIMIT"]
+
+
+def _counted(_response) -> bool:
+    """Only attempts the view marked as counted use up a limit: a failed sign-in, a reset request. A successful
+    sign-in, a form sent back for a missing field and reading the page count against no one."""
+    return bool(g.get("attempt_counted"))
 
 
 def _register_limit():
@@ -93,14 +107,15 @@ def register():
 
 
 @bp.route("/connexion", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
-@limiter.limit(_login_limit, key_func=_account_key, methods=["POST"])
+@limiter.limit(_login_address_limit, methods=["POST"], deduct_when=_counted)
+@limiter.limit(_login_limit, key_func=_account_key, methods=["POST"], deduct_when=_counted)
 def login():
     form = LoginForm()
     next_url = safe_next(request.values.get("next"), url_for("core.home"))
     if form.validate_on_submit():
         user = service.authenticate(form.email.data, form.password.data)
         if user is None:
+            g.attempt_counted = True
             _form_error(form, "email", _("Adresse électronique ou mot de passe incorrect."))
         else:
             login_user(user, remember=form.remember.data)
@@ -141,11 +156,12 @@ def resend_verification():
 
 
 @bp.route("/mot-de-passe-oublie", methods=["GET", "POST"])
-@limiter.limit(_reset_limit, methods=["POST"])
-@limiter.limit(_reset_limit, key_func=_account_key, methods=["POST"])
+@limiter.limit(_reset_address_limit, methods=["POST"], deduct_when=_counted)
+@limiter.limit(_reset_limit, key_func=_account_key, methods=["POST"], deduct_when=_counted)
 def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
+        g.attempt_counted = True
         service.request_password_reset(form.email.data)
         flash(_("Si un compte existe pour cette adresse, un lien de réinitialisation vient d'y être envoyé. "
                 "Il est valable une heure."), "success")

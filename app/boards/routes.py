@@ -1,7 +1,7 @@
 """Board pages: create and edit (facilitators), the live board, the no-JS idea form, joining by code,
 presenter mode, exports."""
 
-from flask import Response, abort, flash, make_response, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -184,7 +184,8 @@ def join_with_code(code: str):
         else:
             response = make_response(redirect(url_for("boards.show_board", board_id=board.id)))
             response.set_cookie(guest_cookie_name(board.id), participant.guest_token, max_age=7 * 24 * 3600,
-                                httponly=True, samesite="Lax", secure=request.is_secure, path="/")
+                                httponly=True, samesite="Lax", path="/",
+                                secure=request.is_secure or current_app.config["SESSION_COOKIE_SECURE"])
             return response
     return render_template("boards/guest.html", board=board, form=form)
 
