@@ -4,6 +4,7 @@ import logging
 
 from .. import signals
 from ..extensions import socketio
+from ..urls import public_origin
 from .rooms import board_room, facilitators_room, participant_room, participants_room, user_room
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,12 @@ def board_texts() -> dict:
         "connected": _("Connecté·e"), "offline": _("Hors ligne : vos idées seront envoyées au retour de la "
                                                      "connexion."),
         "reconnecting": _("Reconnexion…"), "pending": _("en attente d'envoi"),
+        "live_origin": public_origin(),
+        # Left unformatted: the client fills the two addresses in.
+        "origin_refused": _("Connexion en direct refusée : cette page est ouverte à l'adresse %(here)s, mais le "
+                            "serveur n'accepte les connexions en direct que depuis %(expected)s. Ouvrez le tableau "
+                            "à cette adresse-là (si elle est fausse, l'administrateur doit corriger le réglage "
+                            "BASE_URL)."),
         "new_ideas_one": _("%(num)s nouvelle idée"), "new_ideas_many": _("%(num)s nouvelles idées"),
         "anonymous": _("anonyme"),
         "votes_one": _("%(num)s vote"), "votes_many": _("%(num)s votes"),

@@ -385,6 +385,15 @@
     });
   });
   socket.on("disconnect", function () { joining = true; showStatus(T.offline); });
+  // The server accepts live connections from its public address only (BASE_URL): a page opened at another
+  // address (another port, a name instead of a number) is refused at every try. Say so instead of retrying.
+  socket.on("connect_error", function () {
+    if (window.location.origin === T.live_origin) { return; }  // the server is unreachable: keep trying
+    socket.disconnect();
+    var why = fmt(T.origin_refused, { here: window.location.origin, expected: T.live_origin });
+    showStatus(why);
+    alertUser(why);
+  });
   socket.io.on("reconnect_attempt", function () { showStatus(T.reconnecting); });
   socket.on("session_ended", function (p) {
     socket.disconnect();
