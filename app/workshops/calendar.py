@@ -1,6 +1,8 @@
 """iCalendar (RFC 5545) output for workshops: attachments, per-workshop files and feeds."""
 
 from datetime import UTC
+from email.utils import parseaddr
+from urllib.parse import urlsplit
 
 from flask import current_app
 from icalendar import Calendar, Event, vText
@@ -27,7 +29,9 @@ def workshop_ics(workshops, name: str | None = None) -> bytes:
     cal.add("method", "PUBLISH")
     if name:
         cal.add("x-wr-calname", name)
-    host = current_app.config["BASE_URL"].split("//", 1)[-1].split("/", 1)[0]
+    # UIDs name the site's host (without its port); the organiser is the address our mail comes from.
+    host = urlsplit(current_app.config["BASE_URL"]).hostname
+    organizer = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1]
     for workshop in workshops:
         event = Event()
         event.add("uid", f"workshop-{workshop.id}@{host}")
@@ -40,7 +44,7 @@ def workshop_ics(workshops, name: str | None = None) -> bytes:
         event.add("sequence", int(workshop.updated_at.timestamp() // 60) % 2_000_000_000)
         event.add("url", absolute_url("workshops.show_workshop", workshop_id=workshop.id))
         event.add("location", vText(_location(workshop)))
-        event.add("organizer", f"mailto:ne-pas-repondre@{host}", parameters={"cn": workshop.organisation.name})
+        event.add("organizer", f"mailto:{organizer}", parameters={"cn": workshop.organisation.name})
         event.add("description", workshop.expected_change or workshop.title)
         event.add("status", "CANCELLED" if workshop.status is WorkshopStatus.cancelled else "CONFIRMED")
         cal.add_component(event)

@@ -51,8 +51,10 @@ def list_workshops():
     page = max(request.args.get("page", 1, type=int), 1)
     pagination, figures = service.list_workshops(page=page, per_page=current_app.config["WORKSHOPS_PER_PAGE"],
                                                  **filters)
+    organisations = catalog.list_organisations()
+    feed_organisation = next((o for o in organisations if o.id == filters["organisation_id"]), None)
     return render_template("workshops/list.html", pagination=pagination, figures=figures, args=request.args,
-                           organisations=catalog.list_organisations(),
+                           organisations=organisations, feed_organisation=feed_organisation,
                            life_events=catalog.list_life_events(with_services=False), services=catalog.service_names())
 
 

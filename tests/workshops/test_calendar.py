@@ -179,3 +179,26 @@ def test_feed_event_changes_sequence_when_the_workshop_is_edited(client):
     [after] = calendar(client.get(f"/ateliers/{workshop.id}.ics")).walk("VEVENT")
     assert int(after["sequence"]) > int(before["sequence"])
     assert after.decoded("dtstart") == before.decoded("dtstart") + timedelta(days=1)
+
+
+def test_organizer_and_uid_stay_valid_when_the_public_address_has_a_port(app, client):
+    """ORGANIZER is a mailto: URI (RFC 5545), so it must be an e-mail address: never ``host:port``."""
+    app.config["BASE_URL"] = "http://127.0.0.1:5000"
+    workshop = make_workshop(starts_in=timedelta(days=5))
+    [event] = calendar(client.get(f"/ateliers/{workshop.id}.ics")).walk("VEVENT")
+    organizer = str(event["organizer"])
+    assert organizer == "mailto:ne-pas-repondre@atelier.example"  # MAIL_DEFAULT_SENDER's address
+    assert re.fullmatch(r"mailto:[^@\s:]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}", organizer)
+    assert str(event["uid"]) == f"workshop-{workshop.id}@127.0.0.1"
+
+
+def test_organisation_feeds_are_linked_where_people_look_for_them(client):
+    org = make_organisation(slug="caf-rennes", name="CAF de Rennes")
+    make_workshop(org, title="Simplifier la demande d'APL", starts_in=timedelta(days=5))
+    make_workshop(title="Ailleurs", starts_in=timedelta(days=6))
+    feed = "/ateliers/organisations/caf-rennes.ics"
+    link = re.compile(rf'<a href="{re.escape(feed)}">[^<]*CAF de Rennes[^<]*</a>')
+    assert link.search(client.get("/organisations/caf-rennes").get_data(as_text=True))
+    assert link.search(client.get(f"/ateliers/?organisation={org.id}").get_data(as_text=True))
+    assert feed not in client.get("/ateliers/").get_data(as_text=True)  # no organisation chosen: the whole agenda
+    assert summaries(calendar(client.get(feed))) == ["Simplifier la demande d'APL"]
