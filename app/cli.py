@@ -18,10 +18,16 @@ def register_cli(app: Flask) -> None:
 
 @click.command("seed-demo")
 def seed_demo():
-    """Load the demo data once (idempotent: a second run changes nothing)."""
-    from .demo import seed
+    """Load the demo data once, all or nothing (idempotent: a second run changes nothing)."""
+    from .demo import ReferenceDataError, seed
 
-    created = seed(current_app.config["DEMO_DATA_DIR"])
+    try:
+        created = seed(current_app.config["DEMO_DATA_DIR"])
+    except ReferenceDataError as err:
+        raise click.ClickException(f"demo data not loaded, nothing was written: {err}") from err
+    except DomainError as err:  # a rule the demo broke, e.g. an existing demo account is not verified
+        raise click.ClickException(f"demo data not loaded, nothing was written: {type(err).__name__}: "
+                                   f"{err.message}") from err
     click.echo("demo data loaded" if created else "demo data already present")
 
 

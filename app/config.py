@@ -106,7 +106,8 @@ class Config:
     SOCKETIO_MESSAGE_QUEUE: str | None = None
     REDIS_URL: str | None = None
 
-    DEMO_DATA_DIR = str(Path(__file__).resolve().parent.parent.parent / "shared" / "data")
+    # The reference data the demo is built from ships with the package (sources and licences in its README).
+    DEMO_DATA_DIR = str(Path(__file__).resolve().parent / "data" / "reference")
 
 
 class DevelopmentConfig(Config):

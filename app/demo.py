@@ -1,22 +1,24 @@
-"""Demo data for ``make run``: built from ``../shared/data`` where it can be, idempotent.
+"""Demo data for ``make run``, built from the reference data of ``app/data/reference`` (its README names the
+sources and licences). All or nothing: the reference data is checked before anything is written, and the whole
+demo is loaded in one transaction.
 
 Every object is found by its natural key (slug, e-mail) before being created, so a second run
 changes nothing and later issues can extend the demo without a reset.
 """
 
 import csv
-import logging
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import select
+from sqlalchemy.orm import scoped_session, sessionmaker
 
 from .accounts.models import User, utcnow
 from .accounts.passwords import hash_password
 from .catalog.models import LifeEvent, Membership, Organisation, OrganisationKind, Role, Service
 from .extensions import db
-
-log = logging.getLogger(__name__)
 
 DEMO_PASSWORD = "atelier-demo-2026"  # noqa: S105 (documented demo accounts, never in production)
 
@@ -48,7 +50,7 @@ ORGANISATIONS = [
     ("ville-de-lyon", "Ville de Lyon", OrganisationKind.local_authority, "https://www.lyon.fr/"),
 ]
 
-# Life events beyond ../shared/data/life_events.csv: DINUM « moments de vie » named in its
+# Life events beyond the reference data's life_events.csv: DINUM « moments de vie » named in its
 # 2023-07-04 announcement (« Simplification de 10 moments de vie »).
 EXTRA_LIFE_EVENTS = [
     ("je-cherche-un-emploi", "Je cherche un emploi"),
@@ -125,20 +127,57 @@ SERVICES = [
 ]
 
 
-def _read_csv(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    with path.open(newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
+class ReferenceDataError(Exception):
+    """The reference data lacks a file, a column or a row the demo links to (nothing was written)."""
 
 
-def _procedure_urls(data_dir: Path) -> dict[str, tuple[str, str]]:
+def _read_csv(path: Path, columns: set[str]) -> list[dict]:
+    """The rows of a reference file that has ``columns``, each row whole."""
+    rows = []
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            lacking = columns - set(reader.fieldnames or ())
+            if lacking:
+                raise ReferenceDataError(f"{path} has no column {', '.join(sorted(lacking))}")
+            for row in reader:
+                if None in row.values():  # a file cut short
+                    raise ReferenceDataError(f"{path}: line {reader.line_num} has too few fields")
+                rows.append(row)
+    except FileNotFoundError as err:
+        raise ReferenceDataError(f"{path} is missing") from err
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise ReferenceDataError(f"{path} cannot be read: {err}") from err
+    return rows
+
+
+def read_reference_data(data_dir: str | Path) -> tuple[list[tuple], dict[str, tuple[str, str | None]]]:
+    """The life events of life_events.csv as (slug, name, source), and the first (url, jdma ref) per host of
+    procedures.csv. ``ReferenceDataError`` unless they hold every life event and every host the demo links."""
+    data = Path(data_dir)
+    rows = _read_csv(data / "life_events.csv", {"slug", "name_fr"})
+    events = [(r["slug"], r["name_fr"], r.get("source")) for r in rows]
+    urls = _procedure_urls(_read_csv(data / "procedures.csv", {"url"}))
+    known = {slug for slug, _name, _source in events} | {slug for slug, _name in EXTRA_LIFE_EVENTS}
+    missing_events = sorted({slug for *_service, event_slugs in SERVICES for slug in event_slugs} - known)
+    missing_hosts = [host for _slug, _name, _org, host, *_rest in SERVICES if host and host not in urls]
+    lacking = []
+    if missing_events:
+        lacking.append(f"life_events.csv has no {', '.join(missing_events)}")
+    if missing_hosts:
+        lacking.append(f"procedures.csv has no URL on {', '.join(missing_hosts)}")
+    if lacking:
+        raise ReferenceDataError(f"the reference data in {data} is incomplete: {'; '.join(lacking)}")
+    return events, urls
+
+
+def _procedure_urls(rows: list[dict]) -> dict[str, tuple[str, str | None]]:
     """First (url, jdma ref) per host in procedures.csv."""
-    result: dict[str, tuple[str, str]] = {}
-    for row in _read_csv(data_dir / "procedures.csv"):
+    result: dict[str, tuple[str, str | None]] = {}
+    for row in rows:
         url = row.get("url") or ""
         host = urlsplit(url).netloc
-        ref = row.get("source", "")
+        ref = row.get("source") or ""
         jdma = ref.split("jdma:", 1)[1].split(";")[0].split(")")[0].strip() if "jdma:" in ref else None
         if host and host not in result:
             result[host] = (url, f"jdma:{jdma}" if jdma else None)
@@ -155,11 +194,52 @@ def _get_or_create(model, key: dict, **fields):
     return obj, True
 
 
-def seed(data_dir: str) -> bool:
-    """Load the demo; returns True when anything was created."""
-    data = Path(data_dir)
-    if not (data / "life_events.csv").exists():
-        log.warning("reference data not found in %s: the demo catalogue will be smaller", data)
+class _SessionOnConnection(FlaskSession):
+    """Flask-SQLAlchemy's session, on the connection it is bound to (Flask-SQLAlchemy's ``get_bind`` always
+    picks the engine, so a session bound to a connection would still take a connection of its own)."""
+
+    def get_bind(self, *args, **kwargs):
+        return self.bind if self.bind is not None else super().get_bind(*args, **kwargs)
+
+
+@contextmanager
+def _one_transaction():
+    """Run the block in one database transaction, committed at the end or rolled back if anything raises.
+
+    ``db.session`` is bound to it meanwhile, joining it with a savepoint: each service's ``commit()`` only
+    releases a savepoint (and ``rollback()``, ``begin_write()`` included, goes back to the last one), so
+    services run unchanged. The transaction writes from the start: on SQLite it begins with ``BEGIN
+    IMMEDIATE`` and the process's write lock (``sqlite_immediate``, see ``database.py``). The app's session
+    is put back after, even on error. ``db.session`` is the process's: this is for a command run on its own
+    (``flask seed-demo``) or a test, never beside requests.
+    """
+    app_session = db.session
+    app_session.remove()  # nothing of the caller's stays open (on SQLite, it could hold the write lock)
+    with db.engine.connect() as connection:
+        connection.execution_options(sqlite_immediate=True)
+        with connection.begin():
+            db.session = scoped_session(sessionmaker(class_=_SessionOnConnection, db=db, bind=connection,
+                                                     join_transaction_mode="create_savepoint"))
+            try:
+                yield
+            finally:
+                db.session.remove()
+                db.session = app_session
+
+
+def seed(data_dir: str | Path) -> bool:
+    """Load the demo, all or nothing; returns True when anything was created.
+
+    Raises ``ReferenceDataError``, having written nothing, when the reference data in ``data_dir`` lacks what
+    the demo links; any error on the way rolls back everything the demo wrote.
+    """
+    events, urls = read_reference_data(data_dir)
+    with _one_transaction():
+        return _seed(events, urls)
+
+
+def _seed(csv_events: list[tuple], urls: dict[str, tuple[str, str | None]]) -> bool:
+    """The demo, each part through its services; True when anything was created."""
     created_any = False
 
     orgs = {}
@@ -169,7 +249,6 @@ def seed(data_dir: str) -> bool:
         created_any |= created
 
     events = {}
-    csv_events = [(r["slug"], r["name_fr"], r.get("source")) for r in _read_csv(data / "life_events.csv")]
     extra = [(slug, name, "DINUM « moments de vie », communiqué du 2023-07-04") for slug, name in EXTRA_LIFE_EVENTS]
     for position, (slug, name, source) in enumerate(csv_events + extra, start=1):
         events[slug], created = _get_or_create(
@@ -177,7 +256,6 @@ def seed(data_dir: str) -> bool:
             position=position, description_fr="", description_en=None)
         created_any |= created
 
-    urls = _procedure_urls(data)
     for slug, name, org_slug, host, channels, event_slugs in SERVICES:
         url, ref = urls.get(host, (None, None)) if host else (None, None)
         service, created = _get_or_create(
