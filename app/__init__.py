@@ -20,8 +20,10 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     )
     load_config(app, config_name, overrides)
 
-    from . import database, i18n, realtime, security
+    from . import database, i18n, inputs, realtime, security
     from .urls import origin_of
+
+    inputs.init_app(app)  # first: its URL converter before any rule, its request hook before the CSRF check
 
     db.init_app(app)
     database.configure_engines(app)

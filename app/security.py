@@ -5,6 +5,8 @@ from urllib.parse import urlsplit
 
 from flask import Flask, g, request
 
+from .inputs import request_has_invalid_text, request_texts
+
 
 def csp_nonce() -> str:
     """The per-request nonce that inline ``<script>``/``<style>`` tags must carry."""
@@ -45,11 +47,24 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["csp_nonce"] = csp_nonce
 
     @app.before_request
+    def refuse_invalid_text():
+        """Text that is not valid Unicode (bytes that are not UTF-8 in the path, query or form; a lone surrogate in
+        a JSON body) cannot be stored or shown: refuse it, translated, before any route reads it (see ``inputs``).
+        After the API's language hook, so its JSON error is in the reader's language; before the NUL check."""
+        if request_has_invalid_text():
+            from flask_babel import gettext
+
+            from .errors import error_response
+
+            return error_response(400, gettext("Le texte envoyé contient des caractères non valides (mauvais codage). "
+                                               "Retapez-le puis réessayez."), "invalid_text")
+        return None
+
+    @app.before_request
     def refuse_nul_characters():
         """No one types a NUL character and PostgreSQL text cannot hold one: refuse it, translated, before any
-        route reads the request (a path, query or form value carrying one would otherwise end in a 500)."""
-        if _has_nul([request.path]) or any(_has_nul(values) for _, values in request.args.lists()) \
-                or any(_has_nul(values) for _, values in request.form.lists()):
+        route reads the request (a path, query, form or JSON value carrying one would otherwise end in a 500)."""
+        if _has_nul(request_texts()):
             from flask_babel import gettext
 
             from .errors import error_response

@@ -1,7 +1,7 @@
 """Security baseline: CSRF, cookies, CSP, redirects, limits, error pages, production config."""
 
 import pytest
-from werkzeug.routing import Rule
+from werkzeug.routing import IntegerConverter, Rule
 
 from app import create_app
 from app.boards.models import Board
@@ -19,7 +19,7 @@ def post_only_rules(app) -> list[Rule]:
 
 
 def sample_url(rule: Rule) -> str:
-    values = {arg: 1 if rule._converters[arg].__class__.__name__ == "IntegerConverter" else "x"
+    values = {arg: 1 if isinstance(rule._converters[arg], IntegerConverter) else "x"
               for arg in rule.arguments}
     return rule.build(values)[1]
 
@@ -48,6 +48,9 @@ def test_production_cookies_are_secure_and_sessions_bounded(monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "p" * 48)
     monkeypatch.setenv("DATABASE_URL", "sqlite://")
     monkeypatch.setenv("BASE_URL", "https://atelier.example.gouv.fr")
+    # Socket.IO is one extension object for the whole test process: a gevent server made here would serve the later
+    # tests' in-process socket clients (threading) and drop their events. Production's mode is tested in serve.py.
+    monkeypatch.setenv("SOCKETIO_ASYNC_MODE", "threading")
     app = create_app("production")
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["REMEMBER_COOKIE_SECURE"]
     assert app.config["PERMANENT_SESSION_LIFETIME"].total_seconds() <= 12 * 3600

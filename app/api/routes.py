@@ -8,7 +8,6 @@ the reader's language (``Accept-Language``).
 
 import json
 import math
-import re
 
 from flask import Response, current_app, g, request, url_for
 from flask_babel import force_locale, get_locale
@@ -16,12 +15,11 @@ from flask_babel import lazy_gettext as _l
 
 from ..errors import DomainError
 from ..errors import NotFound as _NotFound
+from ..inputs import parse_int
 from ..opendata.datasets import BY_NAME, DATASETS, Dataset
 from ..opendata.files import json_row, not_modified, open_cors, set_validators, strong_etag, validators
 from . import bp
 from .openapi import PAGE_MAX, PER_PAGE_DEFAULT, PER_PAGE_MAX, document
-
-DIGITS = re.compile(r"[0-9]{1,9}")
 
 
 class InvalidParameter(DomainError):
@@ -50,9 +48,10 @@ def _bounded_int(name: str, default: int, maximum: int, message) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
-    if not DIGITS.fullmatch(raw) or not 1 <= int(raw) <= maximum:
+    value = parse_int(raw, 1, maximum)
+    if value is None:
         raise InvalidParameter(message, code=f"invalid_{name}")
-    return int(raw)
+    return value
 
 
 def _not_modified(etag, modified):

@@ -17,6 +17,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
+from ..inputs import db_int
 from .service import IDEA_MAX
 from .templates import TEMPLATES
 
@@ -24,8 +25,8 @@ COLUMN_SLOTS = 6
 
 
 class BoardForm(FlaskForm):
-    organisation_id = SelectField(_l("Organisation"), coerce=int)
-    workshop_id = SelectField(_l("Atelier (facultatif)"), coerce=int)
+    organisation_id = SelectField(_l("Organisation"), coerce=db_int)
+    workshop_id = SelectField(_l("Atelier (facultatif)"), coerce=db_int)
     title = StringField(_l("Titre du tableau"), validators=[DataRequired(message=_l("Donnez un titre au tableau.")),
                                                             Length(max=200)])
     template = RadioField(_l("Modèle"), default="irritants")
@@ -49,7 +50,7 @@ class ColumnsForm(FlaskForm):
 
 
 class IdeaForm(FlaskForm):
-    column_id = SelectField(_l("Colonne"), coerce=int)
+    column_id = SelectField(_l("Colonne"), coerce=db_int)
     text = TextAreaField(_l("Votre idée"), validators=[DataRequired(message=_l("Écrivez votre idée.")),
                                                        Length(max=IDEA_MAX, message=_l("500 caractères au plus."))],
                          description=_l("500 caractères au plus."))

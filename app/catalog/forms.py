@@ -15,6 +15,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import URL, DataRequired, Email, Length, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from ..inputs import db_int
 from .models import OrganisationKind, Role
 
 SLUG = Regexp(r"^[a-z0-9]+(?:-[a-z0-9]+)*$",
@@ -73,13 +74,13 @@ class ServiceForm(FlaskForm):
                        validators=[_required(_l("Saisissez le nom de la démarche.")), Length(max=200)])
     slug = StringField(_l("Identifiant d'adresse"), description=SLUG_HINT,
                        validators=[_required(_l("Saisissez un identifiant d'adresse.")), Length(max=120), SLUG])
-    organisation_id = SelectField(_l("Organisation responsable"), coerce=int)
+    organisation_id = SelectField(_l("Organisation responsable"), coerce=db_int)
     description = TextAreaField(_l("Description"), validators=[Length(max=5000)])
     url = _url_field()
     online = BooleanField(_l("En ligne"))
     phone = BooleanField(_l("Par téléphone"))
     counter = BooleanField(_l("Au guichet"))
-    life_event_ids = CheckboxList(_l("Moments de vie"), coerce=int)
+    life_event_ids = CheckboxList(_l("Moments de vie"), coerce=db_int)
     submit = SubmitField(_l("Enregistrer"))
 
 
@@ -91,7 +92,7 @@ class LifeEventForm(FlaskForm):
                        validators=[_required(_l("Saisissez un identifiant d'adresse.")), Length(max=80), SLUG])
     description_fr = TextAreaField(_l("Description en français"), validators=[Length(max=5000)])
     description_en = TextAreaField(_l("Description en anglais (facultatif)"), validators=[Length(max=5000)])
-    service_ids = CheckboxList(_l("Démarches concernées"), coerce=int)
+    service_ids = CheckboxList(_l("Démarches concernées"), coerce=db_int)
     submit = SubmitField(_l("Enregistrer"))
 
 

@@ -2,6 +2,7 @@
 
 from flask import render_template, request
 
+from ..inputs import PAGE_MAX, int_arg
 from . import bp, service
 from .models import LifeEvent, Organisation, Service
 
@@ -30,8 +31,7 @@ def show_organisation(slug: str):
 @bp.get("/demarches/")
 def list_services():
     query = request.args.get("q", "")[:100]
-    page = request.args.get("page", 1, type=int)
-    pagination = service.list_services(query=query, page=max(page, 1))
+    pagination = service.list_services(query=query, page=int_arg("page", 1, maximum=PAGE_MAX))
     return render_template("catalog/services.html", pagination=pagination, query=query)
 
 

@@ -15,6 +15,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from ..catalog.forms import CheckboxList
+from ..inputs import db_int
 from . import results
 from .models import ConsultationMethod, SelectionRule
 
@@ -40,7 +41,7 @@ def rule_choices():
 
 
 class ConsultationForm(FlaskForm):
-    organisation_id = SelectField(_l("Organisation"), coerce=int, validators=[InputRequired()])
+    organisation_id = SelectField(_l("Organisation"), coerce=db_int, validators=[InputRequired()])
     title = StringField(_l("Titre"), validators=[DataRequired(), Length(max=200)],
                         description=_l("Par exemple : « Simplifier les démarches de déménagement — vote du 1er au "
                                        "15 mars »."))
@@ -88,7 +89,7 @@ class ConsultationForm(FlaskForm):
 
 
 class AddProposalsForm(FlaskForm):
-    proposal_ids = CheckboxList(_l("Propositions publiées de l'organisation"), coerce=int,
+    proposal_ids = CheckboxList(_l("Propositions publiées de l'organisation"), coerce=db_int,
                                 validators=[DataRequired(_l("Cochez au moins une proposition."))])
     submit = SubmitField(_l("Ajouter au vote"))
 

@@ -10,6 +10,7 @@ from werkzeug.routing import BuildError
 
 from ..accounts.forms import ConfirmForm
 from ..errors import DomainError
+from ..inputs import PAGE_MAX, int_arg
 from ..markdown import render_markdown
 from ..permissions import is_verified
 from ..proposals import service as proposals_service
@@ -58,7 +59,7 @@ class Page:
 
 
 def _page_arg() -> int:
-    return max(request.args.get("page", 1, type=int), 1)
+    return int_arg("page", 1, maximum=PAGE_MAX)
 
 
 @bp.get("/")

@@ -17,6 +17,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
 from ..catalog.forms import CheckboxList
+from ..inputs import db_int
 from .models import ANSWER_KIND_NAMES, MAX_DEADLINE_DAYS, AnswerKind
 from .service import BODY_MAX, REASON_MAX, TITLE_MAX
 
@@ -69,7 +70,7 @@ class MeasureForm(FlaskForm):
     description = TextAreaField(_l("Description"), description=_l("Markdown accepté : **gras**, *italique*, "
                                                                   "listes, liens."),
                                 validators=[Length(max=BODY_MAX)])
-    proposal_ids = CheckboxList(_l("Propositions dont vient la mesure"), coerce=int, validate_choice=False,
+    proposal_ids = CheckboxList(_l("Propositions dont vient la mesure"), coerce=db_int, validate_choice=False,
                                 description=_l("Les propositions publiques de l'organisation."))
     submit = SubmitField(_l("Enregistrer la mesure"))
 

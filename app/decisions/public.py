@@ -62,8 +62,6 @@ def consultation_outcomes(consultation) -> dict:
 def workshop_report(workshop_id: int):
     """A workshop's public report: participants, attendance, evaluation, ideas, proposals and what became of
     them."""
-    if not 0 < workshop_id < 2**31:
-        abort(404)
     workshop = workshops.get_workshop(workshop_id)
     if not workshops.can_view(workshop, current_user, request.args.get("invitation")):
         abort(404)

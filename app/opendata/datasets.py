@@ -40,6 +40,7 @@ from ..consultations.results import EXCELLENT, NUM_GRADES
 from ..decisions.models import Answer as AnswerModel
 from ..decisions.models import AnswerKind, Measure, MeasureProposal, MeasureStatus, MeasureUpdate, Milestone
 from ..extensions import db
+from ..inputs import DB_INT_MAX
 from ..proposals.models import PUBLIC_STATES, Proposal, ProposalState
 from ..workshops.models import (
     Registration,
@@ -60,7 +61,7 @@ MIN_EVALUATIONS = 5
 """Evaluation figures of a workshop are published only from this many answers on."""
 STREAM_BATCH = 500
 """Rows fetched per round trip when a whole dataset is streamed (server-side cursor on PostgreSQL)."""
-MAX_INT = 2**31 - 1
+MAX_INT = DB_INT_MAX
 
 # The states of a proposal people may see (hidden ones excepted), as plain values for the schemas.
 PUBLIC_STATE_VALUES = tuple(s.value for s in ProposalState if s in PUBLIC_STATES)

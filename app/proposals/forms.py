@@ -6,6 +6,7 @@ from wtforms import HiddenField, IntegerField, RadioField, SelectField, StringFi
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from ..inputs import DB_INT_MAX, db_int
 from .service import COMMENT_MAX, TEXT_MAX, TITLE_MAX
 
 
@@ -19,9 +20,9 @@ class ProposalForm(HoneypotMixin, FlaskForm):
                                                  Length(max=TITLE_MAX)],
                         description=_l("Une phrase qui résume le changement proposé."),
                         render_kw={"autocomplete": "off", "data-similar-source": "1"})
-    service_id = SelectField(_l("Démarche concernée"), coerce=int, validators=[Optional()])
-    life_event_id = SelectField(_l("Moment de vie concerné"), coerce=int, validators=[Optional()])
-    organisation_id = SelectField(_l("Organisation destinataire (administration)"), coerce=int,
+    service_id = SelectField(_l("Démarche concernée"), coerce=db_int, validators=[Optional()])
+    life_event_id = SelectField(_l("Moment de vie concerné"), coerce=db_int, validators=[Optional()])
+    organisation_id = SelectField(_l("Organisation destinataire (administration)"), coerce=db_int,
                                   validators=[Optional()],
                                   description=_l("À choisir seulement quand la proposition ne vise aucune démarche."))
     problem = TextAreaField(_l("Le problème rencontré (irritant)"),
@@ -71,7 +72,7 @@ class HideForm(FlaskForm):
 class MergeForm(FlaskForm):
     target_id = IntegerField(_l("Numéro de la proposition qui reçoit la fusion"),
                              validators=[InputRequired(message=_l("Indiquez le numéro d'une proposition.")),
-                                         NumberRange(min=1, max=2**31 - 1)])
+                                         NumberRange(min=1, max=DB_INT_MAX)])
     submit = SubmitField(_l("Fusionner"))
 
 

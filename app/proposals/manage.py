@@ -13,6 +13,7 @@ from ..boards.models import Board, Cluster, Idea, IdeaStatus
 from ..catalog.models import Organisation, Role
 from ..errors import DomainError
 from ..extensions import db
+from ..inputs import parse_int
 from ..permissions import has_org_role, is_admin, is_staff, requires
 from . import bp, service
 from .forms import HideForm, MergeForm, SettingsForm
@@ -58,7 +59,7 @@ def hide_proposal(proposal_id: int):
 @bp.route("/commentaires/<int:comment_id>/masquer", methods=["GET", "POST"])
 @login_required
 def hide_comment(comment_id: int):
-    comment = db.session.get(Comment, comment_id) if 0 < comment_id < 2**31 else None
+    comment = db.session.get(Comment, comment_id)
     if comment is None:
         abort(404)
     proposal = _load(comment.proposal_id)
@@ -131,7 +132,7 @@ def _settings_form(organisation):
 @bp.route("/organisations/<int:organisation_id>/reglages", methods=["GET", "POST"])
 @login_required
 def settings(organisation_id: int):
-    organisation = db.session.get(Organisation, organisation_id) if 0 < organisation_id < 2**31 else None
+    organisation = db.session.get(Organisation, organisation_id)
     if organisation is None:
         abort(404)
     if not (is_admin(current_user) or has_org_role(current_user, organisation, Role.editor)):
@@ -162,7 +163,7 @@ def settings(organisation_id: int):
 # --- promotion from boards -----------------------------------------------------------------------
 
 def _managed_board(board_id: int) -> Board:
-    board = db.session.get(Board, board_id) if 0 < board_id < 2**31 else None
+    board = db.session.get(Board, board_id)
     if board is None:
         abort(404)
     if not board.can_manage(current_user):
@@ -189,10 +190,10 @@ def promote(board_id: int):
     board = _managed_board(board_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    idea_id = request.form.get("idea_id", type=int)
-    cluster_id = request.form.get("cluster_id", type=int)
-    if any(value is not None and not 0 < value < 2**31 for value in (idea_id, cluster_id)):
-        abort(404)  # outside the database's ids
+    raw = request.form.get("idea_id"), request.form.get("cluster_id")
+    idea_id, cluster_id = (parse_int(value) for value in raw)
+    if any(value and parse_int(value) is None for value in raw):
+        abort(404)  # not an id the database can hold
     source = db.session.get(Idea, idea_id) if idea_id else db.session.get(Cluster, cluster_id) if cluster_id \
         else None
     if source is None or source.board_id != board.id or (idea_id and cluster_id):
@@ -209,7 +210,7 @@ def promote(board_id: int):
 @bp.get("/idees/<int:idea_id>")
 def idea_page(idea_id: int):
     """What an idea led to: its board's people see it; everyone once a proposal from it is public."""
-    idea = db.session.get(Idea, idea_id) if 0 < idea_id < 2**31 else None
+    idea = db.session.get(Idea, idea_id)
     if idea is None or idea.status is not IdeaStatus.visible or not service.can_see_idea(idea, current_user):
         abort(404)
     proposals = [p for p in service.proposals_from_idea(idea)

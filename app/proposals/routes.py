@@ -13,6 +13,7 @@ from ..catalog import service as catalog
 from ..catalog.models import Organisation, Service
 from ..errors import DomainError, InvalidInput
 from ..extensions import db, limiter
+from ..inputs import PAGE_MAX, int_arg, parse_int
 from ..permissions import is_admin
 from . import bp, service
 from .forms import CommentForm, EditForm, ProposalForm, ReportForm
@@ -43,16 +44,11 @@ def _form_id(raw) -> int | None:
     of the database's 32-bit range."""
     if not raw:
         return None
-    return int(raw) if raw.isdigit() and 0 < int(raw) < 2**31 else 0
-
-
-def _id_arg(name: str):
-    value = request.args.get(name, type=int)
-    return value if value and 0 < value < 2**31 else None
+    return parse_int(raw) or 0
 
 
 def _load(proposal_id: int) -> Proposal:
-    proposal = db.session.get(Proposal, proposal_id) if 0 < proposal_id < 2**31 else None
+    proposal = db.session.get(Proposal, proposal_id)  # ids from a URL: bounded by the app's <int:> converter
     if proposal is None or not proposal.can_view(current_user):
         abort(404)
     return proposal
@@ -82,11 +78,11 @@ def list_proposals():
     state = ProposalState(state) if state in ProposalState._value2member_map_ else None
     sort = request.args.get("tri", "newest")
     sort = sort if sort in ("newest", "supported", "relevance") else "newest"
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = int_arg("page", 1, maximum=PAGE_MAX)
     per_page = current_app.config.get("PROPOSALS_PER_PAGE", service.PER_PAGE)
     q = request.args.get("q", "").strip()[:200]
-    items, total = service.list_proposals(organisation_id=_id_arg("organisation"), service_id=_id_arg("demarche"),
-                                          life_event_id=_id_arg("moment"), state=state, q=q, sort=sort,
+    items, total = service.list_proposals(organisation_id=int_arg("organisation"), service_id=int_arg("demarche"),
+                                          life_event_id=int_arg("moment"), state=state, q=q, sort=sort,
                                           page=page, per_page=per_page)
     return render_template("proposals/list.html", pagination=Page(items, total, page, per_page), args=request.args,
                            q=q, labels=service.state_labels(p.organisation_id for p in items),
@@ -105,7 +101,7 @@ def similar():
     if len(q) > 200:
         err = InvalidInput(_("La recherche est trop longue."))
         return jsonify(err.to_dict()), 422
-    items = service.similar_proposals(q, organisation_id=_id_arg("organisation"), limit=5)
+    items = service.similar_proposals(q, organisation_id=int_arg("organisation"), limit=5)
     return jsonify({"items": [{"id": p.id, "title": p.title, "url": url_for("proposals.show_proposal",
                                                                               proposal_id=p.id),
                                "supports": p.support_count, "organisation": p.organisation.name} for p in items]})
@@ -128,8 +124,8 @@ def new_proposal():
     form = ProposalForm()
     _subject_choices(form)
     if request.method == "GET":
-        form.service_id.data = request.args.get("demarche", 0, type=int)
-        form.life_event_id.data = request.args.get("moment", 0, type=int)
+        form.service_id.data = int_arg("demarche", 0)
+        form.life_event_id.data = int_arg("moment", 0)
     similar_items = None
     if form.validate_on_submit():
         if form.confirmed.data != "1":
@@ -166,7 +162,7 @@ def show_proposal(proposal_id: int):
         target = service.merged_into_chain_end(proposal)
         return redirect(url_for("proposals.show_proposal", proposal_id=target.id, fusion=proposal.id))
     merged_source = None
-    merged_id = _id_arg("fusion")
+    merged_id = int_arg("fusion")
     if merged_id:
         candidate = db.session.get(Proposal, merged_id)
         if candidate is not None and candidate.merged_into_id == proposal.id:

@@ -8,15 +8,14 @@ from wtforms import SelectField, StringField
 from wtforms.validators import ValidationError
 
 from ..i18n import localized
+from ..inputs import parse_int
 
 
 def _id_or_none(value):
     if value in (None, "", "0"):
         return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return -1  # refused by the field's validator, with its message
+    number = parse_int(value)
+    return -1 if number is None else number  # -1: refused by the field's validator, with its message
 
 
 def _date(field) -> date | None:

@@ -15,6 +15,7 @@ from ..catalog.models import Organisation
 from ..catalog.service import get_by_slug
 from ..decisions.models import ANSWER_KIND_NAMES, MEASURE_STATUS_NAMES, AnswerKind, MeasureStatus
 from ..errors import DomainError
+from ..inputs import PAGE_MAX, int_arg
 from . import bp, cache, service
 from .charts import Bar, bar_chart
 from .forms import DashboardFilterForm
@@ -103,7 +104,7 @@ def _measures_chart(counts: dict, chart_id: str) -> tuple[list, object]:
 @bp.get("/organisations/<slug>")
 def organisation_report(slug: str):
     organisation = get_by_slug(Organisation, slug)
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = int_arg("page", 1, maximum=PAGE_MAX)
 
     def render():
         figures = service.organisation_figures(organisation.id)

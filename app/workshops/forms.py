@@ -33,6 +33,7 @@ from wtforms.validators import (
 )
 
 from ..catalog.forms import CheckboxList
+from ..inputs import db_int
 from .models import QuestionKind, Visibility, WorkshopFormat
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -88,7 +89,7 @@ class QuestionForm(Form):
 
 
 class WorkshopForm(FlaskForm):
-    organisation_id = SelectField(_l("Organisation"), coerce=int)
+    organisation_id = SelectField(_l("Organisation"), coerce=db_int)
     title = StringField(_l("Titre"), validators=[DataRequired(message=_l("Donnez un titre à l'atelier.")),
                                                  Length(max=200)])
     expected_change = TextAreaField(
@@ -124,8 +125,8 @@ class WorkshopForm(FlaskForm):
                                           description=_l("Sans date, les inscriptions restent ouvertes jusqu'au "
                                                          "début."))
     visibility = RadioField(_l("Visibilité"), default=Visibility.public.value)
-    service_ids = CheckboxList(_l("Démarches concernées"), coerce=int)
-    life_event_ids = CheckboxList(_l("Moments de vie concernés"), coerce=int)
+    service_ids = CheckboxList(_l("Démarches concernées"), coerce=db_int)
+    life_event_ids = CheckboxList(_l("Moments de vie concernés"), coerce=db_int)
     ask_accessibility = BooleanField(_l("Demander les besoins d'accessibilité à l'inscription"), default=True)
     questions = FieldList(FormField(QuestionForm), label=_l("Questions à l'inscription (facultatif)"),
                           min_entries=QUESTION_SLOTS, max_entries=QUESTION_SLOTS)
@@ -190,7 +191,7 @@ def _signup_form_class(on_behalf: bool, categories, questions):
             description=_l("Pour la rappeler ; effacé après l'atelier selon la durée de conservation."))
     if categories is not None:
         SignUpForm.category_id = RadioField(
-            _l("La personne participe en tant que") if on_behalf else _l("Vous participez en tant que"), coerce=int,
+            _l("La personne participe en tant que") if on_behalf else _l("Vous participez en tant que"), coerce=db_int,
             choices=[SelectChoice(cid, name) for cid, name in categories],
             validators=[InputRequired(message=_l("Choisissez une catégorie."))])
     for qid, kind, label, required, choices in questions:
@@ -237,7 +238,7 @@ class MessageForm(FlaskForm):
 
 
 class EvaluationForm(FlaskForm):
-    overall = RadioField(_l("Dans l'ensemble, comment avez-vous trouvé l'atelier ?"), coerce=int,
+    overall = RadioField(_l("Dans l'ensemble, comment avez-vous trouvé l'atelier ?"), coerce=db_int,
                          validators=[InputRequired(message=_l("Choisissez une note."))])
     felt_heard = RadioField(_l("Vous êtes-vous senti·e écouté·e ?"),
                             validators=[InputRequired(message=_l("Choisissez une réponse."))])

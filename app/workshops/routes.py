@@ -13,6 +13,7 @@ from ..catalog import service as catalog
 from ..catalog.models import Organisation
 from ..errors import DomainError
 from ..extensions import limiter
+from ..inputs import PAGE_MAX, int_arg
 from ..markdown import render_markdown
 from . import bp, calendar, service
 from .forms import EvaluationForm, answers_from, build_signup_form, to_utc
@@ -33,22 +34,17 @@ def _date_arg(name: str, next_day: bool = False):
     return to_utc(day + timedelta(days=1) if next_day else day) if day else None
 
 
-def _id_arg(name: str):
-    value = request.args.get(name, type=int)
-    return value if value and value > 0 else None
-
-
 @bp.get("/")
 def list_workshops():
     fmt = request.args.get("format", "")
     filters = {
-        "organisation_id": _id_arg("organisation"), "life_event_id": _id_arg("moment"),
-        "service_id": _id_arg("demarche"),
+        "organisation_id": int_arg("organisation"), "life_event_id": int_arg("moment"),
+        "service_id": int_arg("demarche"),
         "workshop_format": WorkshopFormat(fmt) if fmt in WorkshopFormat._value2member_map_ else None,
         "date_from": _date_arg("du"), "date_to": _date_arg("au", next_day=True),
         "with_seats": request.args.get("places") == "1",
     }
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = int_arg("page", 1, maximum=PAGE_MAX)
     pagination, figures = service.list_workshops(page=page, per_page=current_app.config["WORKSHOPS_PER_PAGE"],
                                                  **filters)
     organisations = catalog.list_organisations()
@@ -60,7 +56,7 @@ def list_workshops():
 
 @bp.get("/passes")
 def past_workshops():
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = int_arg("page", 1, maximum=PAGE_MAX)
     pagination, _figures = service.list_workshops(upcoming=False, page=page,
                                                   per_page=current_app.config["WORKSHOPS_PER_PAGE"])
     attendance = service.attendance_many(pagination.items)
