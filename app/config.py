@@ -69,6 +69,9 @@ class Config:
     RESET_RATE_LIMIT = "5 per minute"
     RESET_ADDRESS_RATE_LIMIT = "60 per minute"
     REGISTER_RATE_LIMIT = "10 per hour"
+    # Sign-ups naming one e-mail address, whatever client sends them: each mails that address (a verification
+    # link, or "you already have an account"), so this bounds the mail anyone can make it receive.
+    REGISTER_EMAIL_RATE_LIMIT = "3 per hour"
     PROPOSAL_POST_RATE_LIMIT = "20 per hour"  # new proposals, per account
     PROPOSAL_COMMENT_RATE_LIMIT = "30 per hour"  # comments and reports, per account
 
@@ -160,6 +163,7 @@ ENV_OVERRIDES = {
     "RESET_RATE_LIMIT": ("RESET_RATE_LIMIT", str),
     "RESET_ADDRESS_RATE_LIMIT": ("RESET_ADDRESS_RATE_LIMIT", str),
     "REGISTER_RATE_LIMIT": ("REGISTER_RATE_LIMIT", str),
+    "REGISTER_EMAIL_RATE_LIMIT": ("REGISTER_EMAIL_RATE_LIMIT", str),
     "PROPOSAL_POST_RATE_LIMIT": ("PROPOSAL_POST_RATE_LIMIT", str),
     "PROPOSAL_COMMENT_RATE_LIMIT": ("PROPOSAL_COMMENT_RATE_LIMIT", str),
     "MAIL_SERVER": ("MAIL_SERVER", str),

@@ -1,4 +1,7 @@
-"""Markdown for descriptions written by staff: rendered, then sanitised with nh3 (allow-list)."""
+"""Markdown: descriptions written by staff, rendered then sanitised with nh3 (allow-list); and people's plain text
+written out as Markdown that shows exactly what they typed (exports)."""
+
+import re
 
 import nh3
 from markdown_it import MarkdownIt
@@ -18,3 +21,18 @@ def render_markdown(text: str | None) -> Markup:
     clean = nh3.clean(html, tags=ALLOWED_TAGS, attributes={"a": {"href", "title"}},
                       url_schemes={"http", "https", "mailto"}, link_rel="noopener noreferrer nofollow")
     return Markup(clean)  # noqa: S704 (sanitised by nh3 just above)
+
+
+# Characters that make markup anywhere in a line: links and images ([ ]), raw HTML and autolinks (< >), entities
+# (&), emphasis and code (* _ `), tables (|), strikethrough (~), headings' closing # and backslashes themselves.
+_MARKUP = re.compile(r"([\\`*_\[\]<>&|~#])")
+_ORDERED_MARKER = re.compile(r"^(\d{1,9})([.)])")
+
+
+def markdown_text(text: str | None) -> str:
+    """Plain text as Markdown that renders as exactly this text, on one line: every character that could make a
+    link, an image, HTML, an autolink, emphasis or a block (list, quote, heading) is backslash-escaped, so
+    ``[x](javascript:alert(1))``, ``<script>`` or ``<javascript:…>`` come out as what was typed, never as markup."""
+    line = " ".join(str(text or "").split())  # line breaks would start blocks
+    line = _ORDERED_MARKER.sub(r"\1\\\2", _MARKUP.sub(r"\\\1", line))
+    return "\\" + line if line.startswith(("-", "+")) else line

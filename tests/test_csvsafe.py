@@ -60,3 +60,15 @@ def test_write_csv_neutralises_every_cell_header_included():
 def test_write_csv_accepts_any_iterable_of_rows():
     assert _read(write_csv(([n, f"p{n}"] for n in range(3)), ("n", "p")))[1:] == [["0", "p0"], ["1", "p1"],
                                                                                  ["2", "p2"]]
+
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("\u00a0=1+1", "'\u00a0=1+1"),  # a no-break space, skipped like a space
+    ("\u200b@x", "'\u200b@x"),  # a zero-width space
+    ("\u2003-2+3", "'\u2003-2+3"),  # an em space
+    ("Idées :\n- une\n- deux", "Idées :\n- une\n- deux"),  # text inside a cell stays as typed
+    ("a, b; c", "a, b; c"), ("Oui, 3 personnes", "Oui, 3 personnes"),
+])
+def test_a_cell_starting_with_a_formula_after_skipped_characters_is_neutralised(value, expected):
+    assert safe_cell(value) == expected

@@ -60,6 +60,7 @@ EXPECTED = {
     "/demarches/": ("GET", "/demarches/", everyone(OK)),
     "/demarches/<slug>": ("GET", "/demarches/{service}", everyone(OK)),
     "/compte/inscription": ("GET", "/compte/inscription", {**everyone(REDIRECT), "anonymous": OK}),
+    "/compte/inscription/courriel-envoye": ("GET", "/compte/inscription/courriel-envoye", everyone(OK)),
     "/compte/connexion": ("GET", "/compte/connexion", everyone(OK)),
     "/compte/deconnexion": ("POST", "/compte/deconnexion", logged_in(REDIRECT)),
     # A bad link sends people back to their account page, or to the login page when logged out.

@@ -1,11 +1,10 @@
 """Account pages: thin views over ``accounts.service``."""
 
-import json
-
 from flask import Response, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
+from .. import jsonsafe
 from ..errors import DomainError
 from ..extensions import limiter, login_manager
 from ..i18n import SESSION_KEY, current_language
@@ -65,6 +64,10 @@ def _register_limit():
     return current_app.config["REGISTER_RATE_LIMIT"]
 
 
+def _register_email_limit():
+    return current_app.config["REGISTER_EMAIL_RATE_LIMIT"]
+
+
 def _account_key():
     """Rate-limit key for the account named in the form, whatever IP it comes from."""
     return "account:" + (request.form.get("email") or "").strip().lower()
@@ -88,22 +91,23 @@ def _form_error(form, field, message) -> None:
 
 @bp.route("/inscription", methods=["GET", "POST"])
 @limiter.limit(_register_limit, methods=["POST"])
+@limiter.limit(_register_email_limit, key_func=_account_key, methods=["POST"], deduct_when=_counted)
 def register():
+    """The same answer whether the address is new or already has an account: no one is signed in, the « check
+    your mailbox » page follows, and only the mailbox's owner learns which it was (service.register)."""
     if current_user.is_authenticated:
         return redirect(url_for("accounts.account"))
     form = RegisterForm()
     if form.validate_on_submit():
-        try:
-            user = service.register(form.email.data, form.display_name.data, form.password.data,
-                                    locale=current_language())
-        except service.EmailTaken as err:
-            _form_error(form, "email", err.message)
-        else:
-            login_user(user)
-            flash(_("Votre compte est créé. Nous vous avons envoyé un lien pour vérifier votre adresse "
-                    "électronique."), "success")
-            return redirect(url_for("accounts.account"))
+        g.attempt_counted = True  # a mail goes to that address
+        service.register(form.email.data, form.display_name.data, form.password.data, locale=current_language())
+        return redirect(url_for("accounts.register_sent"))
     return render_template("accounts/register.html", form=form)
+
+
+@bp.get("/inscription/courriel-envoye")
+def register_sent():
+    return render_template("accounts/register_sent.html")
 
 
 @bp.route("/connexion", methods=["GET", "POST"])
@@ -142,8 +146,11 @@ def verify_email(token: str):
         flash(str(err.message), "error")
         return redirect(url_for("accounts.account") if current_user.is_authenticated
                         else url_for("accounts.login"))
-    flash(_("Votre adresse électronique est vérifiée. Merci !"), "success")
-    return redirect(url_for("accounts.account") if current_user.is_authenticated else url_for("accounts.login"))
+    if current_user.is_authenticated:
+        flash(_("Votre adresse électronique est vérifiée. Merci !"), "success")
+        return redirect(url_for("accounts.account"))
+    flash(_("Votre adresse électronique est vérifiée. Connectez-vous pour continuer."), "success")
+    return redirect(url_for("accounts.login"))
 
 
 @bp.post("/renvoyer-verification")
@@ -262,7 +269,7 @@ def my_data():
 def download_my_data():
     if not ConfirmForm().validate_on_submit():
         return redirect(url_for("accounts.my_data"))
-    payload = json.dumps(service.export_personal_data(_me()), ensure_ascii=False, indent=2)
+    payload = jsonsafe.dumps(service.export_personal_data(_me()), indent=2)
     return Response(payload, mimetype="application/json",
                     headers={"Content-Disposition": 'attachment; filename="atelier-mes-donnees.json"',
                              "Cache-Control": "no-store"})

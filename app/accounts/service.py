@@ -12,10 +12,12 @@ from ..mail.service import queue_mail
 from ..urls import absolute_url
 from . import tokens
 from .models import User, utcnow
-from .passwords import burn_time, hash_password, needs_rehash, verify_password
+from .passwords import activated, burn_time, hash_password, is_set_aside, needs_rehash, set_aside, verify_password
 
 
 class EmailTaken(Conflict):
+    """Raised for operators (``flask create-user``) and address changes; sign-up never tells (``register``)."""
+
     code = "email_taken"
     message = _l("Un compte existe déjà avec cette adresse électronique.")
 
@@ -44,23 +46,36 @@ def _queue_verification(user: User, email: str | None = None) -> None:
                link=absolute_url("accounts.verify_email", token=token))
 
 
-def register(email: str, display_name: str, password: str, locale: str = "fr") -> User:
-    """Create an unverified account and mail its verification link; one account per address."""
+def _queue_account_exists(user: User) -> None:
+    queue_mail(user.email, "account_exists", user.locale, user=user, login_link=absolute_url("accounts.login"),
+               reset_link=absolute_url("accounts.forgot_password"))
+
+
+def register(email: str, display_name: str, password: str, locale: str = "fr") -> User | None:
+    """Sign up without telling whether the address has an account: a new address gets an unverified account whose
+    password is kept aside until the verification link is opened; a known one gets no second account, its owner
+    is mailed instead. Either way the password is hashed and one mail is queued; the new account or ``None``."""
     email = normalise_email(email)
-    if get_user_by_email(email):
-        raise EmailTaken()
-    user = User(email=email, display_name=display_name.strip(), password_hash=hash_password(password),
-                locale=locale, terms_accepted_at=utcnow())
-    db.session.add(user)
-    try:
-        db.session.flush()
-    except IntegrityError as exc:  # a concurrent registration won the unique constraint
-        db.session.rollback()
-        raise EmailTaken() from exc
-    _queue_verification(user)
-    db.session.commit()
-    signals.user_registered.send(user)
-    return user
+    password_hash = hash_password(password)  # in both branches, so they take the same time
+    owner = get_user_by_email(email)
+    if owner is None:
+        user = User(email=email, display_name=display_name.strip(), password_hash=set_aside(password_hash),
+                    locale=locale, terms_accepted_at=utcnow())
+        db.session.add(user)
+        try:
+            db.session.flush()
+        except IntegrityError:  # a concurrent registration won the unique constraint: the address is known now
+            db.session.rollback()
+            owner = get_user_by_email(email)
+        else:
+            _queue_verification(user)
+            db.session.commit()
+            signals.user_registered.send(user)
+            return user
+    if owner is not None:
+        _queue_account_exists(owner)
+        db.session.commit()
+    return None
 
 
 def resend_verification(user: User) -> None:
@@ -72,21 +87,24 @@ def resend_verification(user: User) -> None:
 
 
 def verify_email(token: str) -> User:
-    """Mark the address verified when the signed, unexpired link names the account's current address."""
+    """Mark the address verified when the signed, unexpired link names the account's current address; a sign-up's
+    password, kept aside until then, now signs in."""
     data = tokens.read_token(tokens.VERIFY, token, current_app.config["EMAIL_TOKEN_MAX_AGE"])
     user = db.session.get(User, data.get("uid")) if data else None
     if user is None or user.is_deleted or user.email != data.get("email"):
         raise InvalidToken()
+    if is_set_aside(user.password_hash):
+        user.password_hash = activated(user.password_hash)
     if user.email_verified_at is None:
         user.email_verified_at = utcnow()
-        db.session.commit()
+    db.session.commit()
     return user
 
 
 def authenticate(email: str, password: str) -> User | None:
     """The account for these credentials, or ``None``; upgrades the hash when parameters changed."""
     user = get_user_by_email(email)
-    if user is None or user.is_deleted:
+    if user is None or user.is_deleted or is_set_aside(user.password_hash):  # the same time and answer for all
         burn_time(password)
         return None
     if not verify_password(user.password_hash, password):

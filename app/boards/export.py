@@ -1,11 +1,16 @@
-"""Board exports (CSV, JSON, Markdown). Anonymity is respected: no author names on anonymous boards."""
+"""Board exports (CSV, JSON, Markdown). Anonymity is respected: no author names on anonymous boards.
 
-import json
+What participants typed (ideas, names, group names, and the facilitators' titles) is neutralised in every format,
+each in its own way: formula cells made text in CSV (app/csvsafe.py), every markup character escaped in Markdown
+(``markdown_text``: a ``[link](javascript:…)`` or ``<script>`` shows as typed), and in JSON the text as typed in
+plain fields with no byte that can be read as markup (app/jsonsafe.py)."""
 
 from sqlalchemy import select
 
+from .. import jsonsafe
 from ..csvsafe import write_csv
 from ..extensions import db
+from ..markdown import markdown_text
 from .models import Cluster, Idea, IdeaStatus
 from .service import _reaction_counts, author_label
 
@@ -34,20 +39,19 @@ def as_json(board) -> bytes:
     data = {"board": {"id": board.id, "title": board.title, "phase": board.phase.value,
                       "anonymous": board.anonymous, "columns": [c.title for c in board.columns]},
             "ideas": list(_rows(board))}
-    return json.dumps(data, ensure_ascii=False, indent=2).encode()
+    return jsonsafe.dumps(data, indent=2).encode()
 
 
 def as_markdown(board) -> bytes:
-    lines = [f"# {board.title}", ""]
+    lines = [f"# {markdown_text(board.title)}", ""]
     current_column = current_cluster = None
     for row in _rows(board):
         if row["column"] != current_column:
             current_column, current_cluster = row["column"], None
-            lines += ["", f"## {current_column}", ""]
+            lines += ["", f"## {markdown_text(current_column)}", ""]
         if row["cluster"] and row["cluster"] != current_cluster:
             current_cluster = row["cluster"]
-            lines += ["", f"### {current_cluster}", ""]
-        author = f" — {row['author']}" if row["author"] else ""
-        text = row["text"].replace("\n", " ")
-        lines.append(f"- {text}{author} ({row['votes']})")
+            lines += ["", f"### {markdown_text(current_cluster)}", ""]
+        author = f" — {markdown_text(row['author'])}" if row["author"] else ""
+        lines.append(f"- {markdown_text(row['text'])}{author} ({row['votes']})")
     return ("\n".join(lines).strip() + "\n").encode()

@@ -11,6 +11,7 @@ from ..accounts.forms import ConfirmForm
 from ..catalog.models import Organisation
 from ..errors import DomainError
 from ..extensions import db, login_manager
+from ..inputs import int_arg, parse_int
 from ..permissions import facilitated_organisations, is_facilitator, requires
 from . import bp, export, service
 from .forms import COLUMN_SLOTS, BoardForm, ColumnsForm, GuestForm, IdeaForm, JoinCodeForm
@@ -66,8 +67,8 @@ def create_board():
                                    .order_by(Workshop.starts_at.desc())).all()
     form.workshop_id.choices = [SelectChoice(0, _("Aucun : tableau de l'organisation"))] + [
         SelectChoice(w.id, w.title) for w in workshops]
-    if request.method == "GET" and request.args.get("atelier", type=int):
-        form.workshop_id.data = request.args.get("atelier", type=int)
+    if request.method == "GET" and int_arg("atelier"):
+        form.workshop_id.data = int_arg("atelier")
     if form.validate_on_submit():
         organisation = db.get_or_404(Organisation, form.organisation_id.data)
         workshop = db.session.get(Workshop, form.workshop_id.data) if form.workshop_id.data else None
@@ -91,7 +92,7 @@ def edit_columns(board_id: int):
             if column is not None:
                 slot.form.id.data, slot.form.title.data, slot.form.prompt.data = column.id, column.title, column.prompt
     if form.validate_on_submit():
-        specs = [{"id": int(c.form.id.data) if (c.form.id.data or "").isdigit() else None,
+        specs = [{"id": parse_int(c.form.id.data),
                   "title": c.form.title.data, "prompt": c.form.prompt.data or ""}
                  for c in form.columns if (c.form.title.data or "").strip()]
         if not specs:
@@ -164,12 +165,7 @@ def join_with_code(code: str):
         flash(str(err.message), "error")
         return redirect(url_for("boards.join_by_code"))
     if current_user.is_authenticated:
-        try:
-            service.join(board, _me(), by_code=True)
-        except DomainError as err:
-            flash(str(err.message), "error")
-            return redirect(url_for("boards.join_by_code"))
-        return redirect(url_for("boards.show_board", board_id=board.id))
+        return _confirm_join(board)
     if _viewer(board) is not None:
         return redirect(url_for("boards.show_board", board_id=board.id))
     if not board.allow_guests:
@@ -188,6 +184,23 @@ def join_with_code(code: str):
                                 secure=request.is_secure or current_app.config["SESSION_COOKIE_SECURE"])
             return response
     return render_template("boards/guest.html", board=board, form=form)
+
+
+def _confirm_join(board: Board):
+    """A signed-in person joins with the confirmation page's button (a POST with its CSRF token): a link opened
+    from another site shows the page and changes nothing. Someone already on the board goes straight to it."""
+    participant = service.participant_for(board, current_user)
+    if participant is not None and participant.removed_at is None:
+        return redirect(url_for("boards.show_board", board_id=board.id))
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            service.join(board, _me(), by_code=True)
+        except DomainError as err:
+            flash(str(err.message), "error")
+            return redirect(url_for("boards.join_by_code"))
+        return redirect(url_for("boards.show_board", board_id=board.id))
+    return render_template("boards/join_confirm.html", board=board, form=form)
 
 
 @bp.get("/<int:board_id>/presentation")
@@ -221,5 +234,8 @@ def export_board(board_id: int, fmt: str):
     if fmt not in EXPORTS:
         abort(404)
     mimetype, render = EXPORTS[fmt]
+    # A download, never a page: saved (attachment, nosniff from app/security.py), and if a browser shows it all
+    # the same, it runs nothing and loads nothing (the page policy would allow this site's scripts).
     return Response(render(board), mimetype=f"{mimetype}; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="tableau-{board.id}.{fmt}"'})
+                    headers={"Content-Disposition": f'attachment; filename="tableau-{board.id}.{fmt}"',
+                             "Content-Security-Policy": "default-src 'none'; sandbox"})

@@ -5,23 +5,24 @@ comma separator, UTF-8 **without** BOM, CRLF line ends, RFC 4180 quoting, one he
 empty cell for a missing value, ``true``/``false``, dates ``YYYY-MM-DD`` and times ``YYYY-MM-DDThh:mm:ssZ`` (UTC).
 Text cells are still made formula-safe with ``csvsafe.safe_cell`` (a cell starting with ``=``, ``+``, ``-``, ``@``,
 a tab or a carriage return gets a leading apostrophe) because people do open these files in spreadsheets; the
-JSON files and the API carry the text unchanged.
+JSON files and the API carry the text unchanged (the JSON files write ``<``, ``>`` and ``&`` as ``\\u`` escapes,
+which parse back to the same text: app/jsonsafe.py).
 """
 
 import csv
 import hashlib
 import io
-import json
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 
 from flask import current_app, request, url_for
 
+from .. import jsonsafe
 from ..csvsafe import safe_cell
 from .datasets import DATASETS, LICENCE, Dataset, last_modified
 
 CSV_DIALECT = {"delimiter": ",", "lineTerminator": "\r\n", "quoteChar": '"', "doubleQuote": True, "header": True}
-FORMAT_VERSION = "1"  # bump when a schema changes, so that cached copies are not reused
+FORMAT_VERSION = "2"  # bump when a schema changes, so that cached copies are not reused
 
 
 def json_value(value):
@@ -73,7 +74,7 @@ def json_chunks(dataset: Dataset, lines_per_chunk: int = 200) -> Iterator[str]:
     chunk = ["["]
     first = True
     for row in dataset.iter_rows():
-        chunk.append(("\n" if first else ",\n") + json.dumps(json_row(row), ensure_ascii=False))
+        chunk.append(("\n" if first else ",\n") + jsonsafe.dumps(json_row(row)))
         first = False
         if len(chunk) >= lines_per_chunk:
             yield "".join(chunk)

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from app.accounts.models import User
 from app.extensions import db
 from app.mail.models import OutboxMessage
-from tests.conftest import get_csrf, login, post_form
+from tests.conftest import get_csrf, login, make_app, post_form, prepared_db
 from tests.factories import PASSWORD, make_user
 
 LINK_RE = re.compile(r"http://localhost(/\S+)")
@@ -19,17 +19,24 @@ def last_link(address, marker):
     return next(path for path in LINK_RE.findall(mail.body_text) if marker in path)
 
 
-def test_register_logs_in_and_sends_verification_link(client):
-    response = post_form(client, "/compte/inscription", {
-        "email": "nina@example.org", "display_name": "Nina", "password": "long enough password",
-        "password_confirm": "long enough password", "accept_terms": "y"})
-    assert response.status_code == 302
-    page = client.get("/compte/").get_data(as_text=True)
-    assert "nina@example.org" in page
-    assert "non vérifiée" in page
+SIGN_UP = {"display_name": "Nina", "password": "long enough password", "password_confirm": "long enough password",
+           "accept_terms": "y"}
+
+
+def test_register_signs_no_one_in_and_the_mailed_link_activates_the_account(client):
+    response = post_form(client, "/compte/inscription", {**SIGN_UP, "email": "nina@example.org"})
+    assert response.status_code == 302 and response.headers["Location"] == "/compte/inscription/courriel-envoye"
+    page = client.get("/compte/inscription/courriel-envoye").get_data(as_text=True)
+    assert "nous vous avons envoyé un courriel pour continuer" in page
+    assert client.get("/compte/").status_code == 302, "signed in at sign-up"
+    # Until the link is opened, the password chosen signs no one in (as for an address that had an account).
+    refused = post_form(client, "/compte/connexion", {"email": "nina@example.org", "password": "long enough password"})
+    assert "Adresse électronique ou mot de passe incorrect" in refused.get_data(as_text=True)
     response = client.get(last_link("nina@example.org", "/verifier/"), follow_redirects=True)
-    assert "Votre adresse électronique est vérifiée" in response.get_data(as_text=True)
+    assert "Votre adresse électronique est vérifiée. Connectez-vous pour continuer." in response.get_data(as_text=True)
     assert db.session.scalar(select(User).where(User.email == "nina@example.org")).is_verified
+    login(client, "nina@example.org", "long enough password")
+    assert "nina@example.org" in client.get("/compte/").get_data(as_text=True)
 
 
 def test_register_shows_error_summary_linked_to_fields(client):
@@ -45,13 +52,70 @@ def test_register_shows_error_summary_linked_to_fields(client):
     assert db.session.scalar(select(db.func.count(User.id))) == 0
 
 
-def test_register_refuses_taken_address_with_field_error(client):
-    make_user(email="olive@example.org")
+def _without_tokens(html: str) -> str:
+    """The page without what differs on every answer anyway: CSRF tokens and CSP nonces."""
+    return re.sub(r'(name="csrf_token" (?:type="hidden" )?value|nonce)="[^"]+"', "", html)
+
+
+def test_sign_up_answers_a_known_address_as_a_new_one_and_mails_its_owner(app):
+    owner = make_user(email="olive@example.org", name="Olive")
     db.session.commit()
-    response = post_form(client, "/compte/inscription", {
-        "email": "Olive@example.org", "display_name": "Olive", "password": "long enough password",
-        "password_confirm": "long enough password", "accept_terms": "y"})
-    assert "Un compte existe déjà avec cette adresse" in response.get_data(as_text=True)
+    answers = []
+    for email in ("Olive@example.org", "nouvelle@example.org"):
+        client = app.test_client()
+        response = post_form(client, "/compte/inscription", {**SIGN_UP, "email": email})
+        page = client.get(response.headers.get("Location", "/compte/inscription"))
+        answers.append((response.status_code, response.headers.get("Location"), page.status_code,
+                        _without_tokens(page.get_data(as_text=True)), client.get("/compte/").status_code))
+    assert answers[0] == answers[1]
+    assert "existe déjà" not in answers[0][3]
+    # The owner is told, with the links to sign in and to choose a new password; nothing else changed.
+    mail = db.session.scalars(select(OutboxMessage).where(OutboxMessage.recipient == "olive@example.org")).one()
+    assert mail.template == "account_exists" and "Bonjour Olive," in mail.body_text
+    assert "http://localhost/compte/connexion" in mail.body_text
+    assert "http://localhost/compte/mot-de-passe-oublie" in mail.body_text
+    assert db.session.scalar(select(db.func.count(User.id)).where(User.email == "olive@example.org")) == 1
+    login(app.test_client(), owner.email)  # the owner's password still works...
+    someone = app.test_client()  # ...and the one typed at sign-up does not
+    refused = post_form(someone, "/compte/connexion", {"email": owner.email, "password": SIGN_UP["password"]})
+    assert refused.status_code == 200 and someone.get("/compte/").status_code == 302
+
+
+def test_sign_up_hashes_the_password_whatever_the_address(client, monkeypatch):
+    """Comparable work in both branches: a known address costs a password hash too, as a new one does."""
+    from app.accounts import service
+
+    hashed = []
+    real = service.hash_password
+    monkeypatch.setattr(service, "hash_password", lambda password: hashed.append(password) or real(password))
+    make_user(email="pia@example.org")
+    db.session.commit()
+    for email in ("pia@example.org", "pierre@example.org"):
+        post_form(client, "/compte/inscription", {**SIGN_UP, "email": email})
+    assert hashed == [SIGN_UP["password"]] * 2
+
+
+def test_sign_up_mails_to_one_address_are_rate_limited_whatever_the_client(request, backend):
+    app = make_app(backend, request, RATELIMIT_ENABLED=True, REGISTER_RATE_LIMIT="100 per hour",
+                   REGISTER_EMAIL_RATE_LIMIT="2 per hour")
+    with prepared_db(app, backend):
+        make_user(email="connue@example.org")
+        db.session.commit()
+
+        def sign_up(email, address):
+            client = app.test_client()
+            client.environ_base["REMOTE_ADDR"] = address
+            return post_form(client, "/compte/inscription", {**SIGN_UP, "email": email}).status_code
+
+        # The same limit, at the same count, for an address with an account and for one without.
+        for email in ("connue@example.org", "inconnue@example.org"):
+            assert [sign_up(email, f"192.0.2.{n}") for n in range(3)] == [302, 302, 429], email
+        mails = db.session.scalars(select(OutboxMessage.recipient)).all()
+        assert sorted(mails) == ["connue@example.org"] * 2 + ["inconnue@example.org"] * 2
+        # A form sent back for a missing field mails no one and counts against no address.
+        client = app.test_client()
+        assert post_form(client, "/compte/inscription", {"email": "autre@example.org"}).status_code == 200
+        assert [sign_up("autre@example.org", "192.0.2.9") for _ in range(2)] == [302, 302]
 
 
 def test_login_refuses_wrong_password_without_saying_which_part_is_wrong(client):
@@ -182,6 +246,15 @@ def test_my_data_download_is_json_of_the_logged_in_user_only(client):
     data = response.get_json()
     assert data["account"]["email"] == "xena@example.org"
     assert "yann" not in response.get_data(as_text=True)
+
+
+def test_my_data_download_writes_typed_markup_as_escapes(client):
+    user = make_user(email="xavier@example.org", name="<b>Xavier</b> & co")
+    db.session.commit()
+    login(client, user.email)
+    response = post_form(client, "/compte/mes-donnees/telecharger", {}, csrf_url="/compte/mes-donnees")
+    assert not set(b"<>&") & set(response.get_data())
+    assert response.get_json()["account"]["display_name"] == "<b>Xavier</b> & co"
 
 
 def test_delete_account_needs_password_and_ends_session(client):

@@ -32,19 +32,49 @@ def test_register_creates_unverified_account_and_queues_verification(app):
     assert user.email == "alice@example.org"
     assert not user.is_verified
     assert user.terms_accepted_at is not None
-    assert user.password_hash.startswith("$argon2id$")
+    assert user.password_hash.startswith("!$argon2id$")  # kept aside until the address is verified
     [mail] = outbox_for("alice@example.org")
     assert mail.template == "verify_email"
     assert "/compte/verifier/" in mail.body_text
 
 
-def test_register_refuses_an_address_already_used_whatever_its_case(app):
-    make_user(email="bob@example.org")
+def test_a_sign_up_password_signs_in_only_once_the_link_is_opened(app):
+    service.register("abel@example.org", "Abel", "a long enough password")
+    assert service.authenticate("abel@example.org", "a long enough password") is None
+    user = service.verify_email(token_in(outbox_for("abel@example.org")[0], "/verifier/"))
+    assert user.is_verified and user.password_hash.startswith("$argon2id$")
+    assert service.authenticate("abel@example.org", "a long enough password").id == user.id
+
+
+def test_register_with_a_known_address_mails_its_owner_and_changes_nothing(app):
+    owner = make_user(email="bob@example.org", name="Bob")
+    db.session.commit()
+    password_hash = owner.password_hash
+    assert service.register("BOB@example.org", "Bob 2", "a long enough password") is None
+    assert db.session.scalar(select(db.func.count(User.id))) == 1
+    [mail] = outbox_for("bob@example.org")
+    assert mail.template == "account_exists"
+    assert "/compte/connexion" in mail.body_text and "/compte/mot-de-passe-oublie" in mail.body_text
+    db.session.refresh(owner)
+    assert owner.password_hash == password_hash and owner.display_name == "Bob"
+
+
+def test_the_operators_create_user_still_says_the_address_is_taken(app):
+    make_user(email="cleo@example.org")
     db.session.commit()
     with pytest.raises(service.EmailTaken):
-        service.register("BOB@example.org", "Bob 2", "a long enough password")
-    assert db.session.scalar(select(db.func.count(User.id))) == 1
-    assert outbox_for("bob@example.org") == []
+        service.create_user("cleo@example.org", "Cléo", "a long enough password")
+
+
+def test_a_reset_link_activates_a_sign_up_that_was_never_verified(app):
+    service.register("dina@example.org", "Dina", "a long enough password")
+    service.request_password_reset("dina@example.org")
+    user = service.reset_password(token_in(outbox_for("dina@example.org")[-1], "/reinitialiser/"), "another password!")
+    assert user.is_verified
+    assert service.authenticate("dina@example.org", "another password!").id == user.id
+    # The verification link opened afterwards does not bring back the sign-up's password.
+    service.verify_email(token_in(outbox_for("dina@example.org")[0], "/verifier/"))
+    assert service.authenticate("dina@example.org", "a long enough password") is None
 
 
 def test_verify_email_marks_account_verified(app):
@@ -182,10 +212,11 @@ def test_change_email_link_dies_when_taken_meanwhile(app):
 
 
 def test_old_verification_link_refused_after_email_change(app):
-    service.register("ned@example.org", "Ned", "a long enough password")
+    user = make_user(email="ned@example.org", verified=False)  # signed in before verifying (demo, older accounts)
+    db.session.commit()
+    service.resend_verification(user)
     old_token = token_in(outbox_for("ned@example.org")[0], "/verifier/")
-    user = service.get_user_by_email("ned@example.org")
-    service.request_email_change(user, "a long enough password", "ned2@example.org")
+    service.request_email_change(user, PASSWORD, "ned2@example.org")
     service.confirm_email_change(token_in(outbox_for("ned2@example.org")[-1], "/adresse/confirmer/"))
     with pytest.raises(service.InvalidToken):
         service.verify_email(old_token)

@@ -47,6 +47,7 @@ SAMPLE_URLS = {
     "core.accessibility": ["/accessibilite"],
     "core.terms": ["/conditions-d-utilisation"],
     "accounts.register": ["/compte/inscription"],
+    "accounts.register_sent": ["/compte/inscription/courriel-envoye"],
     "accounts.login": ["/compte/connexion"],
     "accounts.forgot_password": ["/compte/mot-de-passe-oublie"],
     "accounts.account": ["/compte/"],
@@ -296,6 +297,11 @@ def test_pages_have_no_serious_accessibility_violation(new_context, live_server,
                 audited_detours.add(detour)
             wait_for_scripts(page, landed)
             check(url, status)
+            if endpoint == "boards.join_with_code" and AUDIT_ROLES[role] and landed == url:
+                # The code link shows a confirmation page to a signed-in person; its button joins the board
+                # (the board's pages below are audited as one of its people).
+                with page.expect_navigation():
+                    page.locator("main form [type=submit]").click()
 
     # A form in its error state: the register form sent empty (anonymous), the profile form
     # sent with an empty name (logged in: the register page redirects to the account page).

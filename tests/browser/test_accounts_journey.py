@@ -20,9 +20,8 @@ TEXTS = {
         "register": "Créer un compte",
         "error_title": "Erreur",
         "errors": "Le formulaire contient 5 erreurs",
-        "created": "Votre compte est créé.",
-        "not_verified": "non vérifiée",
-        "verified_flash": "Votre adresse électronique est vérifiée. Merci !",
+        "check_mail": "Vérifiez votre boîte aux lettres électronique",
+        "verified_flash": "Votre adresse électronique est vérifiée. Connectez-vous pour continuer.",
         "verified": "vérifiée",
         "mail_greeting": "Bonjour Lou Clavier,",
         "logout": "Se déconnecter",
@@ -37,9 +36,8 @@ TEXTS = {
         "register": "Create an account",
         "error_title": "Error",
         "errors": "The form contains 5 errors",
-        "created": "Your account has been created.",
-        "not_verified": "not verified",
-        "verified_flash": "Your email address has been verified. Thank you!",
+        "check_mail": "Check your mailbox",
+        "verified_flash": "Your email address has been verified. Sign in to continue.",
         "verified": "verified",
         "mail_greeting": "Hello Lou Clavier,",
         "logout": "Sign out",
@@ -130,9 +128,10 @@ def test_register_verify_logout_login_with_keyboard_only(new_context, live_serve
     assert page.locator("#accept_terms").is_checked()
     tab_to(page, "main form [type=submit]")
     press_and_wait(page, "Enter")
-    assert page.url.split("#")[0] == f"{live_server.url}/compte/"
-    assert texts["created"] in flash_text(page)
-    assert page.locator(".badge-warn").inner_text() == texts["not_verified"]
+    # The same page whether the address is new or known: no one is signed in, the mail says what follows.
+    assert page.url.split("#")[0] == f"{live_server.url}/compte/inscription/courriel-envoye"
+    assert page.locator("h1").inner_text() == texts["check_mail"]
+    assert page.locator("nav a[href$='/compte/connexion']").count() == 1
 
     # The verification mail arrives over SMTP, in the chosen language, with the link in the text.
     message = live_smtp.wait_for(email)[-1]
@@ -141,8 +140,21 @@ def test_register_verify_logout_login_with_keyboard_only(new_context, live_serve
     link = re.search(re.escape(live_server.url) + r"/compte/verifier/\S+", body)
     assert link, body
     page.goto(link.group(0))
-    assert page.url == f"{live_server.url}/compte/"
+    assert page.url == f"{live_server.url}/compte/connexion"
     assert texts["verified_flash"] in flash_text(page)
+
+    # Sign in with the password chosen at sign-up, which the link activated: keyboard only.
+    page.keyboard.press("Tab")
+    tab_to(page, "#email")
+    page.keyboard.type(email)
+    tab_to(page, "#password")
+    page.keyboard.type(PASSWORD)
+    tab_to(page, "main form [type=submit]")
+    press_and_wait(page, "Enter")
+    assert page.url == f"{live_server.url}/"
+    assert texts["logged_in"] in flash_text(page)
+    tab_to(page, "nav a[href$='/compte/']")
+    press_and_wait(page, "Enter")
     assert page.locator(".badge-ok").inner_text() == texts["verified"]
 
     # Log out with the button in the navigation.

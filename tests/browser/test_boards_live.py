@@ -121,10 +121,14 @@ def open_as_facilitator(context, board: dict):
 
 
 def open_as_participant(context, board: dict, email: str, page=None):
-    """Sign in and join with the code, as a participant with an account does (the code link)."""
+    """Sign in and join with the code, as a participant with an account does: the code link opens a confirmation
+    page (nothing joins on a GET), its button joins."""
     page = page or context.new_page()
     login(page, email)
     page.goto(f"/tableaux/rejoindre/{board['code']}")
+    assert page.url.endswith(f"/tableaux/rejoindre/{board['code']}"), page.url
+    with page.expect_navigation():
+        page.locator("main form [type=submit]").click()  # « Rejoindre le tableau », in the account's language
     assert page.url.endswith(f"/tableaux/{board['id']}"), page.url
     wait_connected(page)
     return page

@@ -1,10 +1,12 @@
 """Small screens, no JavaScript, no third party: the foundation works in all three."""
 
 import contextlib
+import re
 import sqlite3
 
 import pytest
 
+from ..servers import text_body
 from .conftest import create_board
 from .helpers import horizontal_overflow, login
 
@@ -68,8 +70,8 @@ def test_the_presenter_view_reflows_with_a_wide_join_code_and_a_long_word(new_co
     assert horizontal_overflow(page) is None
 
 
-def test_register_and_login_work_without_javascript(new_context, live_server):
-    """Every form is a plain HTML form: register, sign out and sign in with JavaScript disabled."""
+def test_register_and_login_work_without_javascript(new_context, live_server, live_smtp):
+    """Every form is a plain HTML form: register, open the mailed link, sign in and out with JavaScript disabled."""
     page = new_context(java_script_enabled=False).new_page()
     email, password = "sans.javascript@example.org", "pas de javascript ici"
     page.goto("/compte/inscription")
@@ -80,12 +82,11 @@ def test_register_and_login_work_without_javascript(new_context, live_server):
     page.check("#accept_terms")
     with page.expect_navigation():
         page.locator("main form [type=submit]").click()
-    assert page.url == live_server.url + "/compte/"
-    with page.expect_navigation():
-        page.locator("nav form[action$='/compte/deconnexion'] button").click()
-    assert page.locator("nav a[href$='/compte/connexion']").count() == 1
-
-    page.goto("/compte/connexion")
+    assert page.url == live_server.url + "/compte/inscription/courriel-envoye"
+    assert page.locator("nav a[href$='/compte/connexion']").count() == 1  # signed in by no one
+    link = re.search(re.escape(live_server.url) + r"/compte/verifier/\S+", text_body(live_smtp.wait_for(email)[-1]))
+    page.goto(link.group(0))
+    assert page.url == live_server.url + "/compte/connexion"
     page.fill("#email", email)
     page.fill("#password", password)
     with page.expect_navigation():
@@ -95,6 +96,9 @@ def test_register_and_login_work_without_javascript(new_context, live_server):
     assert page.locator("nav a[href$='/compte/']").count() == 1
     assert page.locator("nav form[action$='/compte/deconnexion'] button").count() == 1
     assert page.locator(".flash-success").count() == 1
+    with page.expect_navigation():
+        page.locator("nav form[action$='/compte/deconnexion'] button").click()
+    assert page.locator("nav a[href$='/compte/connexion']").count() == 1
 
 
 def test_no_request_leaves_the_live_server(page, live_server):

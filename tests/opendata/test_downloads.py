@@ -90,6 +90,18 @@ def test_json_files_carry_the_same_rows_with_text_unchanged(client):
     assert proposals[world.public[1].id]["state"] == "answered"
 
 
+def test_json_files_hold_no_byte_that_reads_as_markup(client):
+    """The text as typed once parsed, but ``<``, ``>`` and ``&`` written as escapes (app/jsonsafe.py)."""
+    world = build_world()
+    typed = '<script>alert(1)</script> & <a href="javascript:alert(2)">ici</a>'
+    world.public[0].title = typed
+    db.session.commit()
+    response = client.get("/donnees-ouvertes/proposals.json")
+    assert response.headers["Content-Disposition"].startswith("attachment;")
+    assert not set(b"<>&") & set(response.get_data())
+    assert {row["id"]: row for row in json.loads(response.get_data())}[world.public[0].id]["title"] == typed
+
+
 def test_only_public_data_is_published(client):
     world = build_world()
     proposal_ids = {int(r["id"]) for r in _csv_rows(client, "proposals")}
