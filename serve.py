@@ -34,6 +34,7 @@ ARGS = _arguments() if __name__ == "__main__" else None
 if ARGS is not None:
     os.environ["ATELIER_HOST"], os.environ["ATELIER_PORT"] = ARGS.host, str(ARGS.port)
 
+from app import frames  # noqa: E402
 from app.extensions import socketio  # noqa: E402
 from app.jobs import run_forever  # noqa: E402
 from wsgi import app  # noqa: E402
@@ -60,6 +61,14 @@ class NoDelayHandler(WSGIHandler):
     def __init__(self, sock, *args, **kwargs):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().__init__(sock, *args, **kwargs)
+
+    def handle_error(self, t, v, tb):
+        """A websocket frame engine.io cannot parse at all (no packet type) escapes from the websocket's request
+        instead of reaching a logger: one short warning and the connection closed, not a traceback (app/frames.py)."""
+        if self.environ.get("HTTP_UPGRADE", "").lower() == "websocket" and frames.refuse_escaped_frame(v, tb):
+            self.close_connection = True
+            return
+        super().handle_error(t, v, tb)
 
 
 def main() -> None:

@@ -20,11 +20,10 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     )
     load_config(app, config_name, overrides)
 
-    from . import database, i18n, inputs, realtime, security
+    from . import database, frames, i18n, inputs, realtime, security
     from .urls import origin_of
 
     inputs.init_app(app)  # first: its URL converter before any rule, its request hook before the CSRF check
-
     db.init_app(app)
     database.configure_engines(app)
     database.init_app(app)
@@ -42,8 +41,11 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     login_manager.login_view = "accounts.login"
     login_manager.login_message = None
     manager = realtime.client_manager(app.config.get("SOCKETIO_MESSAGE_QUEUE"), app.config["SOCKETIO_ASYNC_MODE"])
+    frames.quiet_engine_loggers()  # before the server is made: see frames.py
     socketio.init_app(
         app,
+        json=frames.BoundedJSON,  # bounded depth and integers; the same dumps (app/realtime.py frames with it)
+        serializer=frames.CheckedPacket,
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],
         message_queue=app.config.get("SOCKETIO_MESSAGE_QUEUE"),
         cors_allowed_origins=[origin_of(app.config["BASE_URL"])],
@@ -52,6 +54,7 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
         **({"client_manager": manager} if manager is not None else {}),
     )
     realtime.install(socketio.server)
+    frames.install(socketio.server)
     _trust_proxies(app)
 
     from . import models  # noqa: F401  (registers every model)

@@ -220,6 +220,9 @@ def _pool_options(config) -> None:
     options.setdefault("pool_size", config["DATABASE_POOL_SIZE"])
     options.setdefault("max_overflow", config["DATABASE_MAX_OVERFLOW"])
     options.setdefault("pool_timeout", config["DATABASE_POOL_TIMEOUT"])
+    # A connection PostgreSQL dropped (a restart, a failover) is found out when it is handed out, not by the request
+    # that would use it: a round trip per checkout, and the server needs no restart once the database is back.
+    options.setdefault("pool_pre_ping", True)
     cost = float(config.get("DATABASE_RANDOM_PAGE_COST") or 0)
     if cost > 0:
         # A startup parameter of the connection: no extra round trip, and it holds for the whole session.

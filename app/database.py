@@ -7,6 +7,7 @@ once patched, a thread lock otherwise) and only then take SQLite's lock; the bus
 other processes, whose write transactions are short.
 """
 
+import logging
 import re
 import threading
 
@@ -14,7 +15,10 @@ from flask import Flask, g, has_app_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from .errors import is_database_unavailable
 from .extensions import db
+
+log = logging.getLogger(__name__)
 
 
 def configure_engines(app: Flask) -> None:
@@ -108,6 +112,26 @@ def init_app(app: Flask) -> None:
     def _writes_take_the_lock_first():
         if request.method not in ("GET", "HEAD", "OPTIONS"):
             mark_write_intent()
+
+    # Registered after Flask-SQLAlchemy's own teardown, so it runs first (Flask runs teardowns last registered first).
+    app.teardown_appcontext(lambda _exc: end_session())
+
+
+def end_session() -> None:
+    """End the session of this request, socket event or job.
+
+    Ending it rolls back its transaction; when the database dropped the connection meanwhile (PostgreSQL restarting),
+    that rollback raises, though the server already rolled the transaction back, and the page already answered:
+    SQLAlchemy has then invalidated the connection (the pool replaces it), and the session is ended once more, on
+    nothing. One warning line instead of a traceback and a 500 for a request that went well.
+    """
+    try:
+        db.session.remove()
+    except Exception as err:
+        if not is_database_unavailable(err):
+            raise
+        log.warning("session ended on a lost database connection (%s)", type(getattr(err, "orig", err)).__name__)
+        db.session.remove()  # the failed close left the session in place: end it on the invalidated connection
 
 
 def is_sqlite() -> bool:

@@ -1,7 +1,11 @@
 """Domain errors and their mapping to HTML pages, JSON bodies and socket acks."""
 
-from flask import Flask, g, jsonify, make_response, render_template, request
+import logging
+
+from flask import Flask, current_app, g, jsonify, make_response, render_template, request, session
+from flask_babel import force_locale, gettext
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
@@ -96,7 +100,72 @@ def error_response(status: int, message=None, code: str | None = None):
     return make_response(render_template("errors/error.html", status=status, title=title, message=message), status)
 
 
+# SQLSTATEs of a PostgreSQL that cannot serve right now: besides class 08 (connection exception), the server
+# shutting down or crashed (57P01, 57P02), still starting (57P03), out of connection slots (53300).
+UNAVAILABLE_SQLSTATES = ("57P01", "57P02", "57P03", "53300")
+RETRY_AFTER_SECONDS = 5
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database cannot be reached right now (connection lost or refused, server restarting,
+    no free connection in the pool) rather than that something is wrong with a statement: what was being done can be
+    sent again in a moment. PostgreSQL rolls back the transaction of a connection lost before its COMMIT, so nothing
+    of it was written (lost during the COMMIT itself, it may have been: board changes carry a client id for that)."""
+    if isinstance(exc, PoolTimeout):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:  # SQLAlchemy recognised a disconnect; the pool replaces the connection
+        return True
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate:
+        return sqlstate.startswith("08") or sqlstate in UNAVAILABLE_SQLSTATES
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover (a dependency; SQLite-only installs may lack it)
+        return False
+    # Without a SQLSTATE, psycopg's connection errors come from no server answering (refused, reset, closed);
+    # SQLite's OperationalError ("no such table", "database is locked") is not one of them.
+    return isinstance(exc.orig, psycopg.OperationalError | psycopg.InterfaceError)
+
+
+def _first_line(exc: BaseException) -> str:
+    cause = exc.orig if isinstance(exc, DBAPIError) else exc
+    text = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {text[0][:200] if text else ''}"
+
+
+def _language_without_database() -> str:
+    """The language of the person as known without their account: the language they chose this session, else
+    the default (their account's preference needs the database)."""
+    from .i18n import SESSION_KEY
+
+    chosen = session.get(SESSION_KEY)
+    return chosen if chosen in current_app.config["LANGUAGES"] else current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def socket_error(exc: Exception, logger: logging.Logger, what: str) -> dict:
+    """The acknowledgement of a socket event that raised ``exc`` (call it from the ``except`` block): ``unavailable``
+    with one warning line while the database cannot be reached (the client sends it again later), else
+    ``server_error``, logged with its traceback."""
+    if is_database_unavailable(exc):
+        logger.warning("%s: database unavailable (%s)", what, _first_line(exc))
+        with force_locale(_language_without_database()):  # the account's language would need the database
+            message = str(ERROR_TEXTS[503])
+        return {"ok": False, "error": {"code": "unavailable", "message": message}}
+    logger.exception("%s failed", what)
+    return {"ok": False, "error": {"code": "server_error", "message": gettext("Une erreur inattendue s'est produite.")}}
+
+
 def register_error_handlers(app: Flask) -> None:
+    def retry_later():
+        # The page must not need the database either: it is shown as to someone not logged in (their language
+        # then comes from the language cookie or the browser).
+        g._login_user = app.login_manager.anonymous_user()
+        response = error_response(503)
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+
     @app.errorhandler(DomainError)
     def handle_domain_error(err: DomainError):
         return error_response(err.status, err.message, err.code)
@@ -119,15 +188,33 @@ def register_error_handlers(app: Flask) -> None:
         # Every database connection of this process stayed busy for the whole pool timeout: the server is
         # overloaded, not broken. The wait is for a connection, so no transaction of this request was open:
         # nothing is half-written, and the person can send the request again.
-        app.logger.warning("no database connection free on %s %s: %s", request.method, request.path, err)
-        # The page must not need the database either: it is shown as to someone not logged in (their language
-        # then comes from the language cookie or the browser).
-        g._login_user = app.login_manager.anonymous_user()
-        response = error_response(503)
-        response.headers["Retry-After"] = "5"
-        return response
+        app.logger.warning("no database connection free on %s %s: %s", request.method,
+                           request.url_rule.rule if request.url_rule else "<unmatched>", err)
+        return retry_later()
+
+    @app.errorhandler(DBAPIError)
+    def handle_database_error(err: DBAPIError):
+        if not is_database_unavailable(err):
+            return handle_unexpected(err)
+        # The connection was lost or refused (PostgreSQL restarting): its transaction is rolled back, the session
+        # is removed at the end of this request, and the pool pings connections before handing them out
+        # (``pool_pre_ping``): the next request gets a fresh one once the database is back. One line, no traceback.
+        rule = request.url_rule.rule if request.url_rule else "<unmatched>"
+        app.logger.warning("database unavailable on %s %s: %s", request.method, rule, _first_line(err))
+        return retry_later()
+
+    from .extensions import socketio
+
+    @socketio.on_error_default
+    def handle_socket_error(err: Exception):
+        # Board events answer their own failures (``socket_error``); what reaches here was raised by a connect or
+        # disconnect handler (the account read at connect while the database is down, say): refuse the connection,
+        # with one warning line for an unreachable database, a logged traceback for anything else.
+        socket_error(err, logging.getLogger("app.sockets"), f"socket {request.event['message']}")
+        return False
 
     @app.errorhandler(Exception)
     def handle_unexpected(err: Exception):
-        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        app.logger.exception("unhandled error on %s %s", request.method,
+                             request.url_rule.rule if request.url_rule else "<unmatched>")
         return error_response(500)

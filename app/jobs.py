@@ -63,8 +63,9 @@ JOBS = {
 
 
 def run_once(app: Flask) -> dict:
-    """Run every job once; one job's failure does not stop the others."""
+    """Run every job once; one job's failure does not stop the others (a database out of reach stops the round)."""
     from .database import mark_write_intent
+    from .errors import is_database_unavailable
     from .extensions import db
 
     results = {}
@@ -73,7 +74,12 @@ def run_once(app: Flask) -> dict:
             mark_write_intent()
             try:
                 results[name] = job()
-            except Exception:  # a failing job is logged and retried on the next round
+            except Exception as err:  # a failing job is logged and retried on the next round
+                if is_database_unavailable(err):  # every other job would fail the same way: one line per round
+                    log.warning("jobs: database unavailable (%s), next round in a moment", err.__class__.__name__)
+                    db.session.rollback()
+                    results[name] = "unavailable"
+                    break
                 log.exception("job %s failed", name)
                 db.session.rollback()
                 results[name] = "error"

@@ -17,7 +17,7 @@ from pathlib import Path
 import requests
 from aiosmtpd.controller import Controller
 
-from .system import find_pg_bin
+from .system import find_nginx, find_openssl, find_pg_bin
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -102,6 +102,21 @@ class PostgresServer:
         from pytest_postgresql.janitor import DatabaseJanitor
 
         DatabaseJanitor(user=self.user, host="127.0.0.1", port=self.port, dbname=dbname).drop()
+
+    def halt(self, mode: str = "fast") -> None:
+        """Stop the server, keeping its data (``resume`` starts it again): ``fast`` ends every session at once, as
+        a restart by the administrator does; ``immediate`` as a crash."""
+        subprocess.run(self._cmd("pg_ctl", "-D", str(self.datadir), "-m", mode, "-w", "-t", "60", "stop"),
+                       check=True, capture_output=True)
+
+    def resume(self) -> None:
+        """Start a halted server again, on the same port and data directory, with the options ``start`` gives."""
+        options = (f"-p {self.port} -k {self.sockdir} -c listen_addresses=127.0.0.1 "
+                   f"-c max_connections={self.max_connections} -c fsync=off -c synchronous_commit=off "
+                   "-c full_page_writes=off -c shared_buffers=128MB")
+        subprocess.run(self._cmd("pg_ctl", "-D", str(self.datadir), "-o", options, "-l",
+                                 str(self.base / "server.log"), "-w", "-t", "60", "start"),
+                       check=True, capture_output=True)
 
 
 class SmtpSink:
@@ -213,3 +228,91 @@ class LiveServer:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    """A throwaway TLS certificate and key for 127.0.0.1 and localhost (one day), made with the openssl command.
+
+    Self-signed, so a client trusts it by naming the certificate file itself (``requests``' ``verify=``)."""
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run([find_openssl() or "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+class Nginx:
+    """Debian's nginx serving ``site`` (directives for nginx's ``http`` block, as a file under
+    /etc/nginx/sites-enabled holds them), with everything it writes in ``directory``, in the foreground.
+
+    As root, the workers stay root: nginx would otherwise run them as ``nobody``, who cannot enter the
+    temporary directories pytest makes (mode 0700), where the workers keep large request and response bodies.
+    """
+
+    def __init__(self, site: str, directory: Path):
+        self.binary = find_nginx()
+        if not self.binary:
+            raise RuntimeError("nginx not found (Debian package: nginx-light)")
+        self.directory = directory
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.site_path = directory / "site.conf"
+        self.conf_path = directory / "nginx.conf"
+        self.error_log = directory / "error.log"
+        self.output = directory / "nginx.out"
+        self.process = None
+        self.site_path.write_text(site)
+        temp = directory / "temp"
+        temp.mkdir(exist_ok=True)
+        self.conf_path.write_text(
+            ("user root;\n" if os.geteuid() == 0 else "")
+            + f"pid {directory / 'nginx.pid'};\n"
+            f"error_log {self.error_log} notice;\n"
+            "worker_processes 2;\n"
+            "events {\n    worker_connections 1024;\n}\n"
+            "http {\n"
+            "    access_log off;\n"
+            + "".join(f"    {kind}_temp_path {temp / kind};\n"
+                      for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+            + f"    include {self.site_path};\n"
+            "}\n")
+
+    def _command(self, *args: str) -> list[str]:
+        return [self.binary, "-p", str(self.directory), "-c", str(self.conf_path), *args]
+
+    def check(self) -> str:
+        """``nginx -t``: the configuration parses and its certificates and paths load; nginx's report."""
+        result = subprocess.run(self._command("-t"), capture_output=True, text=True, timeout=30)
+        if result.returncode != 0:
+            raise RuntimeError(f"nginx -t refused the configuration:\n{result.stdout}{result.stderr}")
+        return result.stdout + result.stderr
+
+    def start(self, *ports: int) -> "Nginx":
+        with self.output.open("ab") as output:
+            # Its own process group: should the master not stop, its workers are killed with it.
+            self.process = subprocess.Popen(self._command("-g", "daemon off;"), stdout=output,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            for port in ports:
+                wait_for_port(port, timeout=10)
+        except TimeoutError:
+            self.stop()
+            raise RuntimeError(f"nginx did not start: {self.logs()}") from None
+        return self
+
+    def stop(self) -> None:
+        """Fast shutdown (SIGTERM): open websockets are cut rather than waited for."""
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
+
+    def logs(self, chars: int = 3000) -> str:
+        parts = []
+        for path in (self.output, self.error_log):
+            if path.exists():
+                parts.append(f"--- {path.name}\n{path.read_text(errors='replace')[-chars:]}")
+        return "\n".join(parts)
