@@ -35,6 +35,7 @@ if ARGS is not None:
     os.environ["ATELIER_HOST"], os.environ["ATELIER_PORT"] = ARGS.host, str(ARGS.port)
 
 from app import frames  # noqa: E402
+from app.boards.announce import announce_forever  # noqa: E402
 from app.extensions import socketio  # noqa: E402
 from app.jobs import run_forever  # noqa: E402
 from wsgi import app  # noqa: E402
@@ -76,6 +77,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if not args.no_jobs and os.environ.get("ATELIER_RUN_JOBS", "1") != "0":
         socketio.start_background_task(run_forever, app)
+    socketio.start_background_task(announce_forever, app)  # every serving process: its connections' boards
     logging.getLogger("atelier").info("Atelier listening on %s:%s, public address %s (async mode %s)", args.host,
                                       args.port, app.config["BASE_URL"], socketio.async_mode)
     socketio.run(app, host=args.host, port=args.port, log_output=False, allow_unsafe_werkzeug=False,

@@ -100,6 +100,8 @@ class Config:
     BOARD_GUEST_RETENTION_DAYS = 30
     BOARD_EVENTS_PER_SECOND = 20
     BOARD_EVENTS_BURST = 40
+    # Each process announces its boards' latest seq this often: clients that missed a change (a Redis outage) resync.
+    BOARD_SEQ_ANNOUNCE_SECONDS = 5.0
 
     # Periodic jobs
     JOBS_INTERVAL_SECONDS = 15
@@ -181,6 +183,7 @@ ENV_OVERRIDES = {
     "BOARD_EVENTS_PER_SECOND": ("BOARD_EVENTS_PER_SECOND", float),
     "BOARD_EVENTS_BURST": ("BOARD_EVENTS_BURST", int),
     "BOARD_RESYNC_LIMIT": ("BOARD_RESYNC_LIMIT", int),
+    "BOARD_SEQ_ANNOUNCE_SECONDS": ("BOARD_SEQ_ANNOUNCE_SECONDS", float),
 }
 
 

@@ -43,7 +43,9 @@ def create_server(origin: str) -> socketio.Server:
         idea = {"id": n, "column_id": data["column_id"], "cluster_id": None, "sort_key": f"a{n:06d}",
                 "text": data["text"], "status": "visible", "version": 1, "author": "Personne", "mine": False,
                 "reactions": {}, "votes": 0}
-        sio.emit("idea_posted", {"seq": n, "idea": idea}, to=ROOM, namespace=NS)
+        # One change, as Atelier sends it (docs/realtime-protocol.md): the same bytes to carry.
+        sio.emit("change", {"seq": n, "events": [{"name": "idea_posted", "payload": {"idea": idea}}]}, to=ROOM,
+                 namespace=NS)
         return {"ok": True, "seq": n, "idea_id": n, "status": "visible"}
 
     return sio

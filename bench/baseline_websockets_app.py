@@ -32,7 +32,8 @@ async def handler(websocket) -> None:
                 idea = {"id": n, "column_id": data["column_id"], "cluster_id": None, "sort_key": f"a{n:06d}",
                         "text": data["text"], "status": "visible", "version": 1, "author": "Personne",
                         "mine": False, "reactions": {}, "votes": 0}
-                broadcast(AUDIENCE, json.dumps({"event": "idea_posted", "data": {"seq": n, "idea": idea}}))
+                broadcast(AUDIENCE, json.dumps({"event": "change", "data": {
+                    "seq": n, "events": [{"name": "idea_posted", "payload": {"idea": idea}}]}}))
                 answer = {"ok": True, "seq": n, "idea_id": n, "status": "visible"}
             else:
                 answer = {"ok": False, "error": {"code": "unknown_event", "message": "unknown event"}}

@@ -485,7 +485,7 @@ def check_driver(data: Data, cookies: list[str]) -> dict:
                           timeout=10)
         sio.disconnect()
     same = received_a == received_b and len(received_a) == 5
-    same_resync = join_b.get("ok") and join_a["events"] == join_b["events"] and len(join_a["events"]) == 5
+    same_resync = join_b.get("ok") and join_a["changes"] == join_b["changes"] and len(join_a["changes"]) == 5
     result = {"events_driver": len(received_a), "events_python_socketio": len(received_b), "identical": same,
               "resync_identical": same_resync, "acks_ok": all(a["ok"] for a in acks),
               "replay_returns_original": replay.get("replayed") is True and replay["idea_id"] == acks[0]["idea_id"]}
@@ -537,17 +537,20 @@ async def fanout(kind: str, port: int, pid: int, n: int, rate: float, seconds: f
         seen = counts[index]
 
         def on_event(client, name, payload, t):
-            if name != "idea_posted":
+            if name != "change":
                 return
-            text = payload["idea"]["text"]
-            if not text.startswith(prefix):
-                return
-            k, sent = text[len(prefix):].split(" ")
-            k = int(k)
-            if seen[k] == 0:
-                latencies.append(t - float(sent))
-            if seen[k] < 255:
-                seen[k] += 1
+            for event in payload["events"]:
+                if event["name"] != "idea_posted":
+                    continue
+                text = event["payload"]["idea"]["text"]
+                if not text.startswith(prefix):
+                    continue
+                k, sent = text[len(prefix):].split(" ")
+                k = int(k)
+                if seen[k] == 0:
+                    latencies.append(t - float(sent))
+                if seen[k] < 255:
+                    seen[k] += 1
         return on_event
 
     join = {"board_id": board["id"], "last_seq": board["seq"]} if board else {"board_id": 1, "last_seq": 0}
@@ -705,22 +708,32 @@ class Resyncing:
         self.synced_at: float | None = None
         self.attempts = 0
         self.pending: list[dict] = []
-        self.held: list[tuple[str, dict]] | None = None  # live events held while a join is unanswered
+        self.held: list[dict] | None = None  # live changes held while a join is unanswered
 
-    def apply(self, name: str, payload: dict) -> None:
-        if "seq" in payload:
-            if payload["seq"] <= self.seq and name != "ideas_revealed":
-                self.stats["skipped"] += 1
-                return
-            self.seq = max(self.seq, payload["seq"])
-        if name == "idea_posted":
-            self.ideas[payload["idea"]["id"]] = payload["idea"]["text"]
+    def apply_events(self, events: list[dict]) -> None:
+        for event in events:
+            if event["name"] == "idea_posted":
+                self.ideas[event["payload"]["idea"]["id"]] = event["payload"]["idea"]["text"]
+
+    def apply(self, change: dict) -> bool:
+        """board.js's ``applyChange``: False when a change was lost before this one."""
+        if change["seq"] <= self.seq:
+            self.stats["skipped"] += 1
+            return True
+        if change["seq"] > self.seq + 1:
+            self.stats["gaps"] += 1
+            return False
+        self.apply_events(change["events"])
+        self.seq = change["seq"]
+        return True
 
     def on_event(self, client, name, payload, t):
+        if name != "change":
+            return
         if self.held is not None:
-            self.held.append((name, payload))
-        else:
-            self.apply(name, payload)
+            self.held.append(payload)
+        elif not self.apply(payload):
+            asyncio.get_running_loop().create_task(self.resync())  # join again from the last seq
 
     def lost(self, client):
         self.synced_at = None
@@ -747,28 +760,35 @@ class Resyncing:
     async def join(self) -> None:
         self.held = []
         await self.client.connect()
+        await self.resync()
+
+    async def resync(self) -> None:
+        """``join_board`` from the last seq, live changes held meanwhile (as board.js does)."""
+        self.held = self.held if self.held is not None else []
         sent = self.seq
         ack = await self.client.call("join_board", {"board_id": self.board_id, "last_seq": sent})
         if not ack.get("ok"):
             raise RuntimeError(f"join refused: {ack}")
         held, self.held = self.held or [], None
-        if any(p.get("seq", 0) > sent for _, p in held) and any(e["seq"] > sent for e in ack.get("events", [])):
-            self.stats["overtaken_joins"] += 1  # a live event came before the ack (held, as board.js does)
+        if any(c["seq"] > sent for c in held) and any(c["seq"] > sent for c in ack.get("changes", [])):
+            self.stats["overtaken_joins"] += 1  # a live change came before the ack (held, as board.js does)
         if "snapshot" in ack:
             self.stats["snapshots"] += 1
             self.seq = ack["snapshot"]["seq"]
             self.ideas = {i["id"]: i["text"] for i in ack["snapshot"]["ideas"]}
         else:
-            for event in ack["events"]:
-                self.apply(event["name"], {"seq": event["seq"], **event["payload"]})
-        for name, payload in held:
-            self.apply(name, payload)
+            for change in ack["changes"]:
+                self.apply_events(change["events"])
+            self.seq = ack["seq"]
+        if not all(self.apply(change) for change in held):
+            await self.resync()  # a change was lost while joining
+            return
         self.synced_at = time.monotonic()
 
 
 async def storm(server_factory, data: Data, cookies: list[str], board: dict, n: int, before: int, during: int,
                 timeout: float) -> dict:
-    stats = {"skipped": 0, "failed_attempts": 0, "snapshots": 0, "overtaken_joins": 0}
+    stats = {"skipped": 0, "failed_attempts": 0, "snapshots": 0, "overtaken_joins": 0, "gaps": 0}
     loop = asyncio.get_running_loop()
     first = server_factory()
     server = first.__enter__()

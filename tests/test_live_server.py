@@ -148,3 +148,49 @@ def test_two_job_processes_at_once_send_each_mail_once(sink, tmp_path):
     assert all(p.returncode == 0 for p in processes), outputs
     for n in range(30):
         assert len(sink.wait_for(f"batch{n}@example.org", timeout=10)) == 1
+
+
+def test_a_socket_whose_session_does_not_hold_is_refused_with_its_reason(server):
+    """Flask-Login binds a session to the page's browser (User-Agent) and address: a handshake from another browser
+    is not signed in. It is refused with a code and a message, instead of going on as a guest whose every change
+    would then be refused."""
+    http = requests.Session()
+    token = csrf(http, server.url + "/compte/connexion")
+    signed_in = http.post(server.url + "/compte/connexion", timeout=10, allow_redirects=False, data={
+        "csrf_token": token, "email": "citoyenne@atelier.example", "password": "atelier-demo-2026"})
+    assert signed_in.status_code == 302, signed_in.text[:500]
+    cookie = "; ".join(f"{c.name}={c.value}" for c in http.cookies)
+    page_agent = http.headers["User-Agent"]
+    refusals = []
+    client = socketio.Client(reconnection=False)
+    client.on("connect_error", lambda data=None: refusals.append(data), namespace="/boards")
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        client.connect(server.url, namespaces=["/boards"], transports=["websocket"], wait_timeout=5,
+                       headers={"Cookie": cookie, "User-Agent": "another browser/1.0"})
+    assert refusals and refusals[0]["data"] == {"code": "session_refused"}, refusals
+    assert refusals[0]["message"].startswith("Votre session ne vaut pas pour cette connexion en direct")
+    # The same session from the page's browser connects, signed in.
+    same = socketio.Client(reconnection=False)
+    same.connect(server.url, namespaces=["/boards"], transports=["websocket"], wait_timeout=5,
+                 headers={"Cookie": cookie, "User-Agent": page_agent})
+    try:
+        assert same.connected
+    finally:
+        same.disconnect()
+
+
+def test_failed_sign_ins_leave_no_traceback_in_the_log(server):
+    """Passwords are checked in gevent's thread pool; a mismatch raised there was reported with its traceback, so a
+    guessing script (every wrong password, every unknown address) filled the log."""
+    start = server.log_path.stat().st_size
+    http = requests.Session()
+    for email in ("citoyenne@atelier.example", "personne@example.org"):
+        token = csrf(http, server.url + "/compte/connexion")
+        answer = http.post(server.url + "/compte/connexion", timeout=10, allow_redirects=False, data={
+            "csrf_token": token, "email": email, "password": "not the password at all"})
+        assert answer.status_code == 200 and "incorrect" in answer.text
+    with server.log_path.open("rb") as log:
+        log.seek(start)
+        written = log.read().decode()
+    assert "POST /compte/connexion 200" in written
+    assert "Traceback" not in written and "VerifyMismatchError" not in written, written[-2000:]

@@ -3,7 +3,7 @@
 import enum
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..accounts.models import utcnow
@@ -201,14 +201,19 @@ class Reaction(db.Model):
 
 
 class BoardEvent(db.Model):
-    """A committed change, numbered per board; replayed to clients that missed it."""
+    """One event of a committed change, for one audience; replayed to clients that missed it.
+
+    A change moves the board's ``seq`` by one: its events (one per audience and kind) share that ``seq`` and are
+    ordered by ``position``."""
 
     __tablename__ = "board_events"
-    __table_args__ = (UniqueConstraint("board_id", "seq"),)
+    __table_args__ = (UniqueConstraint("board_id", "seq", "position"),
+                      CheckConstraint("position >= 0", name="position_range"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     board_id: Mapped[int] = mapped_column(ForeignKey("boards.id", ondelete="CASCADE"))
     seq: Mapped[int]
+    position: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
     name: Mapped[str] = mapped_column(String(40))
     audience: Mapped[Audience] = mapped_column(_enum(Audience, "event_audience"))
     participant_id: Mapped[int | None]  # for Audience.participant

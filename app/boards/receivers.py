@@ -1,25 +1,17 @@
 """Broadcast committed board events to their audiences; close the connections of people who lost access."""
 
 import logging
+from itertools import groupby
+from operator import itemgetter
 
 from .. import signals
 from ..extensions import socketio
 from ..urls import public_origin
-from .rooms import board_room, facilitators_room, participant_room, participants_room, user_room
+from . import service
+from .rooms import facilitators_room, participant_room, participants_room, user_room
 
 log = logging.getLogger(__name__)
 NAMESPACE = "/boards"
-
-
-def _room(board_id: int, event: dict) -> str:
-    audience = event["audience"]
-    if audience == "everyone":
-        return board_room(board_id)
-    if audience == "facilitators":
-        return facilitators_room(board_id)
-    if audience == "participants":
-        return participants_room(board_id)
-    return participant_room(board_id, event["participant_id"])
 
 
 def _disconnect_local(room: str) -> None:
@@ -33,21 +25,39 @@ def _disconnect_local(room: str) -> None:
 
 @signals.board_events.connect
 def broadcast(board_id, events):
-    """After commit: each event goes to its audience's room, stamped with its seq."""
-    for event in events:
-        socketio.emit(event["name"], {"seq": event["seq"], **event["payload"]}, to=_room(board_id, event),
-                      namespace=NAMESPACE)
-        if event["name"] == "participant_removed":
-            room = participant_room(board_id, event["payload"]["participant_id"])
-            socketio.emit("session_ended", {"reason": "removed"}, to=room, namespace=NAMESPACE)
-            _disconnect_local(room)
-        elif event["name"] == "participant_role_changed" and event["audience"] == "facilitators":
-            # Their sockets sit in the audience room of their former role: close them (board.js reloads
-            # the page, which rejoins with the right role). A socket held by another process is moved at
-            # its next event, or as soon as the client obeys ``session_ended``.
-            room = participant_room(board_id, event["payload"]["participant"]["id"])
-            socketio.emit("session_ended", {"reason": "role_changed"}, to=room, namespace=NAMESPACE)
-            _disconnect_local(room)
+    """After commit, each change goes out once to each connection: first, to each person with events of their own
+    in it, a ``private_change``; then a ``change`` with the events of its audience to the facilitators' room and
+    one to the participants' room, even when empty, so that every connection sees every ``seq`` and knows a
+    missing one was lost (and resyncs)."""
+    for seq, group in groupby(events, key=itemgetter("seq")):
+        group = list(group)
+        private: dict[int, list[dict]] = {}
+        for event in group:
+            if event["audience"] == "participant":
+                private.setdefault(event["participant_id"], []).append(
+                    {"name": event["name"], "payload": event["payload"]})
+        for participant_id, own in private.items():
+            socketio.emit("private_change", {"seq": seq, "events": own},
+                          to=participant_room(board_id, participant_id), namespace=NAMESPACE)
+        for room, facilitator in ((facilitators_room(board_id), True), (participants_room(board_id), False)):
+            [change] = service.changes_for(group, facilitator) or [{"seq": seq, "events": []}]
+            socketio.emit("change", change, to=room, namespace=NAMESPACE)
+        for event in group:
+            _close_connections_after(board_id, event)
+
+
+def _close_connections_after(board_id: int, event: dict) -> None:
+    if event["name"] == "participant_removed":
+        room = participant_room(board_id, event["payload"]["participant_id"])
+        socketio.emit("session_ended", {"reason": "removed"}, to=room, namespace=NAMESPACE)
+        _disconnect_local(room)
+    elif event["name"] == "participant_role_changed" and event["audience"] == "facilitators":
+        # Their sockets sit in the audience room of their former role: close them (board.js reloads
+        # the page, which rejoins with the right role). A socket held by another process is moved at
+        # its next event, or as soon as the client obeys ``session_ended``.
+        room = participant_room(board_id, event["payload"]["participant"]["id"])
+        socketio.emit("session_ended", {"reason": "role_changed"}, to=room, namespace=NAMESPACE)
+        _disconnect_local(room)
 
 
 @signals.user_sessions_revoked.connect

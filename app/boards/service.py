@@ -21,7 +21,7 @@ from .. import signals
 from ..accounts.models import User, utcnow
 from ..catalog.models import Organisation
 from ..database import begin_write
-from ..errors import Conflict, DomainError, InvalidInput, NotAllowed, NotFound
+from ..errors import Conflict, DomainError, InvalidInput, NotAllowed, NotFound, is_database_unavailable
 from ..extensions import db
 from ..permissions import can_facilitate
 from ..queues import KeyedQueue
@@ -168,15 +168,28 @@ def _pending() -> list[dict]:
 
 def _emit(board: Board, name: str, payload: dict, audience: Audience = Audience.everyone,
           participant_id: int | None = None) -> None:
-    """Number an event; it is stored at commit (one INSERT for all of a change's events), then broadcast."""
-    board.seq += 1
-    _pending().append({"board_id": board.id, "seq": board.seq, "name": name, "audience": audience,
-                       "participant_id": participant_id, "payload": json.dumps(payload, ensure_ascii=False),
-                       "data": payload})
+    """Add an event to the change under way; it is stored at commit (one INSERT for all of a transaction's events),
+    then broadcast. A change moves the board's ``seq`` by one at its first event, and all its events share it,
+    ordered by their position (``_end_change`` closes the change)."""
+    info = db.session.info
+    if info.get("change_seq") is None:
+        board.seq += 1
+        info["change_seq"], info["change_position"] = board.seq, 0
+    position = info["change_position"]
+    info["change_position"] = position + 1
+    _pending().append({"board_id": board.id, "seq": board.seq, "position": position, "name": name,
+                       "audience": audience, "participant_id": participant_id,
+                       "payload": json.dumps(payload, ensure_ascii=False), "data": payload})
+
+
+def _end_change() -> None:
+    """The next event starts a new change (a new ``seq``): called between the changes of one transaction, and at
+    its end."""
+    db.session.info["change_seq"] = None
 
 
 def event_dict(event: BoardEvent) -> dict:
-    return {"seq": event.seq, "name": event.name, "audience": event.audience.value,
+    return {"seq": event.seq, "position": event.position, "name": event.name, "audience": event.audience.value,
             "participant_id": event.participant_id, "payload": json.loads(event.payload)}
 
 
@@ -187,6 +200,7 @@ def _commit(board_id: int) -> None:
         db.session.execute(insert(BoardEvent.__table__), [{k: v for k, v in e.items() if k != "data"} for e in pending])
     db.session.commit()
     db.session.info["board_events"] = []
+    _end_change()
     _broadcast(board_id, pending)
 
 
@@ -196,7 +210,7 @@ def _broadcast(board_id: int, pending: list[dict]) -> None:
         return
     try:
         signals.board_events.send(board_id, events=[
-            {"seq": e["seq"], "name": e["name"], "audience": e["audience"].value,
+            {"seq": e["seq"], "position": e["position"], "name": e["name"], "audience": e["audience"].value,
              "participant_id": e["participant_id"], "payload": e["data"]} for e in pending])
     except Exception:  # committed: the change stands (a batch must not be applied again); rejoins catch up
         log.exception("board %s: events %s to %s committed but not broadcast", board_id, pending[0]["seq"],
@@ -206,6 +220,7 @@ def _broadcast(board_id: int, pending: list[dict]) -> None:
 def _rollback() -> None:
     db.session.rollback()
     db.session.info["board_events"] = []
+    _end_change()
 
 
 def phase_index(phase: Phase) -> int:
@@ -528,6 +543,7 @@ def _run_batch(board_id: int, items: list[_Queued]) -> None:
                     can_facilitate(participant.user, board.organisation) != participant.is_facilitator:
                 alone.append(item)  # the role sync is stored on its own first (see _participant)
                 continue
+            _end_change()  # each change of the batch is a change of its own: its own seq
             try:
                 result = item.change(board, participant)
             except DomainError as err:  # refused before any write: the batch goes on
@@ -813,8 +829,9 @@ def _post_together(board_id: int, items: list[_Post]) -> None:
     """Post ``items`` in two statements; each one those leave goes on to the locked path, in arrival order."""
     try:
         alone = _post_in_two_statements(board_id, items)
-    except Exception:  # nothing was stored (the write is one statement): every post goes the locked path
-        log.exception("%d posts on board %s failed together: posting them one by one", len(items), board_id)
+    except Exception as err:  # nothing was stored (the write is one statement): every post goes the locked path
+        if not is_database_unavailable(err):  # an outage fails the locked path too, whose answer says so (errors.py)
+            log.exception("%d posts on board %s failed together: posting them one by one", len(items), board_id)
         alone = [item for item in items if not item.done]
     for item in sorted(alone, key=items.index):
         try:
@@ -865,6 +882,7 @@ def _post_in_two_statements(board_id: int, items: list[_Post]) -> list[_Post]:
                 idea = SimpleNamespace(id=row.idea_id, column_id=item.column_id, participant_id=item.participant_id,
                                        cluster_id=None, text=item.text, sort_key=sort_key, status=status,
                                        hidden_reason="", votes=0, version=1, participant=author)
+                _end_change()  # each post is a change of its own
                 _announce_idea(board, idea, "idea_posted", reactions={})
                 ack = {"ok": True, "seq": board.seq, "idea_id": idea.id, "status": status.value}
                 last_keys[item.column_id] = sort_key
@@ -879,6 +897,7 @@ def _post_in_two_statements(board_id: int, items: list[_Post]) -> list[_Post]:
             events = _pending()
         finally:
             db.session.info["board_events"] = []
+            _end_change()
         if not accepted:
             return alone
         try:
@@ -1406,22 +1425,46 @@ def snapshot(board: Board, participant: Participant) -> dict:
     }
 
 
+def audience_of(facilitator: bool) -> tuple[Audience, Audience]:
+    """The audiences whose events one connection receives as its ``change`` (private ones come apart)."""
+    return (Audience.everyone, Audience.facilitators) if facilitator else (Audience.everyone, Audience.participants)
+
+
+def changes_for(events: list[dict], facilitator: bool, participant_id: int | None = None) -> list[dict]:
+    """Committed events (``event_dict``'s, in order) as the changes one connection receives: ``{"seq", "events"}``
+    with the events of its audience, then those meant for ``participant_id`` alone. A change with nothing for it is
+    left out (the ``seq`` of the answer covers it)."""
+    audiences = {a.value for a in audience_of(facilitator)}
+    changes: list[dict] = []
+    for event in events:
+        if event["audience"] in audiences or (event["audience"] == Audience.participant.value
+                                              and event["participant_id"] == participant_id):
+            if not changes or changes[-1]["seq"] != event["seq"]:
+                changes.append({"seq": event["seq"], "events": []})
+            changes[-1]["events"].append(event)
+    for change in changes:  # the person's own events after their audience's, as they arrive live
+        change["events"] = [{"name": e["name"], "payload": e["payload"]}
+                            for e in sorted(change["events"], key=lambda e: (e["audience"] == "participant",
+                                                                            e["position"]))]
+    return changes
+
+
 def events_since(board: Board, participant: Participant, last_seq: int, limit: int | None = None) -> list[dict] | None:
-    """Events after ``last_seq`` that this participant may see, or None when too far behind (send a snapshot)."""
+    """The changes after ``last_seq`` as this participant receives them (``changes_for``), or None when too far
+    behind (send a snapshot)."""
     limit = limit or current_app.config.get("BOARD_RESYNC_LIMIT", 500)
     if last_seq > board.seq or last_seq < 0:
         return None
-    audiences = [Audience.everyone, Audience.facilitators] if participant.is_facilitator \
-        else [Audience.everyone, Audience.participants]
+    audiences = audience_of(participant.is_facilitator)
     rows = db.session.scalars(
         select(BoardEvent).where(BoardEvent.board_id == board.id, BoardEvent.seq > last_seq,
                                  (BoardEvent.audience.in_(audiences)) | (
                                      (BoardEvent.audience == Audience.participant)
                                      & (BoardEvent.participant_id == participant.id)))
-        .order_by(BoardEvent.seq).limit(limit + 1)).all()
+        .order_by(BoardEvent.seq, BoardEvent.position).limit(limit + 1)).all()
     if len(rows) > limit:
         return None
-    return [event_dict(e) for e in rows]
+    return changes_for([event_dict(e) for e in rows], participant.is_facilitator, participant.id)
 
 
 def purge_guest_names(now: datetime | None = None) -> int:

@@ -9,13 +9,14 @@ import time
 from flask import current_app, request, session
 from flask_babel import gettext as _
 from flask_login import current_user
-from flask_socketio import Namespace, join_room
+from flask_socketio import ConnectionRefusedError, Namespace, join_room
 
 from ..accounts.models import session_account
-from ..errors import DomainError
-from ..extensions import db, socketio
+from ..database import end_session
+from ..errors import DomainError, socket_error
+from ..extensions import socketio
 from ..permissions import can_facilitate
-from . import service
+from . import schemas, service
 from .rooms import board_room, facilitators_room, participant_room, participants_room, user_room
 
 log = logging.getLogger(__name__)
@@ -50,72 +51,20 @@ def _allow(sid: str) -> bool:
     return True
 
 
-# Field specs: name -> (type or tuple of types, required, max length for strings).
-INT, STR, BOOL, OPT_INT = (int,), (str,), (bool,), (int, type(None))
-
+# Each client change: the service that applies it. Its payload's schema is in ``schemas.py``.
 EVENTS = {
-    "post_idea": (service.post_idea, {"column_id": (INT, True), "text": (STR, True)}),
-    "edit_idea": (service.edit_idea, {"idea_id": (INT, True), "text": (STR, True), "version": (OPT_INT, False)}),
-    "withdraw_idea": (service.withdraw_idea, {"idea_id": (INT, True)}),
-    "move_idea": (service.move_idea, {"idea_id": (INT, True), "column_id": (INT, True),
-                                      "before_id": (OPT_INT, False), "after_id": (OPT_INT, False)}),
-    "react": (service.react, {"idea_id": (INT, True), "kind": (STR, True), "on": (BOOL, False)}),
-    "vote": (service.vote, {"idea_id": (INT, True), "delta": (INT, True)}),
-    "set_ready": (service.set_ready, {"ready": (BOOL, True)}),
-    "update_settings": (service.update_settings, {"settings": ((dict,), True)}),
-    "set_phase": (service.set_phase, {"phase": (STR, True)}),
-    "control_timer": (service.control_timer, {"action": (STR, True), "seconds": (OPT_INT, False)}),
-    "moderate_idea": (service.moderate_idea, {"idea_id": (INT, True), "action": (STR, True),
-                                              "reason": (STR, False)}),
-    "focus_idea": (service.focus_idea, {"idea_id": (OPT_INT, True)}),
-    "group_ideas": (service.group_ideas, {"idea_ids": ((list,), True), "name": (STR, False),
-                                          "cluster_id": (OPT_INT, False)}),
-    "ungroup": (service.ungroup, {"idea_ids": ((list, type(None)), False), "cluster_id": (OPT_INT, False)}),
-    "remove_participant": (service.remove_participant, {"target_id": (INT, True)}),
+    "post_idea": service.post_idea, "edit_idea": service.edit_idea, "withdraw_idea": service.withdraw_idea,
+    "move_idea": service.move_idea, "react": service.react, "vote": service.vote, "set_ready": service.set_ready,
+    "update_settings": service.update_settings, "set_phase": service.set_phase,
+    "control_timer": service.control_timer, "moderate_idea": service.moderate_idea,
+    "focus_idea": service.focus_idea, "group_ideas": service.group_ideas, "ungroup": service.ungroup,
+    "remove_participant": service.remove_participant,
 }
-MAX_STRING = 2000
-# Ids are 32-bit INTEGER columns on PostgreSQL: a larger number would make the database raise (a "server
-# error") instead of being refused as invalid input. No other field needs more.
-MAX_INT = service.MAX_ID
 
 
-def _is_int(value) -> bool:
-    """An integer in the safe range (``True`` is an int in Python: never accept it as one)."""
-    return isinstance(value, int) and not isinstance(value, bool) and -MAX_INT <= value <= MAX_INT
-
-
-def _validate(data, spec: dict) -> dict | None:
-    """Typed, bounded fields from a payload, or None when anything is off (unknown keys are refused)."""
-    if not isinstance(data, dict):
-        return None
-    allowed = set(spec) | {"board_id", "client_id"}
-    if set(data) - allowed:
-        return None
-    if not _is_int(data.get("board_id")):
-        return None
-    client_id = data.get("client_id")
-    if client_id is not None and not (isinstance(client_id, str) and 1 <= len(client_id) <= 64
-                                      and "\x00" not in client_id):
-        return None
-    fields = {}
-    for name, (types, required) in spec.items():
-        if name not in data:
-            if required:
-                return None
-            continue
-        value = data[name]
-        if isinstance(value, bool) and bool not in types:
-            return None  # True is an int in Python; never accept it as one
-        if not isinstance(value, types) or (isinstance(value, int) and bool not in types and not _is_int(value)):
-            return None
-        if isinstance(value, str) and (len(value) > MAX_STRING or "\x00" in value):
-            return None  # PostgreSQL text cannot hold NUL; no one types it
-        if isinstance(value, list) and not all(_is_int(v) for v in value):
-            return None
-        if isinstance(value, dict) and len(value) > 20:
-            return None
-        fields[name] = value
-    return fields
+def boards_joined_here() -> set[int]:
+    """The boards this process's connections joined (for ``announce``)."""
+    return {board_id for boards in list(_joined.values()) for board_id in boards}
 
 
 def guest_cookie_name(board_id: int) -> str:
@@ -148,7 +97,16 @@ class BoardNamespace(Namespace):
     def on_connect(self, auth=None):
         # The engine already refused foreign origins (cors_allowed_origins). Anonymous connections are
         # allowed for guests, who prove themselves with their board cookie at join_board.
+        named = session.get("_user_id")  # read before Flask-Login checks the session (and drops it if it fails)
         user = _user()
+        if named and user is None:
+            # The session names an account that it does not sign in here: Flask-Login's protection binds it to the
+            # browser and address of the page (another User-Agent on this handshake fails it), or it was revoked.
+            # Going on as a guest would fail every change later, silently: refuse now, and say why.
+            raise ConnectionRefusedError(
+                _("Votre session ne vaut pas pour cette connexion en direct (navigateur ou adresse différents de "
+                  "ceux de la page, ou session terminée). Rechargez la page ; si cela continue, reconnectez-vous."),
+                {"code": "session_refused"})
         if user is not None:
             join_room(user_room(user.id))
         _accounts[request.sid] = session_account(session.get("_user_id"))
@@ -164,40 +122,36 @@ class BoardNamespace(Namespace):
         try:
             if not _allow(request.sid):
                 return _error("rate_limited", _("Trop de messages : attendez un instant."))
-            if extra or not isinstance(data, dict) or set(data) - {"board_id", "last_seq"} \
-                    or not _is_int(data.get("board_id")):
+            fields = schemas.parse("join_board", data)
+            if fields is None or extra:
                 return _error("invalid_input", _("Les informations envoyées ne sont pas valides."))
-            last_seq = data.get("last_seq")
-            if last_seq is not None and not _is_int(last_seq):
-                return _error("invalid_input", _("Les informations envoyées ne sont pas valides."))
-            board = service.get_board(data["board_id"])
+            last_seq = fields["last_seq"]
+            board = service.get_board(fields["board_id"])
             participant = _participant(board)
             join_room(board_room(board.id))
             join_room(facilitators_room(board.id) if participant.is_facilitator else participants_room(board.id))
             join_room(participant_room(board.id, participant.id))
             user = _user()
             _joined.setdefault(request.sid, {})[board.id] = (participant.id, user.id if user else None)
-            events = service.events_since(board, participant, last_seq) if last_seq is not None else None
-            if events is None:
+            changes = service.events_since(board, participant, last_seq) if last_seq is not None else None
+            if changes is None:
                 return {"ok": True, "snapshot": service.snapshot(board, participant)}
-            return {"ok": True, "events": events, "seq": board.seq}
+            return {"ok": True, "changes": changes, "seq": board.seq}
         except DomainError as err:
             return _error(err.code, err.message)
-        except Exception:  # never let a handler raise: answer, log, and keep the connection
-            log.exception("join_board failed")
-            return _error("server_error", _("Une erreur inattendue s'est produite."))
+        except Exception as err:  # never let a handler raise: answer, log, and keep the connection
+            return socket_error(err, log, "join_board")  # ``unavailable`` while the database is, else server_error
         finally:
-            db.session.remove()
+            end_session()
 
     def _change(self, event, data=None, *extra):
         try:
             if not _allow(request.sid):
                 return _error("rate_limited", _("Trop de messages : attendez un instant."))
-            func, spec = EVENTS[event]
-            fields = _validate(data, spec)
+            fields = schemas.parse(event, data)
             if fields is None or extra:
                 return _error("invalid_input", _("Les informations envoyées ne sont pas valides."))
-            board_id = data["board_id"]
+            board_id, client_id = fields.pop("board_id"), fields.pop("client_id")
             joined = _joined.get(request.sid, {}).get(board_id)
             # The account this connection's session names (no database read): the change checks it, with the
             # participant, under the board lock; a revoked session is refused there (``not_member``).
@@ -208,15 +162,13 @@ class BoardNamespace(Namespace):
             else:
                 participant_id = _participant(service.get_board(board_id)).id
             with service.acting_session(account):
-                return func(board_id, participant_id, client_id=data.get("client_id"), **fields)
+                return EVENTS[event](board_id, participant_id, client_id=client_id, **fields)
         except DomainError as err:
             return _error(err.code, err.message)
-        except Exception:
-            log.exception("%s failed", event)
-            db.session.rollback()
-            return _error("server_error", _("Une erreur inattendue s'est produite."))
+        except Exception as err:  # the session is rolled back as it ends, below
+            return socket_error(err, log, event)  # ``unavailable`` while the database is, else server_error
         finally:
-            db.session.remove()
+            end_session()
 
 
 def _handler(event: str):

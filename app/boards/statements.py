@@ -68,10 +68,11 @@ WITH board AS (
                              status varchar)
   RETURNING id
 ), events AS (
-  INSERT INTO board_events (board_id, seq, name, audience, participant_id, payload, created_at)
-  SELECT board.id, e.seq, e.name, e.audience, e.participant_id, e.payload, :now
+  INSERT INTO board_events (board_id, seq, position, name, audience, participant_id, payload, created_at)
+  SELECT board.id, e.seq, e.position, e.name, e.audience, e.participant_id, e.payload, :now
   FROM board CROSS JOIN json_to_recordset(CAST(:events AS json))
-                        AS e(seq integer, name varchar, audience varchar, participant_id integer, payload text)
+                        AS e(seq integer, position smallint, name varchar, audience varchar, participant_id integer,
+                             payload text)
 ), change AS (
   INSERT INTO board_client_changes (participant_id, client_id, result, created_at)
   SELECT c.participant_id, c.client_id, c.result, :now
@@ -105,7 +106,8 @@ def write(connection, *, board_id: int, seq: int, accounts: list[tuple[int, int]
         "ideas": json.dumps([{"id": i["id"], "column_id": i["column_id"], "participant_id": i["participant_id"],
                               "text": i["text"], "sort_key": i["sort_key"], "status": i["status"].name}
                              for i in ideas], ensure_ascii=False),
-        "events": json.dumps([{"seq": e["seq"], "name": e["name"], "audience": Audience(e["audience"]).name,
+        "events": json.dumps([{"seq": e["seq"], "position": e["position"], "name": e["name"],
+                               "audience": Audience(e["audience"]).name,
                                "participant_id": e["participant_id"], "payload": e["payload"]} for e in events],
                              ensure_ascii=False),
         "changes": json.dumps([{"participant_id": c[0], "client_id": c[1], "result": c[2]} for c in changes],

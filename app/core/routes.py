@@ -6,6 +6,7 @@ from flask_login import current_user
 from sqlalchemy import text
 
 from ..accounts import service as accounts_service
+from ..bus import bus_reachable
 from ..catalog import service as catalog_service
 from ..extensions import db
 from ..i18n import SESSION_KEY
@@ -60,4 +61,10 @@ def healthz():
         return jsonify(status="error", database="unreachable", version=version), 503
     finally:
         db.session.remove()
-    return jsonify(status="ok", database="ok", version=version)
+    bus = bus_reachable()
+    if bus is None:
+        return jsonify(status="ok", database="ok", version=version)
+    if not bus:  # pages and changes work; live events made in other processes wait for the bus (clients resync)
+        current_app.logger.warning("health check: message bus (Redis) unreachable")
+    return jsonify(status="ok" if bus else "degraded", database="ok", redis="ok" if bus else "degraded",
+                   version=version)

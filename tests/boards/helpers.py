@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from app.accounts.models import User
-from app.boards import service
+from app.boards import protocol_doc, schemas, service
 from app.boards.models import BoardEvent
 from app.catalog.models import Organisation, Role
 from app.extensions import db, socketio
@@ -16,6 +16,7 @@ from tests.conftest import login
 from tests.factories import make_member, make_organisation, make_user, make_workshop
 
 NS = "/boards"
+DOCUMENTED_CODES = set(protocol_doc.error_codes())
 SECRET = "TEXTE-SECRET-que-personne-ne-doit-voir"
 
 
@@ -74,7 +75,7 @@ def post(world: World, participant_id: int, text="Une idée", column: int = 0, *
 
 def events(board_id: int, after: int = 0) -> list[dict]:
     rows = db.session.scalars(select(BoardEvent).where(BoardEvent.board_id == board_id, BoardEvent.seq > after)
-                              .order_by(BoardEvent.seq))
+                              .order_by(BoardEvent.seq, BoardEvent.position))
     return [service.event_dict(e) for e in rows]
 
 
@@ -112,8 +113,11 @@ class Live:
         return result
 
     def emit(self, event, *args):
-        """Send an event and return its acknowledgement."""
-        return self._call(self.sio.emit, event, *args, namespace=NS, callback=True)
+        """Send an event and return its acknowledgement; a refusal's code must be one the protocol doc lists."""
+        ack = self._call(self.sio.emit, event, *args, namespace=NS, callback=True)
+        if isinstance(ack, dict) and ack.get("ok") is False:
+            assert ack["error"]["code"] in DOCUMENTED_CODES, f"{event}: undocumented error code {ack['error']}"
+        return ack
 
     def send(self, event, board_id, **fields):
         return self.emit(event, {"board_id": board_id, **fields})
@@ -126,9 +130,13 @@ class Live:
         return self.sio.is_connected(NS)
 
     def received(self) -> list[dict]:
-        """Frames received since the last call (also after the server closed the connection)."""
+        """Frames received since the last call (also after the server closed the connection). Each one must fit
+        the protocol's schemas: every board test that reads what a client received checks the doc too."""
         frames = [f for f in self.sio.queue if f["namespace"] == NS]
         self.sio.queue = [f for f in self.sio.queue if f["namespace"] != NS]
+        for frame in frames:
+            [payload] = frame["args"]
+            schemas.check_message(frame["name"], payload)
         return frames
 
     def disconnect(self):

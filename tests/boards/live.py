@@ -9,8 +9,9 @@ ported to python-socketio's client.
   missed events from the acknowledgement, then resends every unacknowledged change, with its client id;
 - each change gets a client-made id and stays in ``pending`` until its acknowledgement arrives (an ack,
   refused or not, removes it; a lost ack leaves it for the next connect);
-- live events are applied through the same ``apply``: an event whose ``seq`` is not above the last one seen
-  is skipped (``ideas_revealed`` excepted), otherwise the state's ``seq`` moves up to it.
+- a live ``change`` is applied through the same ``apply_change``: one whose ``seq`` is not above the last one
+  seen is skipped; the next one is applied with the ``private_change`` of the same ``seq`` held before it; one
+  further ahead means a change was lost, and the client joins again from its last ``seq``.
 
 The pytest process is never monkey-patched: python-socketio's client runs on threads here, so the state is
 guarded by a lock.
@@ -124,9 +125,15 @@ def session_cookie(http: requests.Session) -> str:
 
 
 def join_by_code(http: requests.Session, base_url: str, code: str) -> dict:
-    """Join through the code link, land on the board page; return the snapshot the page embeds."""
-    response = http.get(f"{base_url}/tableaux/rejoindre/{code}", timeout=10)
-    assert response.status_code == 200 and "/tableaux/" in response.url, (response.status_code, response.url)
+    """Join through the code link and its confirmation button, land on the board page; return the snapshot the
+    page embeds. (Someone already on the board goes straight to it.)"""
+    url = f"{base_url}/tableaux/rejoindre/{code}"
+    response = http.get(url, timeout=10)
+    if response.url == url:  # the confirmation page: joining is its form's POST
+        response = http.post(url, data={"csrf_token": csrf_token(response.text)}, headers={"Referer": url},
+                             timeout=10)  # a browser sends the Referer, which HTTPS needs (Flask-WTF)
+    assert response.status_code == 200 and re.search(r"/tableaux/\d+$", response.url), \
+        (response.status_code, response.url)
     return page_snapshot(response.text)
 
 
@@ -168,7 +175,10 @@ class BoardClient:
         self.sent: dict[str, dict] = {}  # client id -> change, everything ever sent
         self.drop_next_ack = set()  # client ids whose first ack is lost (as if the connection died first)
         self.joined = threading.Event()
-        self.events: list[tuple[str, dict]] = []  # every live event received, in order
+        self.events: list[tuple[str, dict]] = []  # every live message received, in order
+        self.own_held: dict[int, list[dict]] = {}  # private_change events waiting for their change
+        self.gaps = 0  # live changes that showed an earlier one was lost
+        self.resyncs_announced = 0  # joins made because a board_seq showed this client behind
         self.sio: socketio.Client | None = None
         self.last_join: dict = {}
 
@@ -271,15 +281,29 @@ class BoardClient:
                "focus_changed", "columns_changed", "ideas_grouped", "ideas_ungrouped", "participant_joined",
                "participant_ready", "participant_removed")
 
-    def apply(self, name: str, payload: dict) -> None:
+    def apply_events(self, events: list[dict]) -> None:
         with self.lock:
-            if self.state is None or name not in self.HANDLED:
-                return
-            if "seq" in payload:
-                if payload["seq"] <= self.state["seq"] and name != "ideas_revealed":
-                    return  # already applied
-                self.state["seq"] = max(self.state["seq"], payload["seq"])
-            self._handle(name, payload)
+            for event in events:
+                if event["name"] in self.HANDLED:
+                    self._handle(event["name"], event["payload"])
+
+    def apply_change(self, change: dict) -> bool:
+        """board.js's ``applyChange``: False when a change was lost before this one (join again)."""
+        with self.lock:
+            if self.state is None or change["seq"] <= self.state["seq"]:
+                return True
+            if change["seq"] > self.state["seq"] + 1:
+                self.gaps += 1
+                return False
+            self.apply_events(change["events"])
+            self.apply_events(self.own_held.pop(change["seq"], []))
+            self.state["seq"] = change["seq"]
+            return True
+
+    def apply_own(self, change: dict) -> None:
+        with self.lock:
+            if self.state is not None and change["seq"] > self.state["seq"]:
+                self.own_held[change["seq"]] = change["events"]
 
     # -- sending, as board.js sends
     def send(self, event: str, lose_ack: bool = False, **fields) -> str:
@@ -325,10 +349,11 @@ class BoardClient:
         sio = socketio.Client(reconnection=False)
         in_order(sio)
 
-        def on_connect():
+        def join():
             with self.lock:
                 last_seq = self.state["seq"] if self.state else None
                 self.join_sent_seq = last_seq
+                self.own_held = {}
                 if self.hold:
                     self.held = []
             sio.emit("join_board", {"board_id": self.board_id, "last_seq": last_seq}, namespace=NS,
@@ -341,34 +366,57 @@ class BoardClient:
                 return
             with self.lock:  # what was already there when the ack came (for diagnostics)
                 self.last_join = {"sent_seq": self.join_sent_seq, "seq_at_ack": self.state["seq"],
-                                  "ack_seqs": [e["seq"] for e in ack.get("events", [])]}
+                                  "ack_seqs": [c["seq"] for c in ack.get("changes", [])]}
                 if any(seq <= self.state["seq"] for seq in self.last_join["ack_seqs"]):
                     self.overtaken_joins += 1
-            if "snapshot" in ack:
-                self.set_snapshot(ack["snapshot"])
-            else:
-                for event in ack["events"]:
-                    self.apply(event["name"], {"seq": event["seq"], **event["payload"]})
-            with self.lock:
+                if "snapshot" in ack:
+                    self.set_snapshot(ack["snapshot"])
+                else:
+                    for change in ack["changes"]:
+                        self.apply_events(change["events"])
+                    self.state["seq"] = ack["seq"]
                 held, self.held = self.held or [], None
-                for name, payload in held:
-                    if isinstance(payload, dict):
-                        self.apply(name, payload)
+                caught_up = True
+                for event, payload in held:  # a change the answer covered is skipped
+                    if event == "private_change":
+                        self.apply_own(payload)
+                    elif event == "change" and caught_up:
+                        caught_up = self.apply_change(payload)
                 resend = list(self.pending)
+            if not caught_up:  # a change was lost while joining: join again from the last seq
+                join()
+                return
             for change in resend:  # resend what was never acknowledged, same client ids
                 self._emit(change)
             self.joined.set()
 
+        def behind(seq: int) -> None:  # board.js's board_seq: look again a moment later, then catch up
+            with self.lock:
+                if self.held is not None or self.state["seq"] >= seq:
+                    return
+                self.resyncs_announced += 1
+            with contextlib.suppress(Exception):  # the connection may have gone meanwhile: its next connect joins
+                join()
+
         def on_any(event, payload=None):
+            if event == "board_seq":
+                with self.lock:
+                    if self.state is not None and payload["seq"] > self.state["seq"]:
+                        threading.Timer(1.0, behind, args=(payload["seq"],)).start()
+                return
             with self.lock:
                 self.events.append((event, payload))
                 if self.held is not None:
                     self.held.append((event, payload))
                     return
-            if isinstance(payload, dict):
-                self.apply(event, payload)
+                if event == "private_change":
+                    self.apply_own(payload)
+                    return
+                if event != "change" or self.apply_change(payload):
+                    return
+            join()  # a change was lost on the way: catch up from the last seq
 
-        sio.on("connect", on_connect, namespace=NS)
+        sio.on("connect", join, namespace=NS)
         sio.on("*", on_any, namespace=NS)
         self.sio = sio
         self.join_error = None
@@ -389,6 +437,12 @@ class BoardClient:
                 with contextlib.suppress(Exception):
                     ws.shutdown()
             self.sio = None
+
+    def received(self, name: str) -> list[tuple[int, dict]]:
+        """(seq, payload) of every live event called ``name``, in the order received (changes and private ones)."""
+        with self.lock:
+            return [(message["seq"], event["payload"]) for kind, message in self.events
+                    if kind in ("change", "private_change") for event in message["events"] if event["name"] == name]
 
     # -- views to compare
     def idea_views(self) -> dict[int, dict]:

@@ -12,9 +12,10 @@ from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 
 from app.accounts.models import User
-from app.boards import receivers, service
+from app.boards import receivers, schemas, service
 from app.boards.models import Participant
-from app.boards.sockets import EVENTS, MAX_STRING, guest_cookie_name
+from app.boards.schemas import CLIENT_EVENTS, MAX_STRING
+from app.boards.sockets import EVENTS, guest_cookie_name
 from app.errors import InvalidInput, NotAllowed
 from app.extensions import db
 from tests.conftest import get_csrf, post_form
@@ -25,6 +26,7 @@ from .helpers import (
     Live,
     World,
     add_participant,
+    events,
     fingerprint,
     logged_in,
     make_foreign_board,
@@ -77,7 +79,14 @@ def assert_error(ack, code: str) -> None:
 
 
 def seqs(frames) -> list[int]:
-    return [f["args"][0]["seq"] for f in frames if f["name"] != "session_ended"]
+    """The seq of each change received (``change`` frames: one per change and connection)."""
+    return [f["args"][0]["seq"] for f in frames if f["name"] == "change"]
+
+
+def live_events(frames) -> list[tuple[int, str, dict]]:
+    """(seq, name, payload) of every event in the changes received, own ones (``private_change``) included."""
+    return [(f["args"][0]["seq"], e["name"], e["payload"]) for f in frames
+            if f["name"] in ("change", "private_change") for e in f["args"][0]["events"]]
 
 
 @dataclass
@@ -198,16 +207,18 @@ def test_join_board_with_last_seq_returns_only_the_missed_events(scene):
     scene.p.send("post_idea", scene.board_id, column_id=scene.world.columns[0], text="Manquée 1")
     scene.p.send("set_ready", scene.board_id, ready=True)
     ack = scene.f.join(scene.board_id, last_seq=seen)
-    assert set(ack) == {"ok", "events", "seq"} and ack["seq"] == scene.world.board.seq
-    assert [(e["name"], e["audience"]) for e in ack["events"]] == [("idea_posted", "facilitators"),
-                                                                   ("participant_ready", "everyone")]
-    assert [e["seq"] for e in ack["events"]] == sorted(e["seq"] for e in ack["events"])
-    assert ack["events"][0]["seq"] > seen and ack["events"][-1]["seq"] == ack["seq"]
-    assert scene.f.join(scene.board_id, last_seq=ack["seq"]) == {"ok": True, "events": [], "seq": ack["seq"]}
-    # The participant gets the participants' and their own versions, never the facilitators'.
-    mine = scene.p.join(scene.board_id, last_seq=seen)["events"]
-    assert {e["audience"] for e in mine} <= {"everyone", "participants", "participant"}
-    assert all(e["participant_id"] in (None, scene.world.cit) for e in mine)
+    assert set(ack) == {"ok", "changes", "seq"} and ack["seq"] == scene.world.board.seq == seen + 2
+    assert [(c["seq"], [e["name"] for e in c["events"]]) for c in ack["changes"]] == [
+        (seen + 1, ["idea_posted"]), (seen + 2, ["participant_ready"])]
+    assert "author_participant_id" in ack["changes"][0]["events"][0]["payload"]["idea"]  # the facilitators' view
+    assert scene.f.join(scene.board_id, last_seq=ack["seq"]) == {"ok": True, "changes": [], "seq": ack["seq"]}
+    # The participant gets the participants' version, then their own, never the facilitators'.
+    mine = scene.p.join(scene.board_id, last_seq=seen)["changes"]
+    assert [(c["seq"], [e["name"] for e in c["events"]]) for c in mine] == [
+        (seen + 1, ["idea_posted", "idea_posted"]), (seen + 2, ["participant_ready"])]
+    participants_view, own_view = (e["payload"]["idea"] for e in mine[0]["events"])
+    assert (participants_view["mine"], own_view["mine"]) == (False, True)
+    assert "author_participant_id" not in participants_view and "author_participant_id" not in own_view
 
 
 def test_join_board_with_a_stale_or_impossible_seq_returns_a_snapshot(scene):
@@ -245,9 +256,10 @@ def test_a_change_made_over_http_reaches_connected_clients(scene):
                                  data={"column_id": scene.world.columns[2], "text": "Sans JavaScript",
                                        "csrf_token": token})
     assert response.status_code == 302
-    [frame] = [f for f in scene.f.received() if f["name"] == "idea_posted"]
-    assert frame["args"][0]["idea"]["text"] == "Sans JavaScript"
-    assert frame["args"][0]["seq"] == scene.world.board.seq - 2
+    [(seq, _name, payload)] = [e for e in live_events(scene.f.received()) if e[1] == "idea_posted"]
+    assert payload["idea"]["text"] == "Sans JavaScript"
+    assert seq == next(e["seq"] for e in events(scene.board_id) if e["name"] == "idea_posted"
+                       and e["payload"]["idea"]["text"] == "Sans JavaScript")
     assert "Sans JavaScript" in str(scene.p.received())
 
 
@@ -267,7 +279,7 @@ def test_hidden_mode_never_sends_the_hidden_text_to_other_participants(scene):
     rejoined = watcher.join(scene.board_id)
     frames = watcher.received()
     assert frames and SECRET not in str(frames) and SECRET not in str(rejoined)
-    assert any(f["name"] == "idea_placeholder" for f in frames)
+    assert any(name == "idea_placeholder" for _seq, name, _payload in live_events(frames))
     assert SECRET in str(scene.f.received())
     # Revealing sends it: the check above could have failed.
     assert_ok(scene.f.send("update_settings", scene.board_id, settings={"hide_ideas": False}))
@@ -295,10 +307,12 @@ def test_hidden_votes_reach_participants_only_after_voting(scene):
     assert_ok(scene.f.send("update_settings", scene.board_id, settings={"hide_votes": True}))
     scene.clear()
     assert_ok(scene.p.send("vote", scene.board_id, idea_id=scene.fac_idea, delta=1))
-    assert [f["name"] for f in scene.p.received()] == ["my_dots_changed"]
-    assert [f["name"] for f in scene.f.received()] == ["votes_changed"]
+    own, theirs = scene.p.received(), scene.f.received()
+    assert [f["name"] for f in own] == ["private_change", "change"]  # their dots; no totals for participants
+    assert [name for _seq, name, _payload in live_events(own)] == ["my_dots_changed"]
+    assert [name for _seq, name, _payload in live_events(theirs)] == ["votes_changed"]
     assert_ok(scene.f.send("set_phase", scene.board_id, phase="discussion"))
-    revealed = [f["args"][0] for f in scene.p.received() if f["name"] == "votes_revealed"]
+    revealed = [payload for _seq, name, payload in live_events(scene.p.received()) if name == "votes_revealed"]
     assert revealed and revealed[0]["votes"][str(scene.fac_idea)] == 1
 
 
@@ -347,9 +361,24 @@ def test_unknown_board_is_not_found(scene):
 
 # --- bad payloads -------------------------------------------------------------------------------------------
 
+JSON_TYPES = {"integer": int, "string": str, "boolean": bool, "array": list, "object": dict, "null": type(None)}
+
+
+def field_spec(event: str) -> dict[str, tuple[set, bool]]:
+    """name -> (Python types accepted, required), read from the event's schema as JSON Schema."""
+    schema = CLIENT_EVENTS[event].model_json_schema()
+    spec = {}
+    for name, prop in schema["properties"].items():
+        if name in ("board_id", "client_id"):
+            continue
+        kinds = {JSON_TYPES[option["type"]] for option in prop.get("anyOf", [prop])}
+        spec[name] = (kinds, name in schema.get("required", ()))
+    return spec
+
+
 def bad_payloads(event: str, board_id: int, fields: dict):
     """(label, args) pairs that the validation must refuse for ``event``."""
-    spec = EVENTS[event][1]
+    spec = field_spec(event)
     payload = {"board_id": board_id, **fields}
     yield "list", ([board_id, fields],)
     yield "string", ("board",)
@@ -366,6 +395,7 @@ def bad_payloads(event: str, board_id: int, fields: dict):
     yield "long client_id", ({**payload, "client_id": "c" * 65},)
     yield "client_id int", ({**payload, "client_id": 7},)
     yield "client_id with NUL", ({**payload, "client_id": "c\x00"},)
+    yield "client_id with a lone surrogate", ({**payload, "client_id": "c\ud800"},)
     for name, (types, required) in spec.items():
         if required:
             yield f"no {name}", ({k: v for k, v in payload.items() if k != name},)
@@ -380,6 +410,7 @@ def bad_payloads(event: str, board_id: int, fields: dict):
         if str in types:
             yield f"{name} oversized", ({**payload, name: "x" * (MAX_STRING + 1)},)
             yield f"{name} with NUL", ({**payload, name: "a\x00b"},)  # PostgreSQL text cannot hold it
+            yield f"{name} with a lone surrogate", ({**payload, name: "a\udc80b"},)  # not Unicode text
         if list in types:
             yield f"{name} list of strings", ({**payload, name: ["1", "2"]},)
             yield f"{name} list of bools", ({**payload, name: [True]},)
@@ -675,7 +706,7 @@ def test_a_withdrawn_facilitator_leaves_the_facilitators_audience_at_their_next_
     assert db.session.get(Participant, scene.world.fac).is_facilitator is False
     # Facilitator-audience events (hidden texts) no longer reach them; other participants saw the change.
     frames = scene.p.received()
-    assert [f["args"][0]["participant"] for f in frames if f["name"] == "participant_role_changed"] == [
+    assert [p["participant"] for _seq, name, p in live_events(frames) if name == "participant_role_changed"] == [
         {"id": scene.world.fac, "name": "Fanny Animatrice", "ready": False, "facilitator": False}]
     assert_ok(scene.p.send("post_idea", scene.board_id, column_id=scene.world.columns[0], text=SECRET))
     assert SECRET not in str(scene.f.received()) + str(other_tab.received())
@@ -685,7 +716,8 @@ def test_a_withdrawn_facilitator_leaves_the_facilitators_audience_at_their_next_
     assert snapshot["me"]["facilitator"] is False and SECRET not in str(snapshot)
     assert_ok(scene.p.send("post_idea", scene.board_id, column_id=scene.world.columns[0], text=SECRET + "-2"))
     frames = again.received()
-    assert [f["name"] for f in frames] == ["idea_placeholder"] and SECRET not in str(frames)
+    assert [name for _seq, name, _payload in live_events(frames)] == ["idea_placeholder"]
+    assert SECRET not in str(frames)
 
 
 def test_a_withdrawn_facilitator_joining_again_is_a_participant_at_once(scene):
@@ -713,3 +745,49 @@ def test_a_facilitator_keeping_the_role_stays_connected(scene):
 def assert_ok_join(ack) -> dict:
     assert isinstance(ack, dict) and ack.get("ok") is True, ack
     return ack["snapshot"]
+
+
+# --- the protocol as documented -----------------------------------------------------------------------------
+
+def test_the_protocol_doc_is_written_from_the_schemas_and_current():
+    """docs/realtime-protocol.md's tables of events, fields and error codes are the generator's output: a field, an
+    event or a code added to the code without the doc fails here. (Every frame the tests receive is checked
+    against the same schemas, and every refusal's code against the listed ones: ``Live`` in helpers.py.)"""
+    from app.boards import protocol_doc
+
+    current = protocol_doc.DOC.read_text()
+    assert protocol_doc.render(current) == current, "run: python -m app.boards.protocol_doc"
+    for code in ("bad_delta", "invalid_input", "session_refused", "unavailable", "rate_limited", "server_error"):
+        assert f"`{code}`" in current
+    for name in [*CLIENT_EVENTS, *schemas.SERVER_EVENTS, *schemas.MESSAGES]:
+        assert f"| `{name}` |" in current
+
+
+def test_one_change_reaches_each_connection_once_with_one_seq(scene):
+    """A participant's post: one seq; the facilitator's connection gets the facilitators' view, the other
+    participant's connection the participants' one, and the author's the participants' view then their own
+    (``private_change`` first, applied after): nobody sees the change twice as two seqs."""
+    world = scene.world
+    other_user, _pid = add_participant(world, name="Octave")
+    other = logged_in(scene.app, other_user)
+    other.join(scene.board_id)
+    scene.clear()
+    other.received()
+    ack = assert_ok(scene.p.send("post_idea", scene.board_id, column_id=world.columns[0], text="Une fois"))
+    author, facilitator, watcher = scene.p.received(), scene.f.received(), other.received()
+    assert [(f["name"], f["args"][0]["seq"]) for f in author] == [("private_change", ack["seq"]),
+                                                                   ("change", ack["seq"])]
+    for frames in (facilitator, watcher):
+        assert [(f["name"], f["args"][0]["seq"]) for f in frames] == [("change", ack["seq"])]
+    [(_s, _n, own)] = live_events(author[:1])
+    [(_s, _n, shared)] = live_events(author[1:])
+    assert own["idea"]["mine"] is True and shared["idea"]["mine"] is False
+    assert live_events(watcher)[0][2] == shared  # the same participants' view for everyone
+    assert "author_participant_id" in live_events(facilitator)[0][2]["idea"]
+    # A change with nothing for an audience still reaches it, empty: seqs arrive one after the other.
+    assert_ok(scene.f.send("update_settings", scene.board_id, settings={"hide_votes": True}))
+    set_phase(world, "voting")
+    scene.clear()
+    other.received()
+    vote = assert_ok(scene.f.send("vote", scene.board_id, idea_id=ack["idea_id"], delta=1))
+    assert [(f["name"], f["args"][0]) for f in other.received()] == [("change", {"seq": vote["seq"], "events": []})]

@@ -141,14 +141,25 @@
       state.ideas[i.id] = i;
     });
   }
-  function apply(name, payload) {
-    if (!state || !handlers[name]) { return; }
-    if (payload.seq !== undefined) {
-      if (payload.seq <= state.seq && name !== "ideas_revealed") { return; }  // already applied
-      state.seq = Math.max(state.seq, payload.seq);
-    }
-    handlers[name](payload);
-    renderAll();
+  // A change is one seq: its events for this person's audience come together in one `change` message; events
+  // of the person's own (their idea as they see it, their dots) come just before, in a `private_change` of the
+  // same seq, applied right after the change itself.
+  var ownHeld = {};
+  function applyEvents(events) {
+    events.forEach(function (e) { if (handlers[e.name]) { handlers[e.name](e.payload); } });
+  }
+  function applyChange(change) {
+    if (!state || change.seq <= state.seq) { return true; }  // already applied
+    if (change.seq > state.seq + 1) { return false; }  // one was lost: the caller resyncs
+    applyEvents(change.events);
+    applyEvents(ownHeld[change.seq] || []);
+    delete ownHeld[change.seq];
+    state.seq = change.seq;
+    return true;
+  }
+  function applyOwn(change) {
+    // It comes before its change, which applies it; one of an applied change was covered by a join's answer.
+    if (state && change.seq > state.seq) { ownHeld[change.seq] = change.events; }
   }
 
   // ---- rendering ---------------------------------------------------------------------------------
@@ -341,7 +352,8 @@
   window.setInterval(renderTimer, 1000);
 
   // ---- sending -----------------------------------------------------------------------------------
-  var socket = io("/boards", { transports: ["websocket", "polling"] });
+  // Long-polling when a network lets no websocket through (socket.io-client tries it only when told to).
+  var socket = io("/boards", { transports: ["websocket", "polling"], tryAllTransports: true });
 
   function send(event, fields) {
     var change = { event: event, payload: Object.assign({ board_id: boardId, client_id: newId() }, fields) };
@@ -370,27 +382,46 @@
   // first would make the answer's missed (older) events look already seen.
   var joining = true;
   var held = [];
-  socket.on("connect", function () {
+  function join() {
     joining = true;
     held = [];
+    ownHeld = {};
     socket.emit("join_board", { board_id: boardId, last_seq: state ? state.seq : null }, function (ack) {
       if (!ack || !ack.ok) { if (ack && ack.error) { alertUser(ack.error.message); } return; }
       if (ack.snapshot) { setSnapshot(ack.snapshot); }
-      else { ack.events.forEach(function (e) { apply(e.name, Object.assign({ seq: e.seq }, e.payload)); }); }
+      else {
+        ack.changes.forEach(function (c) { applyEvents(c.events); });
+        state.seq = ack.seq;
+      }
       joining = false;
-      held.forEach(function (item) { apply(item[0], item[1]); });  // apply() skips what the answer covered
+      var waiting = held;
       held = [];
+      // What arrived during the join: a change the answer covered is skipped; after a lost one, join again.
+      var caughtUp = waiting.every(function (item) {
+        if (item[0] === "own") { applyOwn(item[1]); return true; }
+        return applyChange(item[1]);
+      });
+      if (!caughtUp) {
+        join();
+        return;
+      }
+      renderAll();
       showStatus(T.connected);
       pending.slice().forEach(emit);  // resend what was never acknowledged, same client ids
     });
-  });
+  }
+  socket.on("connect", join);
   socket.on("disconnect", function () { joining = true; showStatus(T.offline); });
   // The server accepts live connections from its public address only (BASE_URL): a page opened at another
   // address (another port, a name instead of a number) is refused at every try. Say so instead of retrying.
-  socket.on("connect_error", function () {
-    if (window.location.origin === T.live_origin) { return; }  // the server is unreachable: keep trying
+  // The server also refuses, with its reason, a connection whose session does not hold for it.
+  socket.on("connect_error", function (err) {
+    var why;
+    if (err && err.data && err.data.code) { why = err.message; }
+    else if (window.location.origin !== T.live_origin) {
+      why = fmt(T.origin_refused, { here: window.location.origin, expected: T.live_origin });
+    } else { return; }  // the server is unreachable: keep trying
     socket.disconnect();
-    var why = fmt(T.origin_refused, { here: window.location.origin, expected: T.live_origin });
     showStatus(why);
     alertUser(why);
   });
@@ -401,10 +432,19 @@
     if (p.reason === "role_changed") { window.location.reload(); return; }
     alertUser(p.reason === "removed" ? T.removed : T.signed_out);
   });
-  Object.keys(handlers).forEach(function (name) {
-    socket.on(name, function (payload) {
-      if (joining) { held.push([name, payload]); } else { apply(name, payload); }
-    });
+  socket.on("change", function (change) {
+    if (joining) { held.push(["change", change]); return; }
+    if (!applyChange(change)) { join(); return; }  // a change was lost on the way: catch up from our seq
+    renderAll();
+  });
+  // Every few seconds, the board's latest seq: behind it, a change was lost on the way (say, between two server
+  // processes). The change itself may still be on its way: look again a moment later, then catch up.
+  socket.on("board_seq", function (p) {
+    if (!state || p.board_id !== boardId || p.seq <= state.seq) { return; }
+    window.setTimeout(function () { if (!joining && state.seq < p.seq) { join(); } }, 1000);
+  });
+  socket.on("private_change", function (change) {
+    if (joining) { held.push(["own", change]); } else { applyOwn(change); }
   });
 
   // ---- forms and controls ------------------------------------------------------------------------
