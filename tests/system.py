@@ -27,3 +27,15 @@ def find_pg_bin() -> str | None:
 def find_redis() -> str | None:
     return shutil.which("redis-server") or (os.path.exists("/usr/bin/redis-server") and "/usr/bin/redis-server") \
         or None
+
+
+def find_nginx() -> str | None:
+    """Debian's nginx (package nginx-light or nginx), for the reverse-proxy test."""
+    for candidate in (os.environ.get("NGINX_PATH"), shutil.which("nginx"), "/usr/sbin/nginx"):
+        if candidate and os.path.exists(candidate):
+            return candidate
+    return None
+
+
+def find_openssl() -> str | None:
+    return shutil.which("openssl") or (os.path.exists("/usr/bin/openssl") and "/usr/bin/openssl") or None
