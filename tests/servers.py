@@ -76,12 +76,7 @@ class PostgresServer:
         subprocess.run(self._cmd("initdb", "-D", str(self.datadir), "-U", self.user, "-A", "trust",
                                  "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"),
                        check=True, capture_output=True)
-        options = (f"-p {self.port} -k {self.sockdir} -c listen_addresses=127.0.0.1 "
-                   f"-c max_connections={self.max_connections} -c fsync=off -c synchronous_commit=off "
-                   "-c full_page_writes=off -c shared_buffers=128MB")
-        subprocess.run(self._cmd("pg_ctl", "-D", str(self.datadir), "-o", options, "-l",
-                                 str(self.base / "server.log"), "-w", "-t", "60", "start"),
-                       check=True, capture_output=True)
+        self.resume()
         return self
 
     def stop(self) -> None:
@@ -110,7 +105,7 @@ class PostgresServer:
                        check=True, capture_output=True)
 
     def resume(self) -> None:
-        """Start a halted server again, on the same port and data directory, with the options ``start`` gives."""
+        """Start the server on its data directory (made by ``start``; again after ``halt``), on the same port."""
         options = (f"-p {self.port} -k {self.sockdir} -c listen_addresses=127.0.0.1 "
                    f"-c max_connections={self.max_connections} -c fsync=off -c synchronous_commit=off "
                    "-c full_page_writes=off -c shared_buffers=128MB")
@@ -222,12 +217,26 @@ class LiveServer:
             self.process.wait(10)
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        terminate(self.process, self.kill)
+
+    @contextlib.contextmanager
+    def running(self):
+        """Migrated from zero with the demo (``prepare_database``), started, and stopped at the end."""
+        self.prepare_database()
+        try:
+            yield self.start()
+        finally:
+            self.stop()
+
+
+def terminate(process, on_timeout) -> None:
+    """SIGTERM, then ``on_timeout()`` if the process is still there 10 s later."""
+    if process and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            on_timeout()
 
 
 def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
@@ -302,13 +311,11 @@ class Nginx:
 
     def stop(self) -> None:
         """Fast shutdown (SIGTERM): open websockets are cut rather than waited for."""
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
+        def kill_group():
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
+        terminate(self.process, kill_group)
 
     def logs(self, chars: int = 3000) -> str:
         parts = []

@@ -5,6 +5,7 @@ Two serve.py processes (gevent, as `make run` starts them) on one PostgreSQL dat
 server A, another's to server B, on the same board.
 """
 
+import contextlib
 import signal
 import subprocess
 import uuid
@@ -40,14 +41,8 @@ def database_url(pg_server):
 
 
 def test_changes_cross_server_processes_through_redis(database_url, redis_url, smtp_server):
-    env = {"SOCKETIO_MESSAGE_QUEUE": redis_url, "ATELIER_RUN_JOBS": "0"}
-    server_a = LiveServer(database_url, smtp_server.port, env=env)
-    migrate(server_a)
-    server_b = LiveServer(database_url, smtp_server.port, env=env)
     clients: list[BoardClient] = []
-    try:
-        server_a.start()
-        server_b.start()
+    with two_servers(database_url, smtp_server.port, redis_url) as (server_a, server_b), closing(clients):
         board = make_live_board(database_url, 2, prefix="multi")
         http_a = login(server_a.url, board.emails[0])
         http_b = login(server_b.url, board.emails[1])
@@ -80,10 +75,28 @@ def test_changes_cross_server_processes_through_redis(database_url, redis_url, s
         # Both clients show what the database holds for each of them.
         eventually(lambda: not view_differences(clients, board.emails, database_url), 10, interval=0.5)
         assert view_differences(clients, board.emails, database_url) == []
+
+
+@contextlib.contextmanager
+def two_servers(database_url: str, smtp_port: int, bus_url: str, **env):
+    """Two serve.py processes on one migrated database, sharing rooms through the Redis at ``bus_url``."""
+    env = {"SOCKETIO_MESSAGE_QUEUE": bus_url, "ATELIER_RUN_JOBS": "0", **env}
+    server_a = LiveServer(database_url, smtp_port, env=env)
+    migrate(server_a)
+    server_b = LiveServer(database_url, smtp_port, env=env)
+    try:
+        yield server_a.start(), server_b.start()
     finally:
-        close_all(clients)
         server_a.stop()
         server_b.stop()
+
+
+@contextlib.contextmanager
+def closing(clients: list[BoardClient]):
+    try:
+        yield clients
+    finally:
+        close_all(clients)
 
 
 class OwnRedis:
@@ -112,14 +125,11 @@ def test_a_redis_outage_loses_no_acknowledged_idea(database_url, smtp_server):
     with every acknowledged idea: each process announces its boards' latest seq from the database, and a client
     behind it resyncs (docs/realtime-protocol.md)."""
     bus = OwnRedis().start()
-    env = {"SOCKETIO_MESSAGE_QUEUE": bus.url, "ATELIER_RUN_JOBS": "0", "BOARD_SEQ_ANNOUNCE_SECONDS": "1"}
-    server_a = LiveServer(database_url, smtp_server.port, env=env)
-    migrate(server_a)
-    server_b = LiveServer(database_url, smtp_server.port, env=env)
     clients: list[BoardClient] = []
-    try:
-        server_a.start()
-        server_b.start()
+    with two_servers(database_url, smtp_server.port, bus.url, BOARD_SEQ_ANNOUNCE_SECONDS="1") as servers, \
+            closing(clients), contextlib.ExitStack() as stack:
+        stack.callback(bus.kill)
+        server_a, server_b = servers
         board = make_live_board(database_url, 4, prefix="outage")
         for n, email in enumerate(board.emails):
             server = (server_a, server_b)[n % 2]
@@ -157,8 +167,3 @@ def test_a_redis_outage_loses_no_acknowledged_idea(database_url, smtp_server):
         assert sum(c.resyncs_announced + c.gaps for c in clients) > 0  # they caught up by resyncing, as designed
         eventually(lambda: not view_differences(clients, board.emails, database_url), 10, interval=0.5)
         assert view_differences(clients, board.emails, database_url) == []
-    finally:
-        close_all(clients)
-        server_a.stop()
-        server_b.stop()
-        bus.kill()

@@ -36,15 +36,8 @@ def live_smtp():
 @pytest.fixture(scope="session")
 def live_server(live_smtp, tmp_path_factory):
     db_path = tmp_path_factory.mktemp("live-db") / "atelier.db"
-    server = LiveServer(f"sqlite:///{db_path}", live_smtp.port)
-    server.prepare_database()
-    try:
-        server.start()
-    except BaseException:
-        server.stop()
-        raise
-    yield server
-    server.stop()
+    with LiveServer(f"sqlite:///{db_path}", live_smtp.port).running() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -145,14 +145,7 @@ def test_register_verify_logout_login_with_keyboard_only(new_context, live_serve
 
     # Sign in with the password chosen at sign-up, which the link activated: keyboard only.
     page.keyboard.press("Tab")
-    tab_to(page, "#email")
-    page.keyboard.type(email)
-    tab_to(page, "#password")
-    page.keyboard.type(PASSWORD)
-    tab_to(page, "main form [type=submit]")
-    press_and_wait(page, "Enter")
-    assert page.url == f"{live_server.url}/"
-    assert texts["logged_in"] in flash_text(page)
+    sign_in_by_keyboard(page, live_server, email, texts)
     tab_to(page, "nav a[href$='/compte/']")
     press_and_wait(page, "Enter")
     assert page.locator(".badge-ok").inner_text() == texts["verified"]
@@ -169,14 +162,7 @@ def test_register_verify_logout_login_with_keyboard_only(new_context, live_serve
     # Log in again, still with the keyboard only.
     tab_to(page, "nav a[href$='/compte/connexion']")
     press_and_wait(page, "Enter")
-    tab_to(page, "#email")
-    page.keyboard.type(email)
-    tab_to(page, "#password")
-    page.keyboard.type(PASSWORD)
-    tab_to(page, "main form [type=submit]")
-    press_and_wait(page, "Enter")
-    assert page.url == f"{live_server.url}/"
-    assert texts["logged_in"] in flash_text(page)
+    sign_in_by_keyboard(page, live_server, email, texts)
 
     # The page speaks the account's language, and says so.
     assert html_lang(page) == lang
@@ -190,3 +176,15 @@ def test_register_verify_logout_login_with_keyboard_only(new_context, live_serve
     assert texts["logged_out"] in flash_text(page)
     # Signing out keeps the language the person was reading in.
     assert html_lang(page) == lang, "after signing out, the site went back to French"
+
+
+def sign_in_by_keyboard(page, live_server, email: str, texts: dict) -> None:
+    """On the sign-in page: fill the form and send it with the keyboard only, landing on the home page."""
+    tab_to(page, "#email")
+    page.keyboard.type(email)
+    tab_to(page, "#password")
+    page.keyboard.type(PASSWORD)
+    tab_to(page, "main form [type=submit]")
+    press_and_wait(page, "Enter")
+    assert page.url == f"{live_server.url}/"
+    assert texts["logged_in"] in flash_text(page)

@@ -44,15 +44,8 @@ BUDGET_SPENT_FR = "Vous avez déjà placé toutes vos gommettes."
 @pytest.fixture(scope="module")
 def board_server(live_smtp, tmp_path_factory):
     db_path = tmp_path_factory.mktemp("boards-live-db") / "atelier.db"
-    server = LiveServer(f"sqlite:///{db_path}", live_smtp.port, env={"ATELIER_RUN_JOBS": "0"})
-    server.prepare_database()
-    try:
-        server.start()
-    except BaseException:
-        server.stop()
-        raise
-    yield server
-    server.stop()
+    with LiveServer(f"sqlite:///{db_path}", live_smtp.port, env={"ATELIER_RUN_JOBS": "0"}).running() as server:
+        yield server
 
 
 @pytest.fixture

@@ -22,14 +22,8 @@ def port_only_server(live_smtp, tmp_path_factory):
     server = LiveServer(f"sqlite:///{db_path}", live_smtp.port, env={"ATELIER_RUN_JOBS": "0"})
     del server.env["BASE_URL"]
     server.env["ATELIER_PORT"] = str(server.port)
-    server.prepare_database()
-    try:
-        server.start()
-    except BaseException:
-        server.stop()
-        raise
-    yield server
-    server.stop()
+    with server.running():
+        yield server
 
 
 def test_the_public_address_follows_the_port(port_only_server):
