@@ -21,6 +21,7 @@ _UNSAFE = re.compile("[<>&\u2028\u2029]")
 
 def dumps(data, **kwargs) -> str:
     """``json.dumps`` (UTF-8 text, not ASCII escapes) with the characters above escaped. They can only occur inside
-    strings (JSON's own syntax has none of them), where a ``\\uXXXX`` escape stands for the same character."""
+    strings (JSON's own syntax has none of them), where a ``\\u`` escape of four hex digits stands for the same
+    character."""
     text = json.dumps(data, ensure_ascii=False, **kwargs)
     return _UNSAFE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)

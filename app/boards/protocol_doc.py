@@ -12,7 +12,7 @@ from pathlib import Path
 
 from . import schemas
 
-ROOT = Path(__file__).resolve().parent.parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the project: docs/ and app/ beside each other
 DOC = ROOT / "docs" / "realtime-protocol.md"
 # Where the codes of refusals come from: the boards area and the errors every area shares.
 ERROR_SOURCES = [*sorted((ROOT / "app" / "boards").glob("*.py")), ROOT / "app" / "errors.py"]
