@@ -44,8 +44,8 @@ def create_server(origin: str) -> socketio.Server:
                 "text": data["text"], "status": "visible", "version": 1, "author": "Personne", "mine": False,
                 "reactions": {}, "votes": 0}
         # One change, as Atelier sends it (docs/realtime-protocol.md): the same bytes to carry.
-        sio.emit("change", {"seq": n, "events": [{"name": "idea_posted", "payload": {"idea": idea}}]}, to=ROOM,
-                 namespace=NS)
+        change = {"seq": n, "after": n - 1, "events": [{"name": "idea_posted", "payload": {"idea": idea}}]}
+        sio.emit("change", change, to=ROOM, namespace=NS)
         return {"ok": True, "seq": n, "idea_id": n, "status": "visible"}
 
     return sio

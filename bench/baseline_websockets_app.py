@@ -33,7 +33,7 @@ async def handler(websocket) -> None:
                         "text": data["text"], "status": "visible", "version": 1, "author": "Personne",
                         "mine": False, "reactions": {}, "votes": 0}
                 broadcast(AUDIENCE, json.dumps({"event": "change", "data": {
-                    "seq": n, "events": [{"name": "idea_posted", "payload": {"idea": idea}}]}}))
+                    "seq": n, "after": n - 1, "events": [{"name": "idea_posted", "payload": {"idea": idea}}]}}))
                 answer = {"ok": True, "seq": n, "idea_id": n, "status": "visible"}
             else:
                 answer = {"ok": False, "error": {"code": "unknown_event", "message": "unknown event"}}

@@ -720,7 +720,7 @@ class Resyncing:
         if change["seq"] <= self.seq:
             self.stats["skipped"] += 1
             return True
-        if change["seq"] > self.seq + 1:
+        if change["after"] > self.seq:
             self.stats["gaps"] += 1
             return False
         self.apply_events(change["events"])

@@ -1,10 +1,11 @@
-"""Each server process tells its connections, every few seconds, the latest seq of their boards.
+"""Each server process tells its connections, every few seconds, the last change of their boards they were sent.
 
 A change is acknowledged once the database holds it, then broadcast; with several processes the broadcast crosses
 Redis. If Redis is down (or a message is lost), the change stands but the connections of other processes never
-hear of it. So each process reads its boards' ``seq`` from the database every ``BOARD_SEQ_ANNOUNCE_SECONDS`` and
-emits ``board_seq`` to its own connections only (``ignore_queue``: it needs no bus); a client behind that seq
-joins again from its last one and gets what it missed. Nothing acknowledged stays unseen for longer than that.
+hear of it. So each process reads its boards' last change per audience from the database every
+``BOARD_SEQ_ANNOUNCE_SECONDS`` and emits ``board_seq`` to its own connections only (``ignore_queue``: it needs no
+bus); a client behind that seq joins again from its last one and gets what it missed. Nothing acknowledged stays
+unseen for longer than that.
 """
 
 import logging
@@ -15,7 +16,7 @@ from ..bus import bus_reachable
 from ..errors import is_database_unavailable
 from ..extensions import db, socketio
 from .models import Board
-from .rooms import board_room
+from .rooms import facilitators_room, participants_room
 from .sockets import NAMESPACE, boards_joined_here
 
 log = logging.getLogger(__name__)
@@ -27,12 +28,15 @@ def announce_once() -> int:
     if not board_ids:
         return 0
     try:
-        rows = db.session.execute(select(Board.id, Board.seq).where(Board.id.in_(board_ids))).all()
+        rows = db.session.execute(select(Board.id, Board.facilitators_seq, Board.participants_seq)
+                                  .where(Board.id.in_(board_ids))).all()
     finally:
         db.session.remove()
-    for board_id, seq in rows:
-        socketio.emit("board_seq", {"board_id": board_id, "seq": seq}, to=board_room(board_id), namespace=NAMESPACE,
-                      ignore_queue=True)
+    for board_id, facilitators_seq, participants_seq in rows:  # each audience: the last change it was sent
+        for room, seq in ((facilitators_room(board_id), facilitators_seq), (participants_room(board_id),
+                                                                            participants_seq)):
+            socketio.emit("board_seq", {"board_id": board_id, "seq": seq}, to=room, namespace=NAMESPACE,
+                          ignore_queue=True)
     return len(rows)
 
 

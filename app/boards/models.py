@@ -79,8 +79,12 @@ class Board(db.Model):
     # No foreign key: ideas are never deleted (only withdrawn or hidden, which clears the focus), and a
     # boards <-> ideas key cycle would complicate migrations for no gain.
     focused_idea_id: Mapped[int | None]
-    # Last event number; incremented under the board's row lock, so events are totally ordered.
+    # Last change's number; moved by one per change under the board's row lock, so changes are totally ordered.
     seq: Mapped[int] = mapped_column(default=0)
+    # The last change that had events for each audience: a change sent to an audience names the one before it
+    # (``after``), so a client sees a loss without being sent the changes that had nothing for it.
+    facilitators_seq: Mapped[int] = mapped_column(default=0, server_default="0")
+    participants_seq: Mapped[int] = mapped_column(default=0, server_default="0")
     version: Mapped[int] = mapped_column(default=1)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -24,11 +24,12 @@ def _disconnect_local(room: str) -> None:
 
 
 @signals.board_events.connect
-def broadcast(board_id, events):
-    """After commit, each change goes out once to each connection: first, to each person with events of their own
-    in it, a ``private_change``; then a ``change`` with the events of its audience to the facilitators' room and
-    one to the participants' room, even when empty, so that every connection sees every ``seq`` and knows a
-    missing one was lost (and resyncs)."""
+def broadcast(board_id, events, afters=None):
+    """After commit, each change goes out once to each connection that has something in it: first, to each person
+    with events of their own in it, a ``private_change``; then a ``change`` with the events of its audience to the
+    facilitators' room and to the participants' room. Each names the previous change its audience was sent
+    (``after``): a client whose last seq is below it missed one, and resyncs."""
+    afters = afters or {}
     for seq, group in groupby(events, key=itemgetter("seq")):
         group = list(group)
         private: dict[int, list[dict]] = {}
@@ -36,12 +37,16 @@ def broadcast(board_id, events):
             if event["audience"] == "participant":
                 private.setdefault(event["participant_id"], []).append(
                     {"name": event["name"], "payload": event["payload"]})
+        shared = sorted(afters.get(seq, {}))  # the audiences that get a ``change`` of this seq
         for participant_id, own in private.items():
-            socketio.emit("private_change", {"seq": seq, "events": own},
+            socketio.emit("private_change", {"seq": seq, "events": own, "with_change_for": shared},
                           to=participant_room(board_id, participant_id), namespace=NAMESPACE)
-        for room, facilitator in ((facilitators_room(board_id), True), (participants_room(board_id), False)):
-            [change] = service.changes_for(group, facilitator) or [{"seq": seq, "events": []}]
-            socketio.emit("change", change, to=room, namespace=NAMESPACE)
+        for audience, room, facilitator in (("facilitators", facilitators_room(board_id), True),
+                                            ("participants", participants_room(board_id), False)):
+            if audience in afters.get(seq, {}):
+                [change] = service.changes_for(group, facilitator)
+                socketio.emit("change", {"seq": seq, "after": afters[seq][audience], "events": change["events"]},
+                              to=room, namespace=NAMESPACE)
         for event in group:
             _close_connections_after(board_id, event)
 

@@ -398,20 +398,23 @@ class Event(_Strict):
 
 
 class Change(_Strict):
-    """To each connection, once per change of the board: the events of its audience (facilitators, or
-    participants), possibly none. ``seq`` grows by one with each change; a connection that sees one further
-    ahead than the next missed a change and joins again from its last seq."""
+    """To each connection, once per change of the board that has events for its audience (facilitators, or
+    participants). ``after`` is the previous change that audience was sent: a connection whose last seq is below
+    it missed one, and joins again from its last seq."""
 
     seq: int
+    after: int
     events: list[Event]
 
 
 class PrivateChange(_Strict):
-    """To one person's connections, just before the ``change`` of the same ``seq``: the events of that change that
-    are theirs alone (their own idea as they see it, their dots). Applied right after that change."""
+    """To one person's connections: the events of a change that are theirs alone (their own idea as they see it,
+    their dots). When their audience gets a ``change`` of the same ``seq`` (``with_change_for`` names the audiences
+    that do), it comes just before it and is applied right after it; otherwise it is applied at once."""
 
     seq: int
     events: list[Event]
+    with_change_for: list[Literal["facilitators", "participants"]]
 
 
 class SessionEnded(_Strict):
@@ -422,8 +425,8 @@ class SessionEnded(_Strict):
 
 
 class BoardSeq(_Strict):
-    """To every connection on the board, every few seconds and whenever the connection between server processes
-    comes back: the board's latest seq. A client behind it missed a change and joins again from its last seq."""
+    """To every connection on the board, every few seconds: the last change its audience was sent. A client behind
+    it missed a change (say, while Redis was down) and joins again from its last seq."""
 
     board_id: int
     seq: int

@@ -177,9 +177,24 @@ def _emit(board: Board, name: str, payload: dict, audience: Audience = Audience.
         info["change_seq"], info["change_position"] = board.seq, 0
     position = info["change_position"]
     info["change_position"] = position + 1
+    for shared in _AUDIENCES_OF[audience]:  # the first event of the change for an audience: it names the last one
+        seen = f"{shared}_seq"
+        if getattr(board, seen) != board.seq:
+            info.setdefault("change_after", {}).setdefault(board.seq, {})[shared] = getattr(board, seen)
+            setattr(board, seen, board.seq)
     _pending().append({"board_id": board.id, "seq": board.seq, "position": position, "name": name,
                        "audience": audience, "participant_id": participant_id,
                        "payload": json.dumps(payload, ensure_ascii=False), "data": payload})
+
+
+# Which audience's ``change`` an event goes in: both for everyone's, none for one person's own.
+_AUDIENCES_OF = {Audience.everyone: ("facilitators", "participants"), Audience.facilitators: ("facilitators",),
+                 Audience.participants: ("participants",), Audience.participant: ()}
+
+
+def _afters() -> dict[int, dict[str, int]]:
+    """For each change of this transaction, the previous change each audience was sent (``after``)."""
+    return db.session.info.get("change_after", {})
 
 
 def _end_change() -> None:
@@ -198,18 +213,19 @@ def _commit(board_id: int) -> None:
     pending = _pending()
     if pending:
         db.session.execute(insert(BoardEvent.__table__), [{k: v for k, v in e.items() if k != "data"} for e in pending])
+    afters = _afters()
     db.session.commit()
-    db.session.info["board_events"] = []
+    db.session.info["board_events"], db.session.info["change_after"] = [], {}
     _end_change()
-    _broadcast(board_id, pending)
+    _broadcast(board_id, pending, afters)
 
 
-def _broadcast(board_id: int, pending: list[dict]) -> None:
-    """Hand committed events (``_emit``'s) to the realtime layer."""
+def _broadcast(board_id: int, pending: list[dict], afters: dict[int, dict[str, int]]) -> None:
+    """Hand committed events (``_emit``'s) to the realtime layer, with each change's ``after`` per audience."""
     if not pending:
         return
     try:
-        signals.board_events.send(board_id, events=[
+        signals.board_events.send(board_id, afters=afters, events=[
             {"seq": e["seq"], "position": e["position"], "name": e["name"], "audience": e["audience"].value,
              "participant_id": e["participant_id"], "payload": e["data"]} for e in pending])
     except Exception:  # committed: the change stands (a batch must not be applied again); rejoins catch up
@@ -219,7 +235,7 @@ def _broadcast(board_id: int, pending: list[dict]) -> None:
 
 def _rollback() -> None:
     db.session.rollback()
-    db.session.info["board_events"] = []
+    db.session.info["board_events"], db.session.info["change_after"] = [], {}
     _end_change()
 
 
@@ -856,7 +872,8 @@ def _post_in_two_statements(board_id: int, items: list[_Post]) -> list[_Post]:
             return items
         first = rows[0]
         board = SimpleNamespace(id=board_id, seq=first.seq, phase=Phase[first.phase], anonymous=first.anonymous,
-                                hide_ideas=first.hide_ideas, hide_votes=first.hide_votes)
+                                hide_ideas=first.hide_ideas, hide_votes=first.hide_votes,
+                                facilitators_seq=first.facilitators_seq, participants_seq=first.participants_seq)
         accepted, ideas, changes, accounts = [], [], [], set()
         last_keys, added, seen = {}, {}, set()
         try:
@@ -894,22 +911,23 @@ def _post_in_two_statements(board_id: int, items: list[_Post]) -> list[_Post]:
                 if item.account is not None:
                     accounts.add(tuple(item.account))
                 accepted.append((item, ack))
-            events = _pending()
+            events, afters = _pending(), _afters()
         finally:
-            db.session.info["board_events"] = []
+            db.session.info["board_events"], db.session.info["change_after"] = [], {}
             _end_change()
         if not accepted:
             return alone
         try:
             stored = statements.write(connection, board_id=board_id, seq=first.seq, accounts=sorted(accounts),
-                                      ideas=ideas, events=events, changes=changes, now=utcnow())
+                                      ideas=ideas, events=events, changes=changes, now=utcnow(),
+                                      audience_seqs=(board.facilitators_seq, board.participants_seq))
         except IntegrityError:  # e.g. the same client id from another process at this moment: nothing stored
             stored = False
     if not stored:  # the board changed since the read (another process), or an account no longer holds
         return alone + [item for item, _ack in accepted]
     for item, ack in accepted:
         item.result, item.done = ack, True
-    _broadcast(board_id, events)
+    _broadcast(board_id, events, afters)
     return alone
 
 

@@ -27,7 +27,8 @@ from .models import Audience, IdeaStatus
 
 _FACTS = text("""
 SELECT row_to_json(f) FROM (
-  SELECT i.ord, b.seq, b.phase, b.locked, b.anonymous, b.hide_ideas, b.hide_votes, b.moderation, b.idea_cap,
+  SELECT i.ord, b.seq, b.facilitators_seq, b.participants_seq,
+         b.phase, b.locked, b.anonymous, b.hide_ideas, b.hide_votes, b.moderation, b.idea_cap,
          p.board_id AS participant_board_id, p.removed_at IS NULL AS present, p.is_facilitator, p.user_id,
          p.guest_name, u.display_name, u.session_version, u.deleted_at IS NULL AS not_deleted,
          u.is_admin OR EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id
@@ -52,7 +53,7 @@ SELECT row_to_json(f) FROM (
 
 _WRITE = text("""
 WITH board AS (
-  UPDATE boards SET seq = :new_seq
+  UPDATE boards SET seq = :new_seq, facilitators_seq = :facilitators_seq, participants_seq = :participants_seq
   WHERE id = :board_id AND seq = :seq
     AND NOT EXISTS (
       SELECT 1 FROM json_to_recordset(CAST(:accounts AS json)) AS a(user_id integer, version integer)
@@ -96,12 +97,13 @@ def facts(connection, board_id: int, posts: list[tuple[int, int, str | None]]) -
 
 
 def write(connection, *, board_id: int, seq: int, accounts: list[tuple[int, int]], ideas: list[dict],
-          events: list[dict], changes: list[tuple[int, str, str]], now) -> bool:
+          events: list[dict], changes: list[tuple[int, str, str]], now, audience_seqs: tuple[int, int]) -> bool:
     """Store ``ideas``, their ``events`` and the client ids' results (``changes``: participant id, client id, ack)
     if the board's ``seq`` is still ``seq`` and every one of ``accounts`` (user id, session version) still holds;
     False, and nothing written, otherwise."""
     stored = connection.execute(_WRITE, {
         "board_id": board_id, "seq": seq, "new_seq": events[-1]["seq"], "now": now,
+        "facilitators_seq": audience_seqs[0], "participants_seq": audience_seqs[1],
         "accounts": json.dumps([{"user_id": a[0], "version": a[1]} for a in accounts]),
         "ideas": json.dumps([{"id": i["id"], "column_id": i["column_id"], "participant_id": i["participant_id"],
                               "text": i["text"], "sort_key": i["sort_key"], "status": i["status"].name}

@@ -10,8 +10,9 @@ ported to python-socketio's client.
 - each change gets a client-made id and stays in ``pending`` until its acknowledgement arrives (an ack,
   refused or not, removes it; a lost ack leaves it for the next connect);
 - a live ``change`` is applied through the same ``apply_change``: one whose ``seq`` is not above the last one
-  seen is skipped; the next one is applied with the ``private_change`` of the same ``seq`` held before it; one
-  further ahead means a change was lost, and the client joins again from its last ``seq``.
+  seen is skipped; one whose ``after`` (the previous change sent to this audience) is above it means a change was
+  lost, and the client joins again from its last ``seq``; otherwise it is applied with the ``private_change`` of
+  the same ``seq`` held before it.
 
 The pytest process is never monkey-patched: python-socketio's client runs on threads here, so the state is
 guarded by a lock.
@@ -292,7 +293,7 @@ class BoardClient:
         with self.lock:
             if self.state is None or change["seq"] <= self.state["seq"]:
                 return True
-            if change["seq"] > self.state["seq"] + 1:
+            if change["after"] > self.state["seq"]:
                 self.gaps += 1
                 return False
             self.apply_events(change["events"])
@@ -301,9 +302,14 @@ class BoardClient:
             return True
 
     def apply_own(self, change: dict) -> None:
+        """board.js's ``applyOwn``: held for its change, or applied at once when its audience gets none."""
         with self.lock:
-            if self.state is not None and change["seq"] > self.state["seq"]:
+            if self.state is None or change["seq"] <= self.state["seq"]:
+                return
+            if ("facilitators" if self.state["me"]["facilitator"] else "participants") in change["with_change_for"]:
                 self.own_held[change["seq"]] = change["events"]
+            else:
+                self.apply_events(change["events"])
 
     # -- sending, as board.js sends
     def send(self, event: str, lose_ack: bool = False, **fields) -> str:

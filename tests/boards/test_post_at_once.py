@@ -317,7 +317,7 @@ def test_posts_waiting_for_the_board_go_together_in_two_statements(pg, app, brai
               "client_id": f"ensemble-{n}"} for n in range(8)]
     seq = last_seq(world.board_id)
     broadcast = []
-    with signals.board_events.connected_to(lambda board_id, events: broadcast.append([e["seq"] for e in events])):
+    with signals.board_events.connected_to(lambda board_id, events, **_: broadcast.append([e["seq"] for e in events])):
         outcomes, sent = _queued_posts(app, world.board_id, posts)
     assert all(isinstance(o, dict) and o["ok"] and "replayed" not in o for o in outcomes), outcomes
     assert len(sent) == 2, sent

@@ -1220,7 +1220,7 @@ def test_each_change_is_one_seq_and_every_event_is_stored(voting):
     world = voting
     sent = []
 
-    def collect(board_id, events):
+    def collect(board_id, events, afters):
         sent.extend((board_id, e["seq"]) for e in events)
 
     with signals.board_events.connected_to(collect):

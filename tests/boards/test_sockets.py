@@ -308,7 +308,8 @@ def test_hidden_votes_reach_participants_only_after_voting(scene):
     scene.clear()
     assert_ok(scene.p.send("vote", scene.board_id, idea_id=scene.fac_idea, delta=1))
     own, theirs = scene.p.received(), scene.f.received()
-    assert [f["name"] for f in own] == ["private_change", "change"]  # their dots; no totals for participants
+    assert [f["name"] for f in own] == ["private_change"]  # their dots; no totals for participants
+    assert own[0]["args"][0]["with_change_for"] == ["facilitators"]  # so the client applies it at once
     assert [name for _seq, name, _payload in live_events(own)] == ["my_dots_changed"]
     assert [name for _seq, name, _payload in live_events(theirs)] == ["votes_changed"]
     assert_ok(scene.f.send("set_phase", scene.board_id, phase="discussion"))
@@ -784,10 +785,15 @@ def test_one_change_reaches_each_connection_once_with_one_seq(scene):
     assert own["idea"]["mine"] is True and shared["idea"]["mine"] is False
     assert live_events(watcher)[0][2] == shared  # the same participants' view for everyone
     assert "author_participant_id" in live_events(facilitator)[0][2]["idea"]
-    # A change with nothing for an audience still reaches it, empty: seqs arrive one after the other.
+    # A change with nothing for an audience is not sent to it; the next one it gets names the last one it got.
     assert_ok(scene.f.send("update_settings", scene.board_id, settings={"hide_votes": True}))
     set_phase(world, "voting")
     scene.clear()
-    other.received()
+    last_for_participants = other.received()[-1]["args"][0]["seq"]
     vote = assert_ok(scene.f.send("vote", scene.board_id, idea_id=ack["idea_id"], delta=1))
-    assert [(f["name"], f["args"][0]) for f in other.received()] == [("change", {"seq": vote["seq"], "events": []})]
+    assert other.received() == []  # votes are hidden: nothing of it for participants
+    assert [f["args"][0]["after"] for f in scene.f.received() if f["name"] == "change"] == [vote["seq"] - 1]
+    ready = assert_ok(other.send("set_ready", scene.board_id, ready=True))
+    [change] = [f["args"][0] for f in other.received() if f["name"] == "change"]
+    assert (change["seq"], change["after"]) == (ready["seq"], last_for_participants)
+    assert change["after"] < vote["seq"] < change["seq"]

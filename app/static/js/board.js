@@ -141,16 +141,16 @@
       state.ideas[i.id] = i;
     });
   }
-  // A change is one seq: its events for this person's audience come together in one `change` message; events
-  // of the person's own (their idea as they see it, their dots) come just before, in a `private_change` of the
-  // same seq, applied right after the change itself.
+  // A change is one seq: its events for this person's audience come together in one `change` message, which
+  // names the previous change this audience was sent (`after`); events of the person's own (their idea as they
+  // see it, their dots) come just before, in a `private_change` of the same seq, applied right after the change.
   var ownHeld = {};
   function applyEvents(events) {
     events.forEach(function (e) { if (handlers[e.name]) { handlers[e.name](e.payload); } });
   }
   function applyChange(change) {
     if (!state || change.seq <= state.seq) { return true; }  // already applied
-    if (change.seq > state.seq + 1) { return false; }  // one was lost: the caller resyncs
+    if (change.after > state.seq) { return false; }  // one sent to us before it was lost: the caller resyncs
     applyEvents(change.events);
     applyEvents(ownHeld[change.seq] || []);
     delete ownHeld[change.seq];
@@ -158,8 +158,11 @@
     return true;
   }
   function applyOwn(change) {
-    // It comes before its change, which applies it; one of an applied change was covered by a join's answer.
-    if (state && change.seq > state.seq) { ownHeld[change.seq] = change.events; }
+    if (!state || change.seq <= state.seq) { return; }  // covered by a join's answer
+    var audience = state.me.facilitator ? "facilitators" : "participants";
+    if (change.with_change_for.indexOf(audience) >= 0) { ownHeld[change.seq] = change.events; return; }
+    applyEvents(change.events);  // a change with nothing else for us (a vote while votes are hidden)
+    renderAll();
   }
 
   // ---- rendering ---------------------------------------------------------------------------------
