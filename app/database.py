@@ -138,24 +138,17 @@ def is_sqlite() -> bool:
     return db.engine.dialect.name == "sqlite"
 
 
-def begin_write(keep_loaded: bool = False) -> None:
+def begin_write() -> None:
     """Start a fresh write transaction (``BEGIN IMMEDIATE`` on SQLite).
 
     Call it first thing in a service that reads then writes rows other requests may also write: a
     read transaction left open by the request (loading the page's objects) is ended first, so what
     the service reads next is current and, on SQLite, already holds the write lock. On PostgreSQL
     such services also lock the rows they read (``with_for_update``).
-
-    ``keep_loaded=True``, on PostgreSQL only, keeps the request's read transaction and the objects it
-    loaded (no reload of each one on next use): READ COMMITTED gives every statement the latest commits,
-    so this is safe for a service that reads everything it decides on with fresh, locked statements
-    (never from an object loaded before). SQLite always starts over, to take its write lock at BEGIN.
     """
     session = db.session()  # the scoped session's current Session
     if session.new or session.dirty or session.deleted:
         raise RuntimeError("begin_write() called with unsaved changes in the session")
     if session.in_transaction():
-        if keep_loaded and not is_sqlite():
-            return
         session.rollback()
     session.connection(execution_options={"sqlite_immediate": True})

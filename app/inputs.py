@@ -10,6 +10,7 @@ carry; bytes that are not UTF-8) cannot be encoded, stored or even shown. ``is_v
 HTTP (the request hook below and ``security.refuse_invalid_text``) and socket payloads alike.
 """
 
+import enum
 import re
 from urllib.parse import unquote_to_bytes
 
@@ -63,6 +64,14 @@ class IdConverter(IntegerConverter):
 
     def __init__(self, map, fixed_digits=0, min=None, max=DB_INT_MAX, signed=False):  # noqa: A002 - Werkzeug's names
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
+def enum_member(kind: type[enum.Enum], value):
+    """The member of ``kind`` whose value is ``value`` (a query argument, a payload field), or None."""
+    try:
+        return kind(value)
+    except (ValueError, TypeError):
+        return None
 
 
 def is_valid_text(value) -> bool:

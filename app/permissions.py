@@ -1,13 +1,16 @@
 """Permission predicates and the ``requires`` decorator.
 
 Every check is a named predicate taking the acting user (possibly anonymous) and, where relevant,
-the object. Routes guard with ``requires``; templates call the same predicates.
+the object. Routes guard with ``requires``; templates call the same predicates. The predicates that read
+organisations and memberships are in ``app/catalog/permissions.py``: this module imports no area.
 """
 
 from functools import wraps
 
 from flask import abort
 from flask_login import current_user
+
+from .extensions import login_manager
 
 
 def is_authenticated(user) -> bool:
@@ -21,40 +24,6 @@ def is_admin(user) -> bool:
 
 def is_verified(user) -> bool:
     return is_authenticated(user) and user.is_verified
-
-
-def has_org_role(user, organisation, role) -> bool:
-    """Member of ``organisation`` with ``role`` (a ``catalog.models.Role``)."""
-    if not is_authenticated(user) or organisation is None:
-        return False
-    return any(m.organisation_id == organisation.id and m.role == role for m in user.memberships)
-
-
-def is_staff(user) -> bool:
-    """Member of any organisation, in any role."""
-    return is_authenticated(user) and bool(user.memberships)
-
-
-def can_facilitate(user, organisation) -> bool:
-    """Runs workshops and boards of ``organisation``: its facilitators, and platform admins."""
-    from .catalog.models import Role
-
-    return is_admin(user) or has_org_role(user, organisation, Role.facilitator)
-
-
-def facilitated_organisations(user) -> list:
-    """Organisations whose workshops this person may create (all of them for admins)."""
-    from .catalog.models import Organisation, Role
-    from .extensions import db
-
-    if is_admin(user):
-        return list(db.session.scalars(db.select(Organisation).order_by(Organisation.name)))
-    return sorted({m.organisation for m in user.memberships if m.role is Role.facilitator} if is_authenticated(user)
-                  else set(), key=lambda o: o.name)
-
-
-def is_facilitator(user) -> bool:
-    return bool(facilitated_organisations(user)) if is_authenticated(user) else False
 
 
 def can_manage_catalog(user) -> bool:
@@ -74,8 +43,6 @@ def requires(predicate, *, login: bool = True):
     def decorator(view):
         @wraps(view)
         def wrapped(*args, **kwargs):
-            from .extensions import login_manager
-
             if login and not current_user.is_authenticated:
                 return login_manager.unauthorized()
             if not predicate(current_user):

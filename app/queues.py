@@ -1,4 +1,4 @@
-"""In-process queues per key (a board, a workshop): callers wait here holding no database connection.
+"""In-process queues per key (a live board): callers wait here holding no database connection.
 
 The database stays the guard (row locks, constraints: other processes go through them too). These queues only
 keep a crowd in one process from waiting on a row lock inside PostgreSQL, each with a pooled connection: a burst
@@ -12,10 +12,9 @@ from contextlib import contextmanager
 
 
 class KeyedQueue:
-    """One queue per key. ``hold(key)`` runs a block alone for its key; ``combine(key, item, run, group)`` queues
-    ``item`` and, when the key's turn comes, runs ``run(items)`` once for every item of the same ``group`` waiting
-    at that moment (at most ``batch_max``, the caller's own always among them). ``run`` must set ``item.done`` on
-    each. Every group of a key shares the key's one turn."""
+    """One queue per key. ``hold(key)`` runs a block alone for its key; ``combine(key, item, run)`` queues ``item``
+    and, when the key's turn comes, runs ``run(items)`` once for every item waiting at that moment (at most
+    ``batch_max``, the caller's own always among them). ``run`` must set ``item.done`` on each."""
 
     def __init__(self, batch_max: int):
         self.batch_max = batch_max
@@ -37,22 +36,22 @@ class KeyedQueue:
                 if entry[1] == 0:
                     self._locks.pop(key, None)
 
-    def waiting(self, key, group=None) -> int:
-        """How many items of ``group`` wait for a batch of ``key`` (tests hold the key's turn to gather one)."""
+    def waiting(self, key) -> int:
+        """How many items wait for a batch of ``key`` (tests hold the key's turn to gather one)."""
         with self._guard:
-            return len(self._waiting.get((key, group), ()))
+            return len(self._waiting.get(key, ()))
 
-    def combine(self, key, item, run: Callable[[list], None], group=None) -> None:
+    def combine(self, key, item, run: Callable[[list], None]) -> None:
         with self._guard:
-            self._waiting.setdefault((key, group), []).append(item)
+            self._waiting.setdefault(key, []).append(item)
         with self.hold(key):
             if item.done:  # an earlier batch took it
                 return
             with self._guard:
-                waiting = self._waiting.pop((key, group), [])
+                waiting = self._waiting.pop(key, [])
                 items, rest = waiting[:self.batch_max], waiting[self.batch_max:]
                 if item not in items:  # over the batch size: ours goes first, the rest waits its turn
                     items, rest = [item, *items[:-1]], [*items[-1:], *[r for r in rest if r is not item]]
                 if rest:
-                    self._waiting[(key, group)] = rest
+                    self._waiting[key] = rest
             run(items)

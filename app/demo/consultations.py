@@ -5,12 +5,13 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from ..accounts.models import User, utcnow
+from ..accounts.models import User
 from ..catalog.models import Organisation
+from ..clock import utcnow
+from ..consultations import service
+from ..consultations.models import Consultation, ConsultationMethod, SelectionRule
 from ..extensions import db
 from ..proposals.models import Proposal, ProposalState
-from . import service
-from .models import Consultation, ConsultationMethod, SelectionRule
 
 MOVING = [
     ("Une seule déclaration de changement d'adresse",

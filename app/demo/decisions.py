@@ -8,12 +8,16 @@ from datetime import date
 from sqlalchemy import select
 
 from ..accounts.models import User
+from ..boards import service as boards
 from ..catalog.models import Organisation
 from ..consultations.models import ConsultationProposal
+from ..decisions import measures, service
+from ..decisions.models import Answer, AnswerKind, Measure
 from ..extensions import db
+from ..proposals import service as proposals
 from ..proposals.models import Proposal, ProposalState
-from . import service
-from .models import Answer, AnswerKind, Measure
+from ..proposals.moderation import approve_proposal
+from ..workshops.models import Registration, Workshop
 
 MEASURE_TITLE = "Déclarer son changement d'adresse une seule fois"
 # The trail, end to end: the past demo workshop's board -> an idea -> a proposal -> an answer -> an implemented
@@ -64,16 +68,16 @@ def seed_decisions() -> bool:
     if db.session.scalar(select(Measure.id).where(Measure.title == MEASURE_TITLE)) is None:
         owner = adopted.organisation if adopted else dinum
         editor = actor(owner.id)
-        measure = service.create_measure(owner, editor, title=MEASURE_TITLE,
-                                         proposal_ids=[adopted.id] if adopted else [],
-                                         description="Un seul formulaire pour prévenir la CAF, les impôts, "
-                                                     "l'Assurance Maladie et la préfecture.")
-        first = service.add_milestone(measure, editor, title="Ouverture aux caisses de sécurité sociale",
-                                      planned_on=date(2026, 9, 1))
-        service.add_milestone(measure, editor, title="Ouverture à tous les organismes", planned_on=date(2027, 6, 1))
-        service.complete_milestone(first, editor, done_on=date(2026, 9, 15))
-        service.post_update(measure, editor, body="Le service est ouvert aux caisses de sécurité sociale.",
-                            status="in_progress", progress=40)
+        measure = measures.create_measure(owner, editor, title=MEASURE_TITLE,
+                                          proposal_ids=[adopted.id] if adopted else [],
+                                          description="Un seul formulaire pour prévenir la CAF, les impôts, "
+                                                      "l'Assurance Maladie et la préfecture.")
+        first = measures.add_milestone(measure, editor, title="Ouverture aux caisses de sécurité sociale",
+                                       planned_on=date(2026, 9, 1))
+        measures.add_milestone(measure, editor, title="Ouverture à tous les organismes", planned_on=date(2027, 6, 1))
+        measures.complete_milestone(first, editor, done_on=date(2026, 9, 15))
+        measures.post_update(measure, editor, body="Le service est ouvert aux caisses de sécurité sociale.",
+                             status="in_progress", progress=40)
         created = True
     created |= seed_trail(dinum, editor if dinum else admin)
     return created
@@ -83,10 +87,6 @@ def seed_trail(dinum, editor) -> bool:
     """Through the services: the past demo workshop gets a board where its participants posted ideas; one idea
     becomes a proposal, supported, answered « adopted » and fed into a measure that is implemented. Idempotent
     (found by the measure's title); False when the demo workshop or its people are missing."""
-    from ..boards import service as boards
-    from ..proposals import service as proposals
-    from ..workshops.models import Registration, Workshop
-
     if db.session.scalar(select(Measure.id).where(Measure.title == TRAIL_MEASURE_TITLE)) is not None:
         return False
     facilitator = db.session.scalar(select(User).where(User.email == "animatrice@atelier.example"))
@@ -117,19 +117,19 @@ def seed_trail(dinum, editor) -> bool:
                             benefit="Plus de blocage ni d'amende pour une adresse trop récente.")
     proposal = proposals.submit_proposal(db.session.get(Proposal, draft.id), facilitator)
     if proposal.state is ProposalState.awaiting_moderation:  # DINUM reads proposals before publishing them
-        proposal = proposals.approve_proposal(proposal, editor)
+        proposal = approve_proposal(proposal, editor)
     for person in attendees[1:]:
         proposals.support(db.session.get(Proposal, proposal.id), person)
     proposals.follow(db.session.get(Proposal, proposal.id), attendees[0])
     service.answer_proposal(db.session.get(Proposal, proposal.id), editor, kind=AnswerKind.adopted,
                             body="Le site accepte désormais une adresse récente, avec un justificatif de domicile.",
                             show_editor_name=True)
-    measure = service.create_measure(dinum, editor, title=TRAIL_MEASURE_TITLE, proposal_ids=[proposal.id],
-                                     description="Le formulaire de changement d'adresse de la carte grise accepte "
-                                                 "une adresse absente de la base nationale, sur justificatif.")
-    milestone = service.add_milestone(measure, editor, title="Mise en ligne du nouveau formulaire",
-                                      planned_on=date(2026, 10, 1))
-    service.complete_milestone(milestone, editor, done_on=date(2026, 10, 6))
-    service.post_update(measure, editor, body="Le nouveau formulaire est en ligne pour tout le monde.",
-                        status="implemented", progress=100)
+    measure = measures.create_measure(dinum, editor, title=TRAIL_MEASURE_TITLE, proposal_ids=[proposal.id],
+                                      description="Le formulaire de changement d'adresse de la carte grise accepte "
+                                                  "une adresse absente de la base nationale, sur justificatif.")
+    milestone = measures.add_milestone(measure, editor, title="Mise en ligne du nouveau formulaire",
+                                       planned_on=date(2026, 10, 1))
+    measures.complete_milestone(milestone, editor, done_on=date(2026, 10, 6))
+    measures.post_update(measure, editor, body="Le nouveau formulaire est en ligne pour tout le monde.",
+                         status="implemented", progress=100)
     return True

@@ -1,15 +1,19 @@
 """Demo proposals about « Je déménage » and other life events, in several states, with supports, comments,
-a merged duplicate, a withdrawn one and a hidden comment. Idempotent: nothing is done once the first demo
-proposal exists. Everything goes through the service, so the demo obeys the same rules as people do."""
+a merged duplicate, a withdrawn one, a hidden comment and a reported one. Idempotent: nothing is done once the
+first demo proposal exists. Everything goes through the service, so the demo obeys the same rules as people do."""
+
+from datetime import timedelta
 
 from sqlalchemy import select, update
 
 from ..accounts.models import User
 from ..catalog.models import LifeEvent, Organisation, Service
+from ..clock import utcnow
 from ..extensions import db
-from . import service
-from .models import ModerationMode, Proposal, ProposalState
+from ..proposals import merging, moderation, service, settings
+from ..proposals.models import ModerationMode, Proposal, ProposalState
 
+OVERDUE_SELECTED_DAYS_AGO = 90
 # title, service slug (or None), life event slug, author (participant number or "camille"), problem, change, benefit
 PROPOSALS = [
     ("Déclarer son déménagement une seule fois pour tous les organismes", "changement-adresse", "je-demenage",
@@ -98,24 +102,31 @@ def seed_proposals() -> bool:
                                    "secondaires ?")
     service.add_comment(first, admin, "Bonne question : le service actuel ne couvre que la résidence principale. "
                         "Nous l'ajoutons aux points à étudier.", parent_id=question.id)
-    service.add_comment(first, people[2], "Indispensable, j'ai perdu deux mois d'aide au logement l'an dernier.")
+    testimony = service.add_comment(first, people[2], "Indispensable, j'ai perdu deux mois d'aide au logement "
+                                    "l'an dernier.")
+    # A report waiting for the moderators (nothing wrong with the comment: they may close it without hiding it).
+    moderation.report(first, people[6], "Ce témoignage personnel est-il à sa place ici ?", comment_id=testimony.id)
     spam = service.add_comment(made[1], people[4], "Visitez mon site pour des cartes grises pas chères !")
-    service.hide_comment(spam, admin, "publicité sans rapport avec la proposition")
+    moderation.hide_comment(spam, admin, "publicité sans rapport avec la proposition")
     # The author improves a supported text: the first version is kept and shown.
     service.edit_proposal(made[3], people[2], title=made[3].title, problem=made[3].problem,
                           change="Les administrations vérifient l'adresse entre elles (API Adresse et "
                           "FranceConnect) au lieu de la redemander.", benefit=made[3].benefit)
     # A duplicate merged into the first proposal, one withdrawn, one in a vote, one selected.
-    service.merge_proposals(made[6], made[0], admin)
+    merging.merge_proposals(made[6], made[0], admin)
     service.withdraw_proposal(made[10], people[1])
     for proposal, state in ((made[7], ProposalState.selected), (made[8], ProposalState.answered)):
         db.session.execute(update(Proposal).where(Proposal.id == proposal.id).values(state=state))
+    # The selected one was kept three months ago and is still unanswered: past the default 60-day answer deadline,
+    # so the demo shows an overdue answer (on its page and in its organisation's list of proposals to answer).
+    db.session.execute(update(Proposal).where(Proposal.id == made[7].id)
+                       .values(updated_at=utcnow() - timedelta(days=OVERDUE_SELECTED_DAYS_AGO)))
     db.session.commit()
     # DINUM moderates before publication: a proposal awaits its editor.
     dinum = db.session.scalar(select(Organisation).where(Organisation.slug == "dinum"))
     if editor is not None and dinum is not None:
-        service.update_settings(dinum, editor, ModerationMode.before,
-                                labels={ProposalState.selected: ("Retenue pour 2027", "Kept for 2027")})
+        settings.update_settings(dinum, editor, ModerationMode.before,
+                                 labels={ProposalState.selected: ("Retenue pour 2027", "Kept for 2027")})
         svc = db.session.scalar(select(Service).where(Service.slug == "demarches-simplifiees"))
         db.session.rollback()
         if svc is not None:

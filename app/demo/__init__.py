@@ -4,21 +4,34 @@ demo is loaded in one transaction.
 
 Every object is found by its natural key (slug, e-mail) before being created, so a second run
 changes nothing and later issues can extend the demo without a reset.
+
+All the demo lives here, for the one command that runs it (``flask seed-demo``): this module seeds the catalogue,
+the accounts and the workshops, and ``proposals``, ``consultations`` and ``decisions`` beside it seed theirs.
+Everything goes through the areas' services, so the demo obeys the same rules as people do; no area imports it.
 """
 
 import csv
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask_sqlalchemy.session import Session as FlaskSession
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import scoped_session, sessionmaker
 
-from .accounts.models import User, utcnow
-from .accounts.passwords import hash_password
-from .catalog.models import LifeEvent, Membership, Organisation, OrganisationKind, Role, Service
-from .extensions import db
+from ..accounts.models import User
+from ..accounts.passwords import hash_password
+from ..catalog.models import LifeEvent, Membership, Organisation, OrganisationKind, Role, Service
+from ..clock import utcnow
+from ..extensions import db
+from ..workshops import jobs as workshop_jobs
+from ..workshops import service as workshops
+from ..workshops import signup as workshop_signup
+from ..workshops.models import CategoryCheck, QuestionKind, Registration, Visibility, Workshop, WorkshopFormat
+from .consultations import seed_consultations
+from .decisions import seed_decisions
+from .proposals import seed_proposals
 
 DEMO_PASSWORD = "atelier-demo-2026"  # noqa: S105 (documented demo accounts, never in production)
 
@@ -280,14 +293,8 @@ def _seed(csv_events: list[tuple], urls: dict[str, tuple[str, str | None]]) -> b
 
     db.session.commit()
     created_any |= _seed_workshops()
-    from .proposals.demo import seed_proposals
-
     created_any |= seed_proposals()
-    from .consultations.demo import seed_consultations
-
     created_any |= seed_consultations()
-    from .decisions.demo import seed_decisions
-
     created_any |= seed_decisions()
     return created_any
 
@@ -299,13 +306,6 @@ def _user(email: str) -> User:
 def _seed_workshops() -> bool:
     """Workshops in every state: open, full with a waiting list and an offered seat, with quotas,
     invitation-only, cancelled, draft, and past with attendance and evaluations."""
-    from datetime import timedelta
-
-    from sqlalchemy import update
-
-    from .workshops import service as workshops
-    from .workshops.models import QuestionKind, Registration, Visibility, Workshop, WorkshopFormat
-
     if db.session.scalar(select(Workshop.id).limit(1)) is not None:
         return False
     now = utcnow().replace(minute=0, second=0, microsecond=0)
@@ -345,23 +345,24 @@ def _seed_workshops() -> bool:
                                    "choices_text": "Oui\nNon\nBientôt", "required": True}],
         life_event_ids=[moving.id], service_ids=[address_service.id])
     workshops.publish_workshop(fatou, open_ws)
-    workshops.sign_up(open_ws, camille, answers={open_ws.questions[1].id: "Oui"})
+    workshop_signup.sign_up(open_ws, camille, answers={open_ws.questions[1].id: "Oui"})
     for person in people[:3]:
-        workshops.sign_up(open_ws, person, answers={open_ws.questions[1].id: "Bientôt"})
+        workshop_signup.sign_up(open_ws, person, answers={open_ws.questions[1].id: "Bientôt"})
 
-    # 2. Full with quotas, a waiting list and an offered seat.
+    # 2. Full with quotas, a waiting list and an offered seat; the agents' category is checked at check-in.
     full = make(hugo, cnaf, 3, "Je deviens parent : les démarches de la naissance", **when(5),
                 address="Caf de Paris, 50 rue du Docteur Finlay, 75015 Paris",
                 expected_change="Simplifier la déclaration de naissance et la demande de prestations.",
-                quotas=[("Usagers", 2), ("Agents", 1)], life_event_ids=[parent.id], service_ids=[caf_service.id])
+                quotas=[("Usagers", 2, False), ("Agents", 1, True)], category_check=CategoryCheck.at_check_in,
+                life_event_ids=[parent.id], service_ids=[caf_service.id])
     workshops.publish_workshop(hugo, full)
     usagers, agents = full.categories
     for person in people[3:7]:
-        workshops.sign_up(full, person, category_id=usagers.id)
-    workshops.sign_up(full, people[7], category_id=agents.id)
+        workshop_signup.sign_up(full, person, category_id=usagers.id)
+    workshop_signup.sign_up(full, people[7], category_id=agents.id)
     first = db.session.scalar(select(Registration).where(Registration.workshop_id == full.id,
                                                          Registration.user_id == people[3].id))
-    workshops.cancel_registration(first, people[3])  # the first waitlisted person is now offered the seat
+    workshop_signup.cancel_registration(first, people[3])  # the first waitlisted person is now offered the seat
 
     # 3. Invitation-only panel.
     panel = make(hugo, cnaf, 8, "Panel d'agents : l'accueil des familles", **when(15),
@@ -373,7 +374,7 @@ def _seed_workshops() -> bool:
     cancelled = make(fatou, dinum, 10, "Impôts : la déclaration en ligne pas à pas", **when(20),
                      address="Bercy, 139 rue de Bercy, 75012 Paris")
     workshops.publish_workshop(fatou, cancelled)
-    workshops.sign_up(cancelled, people[0])
+    workshop_signup.sign_up(cancelled, people[0])
     workshops.cancel_workshop(fatou, cancelled, "La salle n'est plus disponible ; une nouvelle date sera proposée.")
     make(fatou, dinum, 15, "Je pars à la retraite : préparer son dossier (brouillon)", **when(40))
 
@@ -384,7 +385,7 @@ def _seed_workshops() -> bool:
                 life_event_ids=[moving.id])
     workshops.publish_workshop(fatou, past)
     for person in people:
-        workshops.sign_up(past, person)
+        workshop_signup.sign_up(past, person)
     db.session.execute(update(Workshop).where(Workshop.id == past.id).values(
         starts_at=now - timedelta(days=20, hours=2), ends_at=now - timedelta(days=20)))
     db.session.commit()
@@ -392,7 +393,7 @@ def _seed_workshops() -> bool:
                               .order_by(Registration.id)).all()
     for reg in regs[:6]:
         workshops.check_in(fatou, reg)
-    workshops.record_attendance()
+    workshop_jobs.record_attendance()
     for reg, (score, heard, again) in zip(regs[:5], [(5, "yes", "yes"), (4, "yes", "yes"), (4, "partly", "maybe"),
                                                      (5, "yes", "yes"), (3, "partly", "yes")], strict=True):
         workshops.submit_evaluation(reg, reg.user, overall=score, felt_heard=heard, would_return=again,
