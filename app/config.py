@@ -93,6 +93,8 @@ class Config:
     WORKSHOP_REMINDER_HOURS = 24
     WORKSHOP_ANSWER_RETENTION_DAYS = 30
     WORKSHOP_EVALUATION_MIN = 5
+    # Check-in (the facilitators' attendance page and the check-in service) opens this long before the start.
+    CHECK_IN_OPENS_BEFORE_HOURS = 2.0
     WORKSHOPS_PER_PAGE = 20
 
     # Live boards
@@ -109,6 +111,9 @@ class Config:
     # Realtime
     SOCKETIO_ASYNC_MODE = "threading"
     SOCKETIO_MESSAGE_QUEUE: str | None = None
+    # Under gevent, a room's event is framed once and written straight to every idle websocket (app/realtime.py,
+    # the one use of libraries' private names). Off: python-socketio's own delivery, for an upgrade it does not fit.
+    SOCKETIO_ONE_FRAME_DELIVERY = True
     REDIS_URL: str | None = None
 
     # The reference data the demo is built from ships with the package (sources and licences in its README).
@@ -158,6 +163,7 @@ ENV_OVERRIDES = {
     "DATABASE_RANDOM_PAGE_COST": ("DATABASE_RANDOM_PAGE_COST", float),
     "SOCKETIO_MESSAGE_QUEUE": ("SOCKETIO_MESSAGE_QUEUE", str),
     "SOCKETIO_ASYNC_MODE": ("SOCKETIO_ASYNC_MODE", str),
+    "SOCKETIO_ONE_FRAME_DELIVERY": ("SOCKETIO_ONE_FRAME_DELIVERY", bool),
     "RATELIMIT_STORAGE_URI": ("RATELIMIT_STORAGE_URI", str),
     "RATELIMIT_ENABLED": ("RATELIMIT_ENABLED", bool),
     "LOGIN_RATE_LIMIT": ("LOGIN_RATE_LIMIT", str),
@@ -179,6 +185,7 @@ ENV_OVERRIDES = {
     "ARGON2_TIME_COST": ("ARGON2_TIME_COST", int),
     "WORKSHOP_OFFER_HOURS": ("WORKSHOP_OFFER_HOURS", int),
     "WORKSHOP_ANSWER_RETENTION_DAYS": ("WORKSHOP_ANSWER_RETENTION_DAYS", int),
+    "CHECK_IN_OPENS_BEFORE_HOURS": ("CHECK_IN_OPENS_BEFORE_HOURS", float),
     "ARGON2_MEMORY_COST": ("ARGON2_MEMORY_COST", int),
     "BOARD_EVENTS_PER_SECOND": ("BOARD_EVENTS_PER_SECOND", float),
     "BOARD_EVENTS_BURST": ("BOARD_EVENTS_BURST", int),

@@ -11,7 +11,7 @@ from app.boards import service as boards
 from app.catalog.models import Role
 from app.extensions import db
 from app.mail.service import queue_mail
-from app.workshops import service as workshops
+from app.workshops import signup as workshop_signup
 from tests.conftest import get_csrf, login
 from tests.consultations.helpers import permission_values as consultation_values
 from tests.decisions.helpers import permission_values as decision_values
@@ -123,6 +123,10 @@ EXPECTED = {
                                                          org_staff(REDIRECT)),
     "/ateliers/gestion/<int:workshop_id>/dupliquer": ("POST", "/ateliers/gestion/{workshop}/dupliquer",
                                                       org_staff(REDIRECT)),
+    "/ateliers/gestion/inscriptions/<int:registration_id>/categorie/confirmer": (
+        "POST", "/ateliers/gestion/inscriptions/{registration}/categorie/confirmer", org_staff(REDIRECT)),
+    "/ateliers/gestion/inscriptions/<int:registration_id>/categorie/changer": (
+        "POST", "/ateliers/gestion/inscriptions/{registration}/categorie/changer", org_staff(REDIRECT)),
     "/ateliers/gestion/inscriptions/<int:registration_id>/annuler": (
         "GET", "/ateliers/gestion/inscriptions/{registration}/annuler", org_staff()),
     "/ateliers/gestion/inscriptions/<int:registration_id>/pointer": (
@@ -181,6 +185,14 @@ EXPECTED = {
     "/propositions/<int:proposal_id>/fusionner": ("GET", "/propositions/{proposal}/fusionner",
                                                   {**org_staff(), "editor": OK}),
     "/propositions/moderation": ("GET", "/propositions/moderation", {**any_facilitator(), "editor": OK}),
+    # {preport}: an open report on {pcomment}, for the editors of the proposal's organisation and admins. Hiding
+    # without a reason gives them the form back with its error (422); closing it needs no note.
+    "/propositions/signalements/<int:report_id>": ("GET", "/propositions/signalements/{preport}",
+                                                   {**admin_only(), "editor": OK}),
+    "/propositions/signalements/<int:report_id>/masquer": ("POST", "/propositions/signalements/{preport}/masquer",
+                                                           {**admin_only("422"), "editor": "422"}),
+    "/propositions/signalements/<int:report_id>/classer": ("POST", "/propositions/signalements/{preport}/classer",
+                                                           {**admin_only(REDIRECT), "editor": REDIRECT}),
     "/propositions/organisations/<int:organisation_id>/reglages": (
         "GET", "/propositions/organisations/{org_id}/reglages", {**admin_only(), "editor": OK}),
     "/propositions/tableaux/<int:board_id>": ("GET", "/propositions/tableaux/{board}", org_staff()),
@@ -274,7 +286,7 @@ def _world():
     workshop = make_workshop(org, creator=users["admin"])
     registrant = make_user(email="registrant@example.org")
     db.session.commit()
-    registration = workshops.sign_up(workshop, registrant)
+    registration = workshop_signup.sign_up(workshop, registrant)
     board = boards.create_board(users["admin"], org, "Tableau A", "irritants")
     values = {"org": org.slug, "service": service.slug, "event": event.slug, "message": message.id,
               "workshop": workshop.id, "registration": registration.id, "board": board.id,

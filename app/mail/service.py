@@ -12,7 +12,7 @@ from flask import current_app, render_template
 from flask_babel import force_locale
 from sqlalchemy import delete, or_, select, update
 
-from ..accounts.models import utcnow
+from ..clock import utcnow
 from ..extensions import db
 from .models import OutboxMessage, OutboxStatus
 
@@ -54,48 +54,6 @@ def queue_mail(recipient: str, template: str, locale: str, attachments=None, **c
     )
     db.session.add(message)
     return message
-
-
-# Templates whose rows may be queued unrendered (``OutboxMessage.context``), each with the function that turns
-# that JSON back into the template's context at delivery: {template: builder(context) -> dict | None}. The
-# returned dict may hold ``attachments`` ([(filename, content type, bytes)]); ``None`` means there is nothing
-# to send any more (the cause is gone), and the row is marked failed with that reason.
-_BUILDERS: dict = {}
-
-
-def renders_at_delivery(template: str):
-    """Register ``builder`` for rows of ``template`` queued unrendered (used as a decorator by the area that
-    queues them; the mail area imports no other area)."""
-    def register(builder):
-        _BUILDERS[template] = builder
-        return builder
-    return register
-
-
-def _render_queued(message: OutboxMessage) -> str | None:
-    """Render a row queued unrendered and store the result in it (one UPDATE, committed), so retries and the
-    admin pages read what is sent. Returns why nothing can be sent, or ``None`` once rendered."""
-    builder = _BUILDERS.get(message.template)
-    if builder is None:
-        return f"no builder for template {message.template!r}"
-    message_id = message.id
-    try:
-        context = builder(json.loads(message.context))
-        if context is None:
-            return "nothing to send: what this mail was about no longer exists"
-        attachments = context.pop("attachments", None)
-        subject, body_text, body_html = render(message.template, message.locale, **context)
-    except Exception as exc:  # a row or template that cannot render now will not later: fail it, send the rest
-        log.exception("mail %s could not be rendered", message_id)
-        db.session.rollback()
-        return f"could not be rendered: {type(exc).__name__}: {exc}"[:500]
-    db.session.rollback()  # the builder's reads end here: the row is written by one UPDATE
-    db.session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id)
-                       .values(subject=subject, body_text=body_text, body_html=body_html,
-                               attachments=_encode_attachments(attachments))
-                       .execution_options(synchronize_session=False))
-    db.session.commit()
-    return None
 
 
 def _claim(message_id: int) -> bool:
@@ -166,13 +124,12 @@ def deliver_pending(limit: int = 100) -> dict:
             continue
         message = db.session.get(OutboxMessage, message_id)
         if message.subject is None:
-            reason = _render_queued(message)
-            if reason is not None:
-                log.error("mail %s not sent: %s", message_id, reason)
-                _finish(message_id, status=OutboxStatus.failed, locked_until=None, last_error=reason)
-                stats["failed"] += 1
-                continue
-            message = db.session.get(OutboxMessage, message_id)
+            # Queued unrendered by an earlier release (the schema still allows it): nothing renders it now.
+            reason = "queued unrendered: no longer rendered at delivery"
+            log.error("mail %s not sent: %s", message_id, reason)
+            _finish(message_id, status=OutboxStatus.failed, locked_until=None, last_error=reason)
+            stats["failed"] += 1
+            continue
         email, attempts, template, body = _build(message), message.attempts, message.template, message.body_text
         db.session.rollback()  # no transaction stays open across the network call
         try:

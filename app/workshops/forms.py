@@ -31,13 +31,15 @@ from wtforms.validators import (
     Optional,
     ValidationError,
 )
+from wtforms.widgets import HiddenInput
 
 from ..catalog.forms import CheckboxList
-from ..inputs import db_int
-from .models import QuestionKind, Visibility, WorkshopFormat
+from ..inputs import DB_INT_MAX, db_int
+from .models import CategoryCheck, QuestionKind, Visibility, WorkshopFormat
 
 PARIS = ZoneInfo("Europe/Paris")
-QUOTA_SLOTS = 6
+# Quota rows of the creation form: one to start with, one more per « Ajouter une catégorie », up to this many.
+QUOTA_MAX = 12
 QUESTION_SLOTS = 5
 
 
@@ -65,6 +67,14 @@ def visibility_choices():
             SelectChoice(Visibility.invitation.value, _l("Sur invitation : accessible par un lien privé"))]
 
 
+def category_check_choices():
+    return [SelectChoice(CategoryCheck.none.value, _l("Pas de vérification : chacun·e choisit sa catégorie")),
+            SelectChoice(CategoryCheck.at_review.value,
+                         _l("À l'inscription : l'équipe confirme la catégorie avant de confirmer la place")),
+            SelectChoice(CategoryCheck.at_check_in.value,
+                         _l("À l'accueil : la catégorie est confirmée au pointage, le jour de l'atelier"))]
+
+
 def question_kind_choices():
     return [SelectChoice(QuestionKind.short_text.value, _l("Texte court")),
             SelectChoice(QuestionKind.single_choice.value, _l("Choix unique")),
@@ -75,6 +85,7 @@ def question_kind_choices():
 class QuotaForm(Form):
     name = StringField(_l("Catégorie"), validators=[Optional(), Length(max=80)])
     seats = IntegerField(_l("Places"), validators=[Optional(), NumberRange(min=1, max=10000)])
+    requires_check = BooleanField(_l("Catégorie à vérifier"))
 
 
 class QuestionForm(Form):
@@ -116,8 +127,13 @@ class WorkshopForm(FlaskForm):
                             validators=[InputRequired(message=_l("Indiquez le nombre de places.")),
                                         NumberRange(min=1, max=10000,
                                                     message=_l("Entre 1 et 10 000 places."))])
-    quotas = FieldList(FormField(QuotaForm), label=_l("Quotas par catégorie (facultatif)"),
-                       min_entries=QUOTA_SLOTS, max_entries=QUOTA_SLOTS)
+    # Only the rows that exist (the workshop's categories, or those sent back): never a fixed set of empty slots.
+    quotas = FieldList(FormField(QuotaForm), label=_l("Quotas par catégorie (facultatif)"), min_entries=1,
+                       max_entries=QUOTA_MAX)
+    add_quota = SubmitField(_l("Ajouter une catégorie"))
+    category_check = RadioField(_l("Vérification de la catégorie déclarée"), default=CategoryCheck.none.value,
+                                description=_l("Pour les catégories cochées « à vérifier » : les places qui leur "
+                                               "sont réservées ne vont qu'aux personnes qui en font partie."))
     signup_opens_at = DateTimeLocalField(_l("Ouverture des inscriptions (facultatif)"), format="%Y-%m-%dT%H:%M",
                                          validators=[Optional()])
     signup_closes_at = DateTimeLocalField(_l("Clôture des inscriptions (facultatif)"), format="%Y-%m-%dT%H:%M",
@@ -136,6 +152,15 @@ class WorkshopForm(FlaskForm):
         super().__init__(*args, **kwargs)
         self.format.choices = format_choices()
         self.visibility.choices = visibility_choices()
+        self.category_check.choices = category_check_choices()
+
+    def add_quota_row(self) -> bool:
+        """« Ajouter une catégorie » was pressed: one more empty row (up to ``QUOTA_MAX``), nothing saved."""
+        if not self.add_quota.data:
+            return False
+        if len(self.quotas) < QUOTA_MAX:
+            self.quotas.append_entry()
+        return True
 
     def validate_quotas(self, field):
         # A half-filled row would reach the service with no seat count (or no name): say so here.
@@ -144,8 +169,8 @@ class WorkshopForm(FlaskForm):
             if (name or seats) and not (name and seats):
                 raise ValidationError(_l("Chaque catégorie doit avoir un nom et un nombre de places."))
 
-    def quota_list(self) -> list[tuple[str, int]]:
-        return [(q.form.name.data.strip(), q.form.seats.data) for q in self.quotas
+    def quota_list(self) -> list[tuple[str, int, bool]]:
+        return [(q.form.name.data.strip(), q.form.seats.data, bool(q.form.requires_check.data)) for q in self.quotas
                 if (q.form.name.data or "").strip() or q.form.seats.data]
 
     def question_list(self) -> list[dict]:
@@ -167,13 +192,26 @@ ACCESSIBILITY_QUESTION = _l("Avez-vous des besoins d'accessibilité (accès, int
 def build_signup_form(workshop, *, on_behalf: bool = False, formdata=None):
     """A sign-up form with a category choice (for quotas) and one field per registration question."""
     categories = tuple((c.id, c.name) for c in workshop.categories) if workshop.has_categories else None
+    checked = tuple(c.name for c in workshop.categories if c.is_checked) if categories else ()
+    check = (workshop.category_check, checked) if checked else None
     questions = tuple((q.id, q.kind, q.label, q.required, tuple(q.choices)) for q in workshop.questions)
-    form_class = _signup_form_class(on_behalf, categories, questions)
+    form_class = _signup_form_class(on_behalf, categories, check, questions)
     return form_class(formdata=formdata) if formdata is not None else form_class()
 
 
+def _category_check_note(check):
+    """What the category field tells about the categories the team checks, and when."""
+    if check is None:
+        return ""
+    when, names = check
+    names = ", ".join(f"« {name} »" for name in names)
+    if when is CategoryCheck.at_review:
+        return _l("L'équipe vérifie ces catégories avant de confirmer la place : %(names)s.", names=names)
+    return _l("Ces catégories sont vérifiées à l'accueil, le jour de l'atelier : %(names)s.", names=names)
+
+
 @functools.lru_cache(maxsize=256)
-def _signup_form_class(on_behalf: bool, categories, questions):
+def _signup_form_class(on_behalf: bool, categories, check, questions):
     """The form class for one content of categories and questions, built once per process: building a
     class with its fields costs more than the rest of the form's work in a sign-up. The key is the content
     itself, so an edited workshop gets a new class; labels stay lazy, translated per request."""
@@ -193,7 +231,8 @@ def _signup_form_class(on_behalf: bool, categories, questions):
         SignUpForm.category_id = RadioField(
             _l("La personne participe en tant que") if on_behalf else _l("Vous participez en tant que"), coerce=db_int,
             choices=[SelectChoice(cid, name) for cid, name in categories],
-            validators=[InputRequired(message=_l("Choisissez une catégorie."))])
+            validators=[InputRequired(message=_l("Choisissez une catégorie."))],
+            description=_category_check_note(check))
     for qid, kind, label, required, choices in questions:
         name = f"q_{qid}"
         validators = [InputRequired(message=_l("Répondez à cette question."))] if required else [Optional()]
@@ -263,4 +302,14 @@ class CheckInForm(FlaskForm):
     """One check-in button: mark present (1) or undo (0), keeping the search the facilitator typed."""
 
     present = HiddenField(validators=[AnyOf(["0", "1"])])
+    q = HiddenField(validators=[Length(max=100)])
+
+
+class CategoryDecisionForm(FlaskForm):
+    """A button deciding on a declared category, from the roster or from the check-in page (``back``): confirm it
+    (and check the person in, ``present`` = 1) or move the person to ``category_id``."""
+
+    category_id = IntegerField(widget=HiddenInput(), validators=[Optional(), NumberRange(min=1, max=DB_INT_MAX)])
+    present = HiddenField(validators=[Optional(), AnyOf(["0", "1"])])
+    back = HiddenField(validators=[AnyOf(["roster", "check_in"])])
     q = HiddenField(validators=[Length(max=100)])

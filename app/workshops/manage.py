@@ -14,17 +14,21 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
+from ..accounts.current import acting_user
 from ..accounts.forms import ConfirmForm
 from ..catalog import service as catalog
 from ..catalog.models import Organisation, Service
+from ..catalog.permissions import facilitated_organisations, is_facilitator
 from ..csvsafe import write_csv
 from ..errors import DomainError
 from ..extensions import db
 from ..i18n import localized
-from ..permissions import facilitated_organisations, is_facilitator, requires
+from ..permissions import requires
 from ..urls import absolute_url
-from . import bp, service
+from . import bp, checkin, queries, service, signup
 from .forms import (
+    QUOTA_MAX,
+    CategoryDecisionForm,
     CheckInForm,
     MessageForm,
     ReasonForm,
@@ -35,20 +39,18 @@ from .forms import (
     to_local,
     to_utc,
 )
-from .models import QuestionKind, Registration, RegistrationStatus, Visibility, WorkshopFormat
+from .models import CategoryCheck, QuestionKind, Registration, RegistrationStatus, Visibility, WorkshopFormat
 
 # Which form field shows a refusal from the service (by error code); anything else becomes a flash.
 ERROR_FIELDS = {"ends_before_start": "ends_at", "signup_window": "signup_closes_at", "capacity": "capacity",
-                "capacity_below_taken": "capacity", "questions_answered": "questions"}
+                "capacity_below_taken": "capacity", "questions_answered": "questions",
+                "category_check": "category_check", "reviews_pending": "category_check"}
 
-
-def _me():
-    return current_user._get_current_object()
 
 
 def _managed(workshop_id: int):
     """The workshop, if the current person runs its organisation's workshops (403 otherwise)."""
-    workshop = service.get_workshop(workshop_id)
+    workshop = queries.get_workshop(workshop_id)
     if not workshop.can_manage(current_user):
         abort(403)
     return workshop
@@ -74,9 +76,9 @@ def _form_expired() -> None:
 @bp.get("/gestion/")
 @requires(is_facilitator)
 def manage_home():
-    groups = service.list_managed_workshops(_me())
+    groups = queries.list_managed_workshops(acting_user())
     ids = [w.id for w in groups["upcoming"] + groups["past"]]
-    return render_template("workshops/manage/home.html", groups=groups, figures=service.seat_figures(ids))
+    return render_template("workshops/manage/home.html", groups=groups, figures=queries.seat_figures(ids))
 
 
 def _fill_choices(form: WorkshopForm, user) -> None:
@@ -94,6 +96,7 @@ def _fields(form: WorkshopForm) -> dict:
             for name in ("title", "description_md", "expected_change", "address", "access_info", "meeting_link",
                          "accessibility_info")}
     return {**text, "format": WorkshopFormat(form.format.data), "visibility": Visibility(form.visibility.data),
+            "category_check": CategoryCheck(form.category_check.data),
             "starts_at": to_utc(form.starts_at.data), "ends_at": to_utc(form.ends_at.data),
             "signup_opens_at": to_utc(form.signup_opens_at.data),
             "signup_closes_at": to_utc(form.signup_closes_at.data),
@@ -111,8 +114,9 @@ def _form_data(workshop) -> dict:
         "signup_opens_at": to_local(workshop.signup_opens_at), "signup_closes_at": to_local(workshop.signup_closes_at),
         "visibility": workshop.visibility.value, "service_ids": [s.id for s in workshop.services],
         "life_event_ids": [e.id for e in workshop.life_events],
-        "quotas": [{"name": c.name, "seats": c.seats} for c in workshop.categories] if workshop.has_categories
-        else [],
+        "quotas": [{"name": c.name, "seats": c.seats, "requires_check": c.requires_check}
+                   for c in workshop.categories] if workshop.has_categories else [],
+        "category_check": workshop.category_check.value,
         "ask_accessibility": any(q.is_accessibility for q in workshop.questions),
         "questions": [{"label": q.label, "kind": q.kind.value, "choices_text": q.choices_text, "required": q.required}
                       for q in workshop.questions if not q.is_accessibility],
@@ -147,18 +151,21 @@ def _show_error(form, err: DomainError, quotas_field: str) -> None:
 
 def _render_form(form, workshop=None):
     title = _("Modifier l'atelier") if workshop else _("Nouvel atelier")
-    return render_template("workshops/manage/form.html", form=form, workshop=workshop, title=title)
+    return render_template("workshops/manage/form.html", form=form, workshop=workshop, title=title,
+                           quota_max=QUOTA_MAX)
 
 
 @bp.route("/gestion/nouveau", methods=["GET", "POST"])
 @requires(is_facilitator)
 def create_workshop():
     form = WorkshopForm()
-    _fill_choices(form, _me())
+    _fill_choices(form, acting_user())
+    if form.add_quota_row():
+        return _render_form(form)
     if form.validate_on_submit():
         organisation = db.session.get(Organisation, form.organisation_id.data)
         try:
-            workshop = service.create_workshop(_me(), organisation, capacity=form.capacity.data,
+            workshop = service.create_workshop(acting_user(), organisation, capacity=form.capacity.data,
                                                quotas=form.quota_list(), questions=form.question_list(),
                                                **_fields(form))
         except DomainError as err:
@@ -175,11 +182,11 @@ def edit_workshop(workshop_id: int):
     workshop = _managed(workshop_id)
     form = WorkshopForm(data=_form_data(workshop))
     del form.organisation_id  # a workshop stays with its organisation
-    _fill_choices(form, _me())
+    _fill_choices(form, acting_user())
     if form.validate_on_submit():
         questions = form.question_list()
         try:
-            service.update_workshop(_me(), workshop, capacity=form.capacity.data,
+            service.update_workshop(acting_user(), workshop, capacity=form.capacity.data,
                                     questions=questions if _questions_changed(workshop, questions) else None,
                                     quotas=form.quota_list() if workshop.has_categories else None,
                                     **_fields(form))
@@ -216,18 +223,24 @@ def _answers(regs) -> dict[int, dict[int, str]]:
 
 
 def _roster_context(workshop) -> dict:
-    groups = {status.value: regs for status, regs in service.roster(workshop).items()}
+    groups = {status.value: regs for status, regs in queries.roster(workshop).items()}
     positions = _positions(groups["waitlisted"])
     groups["waitlisted"].sort(key=lambda r: (r.category.position, positions[r.id]))
     return {"groups": groups, "positions": positions,
-            "answers": _answers(groups["confirmed"] + groups["offered"] + groups["waitlisted"])}
+            "answers": _answers(groups["confirmed"] + groups["in_review"] + groups["offered"] + groups["waitlisted"]),
+            "open_categories": _open_categories(workshop)}
+
+
+def _open_categories(workshop) -> list:
+    """The categories someone whose declared category is not confirmed can be moved to (those not checked)."""
+    return [c for c in workshop.categories if not c.is_checked] if workshop.checks_categories else []
 
 
 def _active(workshop) -> list[Registration]:
-    """Confirmed, offered and waiting people: those told when the workshop changes or is cancelled."""
-    groups = service.roster(workshop)
-    return [r for s in (RegistrationStatus.confirmed, RegistrationStatus.offered, RegistrationStatus.waitlisted)
-            for r in groups[s]]
+    """Confirmed, in review, offered and waiting people: those told when the workshop changes or is cancelled."""
+    groups = queries.roster(workshop)
+    return [r for s in (RegistrationStatus.confirmed, RegistrationStatus.in_review, RegistrationStatus.offered,
+                        RegistrationStatus.waitlisted) for r in groups[s]]
 
 
 @bp.get("/gestion/<int:workshop_id>")
@@ -238,8 +251,8 @@ def manage_workshop(workshop_id: int):
                                    invitation=workshop.invite_token) \
         if workshop.visibility is Visibility.invitation else None
     return render_template("workshops/manage/show.html", workshop=workshop, **_roster_context(workshop),
-                           figures=service.seat_figures([workshop.id])[workshop.id],
-                           attendance=service.attendance(workshop), invitation_link=invitation_link)
+                           figures=queries.seat_figures([workshop.id])[workshop.id],
+                           attendance=queries.attendance(workshop), invitation_link=invitation_link)
 
 
 @bp.post("/gestion/<int:workshop_id>/publier")
@@ -250,7 +263,7 @@ def publish_workshop(workshop_id: int):
         _form_expired()
         return _to_roster(workshop.id)
     try:
-        service.publish_workshop(_me(), workshop)
+        service.publish_workshop(acting_user(), workshop)
     except DomainError as err:
         flash(str(err.message), "error")
     else:
@@ -267,7 +280,7 @@ def cancel_workshop(workshop_id: int):
         return _to_roster(workshop.id)
     form = ReasonForm()
     if form.validate_on_submit():
-        service.cancel_workshop(_me(), workshop, form.reason.data)
+        service.cancel_workshop(acting_user(), workshop, form.reason.data)
         flash(_("L'atelier est annulé. Les personnes inscrites sont prévenues par courriel."), "success")
         return _to_roster(workshop_id)
     return render_template("workshops/manage/cancel.html", workshop=workshop, form=form,
@@ -281,7 +294,7 @@ def duplicate_workshop(workshop_id: int):
     if not ConfirmForm().validate_on_submit():
         _form_expired()
         return _to_roster(workshop.id)
-    copy = service.duplicate_workshop(_me(), workshop)
+    copy = service.duplicate_workshop(acting_user(), workshop)
     flash(_("Une copie en brouillon a été créée une semaine plus tard : vérifiez la date et les informations."),
           "success")
     return redirect(url_for("workshops.edit_workshop", workshop_id=copy.id))
@@ -292,7 +305,7 @@ def duplicate_workshop(workshop_id: int):
 def regenerate_link(workshop_id: int):
     workshop = _managed(workshop_id)
     if ConfirmForm().validate_on_submit():
-        service.regenerate_invite_token(_me(), workshop)
+        service.regenerate_invite_token(acting_user(), workshop)
         flash(_("Le lien d'invitation a été renouvelé : l'ancien ne fonctionne plus."), "success")
     else:
         _form_expired()
@@ -306,8 +319,8 @@ def register_on_behalf(workshop_id: int):
     form = build_signup_form(workshop, on_behalf=True)
     if form.validate_on_submit():
         try:
-            registration = service.register_on_behalf(
-                _me(), workshop, name=form.guest_name.data, phone=form.guest_phone.data,
+            registration = signup.register_on_behalf(
+                acting_user(), workshop, name=form.guest_name.data, phone=form.guest_phone.data,
                 category_id=form.category_id.data if hasattr(form, "category_id") else None,
                 answers=answers_from(form, workshop))
         except DomainError as err:
@@ -316,12 +329,14 @@ def register_on_behalf(workshop_id: int):
             if registration.status is RegistrationStatus.confirmed:
                 flash(_("%(name)s est inscrit·e, place confirmée. Code de présence : %(code)s.",
                         name=registration.guest_name, code=registration.code), "success")
+            elif registration.status is RegistrationStatus.in_review:
+                flash(_seat_message(registration), "success")
             else:
                 flash(_("L'atelier est complet : %(name)s est sur la liste d'attente, en position %(n)d.",
-                        name=registration.guest_name, n=service.waitlist_position(registration)), "success")
+                        name=registration.guest_name, n=queries.waitlist_position(registration)), "success")
             return _to_roster(workshop_id)
     return render_template("workshops/manage/on_behalf.html", workshop=workshop, form=form,
-                           figures=service.seat_figures([workshop.id])[workshop.id])
+                           figures=queries.seat_figures([workshop.id])[workshop.id])
 
 
 @bp.route("/gestion/<int:workshop_id>/message", methods=["GET", "POST"])
@@ -330,12 +345,12 @@ def message_participants(workshop_id: int):
     workshop = _managed(workshop_id)
     form = MessageForm()
     if form.validate_on_submit():
-        count = service.message_participants(_me(), workshop, form.subject.data, form.body.data)
+        count = service.message_participants(acting_user(), workshop, form.subject.data, form.body.data)
         flash(ngettext("Message envoyé à %(num)d personne.", "Message envoyé à %(num)d personnes.", count),
               "success")
         return _to_roster(workshop_id)
     return render_template("workshops/manage/message.html", workshop=workshop, form=form,
-                           confirmed=service.roster(workshop)[RegistrationStatus.confirmed])
+                           confirmed=queries.roster(workshop)[RegistrationStatus.confirmed])
 
 
 # --- one registration ----------------------------------------------------------------------------
@@ -349,12 +364,68 @@ def promote_registration(registration_id: int):
         _form_expired()
         return _to_roster(workshop_id)
     try:
-        registration = service.promote_by_hand(_me(), registration)
+        registration = signup.promote_by_hand(acting_user(), registration)
     except DomainError as err:
         flash(str(err.message), "error")
     else:
-        flash(_("La place de %(name)s est confirmée.", name=registration.person_name), "success")
+        flash(_seat_message(registration), "success")
     return _to_roster(workshop_id)
+
+
+def _seat_message(registration: Registration) -> str:
+    if registration.status is RegistrationStatus.in_review:
+        return _("Une place est réservée à %(name)s, en attendant que sa catégorie soit confirmée.",
+                 name=registration.person_name)
+    return _("La place de %(name)s est confirmée.", name=registration.person_name)
+
+
+def _after_category_decision(form: CategoryDecisionForm, registration: Registration):
+    if form.back.data == "check_in":
+        return redirect(url_for("workshops.check_in", workshop_id=registration.workshop_id, q=form.q.data or None))
+    return _to_roster(registration.workshop_id)
+
+
+@bp.post("/gestion/inscriptions/<int:registration_id>/categorie/confirmer")
+@login_required
+def confirm_category(registration_id: int):
+    registration = _managed_registration(registration_id)
+    form = CategoryDecisionForm()
+    if not form.validate_on_submit():
+        _form_expired()
+        return _to_roster(registration.workshop_id)
+    try:
+        registration = signup.confirm_category(acting_user(), registration, check_in=form.present.data == "1")
+    except DomainError as err:
+        flash(str(err.message), "error")
+    else:
+        flash(_("La catégorie « %(category)s » de %(name)s est confirmée.", category=registration.category.name,
+                name=registration.person_name)
+              + (" " + _("%(name)s est pointé·e présent·e.", name=registration.person_name)
+                 if registration.checked_in_at else ""), "success")
+    return _after_category_decision(form, registration)
+
+
+@bp.post("/gestion/inscriptions/<int:registration_id>/categorie/changer")
+@login_required
+def move_registration(registration_id: int):
+    registration = _managed_registration(registration_id)
+    form = CategoryDecisionForm()
+    if not form.validate_on_submit() or form.category_id.data is None:
+        _form_expired()
+        return _to_roster(registration.workshop_id)
+    try:
+        registration = signup.move_to_category(acting_user(), registration, form.category_id.data)
+    except DomainError as err:
+        flash(str(err.message), "error")
+    else:
+        if registration.status is RegistrationStatus.waitlisted:
+            flash(_("%(name)s passe en « %(category)s » : aucune place n'y est libre, la personne est sur sa "
+                    "liste d'attente.", name=registration.person_name, category=registration.category.name),
+                  "success")
+        else:
+            flash(_("%(name)s passe en « %(category)s », place confirmée.", name=registration.person_name,
+                    category=registration.category.name), "success")
+    return _after_category_decision(form, registration)
 
 
 @bp.route("/gestion/inscriptions/<int:registration_id>/annuler", methods=["GET", "POST"])
@@ -368,7 +439,7 @@ def staff_cancel_registration(registration_id: int):
     form = StaffCancelForm()
     if form.validate_on_submit():
         try:
-            service.cancel_registration(registration, _me(), form.message.data or "")
+            signup.cancel_registration(registration, acting_user(), form.message.data or "")
         except DomainError as err:
             flash(str(err.message), "error")
         else:
@@ -382,7 +453,15 @@ def staff_cancel_registration(registration_id: int):
 
 def _status_label(status: RegistrationStatus) -> str:
     return {RegistrationStatus.confirmed: _("Confirmée"), RegistrationStatus.offered: _("Place proposée"),
-            RegistrationStatus.waitlisted: _("Liste d'attente"), RegistrationStatus.cancelled: _("Annulée")}[status]
+            RegistrationStatus.waitlisted: _("Liste d'attente"), RegistrationStatus.cancelled: _("Annulée"),
+            RegistrationStatus.in_review: _("Catégorie à vérifier")}[status]
+
+
+def _category_confirmed(reg: Registration) -> str:
+    """Whether the declared category is confirmed: empty for a category the team does not check."""
+    if not reg.category.is_checked:
+        return ""
+    return _("Oui") if reg.category_confirmed_at else _("Non")
 
 
 def _roster_rows(workshop) -> tuple[list[str], list[list]]:
@@ -390,7 +469,8 @@ def _roster_rows(workshop) -> tuple[list[str], list[list]]:
     context = _roster_context(workshop)
     groups, positions, answers = context["groups"], context["positions"], context["answers"]
     questions = list(workshop.questions)
-    header = [_("Nom"), _("Adresse électronique"), _("Téléphone"), _("Catégorie"), _("Statut"),
+    header = [_("Nom"), _("Adresse électronique"), _("Téléphone"), _("Catégorie"), _("Catégorie confirmée"),
+              _("Statut"),
               _("Position sur la liste d'attente"), _("Code de présence"), _("Présent·e"),
               *[q.label for q in questions]]
     rows = []
@@ -398,7 +478,8 @@ def _roster_rows(workshop) -> tuple[list[str], list[list]]:
         for reg in groups[status.value]:
             mine = answers.get(reg.id, {})
             rows.append([reg.person_name, reg.user.email if reg.user and not reg.user.is_deleted else "",
-                         reg.guest_phone if reg.user is None else "", reg.category.name, _status_label(status),
+                         reg.guest_phone if reg.user is None else "", reg.category.name, _category_confirmed(reg),
+                         _status_label(status),
                          positions.get(reg.id, ""), reg.code, _("Oui") if reg.checked_in_at else _("Non"),
                          *[mine.get(q.id, "") for q in questions]])
     return header, rows
@@ -421,8 +502,12 @@ def export_roster(workshop_id: int):
 def check_in(workshop_id: int):
     workshop = _managed(workshop_id)
     query = request.args.get("q", "").strip()[:100]
-    return render_template("workshops/manage/check_in.html", workshop=workshop, query=query,
-                           matches=service.find_for_check_in(workshop, query), attendance=service.attendance(workshop))
+    is_open = checkin.check_in_open(workshop)
+    return render_template("workshops/manage/check_in.html", workshop=workshop, query=query if is_open else "",
+                           matches=queries.find_for_check_in(workshop, query) if is_open else [],
+                           attendance=queries.attendance(workshop), is_open=is_open,
+                           opens_at=checkin.check_in_opens_at(workshop),
+                           open_categories=_open_categories(workshop))
 
 
 @bp.post("/gestion/inscriptions/<int:registration_id>/pointer")
@@ -433,7 +518,7 @@ def mark_present(registration_id: int):
     if form.validate_on_submit():
         present = form.present.data == "1"
         try:
-            service.check_in(_me(), registration, present=present)
+            service.check_in(acting_user(), registration, present=present)
         except DomainError as err:
             flash(str(err.message), "error")
         else:

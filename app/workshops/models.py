@@ -1,7 +1,7 @@
 """Workshops: co-design sessions with seats, quotas per category, a waiting list with offers, check-in."""
 
 import enum
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import (
     CheckConstraint,
@@ -13,10 +13,11 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..accounts.models import utcnow
+from ..clock import utcnow
 from ..extensions import db
 
 
@@ -48,11 +49,21 @@ class QuestionKind(enum.Enum):
     consent = "consent"
 
 
+class CategoryCheck(enum.Enum):
+    """Whether, and when, the team confirms the category a person declares (for categories ``requires_check``)."""
+
+    none = "none"
+    at_review = "at_review"  # before the seat is confirmed: the person waits ``in_review``, holding the seat
+    at_check_in = "at_check_in"  # on the day: check-in waits for the category to be confirmed
+
+
 class RegistrationStatus(enum.Enum):
     confirmed = "confirmed"
     offered = "offered"
     waitlisted = "waitlisted"
     cancelled = "cancelled"
+    # A seat held in a category to check, until the team confirms the declared category (CategoryCheck.at_review).
+    in_review = "in_review"
 
 
 workshop_services = Table(
@@ -96,6 +107,8 @@ class Workshop(db.Model):
     invite_token: Mapped[str] = mapped_column(String(64), unique=True)
     status: Mapped[WorkshopStatus] = mapped_column(_enum(WorkshopStatus, "workshop_status"),
                                                    default=WorkshopStatus.draft)
+    category_check: Mapped[CategoryCheck] = mapped_column(_enum(CategoryCheck, "workshop_category_check"),
+                                                          default=CategoryCheck.none, server_default="none")
     cancel_reason: Mapped[str] = mapped_column(Text, default="")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -126,6 +139,18 @@ class Workshop(db.Model):
     def has_categories(self) -> bool:
         return len(self.categories) > 1 or bool(self.categories and self.categories[0].name)
 
+    @property
+    def checks_categories(self) -> bool:
+        """The team confirms the declared category of people in the categories that ``requires_check``."""
+        return self.category_check is not CategoryCheck.none
+
+    def check_in_opens_at(self, opens_before: timedelta) -> datetime:
+        return self.starts_at - opens_before
+
+    def check_in_open(self, opens_before: timedelta, now: datetime | None = None) -> bool:
+        """Check-in opens ``opens_before`` the start, and stays open after the workshop (late entries)."""
+        return (now or utcnow()) >= self.check_in_opens_at(opens_before)
+
     def is_over(self, now: datetime | None = None) -> bool:
         return (now or utcnow()) >= self.ends_at
 
@@ -142,7 +167,7 @@ class Workshop(db.Model):
         return not (self.signup_closes_at and now >= self.signup_closes_at)
 
     def can_manage(self, user) -> bool:
-        from ..permissions import can_facilitate
+        from ..catalog.permissions import can_facilitate
 
         return can_facilitate(user, self.organisation)
 
@@ -162,13 +187,22 @@ class WorkshopCategory(db.Model):
     workshop_id: Mapped[int] = mapped_column(ForeignKey("workshops.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(80), default="")
     seats: Mapped[int]
-    # Confirmed plus offered registrations: an offered seat is held until confirmed or lapsed.
+    # Confirmed, offered and in-review registrations: an offered seat is held until confirmed or lapsed, a seat in
+    # review until the team decides on the declared category.
     seats_taken: Mapped[int] = mapped_column(default=0)
     # Next waiting-list number; taken under the category's row lock, so numbers follow commit order.
     next_waitlist_number: Mapped[int] = mapped_column(default=1)
     position: Mapped[int] = mapped_column(default=0)
+    # Seats kept for people who really belong to the category: the declared category is confirmed by the team
+    # when the workshop checks categories (``Workshop.category_check``). Only quota categories (named) have it.
+    requires_check: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     workshop = relationship("Workshop", back_populates="categories")
+
+    @property
+    def is_checked(self) -> bool:
+        """People declaring this category have it confirmed by the team."""
+        return self.requires_check and self.workshop.checks_categories
 
 
 class WorkshopQuestion(db.Model):
@@ -200,6 +234,10 @@ class Registration(db.Model):
         UniqueConstraint("category_id", "waitlist_number"),
         CheckConstraint("user_id IS NOT NULL OR guest_name <> ''", name="has_a_person"),
         CheckConstraint("status <> 'offered' OR offer_expires_at IS NOT NULL", name="offer_has_deadline"),
+        CheckConstraint("category_confirmed_by_id IS NULL OR category_confirmed_at IS NOT NULL",
+                        name="category_confirmation_dated"),
+        # A seat in review is one whose category is still to be confirmed.
+        CheckConstraint("status <> 'in_review' OR category_confirmed_at IS NULL", name="in_review_unconfirmed"),
         Index("ix_registrations_category_status", "category_id", "status"),
     )
 
@@ -220,6 +258,9 @@ class Registration(db.Model):
     cancel_message: Mapped[str] = mapped_column(Text, default="")
     offer_lapsed: Mapped[bool] = mapped_column(default=False)
     checked_in_at: Mapped[datetime | None]
+    # When and by whom the team confirmed the category the person declared (categories that ``requires_check``).
+    category_confirmed_at: Mapped[datetime | None]
+    category_confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     reminder_sent_at: Mapped[datetime | None]
     has_evaluated: Mapped[bool] = mapped_column(default=False)
 
@@ -231,6 +272,16 @@ class Registration(db.Model):
     @property
     def person_name(self) -> str:
         return self.user.public_name if self.user else self.guest_name
+
+    @property
+    def category_unconfirmed(self) -> bool:
+        """The person's declared category is one the team checks, and it has not been confirmed yet."""
+        return self.category.is_checked and self.category_confirmed_at is None
+
+    @property
+    def check_in_waits_for_category(self) -> bool:
+        """Check-in waits for the team to confirm (or change) the declared category."""
+        return self.category_unconfirmed and self.workshop.category_check is CategoryCheck.at_check_in
 
     def offer_is_live(self, now: datetime | None = None) -> bool:
         return self.status is RegistrationStatus.offered and (now or utcnow()) < self.offer_expires_at

@@ -1,32 +1,32 @@
 """How the workshops area reacts to other areas' signals, and what it adds to shared pages."""
 
 from .. import signals
-from ..accounts.models import utcnow
+from ..clock import utcnow
 
 
 @signals.personal_data_requested.connect
 def _personal_data(user):
-    from . import service
+    from . import queries
 
-    return "workshops", service.personal_data(user)
+    return "workshops", queries.personal_data(user)
 
 
 @signals.user_deleted.connect
 def _release_seats(user):
     """A deleted account's upcoming places are given back (and offered to the waiting list)."""
-    from . import service
+    from . import queries, signup
     from .models import RegistrationStatus
 
-    for registration in service.list_registrations_of(user):
+    for registration in queries.list_registrations_of(user):
         if registration.status is not RegistrationStatus.cancelled and not registration.workshop.has_started():
-            service.cancel_registration(registration, user)
+            signup.cancel_registration(registration, user)
 
 
 def related_workshops(organisation=None, life_event=None, service=None, limit: int = 5):
     """Upcoming public workshops for a catalogue page (used by templates/catalog/*)."""
-    from . import service as workshops
+    from . import queries
 
-    items, figures = workshops.list_for_related(
+    items, figures = queries.list_for_related(
         organisation_id=organisation.id if organisation else None,
         life_event_id=life_event.id if life_event else None,
         service_id=service.id if service else None, limit=limit)
@@ -43,7 +43,7 @@ def format_label(value) -> str:
 
 
 def init_app(app) -> None:
-    from ..permissions import is_facilitator
+    from ..catalog.permissions import is_facilitator
 
     app.jinja_env.globals["is_facilitator"] = is_facilitator
     app.jinja_env.globals["related_workshops"] = related_workshops

@@ -7,21 +7,19 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from ..accounts.current import acting_user
 from ..accounts.forms import ConfirmForm
-from ..accounts.sessions import account_of_session
 from ..catalog import service as catalog
 from ..catalog.models import Organisation
+from ..clock import utcnow
 from ..errors import DomainError
 from ..extensions import limiter
-from ..inputs import PAGE_MAX, int_arg
+from ..inputs import PAGE_MAX, enum_member, int_arg
 from ..markdown import render_markdown
-from . import bp, calendar, service
+from . import bp, calendar, queries, service, signup
+from .errors import AlreadyEvaluated, AlreadyRegistered, EvaluationNotOpen
 from .forms import EvaluationForm, answers_from, build_signup_form, to_utc
 from .models import Registration, RegistrationStatus, WorkshopFormat
-
-
-def _me():
-    return current_user._get_current_object()
 
 
 def _date_arg(name: str, next_day: bool = False):
@@ -40,12 +38,12 @@ def list_workshops():
     filters = {
         "organisation_id": int_arg("organisation"), "life_event_id": int_arg("moment"),
         "service_id": int_arg("demarche"),
-        "workshop_format": WorkshopFormat(fmt) if fmt in WorkshopFormat._value2member_map_ else None,
+        "workshop_format": enum_member(WorkshopFormat, fmt),
         "date_from": _date_arg("du"), "date_to": _date_arg("au", next_day=True),
         "with_seats": request.args.get("places") == "1",
     }
     page = int_arg("page", 1, maximum=PAGE_MAX)
-    pagination, figures = service.list_workshops(page=page, per_page=current_app.config["WORKSHOPS_PER_PAGE"],
+    pagination, figures = queries.list_workshops(page=page, per_page=current_app.config["WORKSHOPS_PER_PAGE"],
                                                  **filters)
     organisations = catalog.list_organisations()
     feed_organisation = next((o for o in organisations if o.id == filters["organisation_id"]), None)
@@ -57,16 +55,16 @@ def list_workshops():
 @bp.get("/passes")
 def past_workshops():
     page = int_arg("page", 1, maximum=PAGE_MAX)
-    pagination, _figures = service.list_workshops(upcoming=False, page=page,
+    pagination, _figures = queries.list_workshops(upcoming=False, page=page,
                                                   per_page=current_app.config["WORKSHOPS_PER_PAGE"])
-    attendance = service.attendance_many(pagination.items)
+    attendance = queries.attendance_many(pagination.items)
     return render_template("workshops/past.html", pagination=pagination, attendance=attendance)
 
 
 def _load_visible(workshop_id: int):
-    workshop = service.get_workshop(workshop_id)
+    workshop = queries.get_workshop(workshop_id)
     token = request.args.get("invitation") or request.form.get("invitation")
-    if not service.can_view(workshop, current_user, token):
+    if not queries.can_view(workshop, current_user, token):
         abort(404)
     return workshop, token
 
@@ -74,47 +72,49 @@ def _load_visible(workshop_id: int):
 @bp.get("/<int:workshop_id>")
 def show_workshop(workshop_id: int):
     workshop, token = _load_visible(workshop_id)
-    registration = service.registration_for(workshop, current_user)
-    figures = service.seat_figures([workshop.id])[workshop.id]
+    registration = queries.registration_for(workshop, current_user)
+    figures = queries.seat_figures([workshop.id])[workshop.id]
     over = workshop.is_over()
     return render_template(
         "workshops/show.html", workshop=workshop, token=token, registration=registration, figures=figures,
         page_messages=_sign_up_outcome(registration) if request.args.get(SIGNED_UP_ARG) else [],
-        position=service.waitlist_position(registration) if registration else None,
-        description=render_markdown(workshop.description_md), attendance=service.attendance(workshop) if over
-        else None, evaluation=service.evaluation_summary(workshop) if over else None,
+        position=queries.waitlist_position(registration) if registration else None,
+        description=render_markdown(workshop.description_md), attendance=queries.attendance(workshop) if over
+        else None, evaluation=queries.evaluation_summary(workshop) if over else None,
         can_manage=workshop.can_manage(current_user), now_status=registration.effective_status()
         if registration else None)
-
-
-# What the sign-up form posts when the workshop asks nothing (no questions, no quota categories).
-_PLAIN_SIGNUP_FIELDS = frozenset({"csrf_token", "invitation"})
 
 
 @bp.route("/<int:workshop_id>/inscription", methods=["GET", "POST"])
 # No rate limit to look up: one registration per person and workshop is a database rule, and the site has no
 # default limit (Flask-Limiter's lookup for a route without limits was 9 % of a sign-up's CPU).
 @limiter.exempt
+@login_required
 def sign_up(workshop_id: int):
-    if request.method == "POST" and set(request.form) <= _PLAIN_SIGNUP_FIELDS:
-        done = _sign_up_in_one_statement(workshop_id)
-        if done is not None:
-            return done
-    return _sign_up_with_form(workshop_id)
-
-
-def _sign_up_in_one_statement(workshop_id: int):
-    """The common sign-up (CSRF already checked, as for every POST) without loading anything: the statement
-    checks the session's account and every rule; ``None`` sends the request to the form path, which decides
-    and explains every other case (not verified, closed, already registered, questions...)."""
-    account = account_of_session()
-    if account is None:
-        return None
-    token = request.args.get("invitation") or request.form.get("invitation")
-    done = service.sign_up_in_one_statement(workshop_id, account, token=token)
-    if done is None:
-        return None
-    return _to_outcome(workshop_id, token)
+    workshop, token = _load_visible(workshop_id)
+    back = url_for("workshops.show_workshop", workshop_id=workshop.id, invitation=token)
+    # The POST skips this read: the service decides it again under the seat lock (AlreadyRegistered).
+    if request.method == "GET":
+        existing = queries.registration_for(workshop, current_user)
+        if existing and existing.effective_status() is not RegistrationStatus.cancelled:
+            flash(_("Vous êtes déjà inscrit·e à cet atelier."), "info")
+            return redirect(back)
+    form = build_signup_form(workshop)
+    if form.validate_on_submit():
+        get_locale()  # a message's language, chosen now: after a rollback the user would be read again
+        try:
+            category_id = getattr(form, "category_id", None) and form.category_id.data
+            signup.sign_up(workshop, acting_user(), category_id=category_id, answers=answers_from(form, workshop),
+                           token=token)
+        except AlreadyRegistered:
+            flash(_("Vous êtes déjà inscrit·e à cet atelier."), "info")
+            return redirect(back)
+        except DomainError as err:
+            flash(str(err.message), "error")
+        else:
+            return _to_outcome(workshop.id, token)
+    return render_template("workshops/sign_up.html", workshop=workshop, form=form, token=token,
+                           figures=queries.seat_figures([workshop.id])[workshop.id])
 
 
 # The sign-up answers with the workshop's page and this argument: the page says what came of it, from the
@@ -133,6 +133,9 @@ def _sign_up_outcome(registration) -> list[tuple[str, str]]:
     if status is RegistrationStatus.confirmed:
         return [("success", _("C'est noté : votre place est confirmée. Un courriel de confirmation vous a été "
                               "envoyé."))]
+    if status is RegistrationStatus.in_review:
+        return [("success", _("C'est noté : une place vous est réservée. L'équipe vérifie la catégorie que vous "
+                              "avez déclarée avant de la confirmer ; vous recevrez alors un courriel."))]
     if status is RegistrationStatus.waitlisted:
         # The page shows the position in the queue.
         return [("success", _("L'atelier est complet : vous êtes sur la liste d'attente ; votre position est "
@@ -140,36 +143,9 @@ def _sign_up_outcome(registration) -> list[tuple[str, str]]:
     return []
 
 
-@login_required
-def _sign_up_with_form(workshop_id: int):
-    workshop, token = _load_visible(workshop_id)
-    back = url_for("workshops.show_workshop", workshop_id=workshop.id, invitation=token)
-    # The POST skips this read: the service decides it again under the seat lock (AlreadyRegistered).
-    if request.method == "GET":
-        existing = service.registration_for(workshop, current_user)
-        if existing and existing.effective_status() is not RegistrationStatus.cancelled:
-            flash(_("Vous êtes déjà inscrit·e à cet atelier."), "info")
-            return redirect(back)
-    form = build_signup_form(workshop)
-    if form.validate_on_submit():
-        get_locale()  # a message's language, chosen now: after a rollback the user would be read again
-        try:
-            service.sign_up(workshop, _me(), category_id=getattr(form, "category_id", None) and form.category_id.data,
-                            answers=answers_from(form, workshop), token=token)
-        except service.AlreadyRegistered:
-            flash(_("Vous êtes déjà inscrit·e à cet atelier."), "info")
-            return redirect(back)
-        except DomainError as err:
-            flash(str(err.message), "error")
-        else:
-            return _to_outcome(workshop.id, token)
-    return render_template("workshops/sign_up.html", workshop=workshop, form=form, token=token,
-                           figures=service.seat_figures([workshop.id])[workshop.id])
-
-
 def _my_registration(workshop_id: int) -> Registration:
-    workshop = service.get_workshop(workshop_id)
-    registration = service.registration_for(workshop, current_user)
+    workshop = queries.get_workshop(workshop_id)
+    registration = queries.registration_for(workshop, current_user)
     if registration is None:
         abort(404)
     return registration
@@ -181,7 +157,7 @@ def cancel_registration(workshop_id: int):
     registration = _my_registration(workshop_id)
     if ConfirmForm().validate_on_submit():
         try:
-            service.cancel_registration(registration, _me())
+            signup.cancel_registration(registration, acting_user())
         except DomainError as err:
             flash(str(err.message), "error")
         else:
@@ -195,26 +171,30 @@ def confirm_offer(workshop_id: int):
     registration = _my_registration(workshop_id)
     if ConfirmForm().validate_on_submit():
         try:
-            service.confirm_offer(registration, _me())
+            registration = signup.confirm_offer(registration, acting_user())
         except DomainError as err:
             flash(str(err.message), "error")
         else:
-            flash(_("Votre place est confirmée. À bientôt !"), "success")
+            if registration.status is RegistrationStatus.in_review:
+                flash(_("La place vous est réservée : l'équipe vérifie la catégorie que vous avez déclarée avant "
+                        "de la confirmer."), "success")
+            else:
+                flash(_("Votre place est confirmée. À bientôt !"), "success")
     return redirect(url_for("workshops.my_workshops"))
 
 
 @bp.get("/mes-ateliers")
 @login_required
 def my_workshops():
-    return render_template("workshops/mine.html", groups=service.list_my_registrations(_me()),
-                           feed_token=service.feed_token_for(_me()), now=service.utcnow())
+    return render_template("workshops/mine.html", groups=queries.list_my_registrations(acting_user()),
+                           feed_token=service.feed_token_for(acting_user()), now=utcnow())
 
 
 @bp.post("/mon-calendrier/regenerer")
 @login_required
 def regenerate_feed():
     if ConfirmForm().validate_on_submit():
-        service.feed_token_for(_me(), regenerate=True)
+        service.feed_token_for(acting_user(), regenerate=True)
         flash(_("Votre lien d'agenda a été renouvelé : l'ancien ne fonctionne plus."), "success")
     return redirect(url_for("workshops.my_workshops"))
 
@@ -240,14 +220,15 @@ def _qr_svg(text: str) -> str:
 def evaluate(workshop_id: int):
     registration = _my_registration(workshop_id)
     if registration.checked_in_at is None or not registration.workshop.is_over() or registration.has_evaluated:
-        flash(str(service.AlreadyEvaluated.message if registration.has_evaluated
-                  else service.EvaluationNotOpen.message), "info")
+        flash(str(AlreadyEvaluated.message if registration.has_evaluated
+                  else EvaluationNotOpen.message), "info")
         return redirect(url_for("workshops.show_workshop", workshop_id=workshop_id))
     form = EvaluationForm()
     if form.validate_on_submit():
         try:
-            service.submit_evaluation(registration, _me(), overall=form.overall.data, felt_heard=form.felt_heard.data,
-                                      would_return=form.would_return.data, comment=form.comment.data or "")
+            service.submit_evaluation(registration, acting_user(), overall=form.overall.data,
+                                      felt_heard=form.felt_heard.data, would_return=form.would_return.data,
+                                      comment=form.comment.data or "")
         except DomainError as err:
             flash(str(err.message), "error")
         else:
@@ -270,16 +251,16 @@ def workshop_calendar(workshop_id: int):
 
 @bp.get("/calendrier.ics")
 def all_calendar():
-    return _ics(service.published_for_feed(), "ateliers.ics", "Atelier")
+    return _ics(queries.published_for_feed(), "ateliers.ics", "Atelier")
 
 
 @bp.get("/organisations/<slug>.ics")
 def organisation_calendar(slug: str):
     organisation = catalog.get_by_slug(Organisation, slug)
-    return _ics(service.published_for_feed(organisation.id), f"ateliers-{slug}.ics", organisation.name)
+    return _ics(queries.published_for_feed(organisation.id), f"ateliers-{slug}.ics", organisation.name)
 
 
 @bp.get("/mon-calendrier/<token>.ics")
 def personal_calendar(token: str):
-    return _ics(service.workshops_for_feed(token), "mes-ateliers.ics", "Mes ateliers")
+    return _ics(queries.workshops_for_feed(token), "mes-ateliers.ics", "Mes ateliers")
 

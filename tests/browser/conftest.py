@@ -101,6 +101,14 @@ def live_db_rows(live_server, sql: str, params: tuple = ()) -> list[tuple]:
         return connection.execute(sql, params).fetchall()
 
 
+def live_db_execute(live_server, sql: str, params: tuple = ()) -> None:
+    """Change the live server's SQLite database (set-up only: e.g. bring a workshop's day closer)."""
+    db_path = live_server.database_url.removeprefix("sqlite:///")
+    with contextlib.closing(sqlite3.connect(db_path)) as connection:
+        connection.execute(sql, params)
+        connection.commit()
+
+
 def http_login(base_url: str, email: str, password: str = DEMO_PASSWORD) -> requests.Session:
     """A plain HTTP session signed in as ``email`` (set-up only: the browser tests check the pages)."""
     http = requests.Session()
@@ -133,7 +141,7 @@ def outbox_message_id(live_server):
     return message_id
 
 
-# The demo workshops (app/demo.py), found by the start of their title.
+# The demo workshops (app/demo/__init__.py), found by the start of their title.
 DEMO_WORKSHOPS = {
     "open": "Je déménage",  # hybrid, questions, Camille (citoyenne@) confirmed
     "full": "Je deviens parent",  # CNAF, quotas, full: an offered seat and a waiting list

@@ -9,11 +9,12 @@ links from mails are opened directly, as a mail client would.
 
 import re
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from ..servers import text_body
-from .conftest import csrf_token, http_login
+from .conftest import csrf_token, http_login, live_db_execute
 from .helpers import (
     active_matches,
     assert_visible_focus,
@@ -338,7 +339,11 @@ def test_workshop_journey_with_keyboard_only(new_context, live_server, live_smtp
     code = b.locator(".ticket-code strong").inner_text()
     assert re.fullmatch(r"[A-Z0-9]{4,12}", code), code
 
-    # (c) On the day, the facilitator checks B in on a phone.
+    # (c) On the day, the facilitator checks B in on a phone: check-in opens shortly before the start.
+    starts = datetime.now(UTC).replace(tzinfo=None) + timedelta(hours=1)
+    live_db_execute(live_server, "UPDATE workshops SET starts_at = ?, ends_at = ? WHERE id = ?",
+                    (f"{starts:%Y-%m-%d %H:%M:%S.%f}", f"{starts + timedelta(hours=2):%Y-%m-%d %H:%M:%S.%f}",
+                     workshop_id))
     phone = signed_in_page(new_context, FACILITATOR, viewport={"width": 390, "height": 844}, is_mobile=True,
                            has_touch=True)
     phone.goto(f"/ateliers/gestion/{workshop_id}/pointage")

@@ -5,7 +5,7 @@ import threading
 from sqlalchemy import select
 
 from app.accounts import service as accounts
-from app.accounts.models import utcnow
+from app.clock import utcnow
 from app.extensions import db
 from app.mail.models import OutboxMessage, OutboxStatus
 from app.mail.service import deliver_pending, queue_mail
@@ -100,7 +100,7 @@ def test_two_senders_at_once_deliver_each_mail_once(app, smtp, backend):
 def test_delivered_mail_is_purged_after_the_retention_period(app, smtp):
     from datetime import timedelta
 
-    from app.accounts.models import utcnow
+    from app.clock import utcnow
     from app.jobs import run_once
     from app.mail.service import purge_delivered
 
@@ -121,9 +121,9 @@ def test_delivered_mail_is_purged_after_the_retention_period(app, smtp):
     assert "error" not in results.values()
 
 
-def test_a_row_that_cannot_be_rendered_at_delivery_fails_alone_and_the_others_go(app, smtp):
-    """A row queued unrendered (the one-statement sign-up's) whose context is unreadable is marked failed with
-    the reason, once, instead of stopping the delivery of every mail after it at each round."""
+def test_a_row_queued_unrendered_fails_alone_and_the_others_go(app, smtp):
+    """A row queued unrendered by an earlier release (the schema still allows one) is marked failed with the
+    reason, once, instead of stopping the delivery of every mail after it at each round."""
     db.session.add(OutboxMessage(template="registration_confirmed", recipient="broken@example.org", locale="fr",
                                  context="not json", status=OutboxStatus.pending, attempts=0,
                                  next_attempt_at=utcnow()))
@@ -131,6 +131,6 @@ def test_a_row_that_cannot_be_rendered_at_delivery_fails_alone_and_the_others_go
     accounts.register("after@example.org", "Après", "a long enough password")
     assert deliver_pending() == {"sent": 1, "retry": 0, "failed": 1}
     broken = db.session.scalar(select(OutboxMessage).where(OutboxMessage.recipient == "broken@example.org"))
-    assert broken.status is OutboxStatus.failed and broken.last_error.startswith("could not be rendered")
+    assert broken.status is OutboxStatus.failed and broken.last_error.startswith("queued unrendered")
     assert smtp.wait_for("after@example.org") and smtp.to("broken@example.org") == []
     assert deliver_pending() == {"sent": 0, "retry": 0, "failed": 0}

@@ -6,10 +6,10 @@ from datetime import UTC, timedelta
 import icalendar
 from sqlalchemy import update
 
-from app.accounts.models import utcnow
 from app.catalog.models import Role
+from app.clock import utcnow
 from app.extensions import db
-from app.workshops import service
+from app.workshops import service, signup
 from app.workshops.models import Registration, Visibility, Workshop
 from tests.conftest import login, post_form
 from tests.factories import make_member, make_organisation, make_user, make_workshop
@@ -113,16 +113,16 @@ def test_personal_feed_holds_only_confirmed_registrations(client):
     offered = make_workshop(title="Proposé", capacity=1)
     left = make_workshop(title="Quitté", capacity=2)
     private = make_workshop(title="Privé confirmé", capacity=2, visibility=Visibility.invitation)
-    service.sign_up(confirmed, me)
-    service.sign_up(full, other)
-    service.sign_up(full, me)
-    service.sign_up(offered, third)
-    service.sign_up(offered, me)
+    signup.sign_up(confirmed, me)
+    signup.sign_up(full, other)
+    signup.sign_up(full, me)
+    signup.sign_up(offered, third)
+    signup.sign_up(offered, me)
     r_third = db.session.scalar(db.select(Registration).where(Registration.workshop_id == offered.id,
                                                               Registration.user_id == third.id))
-    service.cancel_registration(r_third, third)  # me: offered, not yet confirmed
-    service.cancel_registration(service.sign_up(left, me), me)
-    service.sign_up(private, me, token=private.invite_token)
+    signup.cancel_registration(r_third, third)  # me: offered, not yet confirmed
+    signup.cancel_registration(signup.sign_up(left, me), me)
+    signup.sign_up(private, me, token=private.invite_token)
     token = service.feed_token_for(me)
     assert service.feed_token_for(me) == token  # stable until regenerated
     cal = calendar(client.get(f"/ateliers/mon-calendrier/{token}.ics"))
@@ -132,7 +132,7 @@ def test_personal_feed_holds_only_confirmed_registrations(client):
 
 def test_regenerated_personal_token_makes_the_old_url_404(client):
     me = make_user(email="moi@example.org")
-    service.sign_up(make_workshop(title="Le mien"), me)
+    signup.sign_up(make_workshop(title="Le mien"), me)
     login(client, "moi@example.org")
     old = service.feed_token_for(me)
     assert old in client.get("/ateliers/mes-ateliers").get_data(as_text=True)
@@ -160,7 +160,7 @@ def test_personal_feed_shows_a_cancelled_workshop_as_cancelled(client):
     org = make_organisation()
     staff = make_member(org, Role.facilitator)
     workshop = make_workshop(org, title="Annulé ensuite")
-    service.sign_up(workshop, me)
+    signup.sign_up(workshop, me)
     service.cancel_workshop(staff, workshop, "Salle indisponible")
     [event] = calendar(client.get(f"/ateliers/mon-calendrier/{service.feed_token_for(me)}.ics")).walk("VEVENT")
     assert str(event["status"]) == "CANCELLED"

@@ -18,12 +18,15 @@ import requests
 from sqlalchemy import func, select, update
 
 from app import create_app
-from app.accounts.models import User, utcnow
+from app.accounts.models import User
 from app.accounts.passwords import hash_password
+from app.clock import utcnow
 from app.database import begin_write
 from app.extensions import db
 from app.mail.models import OutboxMessage
-from app.workshops import service
+from app.workshops import jobs as workshop_jobs
+from app.workshops import signup
+from app.workshops.errors import NotOffered
 from app.workshops.models import Registration, RegistrationStatus, Workshop, WorkshopCategory
 from tests.conftest import csrf_from, make_app, prepared_db
 from tests.factories import PASSWORD, make_workshop
@@ -156,7 +159,7 @@ def signup_race(app, sign_up) -> tuple[int, int, list, list, list[int]]:
 def test_200_concurrent_signups_fill_20_seats_and_number_the_waiting_list_in_commit_order(app):
     def sign_up(workshop, user, start):
         start.wait()
-        registration = service.sign_up(workshop, user)
+        registration = signup.sign_up(workshop, user)
         return registration.id, registration.status, registration.waitlist_number
 
     _, category_id, results, errors, user_ids = signup_race(app, sign_up)
@@ -169,40 +172,17 @@ def test_200_concurrent_signups_fill_20_seats_and_number_the_waiting_list_in_com
     assert sorted(results) == sorted(stored.values())
 
 
-# --- b. the one-statement sign-up (PostgreSQL) ------------------------------------------------------
+# --- b. sign-ups racing cancellations ---------------------------------------------------------------
 
-def test_200_concurrent_one_statement_signups_fill_20_seats_in_commit_order(app, backend):
-    """The same race through ``sign_up_in_one_statement``, which the sign-up page takes on PostgreSQL: the
-    seat pool's row lock is taken inside the statement, and the decision uses the row as it is once granted."""
-    if backend != "postgresql":
-        pytest.skip("the one-statement sign-up is PostgreSQL's; SQLite's sign-up is test a")
-
-    def sign_up(workshop, user, start):
-        person = (user.id, user.session_version)
-        start.wait()
-        done = service.sign_up_in_one_statement(workshop.id, person)
-        assert done is not None, "the statement declined a plain sign-up"
-        return done.registration_id, done.confirmed
-
-    _, category_id, results, errors, user_ids = signup_race(app, sign_up)
-
-    assert errors == []
-    assert_fair_signups(category_id, SEATS, user_ids)
-    stored = {(row.id, row.status is confirmed) for row in registrations_by_id(category_id)}
-    assert set(results) == stored
-
-
-def test_one_statement_signups_racing_cancellations_never_overbook_or_offer_twice(app, backend):
+def test_signups_racing_cancellations_never_overbook_or_offer_twice(app):
     """20 confirmed people cancel (each freed seat is offered to the next in the queue, under the pool's lock)
-    while 100 newcomers sign up in one statement each: the seats stay within the capacity, counted exactly,
-    every newcomer is registered once, and no waiting-list number is given twice."""
-    if backend != "postgresql":
-        pytest.skip("the one-statement sign-up is PostgreSQL's")
+    while 100 newcomers sign up: the seats stay within the capacity, counted exactly, every newcomer is
+    registered once, and no waiting-list number is given twice."""
     workshop = make_workshop(capacity=SEATS)
     workshop_id, category_id = workshop.id, workshop.categories[0].id
     early = make_verified_users(2 * SEATS, "early")
     for user_id in early:
-        service.sign_up(db.session.get(Workshop, workshop_id), db.session.get(User, user_id))
+        signup.sign_up(db.session.get(Workshop, workshop_id), db.session.get(User, user_id))
     holders = [row.id for row in registrations_by_id(category_id) if row.status is confirmed]
     newcomers = make_verified_users(100, "late")
 
@@ -211,14 +191,13 @@ def test_one_statement_signups_racing_cancellations_never_overbook_or_offer_twic
             registration = db.session.get(Registration, holders[i])
             user = db.session.get(User, registration.user_id)
             start.wait()
-            service.cancel_registration(registration, user)
+            signup.cancel_registration(registration, user)
             return None
-        user = db.session.get(User, newcomers[i - len(holders)])
-        person = (user.id, user.session_version)
+        workshop, user = db.session.get(Workshop, workshop_id), db.session.get(User, newcomers[i - len(holders)])
         start.wait()
-        done = service.sign_up_in_one_statement(workshop_id, person)
-        assert done is not None and not done.confirmed  # the seats are held or offered: newcomers wait
-        return done.registration_id
+        registration = signup.sign_up(workshop, user)
+        assert registration.status is waitlisted  # the seats are held or offered: newcomers wait
+        return registration.id
 
     _results, errors = run_together(app, len(holders) + len(newcomers), work)
     assert errors == []
@@ -314,7 +293,7 @@ def test_concurrent_cancellations_confirmations_and_lapses_never_overbook_or_off
     user_ids = make_verified_users(SEATS + WAITING, "flow")
     registration_ids = []
     for user_id in user_ids:  # sequentially: 20 confirmed, then waiting-list numbers 1..40
-        registration_ids.append(service.sign_up(db.session.get(Workshop, workshop_id),
+        registration_ids.append(signup.sign_up(db.session.get(Workshop, workshop_id),
                                                  db.session.get(User, user_id)).id)
     rows = registrations_by_id(category_id)
     assert [r.status for r in rows] == [confirmed] * SEATS + [waitlisted] * WAITING
@@ -332,7 +311,7 @@ def test_concurrent_cancellations_confirmations_and_lapses_never_overbook_or_off
         registration = db.session.get(Registration, registration_id)
         user = db.session.get(User, user_of[registration_id])
         start.wait()
-        return service.cancel_registration(registration, user).status
+        return signup.cancel_registration(registration, user).status
 
     def confirm_when_offered(registration_id, start):
         start.wait()
@@ -342,8 +321,8 @@ def test_concurrent_cancellations_confirmations_and_lapses_never_overbook_or_off
             db.session.rollback()
             registration = db.session.get(Registration, registration_id)
             try:
-                return service.confirm_offer(registration, db.session.get(User, user_of[registration_id])).status
-            except service.NotOffered:  # still waitlisted: the refusal, then try again
+                return signup.confirm_offer(registration, db.session.get(User, user_of[registration_id])).status
+            except NotOffered:  # still waitlisted: the refusal, then try again
                 time.sleep(0.01)
         return db.session.get(Registration, registration_id).status
 
@@ -363,7 +342,7 @@ def test_concurrent_cancellations_confirmations_and_lapses_never_overbook_or_off
         start.wait()
         lapsed = 0
         while not stop.is_set():
-            lapsed += service.process_expired_offers()
+            lapsed += workshop_jobs.process_expired_offers()
             time.sleep(0.005)
         return lapsed
 
@@ -416,7 +395,7 @@ def test_concurrent_cancellations_confirmations_and_lapses_never_overbook_or_off
     assert crowd.results[CANCELLERS:CANCELLERS + len(eager)] == [status[r] for r in eager]
     counts = {s: list(status.values()).count(s) for s in RegistrationStatus}
     assert counts == {confirmed: SEATS, offered: 0, cancelled: CANCELLERS + CANCELLERS - 1,
-                      waitlisted: WAITING - (2 * CANCELLERS - 1)}
+                      waitlisted: WAITING - (2 * CANCELLERS - 1), RegistrationStatus.in_review: 0}
     category = db.session.get(WorkshopCategory, category_id)
     assert category.seats_taken == SEATS
 
@@ -429,6 +408,72 @@ def test_concurrent_cancellations_confirmations_and_lapses_never_overbook_or_off
     lapse_mails = db.session.scalars(select(OutboxMessage.recipient)
                                      .where(OutboxMessage.template == "offer_lapsed")).all()
     assert sorted(lapse_mails) == sorted(email_of[user_of[r]] for r in sleepy if number_of[r] in offered_numbers)
+
+
+# --- c2. moves out of a category to check, racing sign-ups -----------------------------------------
+
+OPEN_SEATS, CHECKED_SEATS, AGENTS_WAITING, NEWCOMERS = 10, 20, 10, 10
+
+
+def test_moves_to_the_open_category_racing_sign_ups_never_overbook_either_category(app):
+    """At sign-up review (issue 19): 20 people wait for the review of the agents' category they declared, each
+    holding one of its 20 seats, and 10 more agents wait behind them. At once, the team moves the 20 to the open
+    category (10 seats), and 10 newcomers sign up there. A move locks both categories (in id order) and decides
+    the open seat as a sign-up does: the 30 contenders get the 10 open seats and waiting-list numbers 1..20 each
+    once, and the 20 agents' seats freed pass to the 10 waiting agents as offers, each offered once."""
+    from app.workshops.models import CategoryCheck
+
+    in_review = RegistrationStatus.in_review
+    workshop = make_workshop(capacity=OPEN_SEATS + CHECKED_SEATS, category_check=CategoryCheck.at_review,
+                             quotas=[("usagers", OPEN_SEATS), ("agents", CHECKED_SEATS, True)])
+    workshop_id = workshop.id
+    open_id, checked_id = (c.id for c in workshop.categories)
+    declared = make_verified_users(CHECKED_SEATS + AGENTS_WAITING, "agent")
+    for user_id in declared:
+        signup.sign_up(db.session.get(Workshop, workshop_id), db.session.get(User, user_id), category_id=checked_id)
+    rows = registrations_by_id(checked_id)
+    assert [r.status for r in rows] == [in_review] * CHECKED_SEATS + [waitlisted] * AGENTS_WAITING
+    moving = [r.id for r in rows[:CHECKED_SEATS]]
+    newcomers = make_verified_users(NEWCOMERS, "usager")
+    staff = make_verified_users(1, "staff")[0]
+    db.session.execute(update(User).where(User.id == staff).values(is_admin=True))
+    db.session.commit()
+
+    def work(i, start):
+        if i < len(moving):
+            registration = db.session.get(Registration, moving[i])
+            actor = db.session.get(User, staff)
+            start.wait()
+            moved = signup.move_to_category(actor, registration, open_id)
+            return moved.status.value, moved.waitlist_number or 0
+        user = db.session.get(User, newcomers[i - len(moving)])
+        workshop = db.session.get(Workshop, workshop_id)
+        start.wait()
+        registration = signup.sign_up(workshop, user, category_id=open_id)
+        return registration.status.value, registration.waitlist_number or 0
+
+    results, errors = run_together(app, len(moving) + NEWCOMERS, work)
+    assert errors == [], errors[:5]
+
+    open_rows = registrations_by_id(open_id)
+    assert sorted(r.id for r in open_rows if r.id in moving) == sorted(moving)  # every move happened, once
+    assert [r.status for r in open_rows].count(confirmed) == OPEN_SEATS
+    waiting_numbers = sorted(r.waitlist_number for r in open_rows if r.status is waitlisted)
+    assert waiting_numbers == list(range(1, len(moving) + NEWCOMERS - OPEN_SEATS + 1))
+    assert sorted(results) == sorted((r.status.value, r.waitlist_number or 0) for r in open_rows)  # as told
+    seats, taken, n_confirmed, n_offered, _total = seat_snapshot(open_id)
+    assert (seats, taken, n_confirmed, n_offered) == (OPEN_SEATS, OPEN_SEATS, OPEN_SEATS, 0)
+
+    # The agents' category: the 10 waiting agents were each offered one freed seat; the other 10 seats are free.
+    checked_rows = registrations_by_id(checked_id)
+    assert [r.status for r in checked_rows] == [offered] * AGENTS_WAITING
+    seats, taken, n_confirmed, n_offered, total = seat_snapshot(checked_id)
+    assert (seats, taken, n_confirmed, n_offered, total) == (CHECKED_SEATS, AGENTS_WAITING, 0, AGENTS_WAITING,
+                                                             AGENTS_WAITING)
+    email_of = dict(db.session.execute(select(User.id, User.email).where(User.id.in_(declared))).all())
+    offer_mails = db.session.scalars(select(OutboxMessage.recipient)
+                                     .where(OutboxMessage.template == "seat_offered")).all()
+    assert sorted(offer_mails) == sorted(email_of[r.user_id] for r in checked_rows)
 
 
 # --- d. the sign-up race over HTTP, two server processes, one PostgreSQL ---------------------------

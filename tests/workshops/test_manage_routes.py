@@ -13,11 +13,11 @@ from html.parser import HTMLParser
 import pytest
 from sqlalchemy import func, select
 
-from app.accounts.models import utcnow
 from app.catalog.models import Role
+from app.clock import utcnow
 from app.extensions import db
 from app.mail.models import OutboxMessage
-from app.workshops import service
+from app.workshops import queries, service, signup
 from app.workshops.forms import QUESTION_SLOTS, to_local
 from app.workshops.models import (
     QuestionKind,
@@ -171,7 +171,7 @@ def test_home_lists_own_organisations_workshops_drafts_included_upcoming_first(c
     make_workshop(org, title="Atelier brouillon", starts_in=timedelta(days=5), published=False)
     make_workshop(org, title="Atelier passé", starts_in=timedelta(days=-10))
     make_workshop(other, title="Atelier d'une autre organisation")
-    service.sign_up(later, _person())
+    signup.sign_up(later, _person())
     login(client, facilitator.email)
     response = client.get("/ateliers/gestion/")
     assert response.status_code == 200
@@ -293,8 +293,8 @@ def test_editing_the_date_mails_registrants_with_an_ics(client):
     org, _other, facilitator = _world()
     workshop = make_workshop(org, capacity=1)
     confirmed, waiting = _person(email="a@example.org"), _person(email="b@example.org")
-    service.sign_up(workshop, confirmed)
-    service.sign_up(workshop, waiting)
+    signup.sign_up(workshop, confirmed)
+    signup.sign_up(workshop, waiting)
     login(client, facilitator.email)
     new_start = workshop.starts_at + timedelta(days=1)
     response = post_form(client, f"/ateliers/gestion/{workshop.id}/modifier", _edit_form(
@@ -312,7 +312,7 @@ def test_editing_after_people_answered_keeps_their_answers(client):
     """Moving the date must not trip the rule that answered questions cannot be replaced."""
     org, _other, facilitator = _world()
     workshop = make_workshop(org, questions=[{"kind": QuestionKind.short_text, "label": "Votre quartier ?"}])
-    registration = service.sign_up(workshop, _person(), answers={workshop.questions[0].id: "Villejean"})
+    registration = signup.sign_up(workshop, _person(), answers={workshop.questions[0].id: "Villejean"})
     login(client, facilitator.email)
     response = post_form(client, f"/ateliers/gestion/{workshop.id}/modifier",
                          _edit_form(workshop, title="Nouveau titre"))
@@ -379,8 +379,8 @@ def test_cancel_with_reason_mails_every_registrant(client):
     workshop = make_workshop(org, capacity=2)
     people = [_person(email=f"p{n}@example.org") for n in range(3)]
     for person in people:
-        service.sign_up(workshop, person)  # two confirmed, one waiting
-    service.register_on_behalf(facilitator, workshop, name="Josette Sansmail", phone="06 12 34 56 78")
+        signup.sign_up(workshop, person)  # two confirmed, one waiting
+    signup.register_on_behalf(facilitator, workshop, name="Josette Sansmail", phone="06 12 34 56 78")
     login(client, facilitator.email)
     page = _text(client.get(f"/ateliers/gestion/{workshop.id}/annuler"))
     assert "3 personnes inscrites (ou en attente) recevront un courriel" in page
@@ -403,7 +403,7 @@ def test_duplicate_opens_the_copy_for_editing(client):
     org, _other, facilitator = _world()
     workshop = make_workshop(org, capacity=3, quotas=[("usagers", 2), ("agents", 1)],
                              questions=[{"kind": QuestionKind.short_text, "label": "Votre quartier ?"}])
-    service.sign_up(workshop, _person(), category_id=workshop.categories[0].id)
+    signup.sign_up(workshop, _person(), category_id=workshop.categories[0].id)
     login(client, facilitator.email)
     response = post_form(client, f"/ateliers/gestion/{workshop.id}/dupliquer", {}, csrf_url="/")
     assert response.status_code == 302
@@ -452,7 +452,7 @@ def test_roster_shows_waitlist_positions_per_category(client):
     usagers, agents = (c.id for c in workshop.categories)
     for name, category in [("Alice", usagers), ("Bruno", usagers), ("Chloé", agents), ("Driss", usagers),
                            ("Emma", agents), ("Fanny", agents)]:
-        service.sign_up(workshop, _person(name=name), category_id=category)
+        signup.sign_up(workshop, _person(name=name), category_id=category)
     login(client, facilitator.email)
     tables = _tables(client.get(f"/ateliers/gestion/{workshop.id}"))
     assert [(row[0], row[2]) for row in tables["Personnes dont la place est confirmée"]] == [
@@ -468,10 +468,10 @@ def test_roster_shows_answers_offers_and_lapsed_offers(client):
         {"kind": QuestionKind.multiple_choice, "label": "Vos démarches", "choices_text": "CAF\nImpôts"}])
     question = workshop.questions[0].id
     first, second, third = (_person(name=n) for n in ("Alice", "Bruno", "Chloé"))
-    reg_first = service.sign_up(workshop, first, answers={question: ["CAF", "Impôts"]})
-    service.sign_up(workshop, second)
-    service.sign_up(workshop, third)
-    service.cancel_registration(reg_first, first)  # Bruno is offered the seat
+    reg_first = signup.sign_up(workshop, first, answers={question: ["CAF", "Impôts"]})
+    signup.sign_up(workshop, second)
+    signup.sign_up(workshop, third)
+    signup.cancel_registration(reg_first, first)  # Bruno is offered the seat
     login(client, facilitator.email)
     response = client.get(f"/ateliers/gestion/{workshop.id}")
     tables = _tables(response)
@@ -494,7 +494,7 @@ def test_answers_are_shown_per_person(client):
         {"kind": QuestionKind.multiple_choice, "label": "Vos démarches", "choices_text": "CAF\nImpôts"},
         {"kind": QuestionKind.consent, "label": "Photo ?"}])
     q1, q2 = (q.id for q in workshop.questions)
-    service.sign_up(workshop, _person(name="Alice"), answers={q1: ["CAF", "Impôts"], q2: True})
+    signup.sign_up(workshop, _person(name="Alice"), answers={q1: ["CAF", "Impôts"], q2: True})
     login(client, facilitator.email)
     rows = _tables(client.get(f"/ateliers/gestion/{workshop.id}"))[
         "Réponses des personnes inscrites aux questions d'inscription"]
@@ -506,8 +506,8 @@ def test_promote_by_hand_needs_a_free_seat(client):
     the new seat automatically, so it stays free for the facilitator to give)."""
     org, _other, facilitator = _world()
     workshop = make_workshop(org, capacity=1, published=False)
-    service.register_on_behalf(facilitator, workshop, name="Alice", phone="0600000001")
-    waiting = service.register_on_behalf(facilitator, workshop, name="Bruno", phone="0600000002")
+    signup.register_on_behalf(facilitator, workshop, name="Alice", phone="0600000001")
+    waiting = signup.register_on_behalf(facilitator, workshop, name="Bruno", phone="0600000002")
     assert waiting.status is RegistrationStatus.waitlisted
     login(client, facilitator.email)
     url = f"/ateliers/gestion/inscriptions/{waiting.id}/promouvoir"
@@ -528,8 +528,8 @@ def test_promote_by_hand_needs_a_free_seat(client):
 def test_raising_capacity_of_a_published_workshop_offers_the_seat_to_the_next_person(client):
     org, _other, facilitator = _world()
     workshop = make_workshop(org, capacity=1)
-    service.sign_up(workshop, _person())
-    waiting = service.sign_up(workshop, _person(email="next@example.org"))
+    signup.sign_up(workshop, _person())
+    waiting = signup.sign_up(workshop, _person(email="next@example.org"))
     login(client, facilitator.email)
     assert post_form(client, f"/ateliers/gestion/{workshop.id}/modifier",
                      _edit_form(workshop, capacity="2")).status_code == 302
@@ -545,8 +545,8 @@ def test_raising_capacity_of_a_published_workshop_offers_the_seat_to_the_next_pe
 def test_staff_cancel_with_message_offers_the_seat_to_the_next_person(client):
     org, _other, facilitator = _world()
     workshop = make_workshop(org, capacity=1)
-    leaving = service.sign_up(workshop, _person(email="leaving@example.org", name="Alice"))
-    nxt = service.sign_up(workshop, _person(email="next@example.org"))
+    leaving = signup.sign_up(workshop, _person(email="leaving@example.org", name="Alice"))
+    nxt = signup.sign_up(workshop, _person(email="next@example.org"))
     login(client, facilitator.email)
     url = f"/ateliers/gestion/inscriptions/{leaving.id}/annuler"
     assert "Annuler l'inscription de Alice" in _text(client.get(url))
@@ -587,10 +587,12 @@ def test_register_on_behalf_without_email_shows_in_roster_and_csv(client):
     row = _tables(client.get(f"/ateliers/gestion/{workshop.id}"))["Personnes dont la place est confirmée"][0]
     assert row[0].startswith("Josette Martin") and row[1] == "02 99 00 00 00" and row[3] == registration.code
     header, line = _csv(client.get(f"/ateliers/gestion/{workshop.id}/inscrits.csv"))
-    assert header[:8] == ["Nom", "Adresse électronique", "Téléphone", "Catégorie", "Statut",
+    assert header[:9] == ["Nom", "Adresse électronique", "Téléphone", "Catégorie", "Catégorie confirmée", "Statut",
                           "Position sur la liste d'attente", "Code de présence", "Présent·e"]
-    assert line[:8] == ["Josette Martin", "", "02 99 00 00 00", "usagers", "Confirmée", "", registration.code, "Non"]
-    assert line[8] == "Fauteuil roulant"
+    # « usagers » is not a category the team checks: nothing to confirm.
+    assert line[:9] == ["Josette Martin", "", "02 99 00 00 00", "usagers", "", "Confirmée", "", registration.code,
+                        "Non"]
+    assert line[9] == "Fauteuil roulant"
     # The same category is now full: the next person goes to its waiting list.
     response = post_form(client, url, {"guest_name": "Paul Durand", "guest_phone": "0299000001",
                                        "category_id": str(usagers)}, follow_redirects=True)
@@ -600,9 +602,9 @@ def test_register_on_behalf_without_email_shows_in_roster_and_csv(client):
 def test_message_goes_to_confirmed_participants_only(client):
     org, _other, facilitator = _world()
     workshop = make_workshop(org, capacity=2)
-    service.sign_up(workshop, _person(email="confirmed@example.org"))
-    service.register_on_behalf(facilitator, workshop, name="Josette", phone="0600000000")
-    service.sign_up(workshop, _person(email="waiting@example.org"))
+    signup.sign_up(workshop, _person(email="confirmed@example.org"))
+    signup.register_on_behalf(facilitator, workshop, name="Josette", phone="0600000000")
+    signup.sign_up(workshop, _person(email="waiting@example.org"))
     login(client, facilitator.email)
     url = f"/ateliers/gestion/{workshop.id}/message"
     page = _text(client.get(url))
@@ -622,11 +624,12 @@ def test_message_goes_to_confirmed_participants_only(client):
 
 def test_csv_export_is_formula_safe(client):
     org, _other, facilitator = _world()
-    workshop = make_workshop(org, capacity=1, questions=[{"kind": QuestionKind.short_text, "label": "Remarque"}])
+    workshop = make_workshop(org, capacity=1, questions=[{"kind": QuestionKind.short_text, "label": "Remarque"}],
+                             starts_in=timedelta(hours=1))  # check-in is open
     question = workshop.questions[0].id
     evil = _person(email="evil@example.org", name='=HYPERLINK("http://evil.example","clic")')
-    present = service.sign_up(workshop, evil, answers={question: "@SUM(A1:A9)"})
-    waiting = service.sign_up(workshop, _person(email="w@example.org", name="Wanda"), answers={question: "-2+3"})
+    present = signup.sign_up(workshop, evil, answers={question: "@SUM(A1:A9)"})
+    waiting = signup.sign_up(workshop, _person(email="w@example.org", name="Wanda"), answers={question: "-2+3"})
     service.check_in(facilitator, present)
     login(client, facilitator.email)
     response = client.get(f"/ateliers/gestion/{workshop.id}/inscrits.csv")
@@ -637,10 +640,10 @@ def test_csv_export_is_formula_safe(client):
     header, first, second = _csv(response)
     assert header[-1] == "Remarque"
     assert first[0] == "'=HYPERLINK(\"http://evil.example\",\"clic\")"
-    assert first[1] == "evil@example.org" and first[4] == "Confirmée" and first[7] == "Oui"
+    assert first[1] == "evil@example.org" and first[5] == "Confirmée" and first[8] == "Oui"
     assert first[-1] == "'@SUM(A1:A9)"
-    assert second[0] == "Wanda" and second[4] == "Liste d'attente" and second[5] == "1"
-    assert second[6] == waiting.code and second[-1] == "'-2+3"
+    assert second[0] == "Wanda" and second[5] == "Liste d'attente" and second[6] == "1"
+    assert second[7] == waiting.code and second[-1] == "'-2+3"
 
 
 @pytest.mark.parametrize(("role", "status"), [
@@ -651,7 +654,7 @@ def test_csv_export_only_for_the_organisations_facilitators_and_admins(client, r
              "facilitator_other": make_member(other, Role.facilitator),
              "editor": make_member(org, Role.editor), "citizen": _person()}
     workshop = make_workshop(org)
-    service.sign_up(workshop, users["citizen"])
+    signup.sign_up(workshop, users["citizen"])
     login(client, users[role].email)
     response = client.get(f"/ateliers/gestion/{workshop.id}/inscrits.csv")
     assert response.status_code == status
@@ -663,10 +666,10 @@ def test_csv_export_only_for_the_organisations_facilitators_and_admins(client, r
 
 def test_check_in_by_code_and_by_name_then_undo(client):
     org, _other, facilitator = _world()
-    workshop = make_workshop(org, capacity=2)
-    alice = service.sign_up(workshop, _person(name="Alice Dupont"))
-    guest = service.register_on_behalf(facilitator, workshop, name="Bernard Martin", phone="0600000000")
-    service.sign_up(workshop, _person(name="Alice Waiting"))  # waitlisted: not on the check-in list
+    workshop = make_workshop(org, capacity=2, starts_in=timedelta(hours=1))
+    alice = signup.sign_up(workshop, _person(name="Alice Dupont"))
+    guest = signup.register_on_behalf(facilitator, workshop, name="Bernard Martin", phone="0600000000")
+    signup.sign_up(workshop, _person(name="Alice Waiting"))  # waitlisted: not on the check-in list
     login(client, facilitator.email)
     url = f"/ateliers/gestion/{workshop.id}/pointage"
     page = _text(client.get(url))
@@ -688,20 +691,20 @@ def test_check_in_by_code_and_by_name_then_undo(client):
     assert "Alice Dupont est pointé·e présent·e." in page and "Présent·es : 1 sur 2 inscrit·es" in page
     assert "Annuler le pointage" in page
     post_form(client, f"/ateliers/gestion/inscriptions/{guest.id}/pointer", {"present": "1", "q": ""}, csrf_url=url)
-    assert service.attendance(workshop)["present"] == 2
+    assert queries.attendance(workshop)["present"] == 2
 
     response = post_form(client, mark, {"present": "0", "q": "alice"}, csrf_url=url, follow_redirects=True)
     assert "Pointage annulé pour Alice Dupont." in _text(response)
     db.session.refresh(alice)
     assert alice.checked_in_at is None
-    assert service.attendance(workshop) == {"confirmed": 2, "present": 1, "no_shows": 1, "rate": 50}
+    assert queries.attendance(workshop) == {"confirmed": 2, "present": 1, "no_shows": 1, "rate": 50}
 
 
 def test_only_confirmed_people_can_be_checked_in(client):
     org, _other, facilitator = _world()
     workshop = make_workshop(org, capacity=1)
-    service.sign_up(workshop, _person())
-    waiting = service.sign_up(workshop, _person())
+    signup.sign_up(workshop, _person())
+    waiting = signup.sign_up(workshop, _person())
     login(client, facilitator.email)
     response = post_form(client, f"/ateliers/gestion/inscriptions/{waiting.id}/pointer", {"present": "1"},
                          csrf_url="/", follow_redirects=True)
@@ -713,7 +716,7 @@ def test_only_confirmed_people_can_be_checked_in(client):
 def test_check_in_refuses_a_bad_present_value(client):
     org, _other, facilitator = _world()
     workshop = make_workshop(org)
-    registration = service.sign_up(workshop, _person())
+    registration = signup.sign_up(workshop, _person())
     login(client, facilitator.email)
     response = post_form(client, f"/ateliers/gestion/inscriptions/{registration.id}/pointer", {"present": "yes"},
                          csrf_url="/", follow_redirects=True)
@@ -744,6 +747,8 @@ STAFF_ENDPOINTS = [
     ("staff_cancel_registration", "GET", "/ateliers/gestion/inscriptions/{registration}/annuler"),
     ("staff_cancel_registration", "POST", "/ateliers/gestion/inscriptions/{registration}/annuler"),
     ("mark_present", "POST", "/ateliers/gestion/inscriptions/{registration}/pointer"),
+    ("confirm_category", "POST", "/ateliers/gestion/inscriptions/{registration}/categorie/confirmer"),
+    ("move_registration", "POST", "/ateliers/gestion/inscriptions/{registration}/categorie/changer"),
 ]
 
 
@@ -761,8 +766,8 @@ def test_staff_endpoints_refuse_everyone_but_the_organisations_facilitators(app,
     users = {"facilitator_other": make_member(other, Role.facilitator), "editor": make_member(org, Role.editor),
              "citizen": _person()}
     workshop = make_workshop(org, capacity=1)
-    service.sign_up(workshop, _person())
-    registration = service.sign_up(workshop, users["citizen"])  # waitlisted, so every action could apply
+    signup.sign_up(workshop, _person())
+    registration = signup.sign_up(workshop, users["citizen"])  # waitlisted, so every action could apply
     url = url.format(workshop=workshop.id, registration=registration.id)
     data = {"reason": "x", "subject": "x", "body": "x", "message": "x", "present": "1", "guest_name": "x",
             "guest_phone": "0600000000", **_edit_form(workshop, title="Piraté")}

@@ -7,10 +7,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event, func, select, update
 
-from app.accounts.models import utcnow
+from app.accounts import service as accounts
+from app.accounts.models import User
 from app.catalog.models import Role
+from app.clock import utcnow
 from app.extensions import db
-from app.workshops import service
+from app.workshops import jobs, service, signup
 from app.workshops.forms import to_local
 from app.workshops.models import (
     QuestionKind,
@@ -81,7 +83,7 @@ def fill(workshop, n):
     """n other people sign up (confirmed first, then waitlisted)."""
     people = [make_user() for _ in range(n)]
     db.session.commit()
-    return [service.sign_up(db.session.get(Workshop, workshop.id), p) for p in people]
+    return [signup.sign_up(db.session.get(Workshop, workshop.id), p) for p in people]
 
 
 def count_queries(client, url) -> int:
@@ -169,7 +171,7 @@ def test_list_with_seats_counts_an_expired_offer_as_free_only_when_nobody_waits(
     queued = make_workshop(title="Offre expirée, file d'attente", capacity=1, starts_in=timedelta(days=8))
     for workshop, n in ((lapsed, 2), (queued, 3)):
         regs = fill(workshop, n)
-        service.cancel_registration(regs[0], regs[0].user)
+        signup.cancel_registration(regs[0], regs[0].user)
         db.session.execute(update(Registration).where(Registration.workshop_id == workshop.id,
                                                       Registration.status == RegistrationStatus.offered)
                            .values(offer_expires_at=utcnow() - timedelta(minutes=1)))
@@ -218,6 +220,7 @@ def test_past_workshops_page_shows_attendance(client):
     done = make_workshop(org, title="Atelier terminé", capacity=4)
     make_workshop(org, title="Atelier à venir")
     regs = fill(done, 3)
+    move(done, timedelta(hours=1))  # check-in is open
     service.check_in(staff, regs[0])
     service.check_in(staff, regs[1])
     move(done, -timedelta(days=2))
@@ -248,7 +251,7 @@ def test_workshop_page_shows_seats_per_category(client):
     db.session.commit()
     agents = workshop.categories[1].id
     for person in people[:2]:
-        service.sign_up(db.session.get(Workshop, workshop.id), person, category_id=agents)
+        signup.sign_up(db.session.get(Workshop, workshop.id), person, category_id=agents)
     page = text(client.get(f"/ateliers/{workshop.id}"))
     assert "usagers : 2 places libres sur 2" in page
     assert "agents : 0 place libre sur 1, 1 personne en attente" in page
@@ -261,8 +264,8 @@ def test_meeting_link_shown_only_to_confirmed_participants(client):
     assert "salle-secrete" not in text(client.get(url))
     confirmed, waiting = make_user(email="ok@example.org"), make_user(email="attente@example.org")
     db.session.commit()
-    service.sign_up(workshop, confirmed)
-    service.sign_up(db.session.get(Workshop, workshop.id), waiting)
+    signup.sign_up(workshop, confirmed)
+    signup.sign_up(db.session.get(Workshop, workshop.id), waiting)
     login(client, "attente@example.org")
     assert "salle-secrete" not in text(client.get(url))
     login(client, "ok@example.org")
@@ -368,7 +371,7 @@ def test_the_sign_up_message_comes_from_the_registration_not_from_the_link(clien
     post_form(client, f"/ateliers/{workshop.id}/inscription", {})
     assert "C'est noté : votre place est confirmée" in text(client.get(outcome))
     assert "C'est noté" not in text(client.get(f"/ateliers/{workshop.id}"))  # only after the sign-up
-    service.cancel_registration(registration_of(workshop, me), me)
+    signup.cancel_registration(registration_of(workshop, me), me)
     assert "C'est noté" not in text(client.get(outcome))
 
 
@@ -381,39 +384,65 @@ def _signup_statements(client, workshop) -> list[str]:
     return statements
 
 
-def test_sign_up_post_on_postgresql_is_one_statement(client, backend):
-    """The hot path of a crowded sign-up (bench/signups.py), on PostgreSQL: the account, the workshop's rules,
-    the locked seat decision, the registration, the counter and the mail are ONE statement; nothing is loaded
-    before it (not even the account: the statement checks it) nor after it."""
-    if backend != "postgresql":
-        pytest.skip("SQLite has no data-modifying WITH: its sign-up is the form path (next test)")
+def test_sign_up_post_writes_the_registration_the_counter_and_the_mail(client):
+    """The sign-up POST takes the one locked path (the seat pool's row lock, then ``_place``), on both backends:
+    its writes are the registration, the pool's counter and the outbox row, nothing else."""
     workshop = make_workshop(capacity=1)
     fill(workshop, 1)
     me = user_logged_in(client)
     raw = _signup_statements(client, workshop)
-    assert len(raw) == 1 and raw[0].lstrip().startswith("WITH input AS"), [" ".join(s.split())[:80] for s in raw]
+    writes = sorted(" ".join(s.split()[:3]).upper() for s in raw
+                    if s.split()[0].upper() in ("INSERT", "UPDATE", "DELETE"))
+    assert writes == ["INSERT INTO OUTBOX_MESSAGES", "INSERT INTO REGISTRATIONS", "UPDATE WORKSHOP_CATEGORIES SET"]
     registration = registration_of(workshop, me)
     assert (registration.status, registration.waitlist_number) == (RegistrationStatus.waitlisted, 1)
     assert "Vous êtes en position 1." in text(client.get(f"/ateliers/{workshop.id}"))
 
 
-def test_sign_up_post_on_sqlite_takes_one_locked_read_and_three_writes(client, backend):
-    """The same sign-up on SQLite, through the form: the seat, the waiting list, the duplicate and
-    expired-offer checks are one locked statement; then the registration, the counter and the mail."""
-    if backend != "sqlite":
-        pytest.skip("PostgreSQL signs up in one statement (previous test)")
+def test_the_sign_up_page_says_it_in_the_persons_language_and_is_not_stored(client):
     workshop = make_workshop(capacity=1)
-    fill(workshop, 1)
-    user_logged_in(client)
-    raw = _signup_statements(client, workshop)
-    statements = [s.split()[0].upper() for s in raw]
-    writes = [s for s in statements if s in ("INSERT", "UPDATE", "DELETE")]
-    assert writes == ["INSERT", "UPDATE", "INSERT"]  # registration, category counter, outbox
-    # The request's BEGIN IMMEDIATE (counted here), the user, the workshop, its categories and questions; a
-    # second BEGIN IMMEDIATE (the write transaction starts over), the user and the workshop again (read for
-    # the mail), the locked read, the three writes; the user after the commit.
-    assert len(statements) <= 14, [" ".join(s.split())[:100] for s in raw]
-    assert "Vous êtes en position 1." in text(client.get(f"/ateliers/{workshop.id}"))
+    person = make_user(locale="en")
+    db.session.commit()
+    login(client, person.email)
+    response = post_form(client, f"/ateliers/{workshop.id}/inscription", {})
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"/ateliers/{workshop.id}?inscription=1")
+    assert response.headers["Cache-Control"] == "no-store"
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "your seat is confirmed" in page
+    db.session.expire_all()
+    assert db.session.scalar(select(Registration.status)) is RegistrationStatus.confirmed
+
+
+def _on_the_sign_up_form(client) -> tuple[User, str, str]:
+    """A verified person logged in on an open workshop's sign-up form: (person, form URL, CSRF token)."""
+    workshop = make_workshop(capacity=5)
+    person = make_user()
+    db.session.commit()
+    login(client, person.email)
+    url = f"/ateliers/{workshop.id}/inscription"
+    return person, url, get_csrf(client, url)
+
+
+def _registrations() -> int:
+    db.session.rollback()
+    return db.session.scalar(select(func.count(Registration.id)))
+
+
+def test_a_session_that_fails_flask_logins_protection_is_logged_out_not_signed_up(client):
+    _person, url, token = _on_the_sign_up_form(client)
+    # Another browser presenting this session cookie: Flask-Login's "strong" protection ends the session.
+    response = client.post(url, data={"csrf_token": token}, headers={"User-Agent": "Another browser/1.0"})
+    assert response.status_code == 302 and "/compte/connexion" in response.headers["Location"]
+    assert _registrations() == 0
+
+
+def test_a_revoked_session_is_sent_to_log_in_not_signed_up(client):
+    person, url, token = _on_the_sign_up_form(client)
+    accounts.log_out_everywhere(db.session.get(User, person.id))  # e.g. from another device
+    response = client.post(url, data={"csrf_token": token})
+    assert response.status_code == 302 and "/compte/connexion" in response.headers["Location"]
+    assert _registrations() == 0
 
 
 def test_sign_up_twice_says_already_registered(client):
@@ -512,7 +541,7 @@ def test_confirm_offer_over_http(client):
     [first] = fill(workshop, 1)
     me = user_logged_in(client)
     post_form(client, f"/ateliers/{workshop.id}/inscription", {})
-    service.cancel_registration(first, first.user)
+    signup.cancel_registration(first, first.user)
     mine = text(client.get(MINE))
     offered = section(mine, "offered-title")
     assert "Atelier convoité" in offered and "À confirmer avant le" in offered
@@ -529,7 +558,7 @@ def test_confirm_expired_offer_says_so(client):
     me = user_logged_in(client)
     post_form(client, f"/ateliers/{workshop.id}/inscription", {})
     [third] = fill(workshop, 1)
-    service.cancel_registration(first, first.user)
+    signup.cancel_registration(first, first.user)
     db.session.execute(update(Registration).where(Registration.user_id == me.id)
                        .values(offer_expires_at=utcnow() - timedelta(seconds=1)))
     assert section(text(client.get(MINE)), "offered-title") == ""
@@ -549,13 +578,15 @@ def test_my_workshops_groups_registrations(client):
     org = past.organisation
     staff = make_member(org, Role.facilitator)
     db.session.commit()
-    service.sign_up(upcoming, me)
+    signup.sign_up(upcoming, me)
     fill(full, 1)
-    service.sign_up(db.session.get(Workshop, full.id), me)
+    signup.sign_up(db.session.get(Workshop, full.id), me)
     [holder] = fill(offered, 1)
-    service.sign_up(db.session.get(Workshop, offered.id), me)
-    service.cancel_registration(holder, holder.user)
-    service.check_in(staff, service.sign_up(past, me))
+    signup.sign_up(db.session.get(Workshop, offered.id), me)
+    signup.cancel_registration(holder, holder.user)
+    attended = signup.sign_up(past, me)
+    move(past, timedelta(hours=1))  # check-in is open
+    service.check_in(staff, db.session.get(Registration, attended.id))
     move(past, -timedelta(days=1))
     page = text(client.get(MINE))
     assert "Atelier proposé" in section(page, "offered-title")
@@ -600,7 +631,8 @@ def _attended_by_me(client, n_others=0):
     me = user_logged_in(client)
     staff = make_member(workshop.organisation, Role.facilitator)
     db.session.commit()
-    regs = [service.sign_up(workshop, me), *fill(workshop, n_others)]
+    regs = [signup.sign_up(workshop, me), *fill(workshop, n_others)]
+    move(workshop, timedelta(hours=1))  # check-in is open
     for registration in regs:
         service.check_in(staff, registration)
     move(workshop, -timedelta(hours=3))
@@ -639,7 +671,7 @@ def test_evaluation_form_reports_missing_answers(client):
 def test_evaluation_refused_to_people_who_did_not_attend(client):
     workshop = make_workshop(capacity=3)
     me = user_logged_in(client)
-    service.sign_up(workshop, me)
+    signup.sign_up(workshop, me)
     move(workshop, -timedelta(hours=3))
     assert "Donner mon avis" not in text(client.get(f"/ateliers/{workshop.id}"))
     assert "Seules les personnes présentes" in text(client.get(f"/ateliers/{workshop.id}/evaluation",
@@ -654,7 +686,7 @@ def test_evaluation_refused_to_people_who_did_not_attend(client):
 @pytest.mark.parametrize("answers", [4, 5])
 def test_workshop_page_shows_evaluation_results_from_five_answers(client, answers):
     workshop, _me, regs = _attended_by_me(client, n_others=answers - 1)
-    service.record_attendance()
+    jobs.record_attendance()
     scores = [5, 4, 4, 3, 5][:answers]
     for registration, score in zip(regs, scores, strict=True):
         db.session.expire_all()
