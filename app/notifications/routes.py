@@ -9,6 +9,7 @@ from wtforms import BooleanField, RadioField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
 
+from ..accounts.current import acting_user
 from ..accounts.forms import ConfirmForm
 from ..errors import DomainError
 from . import bp, service
@@ -27,9 +28,6 @@ class TrailForm(FlaskForm):
     submit = SubmitField(_l("Enregistrer"))
 
 
-def _me():
-    return current_user._get_current_object()
-
 
 @bp.get("/")
 @login_required
@@ -45,7 +43,7 @@ def list_notifications():
 @login_required
 def mark_read():
     if ConfirmForm().validate_on_submit():
-        service.mark_all_read(_me())
+        service.mark_all_read(acting_user())
         flash(_("Toutes les notifications sont marquées comme lues."), "success")
     return redirect(url_for("notifications.list_notifications"))
 
@@ -56,7 +54,7 @@ def preferences():
     form = DigestForm()
     if form.validate_on_submit():
         try:
-            service.set_digest_frequency(_me(), form.digest.data)
+            service.set_digest_frequency(acting_user(), form.digest.data)
         except DomainError as err:
             flash(str(err.message), "error")
         else:
@@ -71,7 +69,7 @@ def preferences():
 def trail_preference():
     form = TrailForm()
     if form.validate_on_submit():
-        service.set_trail(_me(), form.trail.data)
+        service.set_trail(acting_user(), form.trail.data)
         flash(_("Votre préférence est enregistrée."), "success")
     else:
         flash(_("La préférence n'a pas pu être enregistrée : rechargez la page et réessayez."), "error")

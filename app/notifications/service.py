@@ -7,7 +7,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..accounts.models import User, utcnow
+from ..accounts.models import User
+from ..clock import utcnow
 from ..errors import InvalidInput
 from ..extensions import db
 from ..mail.service import queue_mail
@@ -21,6 +22,9 @@ KINDS = {
     "proposal_merged": _l("« %(title)s » a été fusionnée avec une proposition semblable."),
     "proposal_withdrawn": _l("« %(title)s » a été retirée par son auteur·e."),
     "proposal_hidden": _l("« %(title)s » a été masquée par la modération."),
+    # For the moderators of the proposal's organisation (app/proposals/service.py, ``report``).
+    "proposal_reported": _l("« %(title)s » a été signalée : à examiner."),
+    "comment_reported": _l("Un commentaire sur « %(title)s » a été signalé : à examiner."),
     "proposal_state": _l("« %(title)s » a changé d'état."),
     "proposal_selected": _l("« %(title)s » a été retenue à l'issue du vote."),
     "proposal_not_selected": _l("« %(title)s » n'a pas été retenue à l'issue du vote."),
@@ -192,3 +196,20 @@ def _absolute(path: str) -> str:
     from flask import current_app
 
     return current_app.config["BASE_URL"].rstrip("/") + path if path.startswith("/") else path
+
+
+def personal_data(user: User) -> dict:
+    """What the notifications area holds about a person (for « Mes données »): their notifications, as shown to them,
+    and their preferences (none stored until they change one: the defaults apply)."""
+    from ..clock import iso
+
+    notifications = db.session.scalars(select(Notification).where(Notification.user_id == user.id)
+                                       .order_by(Notification.created_at, Notification.id)).all()
+    pref = db.session.get(NotificationPreference, user.id)
+    return {
+        "notifications": [{"text": notification_text(n), "kind": n.kind, "subject": n.subject_title, "url": n.url,
+                           "detail": n.detail, "created_at": iso(n.created_at), "read_at": iso(n.read_at),
+                           "emailed_at": iso(n.emailed_at)} for n in notifications],
+        "preferences": {"digest": pref.digest.value, "trail": pref.trail, "last_digest_at": iso(pref.last_digest_at)}
+        if pref else None,
+    }

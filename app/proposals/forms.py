@@ -69,6 +69,12 @@ class HideForm(FlaskForm):
     submit = SubmitField(_l("Masquer"))
 
 
+class DismissForm(FlaskForm):
+    note = StringField(_l("Note pour le journal de modération"), validators=[Optional(), Length(max=500)],
+                       description=_l("Facultative ; lue par l'équipe de modération, jamais publiée."))
+    submit = SubmitField(_l("Classer sans suite"))
+
+
 class MergeForm(FlaskForm):
     target_id = IntegerField(_l("Numéro de la proposition qui reçoit la fusion"),
                              validators=[InputRequired(message=_l("Indiquez le numéro d'une proposition.")),

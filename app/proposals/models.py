@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..accounts.models import utcnow
+from ..clock import utcnow
 from ..extensions import db
 
 
@@ -122,13 +122,14 @@ class Proposal(db.Model):
     def can_moderate(self, user) -> bool:
         """Editors of the owning organisation, and platform admins."""
         from ..catalog.models import Role
-        from ..permissions import has_org_role, is_admin
+        from ..catalog.permissions import has_org_role
+        from ..permissions import is_admin
 
         return is_admin(user) or has_org_role(user, self.organisation, Role.editor)
 
     def can_manage(self, user) -> bool:
         """Moderators plus facilitators of the owning organisation (promotion, merge)."""
-        from ..permissions import can_facilitate
+        from ..catalog.permissions import can_facilitate
 
         return self.can_moderate(user) or can_facilitate(user, self.organisation)
 
@@ -258,10 +259,20 @@ class Report(db.Model):
     resolved_at: Mapped[datetime | None]
 
     reporter = relationship("User", lazy="joined")
+    proposal = relationship("Proposal", lazy="joined")
+    comment = relationship("Comment", lazy="joined")
+
+    @property
+    def is_resolved(self) -> bool:
+        return self.resolved_at is not None
+
+    def can_moderate(self, user) -> bool:
+        """Who may act on a report: whoever moderates its proposal (``Proposal.can_moderate``)."""
+        return self.proposal.can_moderate(user)
 
 
 class ProposalModerationEntry(db.Model):
-    """The moderation and merge trail (visible to admins)."""
+    """The moderation and merge trail (read by the owning organisation's editors and by admins)."""
 
     __tablename__ = "proposal_moderation_log"
 
@@ -270,11 +281,13 @@ class ProposalModerationEntry(db.Model):
     proposal_id: Mapped[int | None] = mapped_column(ForeignKey("proposals.id", ondelete="SET NULL"), index=True)
     comment_id: Mapped[int | None] = mapped_column(ForeignKey("proposal_comments.id", ondelete="SET NULL"))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    action: Mapped[str] = mapped_column(String(40))  # hide_proposal, hide_comment, approve, reject, merge
+    # approve, hide_proposal, hide_comment, dismiss_report, merge
+    action: Mapped[str] = mapped_column(String(40))
     reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     actor = relationship("User", lazy="joined")
+    organisation = relationship("Organisation", lazy="joined")
 
 
 class ProposalSettings(db.Model):
@@ -305,6 +318,7 @@ MODERATION_ACTIONS = {
     "approve": _l("Publiée après relecture"),
     "hide_proposal": _l("Proposition masquée"),
     "hide_comment": _l("Commentaire masqué"),
+    "dismiss_report": _l("Signalement classé sans suite"),
     "merge": _l("Fusionnée avec une proposition semblable"),
 }
 """How each action of the moderation log reads (unknown codes are shown as they are)."""

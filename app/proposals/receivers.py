@@ -5,9 +5,9 @@ from .. import signals
 
 @signals.personal_data_requested.connect
 def _personal_data(user):
-    from . import service
+    from .personal_data import personal_data
 
-    return "proposals", service.personal_data(user)
+    return "proposals", personal_data(user)
 
 
 def state_label(proposal, labels=None) -> str:

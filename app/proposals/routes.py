@@ -8,20 +8,18 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
+from ..accounts.current import acting_user
 from ..accounts.forms import ConfirmForm
 from ..catalog import service as catalog
 from ..catalog.models import Organisation, Service
 from ..errors import DomainError, InvalidInput
 from ..extensions import db, limiter
-from ..inputs import PAGE_MAX, int_arg, parse_int
+from ..inputs import PAGE_MAX, enum_member, int_arg, parse_int
 from ..permissions import is_admin
-from . import bp, service
+from . import bp, merging, moderation, queries, service, settings
 from .forms import CommentForm, EditForm, ProposalForm, ReportForm
+from .loaders import load_proposal
 from .models import STATE_NAMES, Proposal, ProposalState
-
-
-def _me():
-    return current_user._get_current_object()
 
 
 def _post_limit():
@@ -47,13 +45,6 @@ def _form_id(raw) -> int | None:
     return parse_int(raw) or 0
 
 
-def _load(proposal_id: int) -> Proposal:
-    proposal = db.session.get(Proposal, proposal_id)  # ids from a URL: bounded by the app's <int:> converter
-    if proposal is None or not proposal.can_view(current_user):
-        abort(404)
-    return proposal
-
-
 def _field_error(form, name, err) -> None:
     field = getattr(form, name, None)
     if field is None:
@@ -74,23 +65,24 @@ class Page:
 
 @bp.get("/")
 def list_proposals():
-    state = request.args.get("etat", "")
-    state = ProposalState(state) if state in ProposalState._value2member_map_ else None
+    state = enum_member(ProposalState, request.args.get("etat", ""))
     sort = request.args.get("tri", "newest")
     sort = sort if sort in ("newest", "supported", "relevance") else "newest"
     page = int_arg("page", 1, maximum=PAGE_MAX)
-    per_page = current_app.config.get("PROPOSALS_PER_PAGE", service.PER_PAGE)
+    per_page = current_app.config.get("PROPOSALS_PER_PAGE", queries.PER_PAGE)
     q = request.args.get("q", "").strip()[:200]
-    items, total = service.list_proposals(organisation_id=int_arg("organisation"), service_id=int_arg("demarche"),
+    items, total = queries.list_proposals(organisation_id=int_arg("organisation"), service_id=int_arg("demarche"),
                                           life_event_id=int_arg("moment"), state=state, q=q, sort=sort,
                                           page=page, per_page=per_page)
     return render_template("proposals/list.html", pagination=Page(items, total, page, per_page), args=request.args,
-                           q=q, labels=service.state_labels(p.organisation_id for p in items),
+                           q=q, labels=settings.state_labels(p.organisation_id for p in items),
                            organisations=catalog.list_organisations(),
                            life_events=catalog.list_life_events(with_services=False), services=catalog.service_names(),
                            states=[s for s in ProposalState if s in (ProposalState.published, ProposalState.in_vote,
                                                                      ProposalState.selected, ProposalState.answered)],
-                           state_names=STATE_NAMES)
+                           state_names=STATE_NAMES,
+                           open_reports=moderation.count_open_reports(current_user)
+                           if moderation.is_moderator(current_user) else None)
 
 
 @bp.get("/similaires")
@@ -101,7 +93,7 @@ def similar():
     if len(q) > 200:
         err = InvalidInput(_("La recherche est trop longue."))
         return jsonify(err.to_dict()), 422
-    items = service.similar_proposals(q, organisation_id=int_arg("organisation"), limit=5)
+    items = queries.similar_proposals(q, organisation_id=int_arg("organisation"), limit=5)
     return jsonify({"items": [{"id": p.id, "title": p.title, "url": url_for("proposals.show_proposal",
                                                                               proposal_id=p.id),
                                "supports": p.support_count, "organisation": p.organisation.name} for p in items]})
@@ -130,12 +122,12 @@ def new_proposal():
     if form.validate_on_submit():
         if form.confirmed.data != "1":
             # Review step (works without JavaScript): show look-alikes before anything is stored.
-            similar_items = service.similar_proposals(f"{form.title.data} {form.problem.data}", limit=5)
+            similar_items = queries.similar_proposals(f"{form.title.data} {form.problem.data}", limit=5)
             form.confirmed.data = "1"
         else:
             try:
                 proposal = service.create_proposal(
-                    _me(), title=form.title.data, problem=form.problem.data, change=form.change.data,
+                    acting_user(), title=form.title.data, problem=form.problem.data, change=form.change.data,
                     benefit=form.benefit.data or "", service_id=form.service_id.data or None,
                     life_event_id=form.life_event_id.data or None,
                     organisation_id=form.organisation_id.data or None, honeypot=form.website.data)
@@ -157,9 +149,9 @@ def new_proposal():
 
 @bp.get("/<int:proposal_id>")
 def show_proposal(proposal_id: int):
-    proposal = _load(proposal_id)
+    proposal = load_proposal(proposal_id)
     if proposal.is_merged:
-        target = service.merged_into_chain_end(proposal)
+        target = merging.merged_into_chain_end(proposal)
         return redirect(url_for("proposals.show_proposal", proposal_id=target.id, fusion=proposal.id))
     merged_source = None
     merged_id = int_arg("fusion")
@@ -170,9 +162,9 @@ def show_proposal(proposal_id: int):
     me = current_user
     return render_template(
         "proposals/show.html", proposal=proposal, merged_source=merged_source,
-        labels=service.state_labels([proposal.organisation_id]),
+        labels=settings.state_labels([proposal.organisation_id]),
         versions=service.list_versions(proposal) if proposal.support_count or proposal.version > 1 else [],
-        origins=service.origins_of(proposal), merged_from=service.merged_from(proposal),
+        origins=service.origins_of(proposal), merged_from=merging.merged_from(proposal),
         comments=service.list_comments(proposal), supported=service.has_supported(proposal, me),
         following=service.is_following(proposal, me), comment_form=CommentForm(), report_form=ReportForm(),
         confirm_form=ConfirmForm(), can_edit=proposal.can_edit(me), can_moderate=proposal.can_moderate(me),
@@ -182,13 +174,13 @@ def show_proposal(proposal_id: int):
 @bp.route("/<int:proposal_id>/modifier", methods=["GET", "POST"])
 @login_required
 def edit_proposal(proposal_id: int):
-    proposal = _load(proposal_id)
+    proposal = load_proposal(proposal_id)
     if not proposal.can_edit(current_user):
         abort(403)
     form = EditForm(obj=proposal)
     if form.validate_on_submit():
         try:
-            service.edit_proposal(proposal, _me(), title=form.title.data, problem=form.problem.data,
+            service.edit_proposal(proposal, acting_user(), title=form.title.data, problem=form.problem.data,
                                   change=form.change.data, benefit=form.benefit.data or "")
         except DomainError as err:
             _field_error(form, {"title_required": "title", "problem_required": "problem",
@@ -201,11 +193,11 @@ def edit_proposal(proposal_id: int):
 
 def _action(proposal_id: int, run, success: str):
     """A one-button POST: CSRF-checked, one service call, back to the proposal."""
-    proposal = _load(proposal_id)
+    proposal = load_proposal(proposal_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
-        run(proposal, _me())
+        run(proposal, acting_user())
     except DomainError as err:
         flash(str(err.message), "error")
     else:
@@ -253,12 +245,12 @@ def unfollow(proposal_id: int):
 @login_required
 @limiter.limit(_comment_limit, key_func=_per_account)
 def add_comment(proposal_id: int):
-    proposal = _load(proposal_id)
+    proposal = load_proposal(proposal_id)
     form = CommentForm()
     if form.validate_on_submit():
         parent_id = form.parent_id.data
         try:
-            service.add_comment(proposal, _me(), form.body.data, honeypot=form.website.data,
+            service.add_comment(proposal, acting_user(), form.body.data, honeypot=form.website.data,
                                 parent_id=_form_id(parent_id))
         except DomainError as err:
             flash(str(err.message), "error")
@@ -275,14 +267,14 @@ def add_comment(proposal_id: int):
 @login_required
 @limiter.limit(_comment_limit, key_func=_per_account)
 def report(proposal_id: int):
-    proposal = _load(proposal_id)
+    proposal = load_proposal(proposal_id)
     form = ReportForm()
     if not form.validate_on_submit():
         abort(400)
     comment_id = form.comment_id.data
     try:
-        service.report(proposal, _me(), form.reason.data or "",
-                       comment_id=_form_id(comment_id))
+        moderation.report(proposal, acting_user(), form.reason.data or "",
+                          comment_id=_form_id(comment_id))
     except DomainError as err:
         flash(str(err.message), "error")
     else:
@@ -293,9 +285,9 @@ def report(proposal_id: int):
 @bp.get("/mes-propositions")
 @login_required
 def my_proposals():
-    items = service.list_mine(current_user)
+    items = queries.list_mine(current_user)
     return render_template("proposals/mine.html", items=items,
-                           labels=service.state_labels(p.organisation_id for p in items))
+                           labels=settings.state_labels(p.organisation_id for p in items))
 
 
 from . import manage  # noqa: E402,F401

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import DDL, ColumnElement, Subquery, event, func, literal_column, select, text
 
+from ..database import is_sqlite
 from .models import Proposal
 
 FTS_TABLE = "proposals_fts"
@@ -125,9 +126,10 @@ class Match:
         return stmt if self.condition is None else stmt.where(self.condition)
 
 
-def matching(dialect: str, query: str, *, any_word: bool = False) -> Match | None:
-    """How to keep the proposals matching ``query`` (every word, or any with ``any_word``); None for no words."""
-    if dialect == "sqlite":
+def matching(query: str, *, any_word: bool = False) -> Match | None:
+    """How to keep the proposals matching ``query`` (every word, or any with ``any_word``) on the app's database;
+    None for no words."""
+    if is_sqlite():
         match = sqlite_match(query, any_word=any_word)
         if match is None:
             return None

@@ -3,7 +3,7 @@
 from app.boards.models import Cluster, Idea
 from app.catalog.models import Role
 from app.extensions import db
-from app.proposals import service
+from app.proposals import moderation, service
 from tests.factories import make_life_event, make_member, make_organisation, make_service, make_user
 
 
@@ -50,8 +50,8 @@ def make_idea(world, text="Déclarer son déménagement une seule fois", cluster
 
 
 def permission_values(organisation, citizen, facilitator, board) -> dict:
-    """Placeholders for tests/test_permissions.py: proposals of ``organisation`` by ``citizen``, a comment,
-    and an idea of ``board`` that led to nothing yet."""
+    """Placeholders for tests/test_permissions.py: proposals of ``organisation`` by ``citizen``, a comment and an
+    open report on it, and an idea of ``board`` that led to nothing yet."""
     from tests.factories import make_service
 
     svc = make_service(organisation)
@@ -62,6 +62,7 @@ def permission_values(organisation, citizen, facilitator, board) -> dict:
     commenter = make_user()
     db.session.commit()
     comment = service.add_comment(proposal, commenter, "Bonne idée")
+    report = moderation.report(proposal, commenter, "Doublon ?", comment_id=comment.id)
     from app.boards.models import Participant
 
     # The board's creator is its first participant: the idea is theirs.
@@ -72,12 +73,12 @@ def permission_values(organisation, citizen, facilitator, board) -> dict:
     db.session.add(idea)
     db.session.commit()
     return {"proposal": proposal.id, "proposal_withdraw": to_withdraw.id, "pcomment": comment.id,
-            "idea": idea.id, "org_id": organisation.id}
+            "preport": report.id, "idea": idea.id, "org_id": organisation.id}
 
 
 def accessibility_values(rows, board_id: int) -> dict:
     """Placeholders for tests/browser/test_accessibility.py, read from the live demo database with ``rows``."""
-    from app.proposals.demo import PROPOSALS
+    from app.demo.proposals import PROPOSALS
 
     def one(sql, params=()):
         found = rows(sql, params)
@@ -88,8 +89,10 @@ def accessibility_values(rows, board_id: int) -> dict:
     return {"proposal": one(by_title, (PROPOSALS[0][0],)),
             "proposal_versions": one(by_title, (PROPOSALS[3][0],)),
             "proposal_merged": one(by_title, (PROPOSALS[6][0],)),
+            "proposal_overdue": one(by_title, (PROPOSALS[7][0],)),  # selected long ago, its answer overdue
             "proposal_admin": one(by_title, (PROPOSALS[11][0],)),
             "pcomment": one("SELECT c.id FROM proposal_comments c JOIN proposals p ON p.id = c.proposal_id "
                             "WHERE p.title = ? ORDER BY c.id", (PROPOSALS[0][0],)),
+            "preport": one("SELECT id FROM proposal_reports WHERE resolved_at IS NULL ORDER BY id"),
             "dinum_id": one("SELECT id FROM organisations WHERE slug = 'dinum'"),
             "board_idea": one("SELECT id FROM ideas WHERE board_id = ? ORDER BY id", (board_id,))}

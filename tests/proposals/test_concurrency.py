@@ -5,7 +5,8 @@ import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.proposals import service
+from app.proposals import merging, service
+from app.proposals.errors import AlreadySupported, NotSupported, SupportClosed
 from app.proposals.models import Proposal, Support
 from tests.concurrency import app_for_threads, run_together
 from tests.factories import make_user
@@ -40,7 +41,7 @@ def test_concurrent_supports_twice_each_count_equals_rows(app):
     # Each person twice at once: exactly one support each, the other attempt refused.
     results, errors = run_together(app, [job_for(uid) for uid in user_ids for _ in range(2)])
     assert len(errors) == len(user_ids), errors[:3]
-    assert all(isinstance(e, service.AlreadySupported) for _i, e in errors), errors[:3]
+    assert all(isinstance(e, AlreadySupported) for _i, e in errors), errors[:3]
     db.session.rollback()  # end the test's own read transaction: read what the threads committed
     rows = db.session.scalar(select(func.count()).select_from(Support).where(Support.proposal_id == proposal_id))
     counter = db.session.scalar(select(Proposal.support_count).where(Proposal.id == proposal_id))
@@ -68,7 +69,7 @@ def test_concurrent_unsupports_never_go_below_the_rows(app):
         return job
 
     _results, errors = run_together(app, [job_for(uid) for uid in user_ids for _ in range(2)])
-    assert all(isinstance(e, service.NotSupported) for _i, e in errors) and len(errors) == len(user_ids)
+    assert all(isinstance(e, NotSupported) for _i, e in errors) and len(errors) == len(user_ids)
     db.session.rollback()  # end the test's own read transaction: read what the threads committed
     rows = db.session.scalar(select(func.count()).select_from(Support).where(Support.proposal_id == proposal_id))
     counter = db.session.scalar(select(Proposal.support_count).where(Proposal.id == proposal_id))
@@ -106,13 +107,13 @@ def test_unsupports_racing_a_merge_leave_no_withdrawn_support_on_the_target(app)
         source, target = db.session.get(Proposal, source_id), db.session.get(Proposal, target_id)
         db.session.rollback()
         barrier.wait()
-        return service.merge_proposals(source, target, editor)
+        return merging.merge_proposals(source, target, editor)
 
     jobs = [unsupport_job(uid) for uid in user_ids]
     jobs.insert(len(jobs) // 2, merge_job)
     results, errors = run_together(app, jobs)
     refused = {user_ids[i if i < len(jobs) // 2 else i - 1] for i, e in errors}
-    assert all(isinstance(e, service.SupportClosed) for _i, e in errors), errors[:3]
+    assert all(isinstance(e, SupportClosed) for _i, e in errors), errors[:3]
     assert results[len(jobs) // 2] is not None  # the merge went through
     db.session.rollback()
     on_target = set(db.session.scalars(select(Support.user_id).where(Support.proposal_id == target_id)))

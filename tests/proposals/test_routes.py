@@ -3,10 +3,10 @@
 import pytest
 from sqlalchemy import func, insert, select, update
 
-from app.accounts.models import utcnow
 from app.boards.models import Idea
+from app.clock import utcnow
 from app.extensions import db
-from app.proposals import service
+from app.proposals import merging, moderation, service
 from app.proposals.models import Comment, Proposal, ProposalState, Support
 from tests.conftest import get_csrf, login, post_form
 from tests.proposals.helpers import World, make_idea, propose
@@ -109,7 +109,7 @@ def test_draft_is_hidden_from_others(client, world):
 
 def test_merged_proposal_redirects_and_shows_the_merge(client, world):
     a, b = propose(world.citizen, world, title="Adresse A"), propose(world.other, world, title="Adresse B")
-    service.merge_proposals(b, a, world.editor)
+    merging.merge_proposals(b, a, world.editor)
     response = client.get(f"/propositions/{b.id}")
     assert response.status_code == 302 and f"/propositions/{a.id}?fusion={b.id}" in response.headers["Location"]
     html = client.get(response.headers["Location"]).get_data(as_text=True)
@@ -130,7 +130,7 @@ def test_comment_reply_and_hidden_comment_shown_with_reason(client, world):
     url = f"/propositions/{proposal.id}"
     post_form(client, url + "/commentaires", {"body": "Très bonne idée", "website": ""}, csrf_url=url)
     comment = service.list_comments(proposal)[0][0]
-    service.hide_comment(comment, world.editor, "Hors sujet")
+    moderation.hide_comment(comment, world.editor, "Hors sujet")
     html = client.get(url).get_data(as_text=True)
     assert "Masqué par la modération : Hors sujet" in html and "Très bonne idée" not in html
 
@@ -209,7 +209,7 @@ def test_hidden_ideas_and_hidden_proposals_keep_their_text_out_of_each_others_pa
     # The moderators hide the proposal: a board participant reading the idea page does not see its title.
     db.session.execute(update(Idea).where(Idea.id == idea.id).values(status=IdeaStatus.visible))
     db.session.commit()
-    service.hide_proposal(db.session.get(Proposal, proposal.id), world.editor, "Hors sujet")
+    moderation.hide_proposal(db.session.get(Proposal, proposal.id), world.editor, "Hors sujet")
     login(client, world.facilitator.email)  # manages the board: still sees it, as moderator
     assert "Titre de la proposition" in client.get(idea_url).get_data(as_text=True)
     from app.boards import service as boards
@@ -385,7 +385,7 @@ def test_a_hidden_proposal_shows_neither_its_title_nor_its_old_versions(client, 
                           problem="TEXTE-INJURIEUX", change="c")
     url = f"/propositions/{proposal.id}"
     assert "TEXTE-INJURIEUX" in client.get(url).get_data(as_text=True)  # versions shown while visible
-    service.hide_proposal(db.session.get(Proposal, proposal.id), world.editor, "Propos injurieux")
+    moderation.hide_proposal(db.session.get(Proposal, proposal.id), world.editor, "Propos injurieux")
     html = client.get(url).get_data(as_text=True)
     assert "Masqué par la modération : Propos injurieux" in html
     assert "INJURIEUX" not in html and "Proposition masquée par la modération" in html
@@ -417,16 +417,26 @@ def test_promoting_an_id_beyond_the_database_range_is_not_found(client, world):
 
 def test_admins_read_the_moderation_log_in_words_with_the_public_reason(client, world):
     proposal = propose(world.citizen, world)
-    service.hide_proposal(proposal, world.editor, "Propos injurieux")
+    moderation.hide_proposal(proposal, world.editor, "Propos injurieux")
     login(client, world.admin.email)
     html = client.get("/propositions/moderation").get_data(as_text=True)
     assert "Proposition masquée" in html and "Propos injurieux" in html and "hide_proposal" not in html
     assert f"Proposition n° {proposal.id}" in html
 
 
-def test_editors_do_not_see_the_moderation_log(client, world):
+def test_editors_read_the_moderation_log_of_their_organisation_only(client, world):
+    from app.catalog.models import Role
+    from tests.factories import make_member, make_organisation, make_service
+
     proposal = propose(world.citizen, world)
-    service.hide_proposal(proposal, world.editor, "Propos injurieux")
+    moderation.hide_proposal(proposal, world.editor, "Propos injurieux")
+    elsewhere = make_organisation(name="Autre ministère")
+    other_editor = make_member(elsewhere, Role.editor, name="Éditeur Ailleurs")
+    elsewhere_service = make_service(elsewhere)
+    db.session.commit()
+    foreign = propose(world.citizen, world, title="Ailleurs", service_id=elsewhere_service.id)
+    moderation.hide_proposal(foreign, other_editor, "Hors sujet ailleurs")
     login(client, world.editor.email)
     html = client.get("/propositions/moderation").get_data(as_text=True)
-    assert "Propos injurieux" not in html
+    assert "Propos injurieux" in html and "Élise Éditrice" in html and "Proposition masquée" in html
+    assert "Hors sujet ailleurs" not in html

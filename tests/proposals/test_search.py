@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import insert, text, update
 
 from app.extensions import db
-from app.proposals import search, service
+from app.proposals import moderation, queries, search, service
 from app.proposals.models import Proposal, ProposalState
 from tests.proposals.helpers import World, propose
 from tests.queries import recorded_executions, recorded_statements
@@ -25,44 +25,44 @@ def test_search_finds_a_word_in_another_form(world):
     propose(world.citizen, world, title="Je veux déménager sans refaire mes papiers", problem="Trop de papiers.")
     propose(world.citizen, world, title="Horaires des guichets", problem="Fermés le samedi.",
             change="Ouvrir le samedi.")
-    items, total = service.list_proposals(q="déménagement")
+    items, total = queries.list_proposals(q="déménagement")
     assert total == 1 and titles(items) == ["Je veux déménager sans refaire mes papiers"]
 
 
 def test_search_without_match_finds_nothing(world):
     propose(world.citizen, world, title="Horaires des guichets", problem="Fermés le samedi.", change="Ouvrir.")
-    items, total = service.list_proposals(q="déménagement")
+    items, total = queries.list_proposals(q="déménagement")
     assert (items, total) == ([], 0)
 
 
 def test_search_follows_edits(world):
     proposal = propose(world.citizen, world, title="Horaires des guichets", problem="Fermés.", change="Ouvrir.")
     service.edit_proposal(proposal, world.citizen, title="Déménager plus simplement", problem="p", change="c")
-    assert titles(service.list_proposals(q="déménagement")[0]) == ["Déménager plus simplement"]
-    assert service.list_proposals(q="guichets")[1] == 0
+    assert titles(queries.list_proposals(q="déménagement")[0]) == ["Déménager plus simplement"]
+    assert queries.list_proposals(q="guichets")[1] == 0
 
 
 def test_search_skips_withdrawn_and_hidden(world):
     a = propose(world.citizen, world, title="Déménager A")
     b = propose(world.citizen, world, title="Déménager B")
     service.withdraw_proposal(a, world.citizen)
-    service.hide_proposal(b, world.editor, "Doublon")
-    assert service.list_proposals(q="déménager")[1] == 0
-    assert service.similar_proposals("déménager") == []
+    moderation.hide_proposal(b, world.editor, "Doublon")
+    assert queries.list_proposals(q="déménager")[1] == 0
+    assert queries.similar_proposals("déménager") == []
 
 
 def test_similar_matches_any_word(world):
     propose(world.citizen, world, title="Carte grise en ligne", problem="p", change="c")
     propose(world.citizen, world, title="Déménagement et impôts", problem="p", change="c")
-    assert titles(service.similar_proposals("déménagement carte")) == ["Carte grise en ligne",
+    assert titles(queries.similar_proposals("déménagement carte")) == ["Carte grise en ligne",
                                                                        "Déménagement et impôts"]
 
 
 def test_query_syntax_is_not_interpreted(world):
     propose(world.citizen, world, title="Déménager", problem="p", change="c")
     for q in ['"', "NEAR(", "a* OR", "') --", "déménager)|(", "&&!!"]:
-        service.list_proposals(q=q)
-        service.similar_proposals(q)
+        queries.list_proposals(q=q)
+        queries.similar_proposals(q)
 
 
 def test_search_structures_exist_on_this_backend(app, backend):
@@ -85,7 +85,7 @@ def test_state_changed_elsewhere_is_searchable(world):
     proposal = propose(world.citizen, world, title="Déménager vite")
     db.session.execute(update(Proposal).where(Proposal.id == proposal.id).values(state=ProposalState.in_vote))
     db.session.commit()
-    assert service.list_proposals(q="déménager", state="in_vote")[1] == 1
+    assert queries.list_proposals(q="déménager", state="in_vote")[1] == 1
 
 
 @pytest.mark.parametrize("sort", ["newest", "relevance", "supported"])
@@ -96,11 +96,11 @@ def test_a_search_page_carries_the_number_of_matches_and_reads_them_once(world, 
         propose(world.citizen, world, title=f"Déménager sans papiers {k}", problem="Trop de papiers.")
     propose(world.citizen, world, title="Horaires des guichets", problem="Fermés le samedi.")
     with recorded_statements() as statements:
-        items, total = service.list_proposals(q="déménager", sort=sort, page=2, per_page=3)
+        items, total = queries.list_proposals(q="déménager", sort=sort, page=2, per_page=3)
     assert (len(items), total) == (3, 7)
     assert sum("proposals_fts" in s or "search_fr" in s for s in statements) == 1  # the matches are read once
-    assert service.list_proposals(q="déménager", sort=sort, page=4, per_page=3) == ([], 7)
-    assert service.list_proposals(q="déménager", sort=sort, page=3, per_page=3)[1] == 7
+    assert queries.list_proposals(q="déménager", sort=sort, page=4, per_page=3) == ([], 7)
+    assert queries.list_proposals(q="déménager", sort=sort, page=3, per_page=3)[1] == 7
 
 
 def _plan_nodes(plan: dict):
@@ -129,7 +129,7 @@ def test_a_postgresql_search_reads_proposals_through_its_index_and_once(world, b
     assert db.session.scalar(text("SHOW random_page_cost")) == "1.1"
     for sort in ("relevance", "newest"):
         with recorded_executions() as executions:
-            items, total = service.list_proposals(q="passeport", sort=sort, page=2)
+            items, total = queries.list_proposals(q="passeport", sort=sort, page=2)
         assert (len(items), total) == (20, 200)
         statement, parameters = executions[0]
         plan = db.session.connection().exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, parameters).scalar()

@@ -3,11 +3,11 @@
 import pytest
 from sqlalchemy import func, select, update
 
-from app.accounts.models import utcnow
+from app.clock import utcnow
 from app.errors import InvalidInput, NotAllowed, NotFound
 from app.extensions import db
 from app.notifications.models import Notification
-from app.proposals import service
+from app.proposals import errors, merging, moderation, service, settings
 from app.proposals.models import (
     Comment,
     Follow,
@@ -57,13 +57,13 @@ def test_verified_citizen_submits_a_published_proposal_of_the_service_organisati
 
 
 def test_unverified_person_cannot_submit(world):
-    with pytest.raises(service.NotVerified):
+    with pytest.raises(errors.NotVerified):
         propose(world.unverified, world)
     assert db.session.scalar(select(func.count()).select_from(Proposal)) == 0
 
 
 def test_honeypot_filled_is_refused(world):
-    with pytest.raises(service.SpamSuspected):
+    with pytest.raises(errors.SpamSuspected):
         propose(world.citizen, world, honeypot="http://spam.example")
     assert db.session.scalar(select(func.count()).select_from(Proposal)) == 0
 
@@ -74,20 +74,20 @@ def test_empty_title_is_refused(world):
 
 
 def test_moderation_before_publication_keeps_it_awaiting(world):
-    service.update_settings(world.organisation, world.editor, ModerationMode.before)
+    settings.update_settings(world.organisation, world.editor, ModerationMode.before)
     proposal = propose(world.citizen, world)
     assert proposal.state is ProposalState.awaiting_moderation and not proposal.is_public
-    service.approve_proposal(proposal, world.editor)
+    moderation.approve_proposal(proposal, world.editor)
     assert fresh(proposal).state is ProposalState.published
 
 
 def test_citizen_cannot_approve_or_change_settings(world):
-    service.update_settings(world.organisation, world.editor, ModerationMode.before)
+    settings.update_settings(world.organisation, world.editor, ModerationMode.before)
     proposal = propose(world.citizen, world)
     with pytest.raises(NotAllowed):
-        service.approve_proposal(proposal, world.citizen)
+        moderation.approve_proposal(proposal, world.citizen)
     with pytest.raises(NotAllowed):
-        service.update_settings(world.organisation, world.citizen, ModerationMode.after)
+        settings.update_settings(world.organisation, world.citizen, ModerationMode.after)
     assert fresh(proposal).state is ProposalState.awaiting_moderation
 
 
@@ -95,12 +95,12 @@ def test_editor_of_another_organisation_cannot_approve(world):
     from app.catalog.models import Role
     from tests.factories import make_member
 
-    service.update_settings(world.organisation, world.editor, ModerationMode.before)
+    settings.update_settings(world.organisation, world.editor, ModerationMode.before)
     proposal = propose(world.citizen, world)
     outsider = make_member(make_organisation(), Role.editor)
     db.session.commit()
     with pytest.raises(NotAllowed):
-        service.approve_proposal(proposal, outsider)
+        moderation.approve_proposal(proposal, outsider)
 
 
 def test_life_event_only_needs_an_admin_assigned_organisation(world):
@@ -110,20 +110,20 @@ def test_life_event_only_needs_an_admin_assigned_organisation(world):
 
 
 def test_citizen_cannot_choose_the_organisation_of_a_life_event_proposal(world):
-    with pytest.raises(service.OrganisationRequired):
+    with pytest.raises(errors.OrganisationRequired):
         propose(world.citizen, world, service_id=None, life_event_id=world.life_event.id,
                 organisation_id=world.organisation.id)
 
 
 def test_no_service_nor_life_event_is_refused(world):
-    with pytest.raises(service.SubjectRequired):
+    with pytest.raises(errors.SubjectRequired):
         propose(world.citizen, world, service_id=None)
 
 
 def test_state_labels_per_organisation(world):
-    service.update_settings(world.organisation, world.editor, ModerationMode.after,
-                            labels={"selected": ("Retenue", "Kept")})
-    labels = service.state_labels([world.organisation.id])
+    settings.update_settings(world.organisation, world.editor, ModerationMode.after,
+                             labels={"selected": ("Retenue", "Kept")})
+    labels = settings.state_labels([world.organisation.id])
     assert labels[(world.organisation.id, ProposalState.selected)].label_fr == "Retenue"
     assert (world.organisation.id, ProposalState.published) not in labels
 
@@ -181,7 +181,7 @@ def test_only_the_author_withdraws(world):
 def test_cannot_withdraw_in_vote(world):
     proposal = propose(world.citizen, world)
     set_state(proposal, ProposalState.in_vote)
-    with pytest.raises(service.InVote):
+    with pytest.raises(errors.InVote):
         service.withdraw_proposal(proposal, world.citizen)
     assert fresh(proposal).state is ProposalState.in_vote
 
@@ -199,21 +199,21 @@ def test_support_then_unsupport(world):
 def test_cannot_support_twice(world):
     proposal = propose(world.citizen, world)
     service.support(proposal, world.other)
-    with pytest.raises(service.AlreadySupported):
+    with pytest.raises(errors.AlreadySupported):
         service.support(proposal, world.other)
     assert fresh(proposal).support_count == 1 == supporters(proposal)
 
 
 def test_cannot_unsupport_without_support(world):
     proposal = propose(world.citizen, world)
-    with pytest.raises(service.NotSupported):
+    with pytest.raises(errors.NotSupported):
         service.unsupport(proposal, world.other)
     assert fresh(proposal).support_count == 0
 
 
 def test_unverified_cannot_support(world):
     proposal = propose(world.citizen, world)
-    with pytest.raises(service.NotVerified):
+    with pytest.raises(errors.NotVerified):
         service.support(proposal, world.unverified)
     assert supporters(proposal) == 0
 
@@ -221,7 +221,7 @@ def test_unverified_cannot_support(world):
 def test_cannot_support_a_withdrawn_proposal(world):
     proposal = propose(world.citizen, world)
     service.withdraw_proposal(proposal, world.citizen)
-    with pytest.raises(service.SupportClosed):
+    with pytest.raises(errors.SupportClosed):
         service.support(proposal, world.other)
     assert fresh(proposal).support_count == 0
 
@@ -290,7 +290,7 @@ def test_facilitator_of_another_organisation_cannot_promote(world):
 def test_an_idea_is_promoted_once(world):
     _board, idea, _ = make_idea(world)
     service.promote(world.facilitator, idea_id=idea.id)
-    with pytest.raises(service.AlreadyPromoted):
+    with pytest.raises(errors.AlreadyPromoted):
         service.promote(world.facilitator, idea_id=idea.id)
 
 
@@ -318,7 +318,7 @@ def test_merge_carries_supporters_followers_and_origins_without_double_counting(
     for user in (both, only_b):
         service.support(b, user)
     service.follow(b, only_b)
-    service.merge_proposals(b, a, world.editor)
+    merging.merge_proposals(b, a, world.editor)
     a, b = fresh(a), fresh(b)
     assert b.state is ProposalState.merged and b.merged_into_id == a.id
     assert a.support_count == 3 == supporters(a)
@@ -326,21 +326,21 @@ def test_merge_carries_supporters_followers_and_origins_without_double_counting(
     assert [o.idea_id for o in service.origins_of(a)] == [idea.id]
     assert db.session.scalar(select(ProposalModerationEntry.action).where(
         ProposalModerationEntry.proposal_id == b.id)) == "merge"
-    assert service.merged_from(a) == [b]
+    assert merging.merged_from(a) == [b]
     assert supporters(b) == 2  # the trail is kept
 
 
 def test_merge_into_itself_is_refused(world):
     a = propose(world.citizen, world)
-    with pytest.raises(service.MergeIntoItself):
-        service.merge_proposals(a, a, world.editor)
+    with pytest.raises(errors.MergeIntoItself):
+        merging.merge_proposals(a, a, world.editor)
 
 
 def test_merge_into_a_merged_proposal_is_refused(world):
     a, b, c = (propose(world.citizen, world, title=t) for t in ("A", "B", "C"))
-    service.merge_proposals(b, a, world.editor)
-    with pytest.raises(service.MergeIntoMerged):
-        service.merge_proposals(c, fresh(b), world.editor)
+    merging.merge_proposals(b, a, world.editor)
+    with pytest.raises(errors.MergeIntoMerged):
+        merging.merge_proposals(c, fresh(b), world.editor)
     assert fresh(c).state is ProposalState.published
 
 
@@ -350,24 +350,24 @@ def test_merge_across_organisations_only_by_admin(world):
     db.session.commit()
     b = propose(world.citizen, world, title="B", service_id=other_service.id)
     with pytest.raises(NotAllowed):
-        service.merge_proposals(b, a, world.editor)
+        merging.merge_proposals(b, a, world.editor)
     assert fresh(b).state is ProposalState.published
-    service.merge_proposals(b, a, world.admin)
+    merging.merge_proposals(b, a, world.admin)
     assert fresh(b).state is ProposalState.merged
 
 
 def test_merge_while_in_vote_is_refused(world):
     a, b = propose(world.citizen, world, title="A"), propose(world.citizen, world, title="B")
     set_state(b, ProposalState.in_vote)
-    with pytest.raises(service.InVote):
-        service.merge_proposals(b, a, world.editor)
+    with pytest.raises(errors.InVote):
+        merging.merge_proposals(b, a, world.editor)
     assert fresh(b).state is ProposalState.in_vote
 
 
 def test_citizen_cannot_merge(world):
     a, b = propose(world.citizen, world, title="A"), propose(world.citizen, world, title="B")
     with pytest.raises(NotAllowed):
-        service.merge_proposals(b, a, world.citizen)
+        merging.merge_proposals(b, a, world.citizen)
 
 
 # --- discussion and moderation -------------------------------------------------------------------
@@ -386,23 +386,23 @@ def test_reply_to_a_reply_is_refused(world):
     proposal = propose(world.citizen, world)
     comment = service.add_comment(proposal, world.other, "Un")
     reply = service.add_comment(proposal, world.citizen, "Deux", parent_id=comment.id)
-    with pytest.raises(service.ReplyToReply):
+    with pytest.raises(errors.ReplyToReply):
         service.add_comment(proposal, world.other, "Trois", parent_id=reply.id)
 
 
 def test_reply_to_a_hidden_comment_is_refused(world):
     proposal = propose(world.citizen, world)
     comment = service.add_comment(proposal, world.other, "Insulte")
-    service.hide_comment(comment, world.editor, "Propos injurieux")
-    with pytest.raises(service.CommentHidden):
+    moderation.hide_comment(comment, world.editor, "Propos injurieux")
+    with pytest.raises(errors.CommentHidden):
         service.add_comment(proposal, world.citizen, "Réponse", parent_id=comment.id)
 
 
 def test_comment_honeypot_and_unverified_are_refused(world):
     proposal = propose(world.citizen, world)
-    with pytest.raises(service.SpamSuspected):
+    with pytest.raises(errors.SpamSuspected):
         service.add_comment(proposal, world.other, "Achetez", honeypot="x")
-    with pytest.raises(service.NotVerified):
+    with pytest.raises(errors.NotVerified):
         service.add_comment(proposal, world.unverified, "Bonjour")
     assert db.session.scalar(select(func.count()).select_from(Comment)) == 0
 
@@ -410,36 +410,46 @@ def test_comment_honeypot_and_unverified_are_refused(world):
 def test_hide_comment_with_public_reason_and_log(world):
     proposal = propose(world.citizen, world)
     comment = service.add_comment(proposal, world.other, "Insulte")
-    service.report(proposal, world.citizen, "insultant", comment_id=comment.id)
-    service.hide_comment(comment, world.editor, "Propos injurieux")
+    moderation.report(proposal, world.citizen, "insultant", comment_id=comment.id)
+    moderation.hide_comment(comment, world.editor, "Propos injurieux")
     comment = db.session.get(Comment, comment.id, populate_existing=True)
     assert comment.is_hidden and comment.hidden_reason == "Propos injurieux"
-    assert [e.action for e in service.moderation_log(world.admin)] == ["hide_comment"]
-    assert service.open_reports(world.admin) == []
+    assert [e.action for e in moderation.moderation_log(world.admin)] == ["hide_comment"]
+    assert moderation.open_reports(world.admin) == []
 
 
 def test_citizen_cannot_hide_and_reason_is_required(world):
     proposal = propose(world.citizen, world)
     comment = service.add_comment(proposal, world.other, "Texte")
     with pytest.raises(NotAllowed):
-        service.hide_comment(comment, world.citizen, "Raison")
-    with pytest.raises(service.ReasonRequired):
-        service.hide_proposal(proposal, world.editor, "  ")
+        moderation.hide_comment(comment, world.citizen, "Raison")
+    with pytest.raises(errors.ReasonRequired):
+        moderation.hide_proposal(proposal, world.editor, "  ")
     assert not fresh(proposal).is_hidden
 
 
 def test_hidden_proposal_takes_no_comment_nor_support(world):
     proposal = propose(world.citizen, world)
-    service.hide_proposal(proposal, world.editor, "Hors sujet")
-    with pytest.raises(service.ProposalHidden):
+    moderation.hide_proposal(proposal, world.editor, "Hors sujet")
+    with pytest.raises(errors.ProposalHidden):
         service.add_comment(fresh(proposal), world.other, "Bonjour")
-    with pytest.raises(service.SupportClosed):
+    with pytest.raises(errors.SupportClosed):
         service.support(proposal, world.other)
 
 
-def test_only_admins_read_the_moderation_log(world):
-    with pytest.raises(NotAllowed):
-        service.moderation_log(world.editor)
+def test_the_moderation_log_is_read_by_the_organisations_editors_and_admins_only(world):
+    from app.catalog.models import Role
+    from tests.factories import make_member
+
+    proposal = propose(world.citizen, world)
+    moderation.hide_proposal(proposal, world.editor, "Hors sujet")
+    elsewhere = make_organisation()
+    other_editor = make_member(elsewhere, Role.editor)
+    db.session.commit()
+    assert [e.reason for e in moderation.moderation_log(world.editor)] == ["Hors sujet"]
+    assert [e.reason for e in moderation.moderation_log(world.admin)] == ["Hors sujet"]
+    assert moderation.moderation_log(other_editor) == []
+    assert moderation.moderation_log(world.facilitator) == [] and moderation.moderation_log(world.citizen) == []
 
 
 def test_report_needs_an_account(world):
@@ -447,8 +457,8 @@ def test_report_needs_an_account(world):
 
     proposal = propose(world.citizen, world)
     with pytest.raises(NotAllowed):
-        service.report(proposal, AnonymousUserMixin(), "spam")
-    assert service.report(proposal, world.other, "spam").id
+        moderation.report(proposal, AnonymousUserMixin(), "spam")
+    assert moderation.report(proposal, world.other, "spam").id
 
 
 def test_one_open_report_per_person_per_proposal_and_per_comment(world):
@@ -456,18 +466,18 @@ def test_one_open_report_per_person_per_proposal_and_per_comment(world):
 
     proposal = propose(world.citizen, world)
     comment = service.add_comment(proposal, world.other, "Un commentaire")
-    service.report(proposal, world.other, "spam")
-    with pytest.raises(service.AlreadyReported):
-        service.report(proposal, world.other, "encore")
-    service.report(proposal, world.other, "insultant", comment_id=comment.id)  # the comment is another subject
-    with pytest.raises(service.AlreadyReported):
-        service.report(proposal, world.other, "encore", comment_id=comment.id)
-    service.report(proposal, world.admin, "spam")  # someone else may report it too
+    moderation.report(proposal, world.other, "spam")
+    with pytest.raises(errors.AlreadyReported):
+        moderation.report(proposal, world.other, "encore")
+    moderation.report(proposal, world.other, "insultant", comment_id=comment.id)  # the comment is another subject
+    with pytest.raises(errors.AlreadyReported):
+        moderation.report(proposal, world.other, "encore", comment_id=comment.id)
+    moderation.report(proposal, world.admin, "spam")  # someone else may report it too
     assert db.session.scalar(select(func.count()).select_from(Report)) == 3
     # Once the moderators dealt with it (hidden: reports resolved), a new report is possible again.
     db.session.execute(update(Report).values(resolved_at=utcnow()))
     db.session.commit()
-    assert service.report(proposal, world.other, "de nouveau").id
+    assert moderation.report(proposal, world.other, "de nouveau").id
 
 
 # --- notifications from proposals ----------------------------------------------------------------
@@ -494,7 +504,7 @@ def test_follow_row_is_unique(world):
 
 def test_a_hidden_proposal_cannot_be_edited_by_its_author(world):
     proposal = propose(world.citizen, world)
-    service.hide_proposal(proposal, world.editor, "Propos injurieux")
+    moderation.hide_proposal(proposal, world.editor, "Propos injurieux")
     with pytest.raises(NotAllowed):
         service.edit_proposal(fresh(proposal), world.citizen, title="Autre titre", problem="p", change="c")
     assert fresh(proposal).title == "Un seul formulaire pour changer d'adresse"
@@ -508,13 +518,13 @@ def test_a_visible_proposal_can_still_be_edited_by_its_author(world):
 
 
 def test_where_moderation_comes_first_an_edited_text_is_read_again(world):
-    service.update_settings(world.organisation, world.editor, ModerationMode.before)
+    settings.update_settings(world.organisation, world.editor, ModerationMode.before)
     proposal = propose(world.citizen, world)
-    service.approve_proposal(proposal, world.editor)
+    moderation.approve_proposal(proposal, world.editor)
     first_published = fresh(proposal).published_at
     service.edit_proposal(fresh(proposal), world.citizen, title="SPAM achetez", problem="p", change="c")
     assert fresh(proposal).state is ProposalState.awaiting_moderation and not fresh(proposal).is_public
-    service.approve_proposal(fresh(proposal), world.editor)
+    moderation.approve_proposal(fresh(proposal), world.editor)
     assert fresh(proposal).state is ProposalState.published and fresh(proposal).published_at == first_published
 
 
@@ -525,14 +535,14 @@ def test_where_moderation_comes_after_an_edited_text_stays_published(world):
 
 
 def test_a_hidden_proposal_awaiting_moderation_is_refused_not_approved(world):
-    from app.proposals.service import WrongState
+    from app.proposals.errors import WrongState
 
-    service.update_settings(world.organisation, world.editor, ModerationMode.before)
+    settings.update_settings(world.organisation, world.editor, ModerationMode.before)
     proposal = propose(world.citizen, world)
-    service.hide_proposal(proposal, world.editor, "Publicité")
-    assert service.list_awaiting(world.editor) == []
+    moderation.hide_proposal(proposal, world.editor, "Publicité")
+    assert moderation.list_awaiting(world.editor) == []
     with pytest.raises(WrongState):
-        service.approve_proposal(fresh(proposal), world.editor)
+        moderation.approve_proposal(fresh(proposal), world.editor)
     assert fresh(proposal).state is ProposalState.awaiting_moderation
 
 
@@ -559,6 +569,6 @@ def test_an_idea_is_not_made_public_by_a_hidden_proposal(world):
     proposal = service.promote(world.facilitator, idea_id=idea.id)
     service.submit_proposal(complete(proposal, world.facilitator), world.facilitator)
     assert service.can_see_idea(idea, world.other)  # the twin: public while the proposal is visible
-    service.hide_proposal(fresh(proposal), world.editor, "Propos injurieux")
+    moderation.hide_proposal(fresh(proposal), world.editor, "Propos injurieux")
     assert not service.can_see_idea(idea, world.other)
     assert service.can_see_idea(idea, world.facilitator)

@@ -1,0 +1,10 @@
+"""How the notifications area reacts to other areas' signals."""
+
+from .. import signals
+
+
+@signals.personal_data_requested.connect
+def _personal_data(user):
+    from . import service
+
+    return "notifications", service.personal_data(user)
