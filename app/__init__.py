@@ -40,7 +40,8 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     login_manager.session_protection = "strong"
     login_manager.login_view = "accounts.login"
     login_manager.login_message = None
-    manager = realtime.client_manager(app.config.get("SOCKETIO_MESSAGE_QUEUE"), app.config["SOCKETIO_ASYNC_MODE"])
+    manager = realtime.client_manager(app.config.get("SOCKETIO_MESSAGE_QUEUE"), app.config["SOCKETIO_ASYNC_MODE"],
+                                      enabled=app.config["SOCKETIO_ONE_FRAME_DELIVERY"])
     frames.quiet_engine_loggers()  # before the server is made: see frames.py
     socketio.init_app(
         app,
@@ -53,7 +54,7 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
         manage_session=False,
         **({"client_manager": manager} if manager is not None else {}),
     )
-    realtime.install(socketio.server)
+    realtime.install(socketio.server)  # under gevent, unless SOCKETIO_ONE_FRAME_DELIVERY is off (see realtime.py)
     frames.install(socketio.server)
     _trust_proxies(app)
 

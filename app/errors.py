@@ -2,7 +2,7 @@
 
 import logging
 
-from flask import Flask, current_app, g, jsonify, make_response, render_template, request, session
+from flask import Flask, current_app, jsonify, make_response, render_template, request, session
 from flask_babel import force_locale, gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import DBAPIError
@@ -136,12 +136,41 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _language_without_database() -> str:
-    """The language of the person as known without their account: the language they chose this session, else
-    the default (their account's preference needs the database)."""
+    """The language of the person as known without their account: on the API, the one ``Accept-Language`` chooses
+    (as ``api.routes`` does); else the language they chose this session; else the default (their account's
+    preference needs the database)."""
     from .i18n import SESSION_KEY
 
+    languages = current_app.config["LANGUAGES"]
+    if request.path.startswith("/api/"):
+        accepted = request.accept_languages.best_match(languages)
+        if accepted:
+            return accepted
     chosen = session.get(SESSION_KEY)
-    return chosen if chosen in current_app.config["LANGUAGES"] else current_app.config["BABEL_DEFAULT_LOCALE"]
+    return chosen if chosen in languages else current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def unavailable_response():
+    """The 503 « réessayez » answer, made without the database: nothing in it may load the account, which would
+    fail again (or wait the whole pool timeout again). So it is in the language known without the account, and a
+    page is shown as to someone not logged in: rendered from its template with Flask's template globals and an
+    anonymous ``current_user``, where ``render_template`` would run every context processor, Flask-Login's among
+    them, which loads the account. Nothing may store it (``no-store``, which also spares the security headers'
+    question of whether the response is private, a question that needs the account)."""
+    from .extensions import login_manager
+
+    with force_locale(_language_without_database()):
+        message = str(ERROR_TEXTS[503])
+        if wants_json():
+            response = make_response(jsonify({"error": {"code": ERROR_CODES[503], "message": message}}), 503)
+        else:
+            page = current_app.jinja_env.get_template("errors/error.html").render(
+                status=503, title=str(ERROR_TITLES[503]), message=message,
+                current_user=login_manager.anonymous_user())
+            response = make_response(page, 503)
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def socket_error(exc: Exception, logger: logging.Logger, what: str) -> dict:
@@ -158,14 +187,6 @@ def socket_error(exc: Exception, logger: logging.Logger, what: str) -> dict:
 
 
 def register_error_handlers(app: Flask) -> None:
-    def retry_later():
-        # The page must not need the database either: it is shown as to someone not logged in (their language
-        # then comes from the language cookie or the browser).
-        g._login_user = app.login_manager.anonymous_user()
-        response = error_response(503)
-        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        return response
-
     @app.errorhandler(DomainError)
     def handle_domain_error(err: DomainError):
         return error_response(err.status, err.message, err.code)
@@ -190,7 +211,7 @@ def register_error_handlers(app: Flask) -> None:
         # nothing is half-written, and the person can send the request again.
         app.logger.warning("no database connection free on %s %s: %s", request.method,
                            request.url_rule.rule if request.url_rule else "<unmatched>", err)
-        return retry_later()
+        return unavailable_response()
 
     @app.errorhandler(DBAPIError)
     def handle_database_error(err: DBAPIError):
@@ -201,7 +222,7 @@ def register_error_handlers(app: Flask) -> None:
         # (``pool_pre_ping``): the next request gets a fresh one once the database is back. One line, no traceback.
         rule = request.url_rule.rule if request.url_rule else "<unmatched>"
         app.logger.warning("database unavailable on %s %s: %s", request.method, rule, _first_line(err))
-        return retry_later()
+        return unavailable_response()
 
     from .extensions import socketio
 

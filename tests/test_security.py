@@ -1,5 +1,7 @@
 """Security baseline: CSRF, cookies, CSP, redirects, limits, error pages, production config."""
 
+import re
+
 import pytest
 from werkzeug.routing import IntegerConverter, Rule
 
@@ -18,9 +20,13 @@ def post_only_rules(app) -> list[Rule]:
     return [r for r in app.url_map.iter_rules() if "POST" in r.methods]
 
 
-def sample_url(rule: Rule) -> str:
-    values = {arg: 1 if isinstance(rule._converters[arg], IntegerConverter) else "x"
-              for arg in rule.arguments}
+# A variable part of a rule, as Werkzeug documents them: ``<name>`` or ``<converter(arguments):name>``.
+VARIABLE = re.compile(r"<(?:(?P<converter>\w+)(?:\([^)]*\))?:)?(?P<name>\w+)>")
+
+
+def sample_url(rule: Rule, app) -> str:
+    converters = {m["name"]: app.url_map.converters[m["converter"] or "default"] for m in VARIABLE.finditer(rule.rule)}
+    values = {arg: 1 if issubclass(converters[arg], IntegerConverter) else "x" for arg in rule.arguments}
     return rule.build(values)[1]
 
 
@@ -32,7 +38,7 @@ def test_every_form_refuses_a_post_without_csrf_token(app, client):
     rules = post_only_rules(app)
     assert len(rules) >= 15
     for rule in rules:
-        response = client.post(sample_url(rule), data={"email": "a@b.fr"})
+        response = client.post(sample_url(rule, app), data={"email": "a@b.fr"})
         assert response.status_code == 400, rule.rule
         assert "Requête incorrecte" in response.get_data(as_text=True) or response.is_json
 
@@ -327,11 +333,13 @@ def test_a_request_that_finds_no_free_database_connection_gets_a_translated_503(
             held.exec_driver_sql("SELECT 1")
             page = client.get("/propositions/")
             api = client.get("/api/v1/proposals")
+            api_en = client.get("/api/v1/proposals", headers={"Accept-Language": "en"})
             page_en = english.get("/propositions/")
         assert page.status_code == 503 and page.headers["Retry-After"] == "5"
         assert "momentanément indisponible" in page.get_data(as_text=True)
         assert api.status_code == 503
         assert api.get_json()["error"]["code"] == "unavailable"
+        assert api_en.status_code == 503 and "temporarily unavailable" in api_en.get_json()["error"]["message"]
         assert page_en.status_code == 503
         assert "temporarily unavailable" in page_en.get_data(as_text=True)
         assert client.get("/propositions/").status_code == 200  # the connection is back: all is well again

@@ -12,7 +12,7 @@ from ..csvsafe import write_csv
 from ..extensions import db
 from ..markdown import markdown_text
 from .models import Cluster, Idea, IdeaStatus
-from .service import _reaction_counts, author_label
+from .views import author_label, reaction_counts
 
 
 def _rows(board):
@@ -20,7 +20,7 @@ def _rows(board):
                                .order_by(Idea.column_id, Idea.sort_key)).all()
     clusters = {c.id: c.name for c in db.session.scalars(select(Cluster).where(Cluster.board_id == board.id))}
     columns = {c.id: c.title for c in board.columns}
-    reactions = _reaction_counts([i.id for i in ideas])
+    reactions = reaction_counts([i.id for i in ideas])
     for idea in ideas:
         yield {"column": columns.get(idea.column_id, ""), "cluster": clusters.get(idea.cluster_id, ""),
                "text": idea.text, "author": author_label(idea, board, for_facilitator=False) or "",

@@ -18,7 +18,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from ..inputs import db_int
-from .service import IDEA_MAX
+from .checks import IDEA_MAX
 from .templates import TEMPLATES
 
 COLUMN_SLOTS = 6

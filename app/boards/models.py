@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..accounts.models import utcnow
+from ..clock import utcnow
 from ..extensions import db
 
 
@@ -97,7 +97,7 @@ class Board(db.Model):
                            cascade="all, delete-orphan")
 
     def can_manage(self, user) -> bool:
-        from ..permissions import can_facilitate
+        from ..catalog.permissions import can_facilitate
 
         return can_facilitate(user, self.organisation)
 

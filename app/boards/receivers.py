@@ -65,6 +65,11 @@ def _close_connections_after(board_id: int, event: dict) -> None:
         _disconnect_local(room)
 
 
+@signals.personal_data_requested.connect
+def _personal_data(user):
+    return "boards", service.personal_data(user)
+
+
 @signals.user_sessions_revoked.connect
 def close_user_connections(user):
     """Log out everywhere / account deletion: that person's live connections end now."""
@@ -133,7 +138,7 @@ def board_texts() -> dict:
 
 
 def init_app(app) -> None:
-    from ..permissions import is_facilitator
+    from ..catalog.permissions import is_facilitator
     from .models import PHASE_ORDER
 
     app.jinja_env.globals.update(phase_label=phase_label, idea_status_label=idea_status_label,

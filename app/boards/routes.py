@@ -7,20 +7,18 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
+from ..accounts.current import signed_in_user
 from ..accounts.forms import ConfirmForm
 from ..catalog.models import Organisation
+from ..catalog.permissions import facilitated_organisations, is_facilitator
 from ..errors import DomainError
 from ..extensions import db, login_manager
 from ..inputs import int_arg, parse_int
-from ..permissions import facilitated_organisations, is_facilitator, requires
+from ..permissions import requires
 from . import bp, export, service
 from .forms import COLUMN_SLOTS, BoardForm, ColumnsForm, GuestForm, IdeaForm, JoinCodeForm
 from .models import Board, Participant
 from .sockets import guest_cookie_name
-
-
-def _me():
-    return current_user._get_current_object() if current_user.is_authenticated else None
 
 
 def _manageable(board_id: int) -> Board:
@@ -42,7 +40,7 @@ def _viewer(board: Board) -> Participant | None:
 @bp.get("/")
 @login_required
 def list_boards():
-    me = _me()
+    me = signed_in_user()
     orgs = [o.id for o in facilitated_organisations(me)]
     managed = db.session.scalars(select(Board).where(Board.organisation_id.in_(orgs))
                                  .order_by(Board.created_at.desc())).all() if orgs else []
@@ -56,7 +54,7 @@ def list_boards():
 @bp.route("/nouveau", methods=["GET", "POST"])
 @requires(is_facilitator)
 def create_board():
-    me = _me()
+    me = signed_in_user()
     form = BoardForm()
     orgs = facilitated_organisations(me)
     form.organisation_id.choices = [SelectChoice(o.id, o.name) for o in orgs]
@@ -99,7 +97,7 @@ def edit_columns(board_id: int):
             flash(_("Un tableau a au moins une colonne."), "error")
         else:
             try:
-                service.update_columns(_me(), board, specs)
+                service.update_columns(signed_in_user(), board, specs)
             except DomainError as err:
                 flash(str(err.message), "error")
             else:
@@ -113,7 +111,7 @@ def show_board(board_id: int):
     board = service.get_board(board_id)
     participant = _viewer(board)
     if participant is None and current_user.is_authenticated and service.may_join(board, current_user):
-        participant = service.join(board, _me())
+        participant = service.join(board, signed_in_user())
     if participant is None:
         if not current_user.is_authenticated:
             return redirect(url_for("accounts.login", next=request.path))
@@ -195,7 +193,7 @@ def _confirm_join(board: Board):
     form = ConfirmForm()
     if form.validate_on_submit():
         try:
-            service.join(board, _me(), by_code=True)
+            service.join(board, signed_in_user(), by_code=True)
         except DomainError as err:
             flash(str(err.message), "error")
             return redirect(url_for("boards.join_by_code"))
@@ -206,7 +204,7 @@ def _confirm_join(board: Board):
 @bp.get("/<int:board_id>/presentation")
 def presenter(board_id: int):
     board = _manageable(board_id)
-    participant = service.participant_for(board, current_user) or service.join(board, _me())
+    participant = service.participant_for(board, current_user) or service.join(board, signed_in_user())
     join_url = url_for("boards.join_with_code", code=board.join_code, _external=True)
     import segno
 
@@ -219,7 +217,7 @@ def presenter(board_id: int):
 def regenerate_code(board_id: int):
     board = _manageable(board_id)
     if ConfirmForm().validate_on_submit():
-        service.regenerate_join_code(_me(), board)
+        service.regenerate_join_code(signed_in_user(), board)
         flash(_("Nouveau code : les anciens liens ne fonctionnent plus."), "success")
     return redirect(url_for("boards.show_board", board_id=board.id))
 

@@ -8,15 +8,17 @@ import time
 
 from flask import current_app, request, session
 from flask_babel import gettext as _
-from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, Namespace, join_room
 
+from ..accounts.current import signed_in_user
 from ..accounts.models import session_account
+from ..catalog.permissions import can_facilitate
 from ..database import end_session
 from ..errors import DomainError, socket_error
 from ..extensions import socketio
-from ..permissions import can_facilitate
 from . import schemas, service
+from .changes import acting_session
+from .errors import NotMember, Removed
 from .rooms import board_room, facilitators_room, participant_room, participants_room, user_room
 
 log = logging.getLogger(__name__)
@@ -72,20 +74,15 @@ def guest_cookie_name(board_id: int) -> str:
     return f"atelier_guest_{board_id}"
 
 
-def _user():
-    """The account behind this connection now (None for guests), read from the database: at connect and at
-    ``join_board`` (changes check the session's account in their own transaction, see ``_change``)."""
-    return current_user._get_current_object() if current_user and current_user.is_authenticated else None
-
 
 def _participant(board):
-    user = _user()
+    user = signed_in_user()
     guest_token = None if user else request.cookies.get(guest_cookie_name(board.id))
     participant = service.participant_for(board, user, guest_token)
     if participant is None:
-        raise service.NotMember()
+        raise NotMember()
     if participant.removed_at is not None:
-        raise service.Removed()
+        raise Removed()
     if user is not None and can_facilitate(user, board.organisation) != participant.is_facilitator:
         # Role withdrawn (or granted) since they joined: store it now; the receiver closes this person's
         # connections, so none stays in an audience it no longer belongs to.
@@ -98,7 +95,7 @@ class BoardNamespace(Namespace):
         # The engine already refused foreign origins (cors_allowed_origins). Anonymous connections are
         # allowed for guests, who prove themselves with their board cookie at join_board.
         named = session.get("_user_id")  # read before Flask-Login checks the session (and drops it if it fails)
-        user = _user()
+        user = signed_in_user()
         if named and user is None:
             # The session names an account that it does not sign in here: Flask-Login's protection binds it to the
             # browser and address of the page (another User-Agent on this handshake fails it), or it was revoked.
@@ -131,7 +128,7 @@ class BoardNamespace(Namespace):
             join_room(board_room(board.id))
             join_room(facilitators_room(board.id) if participant.is_facilitator else participants_room(board.id))
             join_room(participant_room(board.id, participant.id))
-            user = _user()
+            user = signed_in_user()
             _joined.setdefault(request.sid, {})[board.id] = (participant.id, user.id if user else None)
             changes = service.events_since(board, participant, last_seq) if last_seq is not None else None
             if changes is None:
@@ -161,7 +158,7 @@ class BoardNamespace(Namespace):
                 participant_id = joined[0]
             else:
                 participant_id = _participant(service.get_board(board_id)).id
-            with service.acting_session(account):
+            with acting_session(account):
                 return EVENTS[event](board_id, participant_id, client_id=client_id, **fields)
         except DomainError as err:
             return _error(err.code, err.message)

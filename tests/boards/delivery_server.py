@@ -4,7 +4,8 @@ Started as a subprocess (the pytest process is never monkey-patched), served lik
 (gevent's pywsgi, websockets through engine.io's gevent driver), with Atelier's manager and websocket class,
 and no app around them, so a test can count how each recipient was served. Events on ``/d``: ``join`` enters
 the room, ``post`` emits its text to the room, ``counts`` answers ``app.realtime.counts``.
-Run: ``python tests/boards/delivery_server.py PORT``.
+Run: ``python tests/boards/delivery_server.py PORT [off]``; ``off`` is the setting ``SOCKETIO_ONE_FRAME_DELIVERY``
+turned off: python-socketio's own manager and engine.io's own websocket class.
 """
 
 from gevent import monkey
@@ -27,7 +28,8 @@ ROOM = "room"
 
 def main() -> None:
     port = int(sys.argv[1])
-    sio = socketio.Server(async_mode="gevent", client_manager=realtime.client_manager(None, "gevent"),
+    manager = realtime.client_manager(None, "gevent", enabled=sys.argv[2:] != ["off"])  # off: None, socketio's own
+    sio = socketio.Server(async_mode="gevent", client_manager=manager,
                           cors_allowed_origins=[f"http://127.0.0.1:{port}"],
                           ping_timeout=120)  # a reader stalled on purpose misses pings: not a reason to drop it
     realtime.install(sio)

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from app.accounts.models import User
-from app.boards import protocol_doc, schemas, service
-from app.boards.models import BoardEvent
+from app.boards import protocol_doc, schemas, service, views
+from app.boards.models import Board, BoardEvent
 from app.catalog.models import Organisation, Role
 from app.extensions import db, socketio
-from app.workshops import service as workshops
+from app.workshops import signup as workshop_signup
 from app.workshops.models import Workshop
 from tests.conftest import login
 from tests.factories import make_member, make_organisation, make_user, make_workshop
@@ -33,7 +33,7 @@ class World:
 
     @property
     def board(self):
-        return db.session.get(service.Board, self.board_id, populate_existing=True)
+        return db.session.get(Board, self.board_id, populate_existing=True)
 
 
 def make_world(template="irritants", allow_guests=True) -> World:
@@ -41,7 +41,7 @@ def make_world(template="irritants", allow_guests=True) -> World:
     facilitator = make_member(organisation, Role.facilitator, name="Fanny Animatrice")
     citizen = make_user(name="Camille Citoyenne")
     workshop = make_workshop(organisation, capacity=10)
-    workshops.sign_up(workshop, citizen)
+    workshop_signup.sign_up(workshop, citizen)
     board = service.create_board(facilitator, organisation, "Tableau", template, workshop=workshop,
                                  allow_guests=allow_guests)
     board_id, columns = board.id, [c.id for c in board.columns]
@@ -55,7 +55,7 @@ def add_participant(world: World, name: str | None = None) -> tuple[User, int]:
     """Another confirmed participant of the workshop, joined to the board: (user, participant id)."""
     user = make_user(name=name)
     db.session.commit()
-    workshops.sign_up(db.session.get(Workshop, world.workshop.id), user)
+    workshop_signup.sign_up(db.session.get(Workshop, world.workshop.id), user)
     participant = service.join(service.get_board(world.board_id), user)
     return user, participant.id
 
@@ -76,7 +76,7 @@ def post(world: World, participant_id: int, text="Une idée", column: int = 0, *
 def events(board_id: int, after: int = 0) -> list[dict]:
     rows = db.session.scalars(select(BoardEvent).where(BoardEvent.board_id == board_id, BoardEvent.seq > after)
                               .order_by(BoardEvent.seq, BoardEvent.position))
-    return [service.event_dict(e) for e in rows]
+    return [views.event_dict(e) for e in rows]
 
 
 def seen_by(evs: list[dict], participant_id: int, facilitator: bool = False) -> list[dict]:

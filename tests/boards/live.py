@@ -459,17 +459,22 @@ class BoardClient:
 def in_order(sio: socketio.Client) -> None:
     """Handle messages one after the other, in the order they arrive, as a browser does.
 
-    python-socketio's threaded client hands each incoming message to a new thread, so two events sent in
-    order may be applied out of order, which board.js's seq rule would take for a loss."""
+    python-socketio's threaded client hands each incoming message to a new thread (engine.io's public
+    ``start_background_task``, with python-socketio's message handler, registered through engine.io's public ``on``),
+    so two events sent in order may be applied out of order, which board.js's seq rule would take for a loss. This
+    client's engine.io runs that handler where the message is read instead, in order; anything else still gets a
+    thread of its own."""
     eio = sio.eio
-    trigger = eio._trigger_event
+    handle_message = eio.handlers["message"]
+    start_background_task = eio.start_background_task
 
-    def trigger_in_order(event, *args, **kwargs):
-        if event == "message":
-            kwargs["run_async"] = False
-        return trigger(event, *args, **kwargs)
+    def start_in_order(target, *args, **kwargs):
+        if target == handle_message:
+            target(*args, **kwargs)
+            return None
+        return start_background_task(target, *args, **kwargs)
 
-    eio._trigger_event = trigger_in_order
+    eio.start_background_task = start_in_order
 
 
 def close_at_once(*closes) -> None:

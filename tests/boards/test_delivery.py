@@ -1,11 +1,14 @@
 """app/realtime.py: one frame per emit, written at once to every idle websocket, queued behind a busy writer.
 
 The gevent tests start tests/boards/delivery_server.py (python-socketio with Atelier's manager and websocket
-class, no app) and count, through ``app.realtime.counts``, how each recipient was served. That the app itself
-runs this way under serve.py is shown in tests/test_live_server.py (no compression is negotiated) and by every
-live test of the boards (restart, two processes through Redis, the browsers), which go through it.
+class, no app) and count, through ``app.realtime.counts``, how each recipient was served; the same server with the
+setting ``SOCKETIO_ONE_FRAME_DELIVERY`` off delivers python-socketio's way. That the app itself runs this way under
+serve.py is shown in tests/test_live_server.py (no compression is negotiated) and by every live test of the boards
+(restart, two processes through Redis, the browsers), which go through it. What the module relies on in the
+libraries is checked by tests/boards/test_delivery_contract.py.
 """
 
+import contextlib
 import json
 import socket
 import subprocess
@@ -18,9 +21,11 @@ import pytest
 import requests
 import socketio
 import websocket
+from flask import Flask
 from wsproto.frame_protocol import FrameProtocol, Opcode
 
-from app.realtime import text_frame
+from app.config import load_config
+from app.realtime import RoomDelivery, client_manager, text_frame
 from tests.servers import ROOT, free_port, wait_for_port
 
 from .live import close_at_once, wait_until
@@ -40,11 +45,11 @@ def test_text_frame_is_wsprotos_frame(text):
     assert (frame.opcode, frame.payload, frame.message_finished) == (Opcode.TEXT, text, True)
 
 
-@pytest.fixture(scope="module")
-def server():
+@contextlib.contextmanager
+def delivery_server(*options: str):
     port = free_port()
-    process = subprocess.Popen([sys.executable, str(Path(__file__).with_name("delivery_server.py")), str(port)],
-                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen([sys.executable, str(Path(__file__).with_name("delivery_server.py")), str(port),
+                                *options], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         wait_for_port(port)
         yield f"http://127.0.0.1:{port}"
@@ -52,6 +57,19 @@ def server():
         process.terminate()
         process.wait(10)
         process.stderr.close()
+
+
+@pytest.fixture(scope="module")
+def server():
+    with delivery_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def server_off():
+    """The same server with ``SOCKETIO_ONE_FRAME_DELIVERY`` off."""
+    with delivery_server("off") as url:
+        yield url
 
 
 class Receiver:
@@ -237,3 +255,60 @@ def test_a_stalled_reader_gets_everything_in_order_and_holds_no_one_back(server)
         assert stalled.read_posts(count, timeout=60) == texts  # every frame whole, once, in order
     finally:
         close_at_once(sender.disconnect, live.close, stalled.close)
+
+
+def test_the_setting_is_on_unless_the_environment_turns_it_off(monkeypatch):
+    monkeypatch.delenv("SOCKETIO_ONE_FRAME_DELIVERY", raising=False)
+    app = Flask(__name__)
+    load_config(app, "test")
+    assert app.config["SOCKETIO_ONE_FRAME_DELIVERY"] is True
+    monkeypatch.setenv("SOCKETIO_ONE_FRAME_DELIVERY", "0")
+    load_config(app, "test")
+    assert app.config["SOCKETIO_ONE_FRAME_DELIVERY"] is False
+
+
+def test_the_manager_is_ours_only_under_gevent_with_the_setting_on():
+    """Off, or in the threading mode, Flask-SocketIO makes its own (from ``SOCKETIO_MESSAGE_QUEUE`` too), and
+    ``install`` finds a manager that is not ours: it does nothing."""
+    assert isinstance(client_manager(None, "gevent", enabled=True), RoomDelivery)
+    assert client_manager(None, "gevent", enabled=False) is None
+    assert client_manager("redis://127.0.0.1:1/0", "gevent", enabled=False) is None
+    assert client_manager(None, "threading", enabled=True) is None
+
+
+def offered_compression_is_taken(url: str) -> bool:
+    """Whether the server answers a websocket request offering permessage-deflate (as browsers do) with it."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall((
+            "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n"
+            f"Host: {host}:{port}\r\nOrigin: {url}\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n").encode())
+        received = b""
+        while b"\r\n\r\n" not in received:
+            chunk = conn.recv(4096)
+            assert chunk, received
+            received += chunk
+    head = received.partition(b"\r\n\r\n")[0].decode().lower()
+    assert head.startswith("http/1.1 101"), head
+    return "sec-websocket-extensions: permessage-deflate" in head
+
+
+def test_with_the_setting_off_python_socketio_delivers_every_event_in_order(server, server_off):
+    """Off: python-socketio's own manager and engine.io's own websocket class (which takes the compression a client
+    offers); none of the module's ways are used, and every receiver gets every event, in order."""
+    assert not offered_compression_is_taken(server)
+    assert offered_compression_is_taken(server_off)
+    receivers = [Receiver(server_off) for _ in range(10)]
+    sender = poster(server_off)
+    try:
+        before = counts(sender)
+        for i in range(5):
+            assert sender.call("post", f"idée {i}", namespace=NS, timeout=10) == {"ok": True}
+        wait_until(lambda: all(len(r.texts) == 5 for r in receivers), 10, "not every receiver got 5 events")
+        assert [r.texts for r in receivers] == [[f"idée {i}" for i in range(5)]] * 10
+        assert change(before, counts(sender)) == {}  # no "written", nor any other of the module's ways
+    finally:
+        close_at_once(sender.disconnect, *(r.close for r in receivers))

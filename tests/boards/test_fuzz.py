@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from app.boards import service
+from app.boards import checks, service
 from app.boards.models import PHASE_ORDER, REACTIONS, Board, ClientChange
 from app.boards.sockets import EVENTS
 from app.extensions import db
@@ -215,7 +215,7 @@ class Fuzz:
 def bad_settings():
     """A settings dict with at least one name or value the rules refuse (all or nothing is applied)."""
     bad_items = st.one_of(
-        st.tuples(st.text(max_size=20).filter(lambda k: k not in service.SETTINGS), json_values),
+        st.tuples(st.text(max_size=20).filter(lambda k: k not in checks.SETTINGS), json_values),
         st.tuples(st.sampled_from(["hide_ideas", "anonymous", "hide_votes", "locked", "allow_guests"]),
                   json_values.filter(lambda v: not isinstance(v, bool))),
         st.tuples(st.sampled_from(["idea_cap", "dot_cap"]),

@@ -1,4 +1,5 @@
-"""Two server processes share rooms through Redis: a change made through one reaches clients of the other.
+"""Two server processes share rooms through Redis: a change made through one reaches clients of the other, and
+posts made through both at once are each stored once, in one order.
 
 Two serve.py processes (gevent, as `make run` starts them) on one PostgreSQL database, both with
 ``SOCKETIO_MESSAGE_QUEUE`` pointing at a real redis-server; one person's browser client is connected to
@@ -13,12 +14,16 @@ import uuid
 import pytest
 import requests
 
+from app.extensions import db
 from tests.servers import LiveServer, free_port, wait_for_port
 from tests.system import find_redis
 
+from .helpers import events
 from .live import (
     BoardClient,
     close_all,
+    data_app,
+    db_ideas,
     eventually,
     join_by_code,
     login,
@@ -71,6 +76,22 @@ def test_changes_cross_server_processes_through_redis(database_url, redis_url, s
                    10, "the HTTP change on B did not reach the client on A")
         seqs = [message["seq"] for kind, message in on_a.events if kind == "change"]
         assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # every change once, none missing
+
+        # Both processes post at once (ten ideas from each client, none waiting for its ack): each post is stored
+        # once, under a seq of its own, whichever process took it (the board's row lock orders them).
+        burst = [(client, client.send("post_idea", column_id=board.columns[0], text=f"{client.name} {n}"))
+                 for n in range(10) for client in clients]
+        wait_until(lambda: all(i in c.acks for c, i in burst), 20, "a post of the burst was not acknowledged")
+        acks = [client.acks[client_id] for client, client_id in burst]
+        assert all(a["ok"] for a in acks), acks
+        assert len({a["seq"] for a in acks}) == len({a["idea_id"] for a in acks}) == len(acks)
+        stored = {i["id"]: i["text"] for i in db_ideas(database_url, board.board_id)}
+        assert {stored.get(a["idea_id"]) for a in acks} == {f"{c.name} {n}" for n in range(10) for c in clients}
+        with data_app(database_url).app_context():
+            numbered = sorted({e["seq"] for e in events(board.board_id)})
+            db.session.remove()
+            db.engine.dispose()
+        assert numbered == list(range(1, len(numbered) + 1))  # the board's changes in one order, no gap
 
         # Both clients show what the database holds for each of them.
         eventually(lambda: not view_differences(clients, board.emails, database_url), 10, interval=0.5)

@@ -14,8 +14,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select, update
 
 from app import signals
-from app.accounts.models import utcnow
-from app.boards import export, service
+from app.boards import errors, export, service, views
 from app.boards.models import (
     Board,
     BoardColumn,
@@ -31,10 +30,11 @@ from app.boards.models import (
 )
 from app.boards.sortkey import key_between
 from app.boards.templates import TEMPLATES
-from app.catalog.models import Role
+from app.catalog.models import Membership, Role
+from app.clock import utcnow
 from app.errors import InvalidInput, NotAllowed, NotFound
 from app.extensions import db
-from app.workshops import service as workshops
+from app.workshops import signup as workshop_signup
 from app.workshops.models import RegistrationStatus, Workshop, WorkshopCategory
 from tests.factories import make_member, make_organisation, make_user, make_workshop
 
@@ -211,10 +211,10 @@ def test_waitlisted_registrant_is_refused(app):
     db.session.commit()
     waiting = make_user()
     db.session.commit()
-    registration = workshops.sign_up(db.session.get(Workshop, world.workshop.id), waiting)
+    registration = workshop_signup.sign_up(db.session.get(Workshop, world.workshop.id), waiting)
     assert registration.status is RegistrationStatus.waitlisted
     assert not service.may_join(world.board, waiting)
-    with pytest.raises(service.NotMember):
+    with pytest.raises(errors.NotMember):
         service.join(world.board, waiting)
     assert service.participant_for(world.board, waiting) is None
 
@@ -223,7 +223,7 @@ def test_others_are_refused_without_the_code_and_allowed_with_it(world):
     stranger = make_user()
     db.session.commit()
     assert not service.may_join(world.board, stranger)
-    with pytest.raises(service.NotMember):
+    with pytest.raises(errors.NotMember):
         service.join(world.board, stranger)
     participant = service.join(world.board, stranger, by_code=True)
     assert participant.user_id == stranger.id and not participant.is_facilitator
@@ -236,7 +236,7 @@ def test_organisation_board_admits_only_facilitators_without_the_code(app):
     db.session.commit()
     board = service.create_board(facilitator, organisation, "Tableau")
     assert not service.may_join(board, citizen)
-    with pytest.raises(service.NotMember):
+    with pytest.raises(errors.NotMember):
         service.join(board, citizen)
 
 
@@ -249,13 +249,13 @@ def test_guests_join_with_the_code_when_allowed(world):
 
 def test_guests_are_refused_when_the_board_does_not_allow_them(app):
     world = make_world(allow_guests=False)
-    with pytest.raises(service.GuestsNotAllowed):
+    with pytest.raises(errors.GuestsNotAllowed):
         service.join(world.board, None, guest_name="Dominique", by_code=True)
     assert count(Participant) == 2
 
 
 def test_guests_are_refused_without_the_code(world):
-    with pytest.raises(service.GuestsNotAllowed):
+    with pytest.raises(errors.GuestsNotAllowed):
         service.join(world.board, None, guest_name="Dominique")
 
 
@@ -268,9 +268,9 @@ def test_guests_need_a_display_name_of_1_to_60_characters(world, name):
 
 def test_removed_people_cannot_join_again(world):
     service.remove_participant(world.board_id, world.fac, target_id=world.cit)
-    with pytest.raises(service.Removed):
+    with pytest.raises(errors.Removed):
         service.join(world.board, world.citizen)
-    with pytest.raises(service.Removed):
+    with pytest.raises(errors.Removed):
         service.join(world.board, world.citizen, by_code=True)
 
 
@@ -281,7 +281,7 @@ def test_regenerate_join_code_stops_the_old_one(world):
     assert service.board_by_code(old.lower() + " ").id == world.board_id
     new = service.regenerate_join_code(world.facilitator, world.board)
     assert new != old and len(new) == 6
-    with pytest.raises(service.BadJoinCode):
+    with pytest.raises(errors.BadJoinCode):
         service.board_by_code(old)
     assert service.board_by_code(new).id == world.board_id
 
@@ -295,14 +295,14 @@ def test_regenerate_join_code_refused_for_a_participant(world):
 
 def test_join_code_of_a_closed_board_is_refused(world):
     set_phase(world, "closed")
-    with pytest.raises(service.BadJoinCode):
+    with pytest.raises(errors.BadJoinCode):
         service.board_by_code(world.board.join_code)
 
 
 def test_unknown_join_code_is_refused(world):
-    with pytest.raises(service.BadJoinCode):
+    with pytest.raises(errors.BadJoinCode):
         service.board_by_code("ZZZZZZ")
-    with pytest.raises(service.BadJoinCode):
+    with pytest.raises(errors.BadJoinCode):
         service.board_by_code(None)
 
 
@@ -349,7 +349,7 @@ def test_post_idea_accepts_500_characters(brainstorm):
 @pytest.mark.parametrize("phase", ["preparation", "grouping", "voting", "discussion"])
 def test_post_idea_refused_outside_the_brainstorm(world, phase):
     set_phase(world, phase)
-    with pytest.raises(service.WrongPhase):
+    with pytest.raises(errors.WrongPhase):
         post(world, world.cit)
     assert count(Idea) == 0
     assert post(world, world.fac, "Idée de l'animatrice")  # facilitators may post in any open phase
@@ -358,7 +358,7 @@ def test_post_idea_refused_outside_the_brainstorm(world, phase):
 def test_post_idea_refused_on_a_closed_board_even_for_facilitators(world):
     set_phase(world, "closed")
     for participant in (world.cit, world.fac):
-        with pytest.raises(service.WrongPhase):
+        with pytest.raises(errors.WrongPhase):
             post(world, participant)
     assert count(Idea) == 0
 
@@ -366,7 +366,7 @@ def test_post_idea_refused_on_a_closed_board_even_for_facilitators(world):
 def test_post_idea_refused_on_a_locked_board(brainstorm):
     world = brainstorm
     set_settings(world, locked=True)
-    with pytest.raises(service.BoardLocked):
+    with pytest.raises(errors.BoardLocked):
         post(world, world.cit)
     assert count(Idea) == 0
     post(world, world.fac)  # facilitators keep working on a locked board
@@ -377,7 +377,7 @@ def test_post_idea_refused_over_the_idea_cap(brainstorm):
     set_settings(world, idea_cap=2)
     first = post(world, world.cit)
     post(world, world.cit)
-    with pytest.raises(service.IdeaCapReached):
+    with pytest.raises(errors.IdeaCapReached):
         post(world, world.cit)
     service.withdraw_idea(world.board_id, world.cit, idea_id=first)  # withdrawn ideas do not count
     post(world, world.cit)
@@ -389,7 +389,7 @@ def test_post_idea_refused_in_an_unknown_column_or_one_of_another_board(brainsto
     world = brainstorm
     other = make_world()
     for column_id in (999_999, other.columns[0], "1", None):
-        with pytest.raises(service.UnknownColumn):
+        with pytest.raises(errors.UnknownColumn):
             service.post_idea(world.board_id, world.cit, column_id=column_id, text="Idée")
     assert count(Idea) == 0
 
@@ -413,6 +413,109 @@ def test_moderated_idea_is_seen_only_by_facilitators_and_its_author(brainstorm):
     assert service.post_idea(world.board_id, world.fac, column_id=world.columns[0], text="x")["status"] == "visible"
     service.moderate_idea(world.board_id, world.fac, idea_id=ack["idea_id"], action="approve")
     assert SECRET in dumps(service.snapshot(world.board, reload(Participant, other_pid)))
+
+
+def _view(author, *, column_id, mine=False, facilitator=False, votes=True, status="visible") -> dict:
+    """A first idea of a column ("Un seul guichet") as one audience sees it, its ids replaced by names."""
+    view = {"id": "IDEA", "column_id": column_id, "cluster_id": None, "sort_key": key_between(None, None),
+            "text": "Un seul guichet", "status": status, "version": 1, "author": author, "mine": mine, "reactions": {}}
+    if votes or facilitator:
+        view["votes"] = 0
+    if facilitator:
+        view["author_participant_id"] = "AUTHOR"
+        view["hidden_reason"] = ""
+    return view
+
+
+def _expected_post_events(scenario: str, column_id: int) -> list[tuple]:
+    """The events of the first idea of a column, as each setting shapes them: (name, audience, person, payload)."""
+    name = {"guest": "Dominique", "anonymous_guest": "Dominique", "facilitator": "Fanny Animatrice"}.get(
+        scenario, "Camille Citoyenne")
+    status = "pending" if scenario == "moderated" else "visible"
+    for_facilitators = ("idea_posted", "facilitators", None,
+                        {"idea": _view(name, facilitator=True, status=status, column_id=column_id)})
+    if scenario == "facilitator":  # no event of the author's own: they are in the facilitators' room
+        return [for_facilitators, ("idea_posted", "participants", None, {"idea": _view(name, column_id=column_id)})]
+    shown = None if scenario.startswith("anonymous") else name
+    votes = scenario != "hide_votes"
+    mine = ("idea_posted", "participant", "AUTHOR",
+            {"idea": _view(shown, mine=True, votes=votes, status=status, column_id=column_id)})
+    if scenario == "moderated":
+        others = ("idea_removed", "participants", None, {"id": "IDEA"})
+    elif scenario == "hidden":
+        others = ("idea_placeholder", "participants", None, {"id": "IDEA", "column_id": column_id})
+    else:
+        others = ("idea_posted", "participants", None, {"idea": _view(shown, votes=votes, column_id=column_id)})
+    return [for_facilitators, mine, others]
+
+
+def _named(evs: list[dict], idea_id: int, author_id: int) -> list[tuple]:
+    names = {"id": {idea_id: "IDEA"}, "author_participant_id": {author_id: "AUTHOR"}}
+
+    def swap(value, key=None):
+        if isinstance(value, dict):
+            return {k: swap(v, k) for k, v in value.items()}
+        return names[key].get(value, value) if key in names else value
+
+    return [(e["name"], e["audience"], "AUTHOR" if e["participant_id"] == author_id else e["participant_id"],
+             swap(e["payload"])) for e in evs]
+
+
+POST_SETTINGS = {"plain": {}, "anonymous": {"anonymous": True}, "hidden": {"hide_ideas": True},
+                 "moderated": {"moderation": "approve"}, "hide_votes": {"hide_votes": True}, "facilitator": {},
+                 "guest": {}, "anonymous_guest": {"anonymous": True}}
+
+
+@pytest.mark.parametrize("scenario", list(POST_SETTINGS))
+def test_a_post_sends_each_audience_what_it_may_see_in_one_change(brainstorm, scenario):
+    """Every event of a post, written out in full for each setting that shapes them; one change (one seq), the idea
+    stored as acknowledged, and a resend that gets the same ack back and applies nothing."""
+    world = brainstorm
+    if POST_SETTINGS[scenario]:
+        set_settings(world, **POST_SETTINGS[scenario])
+    author = {"facilitator": world.fac, "guest": None, "anonymous_guest": None}.get(scenario, world.cit)
+    if author is None:
+        author = service.join(world.board, None, guest_name="Dominique", by_code=True).id
+        db.session.commit()
+    seq = last_seq(world.board_id)
+    ack = service.post_idea(world.board_id, author, column_id=world.columns[1], text="  Un seul guichet ",
+                            client_id="idée-1")
+    evs = events(world.board_id, after=seq)
+    assert _named(evs, ack["idea_id"], author) == _expected_post_events(scenario, world.columns[1])
+    assert [(e["seq"], e["position"]) for e in evs] == [(seq + 1, n) for n in range(len(evs))]
+    status = "pending" if scenario == "moderated" else "visible"
+    assert ack == {"ok": True, "seq": seq + 1, "idea_id": ack["idea_id"], "status": status}
+    idea = reload(Idea, ack["idea_id"])
+    assert (idea.text, idea.column_id, idea.participant_id, idea.sort_key, idea.status.value, idea.votes,
+            idea.version, idea.cluster_id, idea.hidden_reason) == (
+        "Un seul guichet", world.columns[1], author, key_between(None, None), status, 0, 1, None, "")
+    assert reload(Board, world.board_id).seq == seq + 1
+    again = service.post_idea(world.board_id, author, column_id=world.columns[1], text="Un seul guichet",
+                              client_id="idée-1")
+    assert again == {**ack, "replayed": True}
+    assert last_seq(world.board_id) == seq + 1
+
+
+def test_the_next_ideas_of_a_column_follow_one_moved_to_its_end(brainstorm):
+    world = brainstorm
+    first = post(world, world.cit, "a", column=0)
+    service.move_idea(world.board_id, world.fac, idea_id=first, column_id=world.columns[0])
+    ids = [post(world, world.cit, f"Idée {n}", column=0) for n in range(3)]
+    keys = [reload(Idea, i).sort_key for i in [first, *ids]]
+    assert keys == sorted(keys) and len(set(keys)) == 4
+
+
+def test_a_post_by_a_facilitator_whose_role_was_withdrawn_stores_the_role_then_is_refused(world):
+    """The role is re-read with the post: the change of role is stored (``participant_role_changed``, which closes
+    their connections) even though the post itself, outside the brainstorm, is then refused."""
+    db.session.execute(db.delete(Membership).where(Membership.user_id == world.facilitator.id))
+    db.session.commit()
+    seq = last_seq(world.board_id)
+    with pytest.raises(errors.WrongPhase):
+        post(world, world.fac)
+    assert count(Idea) == 0
+    assert names(events(world.board_id, after=seq)) == ["participant_role_changed"] * 2
+    assert reload(Participant, world.fac).is_facilitator is False
 
 
 # --- editing and withdrawing -------------------------------------------------------------------------
@@ -440,7 +543,7 @@ def test_edit_refused_for_someone_elses_idea(brainstorm):
     world = brainstorm
     _other, other_pid = add_participant(world)
     idea_id = post(world, other_pid, "À moi")
-    with pytest.raises(service.NotYourIdea):
+    with pytest.raises(errors.NotYourIdea):
         service.edit_idea(world.board_id, world.cit, idea_id=idea_id, text="Volé")
     assert reload(Idea, idea_id).text == "À moi"
 
@@ -449,7 +552,7 @@ def test_edit_refused_once_grouping_starts_except_for_facilitators(brainstorm):
     world = brainstorm
     idea_id = post(world, world.cit, "Avant")
     set_phase(world, "grouping")
-    with pytest.raises(service.WrongPhase):
+    with pytest.raises(errors.WrongPhase):
         service.edit_idea(world.board_id, world.cit, idea_id=idea_id, text="Après")
     service.edit_idea(world.board_id, world.fac, idea_id=idea_id, text="Reformulée")
     assert reload(Idea, idea_id).text == "Reformulée"
@@ -468,7 +571,7 @@ def test_edit_refused_for_a_withdrawn_idea(brainstorm):
     world = brainstorm
     idea_id = post(world, world.cit, "Avant")
     service.withdraw_idea(world.board_id, world.cit, idea_id=idea_id)
-    with pytest.raises(service.UnknownIdea):
+    with pytest.raises(errors.UnknownIdea):
         service.edit_idea(world.board_id, world.cit, idea_id=idea_id, text="Après")
     assert reload(Idea, idea_id).text == "Avant"
 
@@ -496,10 +599,10 @@ def test_withdraw_own_idea_refunds_its_dots(voting):
 def test_withdraw_refused_for_someone_elses_idea_or_after_brainstorm(brainstorm):
     world = brainstorm
     idea_id = post(world, world.cit)
-    with pytest.raises(service.NotYourIdea):
+    with pytest.raises(errors.NotYourIdea):
         service.withdraw_idea(world.board_id, world.fac, idea_id=idea_id)
     set_phase(world, "grouping")
-    with pytest.raises(service.WrongPhase):
+    with pytest.raises(errors.WrongPhase):
         service.withdraw_idea(world.board_id, world.cit, idea_id=idea_id)
     assert reload(Idea, idea_id).status is IdeaStatus.visible
 
@@ -607,9 +710,9 @@ def test_move_refused_for_participants_and_unknown_or_foreign_ideas(brainstorm):
     set_phase(other, "brainstorm")
     foreign = post(other, other.cit)
     for bad in (999_999, foreign):
-        with pytest.raises(service.UnknownIdea):
+        with pytest.raises(errors.UnknownIdea):
             service.move_idea(world.board_id, world.fac, idea_id=bad, column_id=world.columns[1])
-    with pytest.raises(service.UnknownColumn):
+    with pytest.raises(errors.UnknownColumn):
         service.move_idea(world.board_id, world.fac, idea_id=idea_id, column_id=other.columns[0])
     assert reload(Idea, idea_id).column_id == world.columns[0]
     assert reload(Idea, foreign).column_id == other.columns[0]
@@ -676,11 +779,11 @@ def test_react_refuses_an_unknown_kind_a_hidden_idea_and_a_locked_board(brainsto
         service.react(world.board_id, world.cit, idea_id=idea_id, kind="angry")
     assert err.value.code == "unknown_reaction"
     set_settings(world, locked=True)
-    with pytest.raises(service.BoardLocked):
+    with pytest.raises(errors.BoardLocked):
         service.react(world.board_id, world.cit, idea_id=idea_id, kind="heart")
     set_settings(world, locked=False)
     service.moderate_idea(world.board_id, world.fac, idea_id=idea_id, action="hide", reason="Hors sujet")
-    with pytest.raises(service.UnknownIdea):
+    with pytest.raises(errors.UnknownIdea):
         service.react(world.board_id, world.cit, idea_id=idea_id, kind="heart")
     assert count(Reaction) == 0
 
@@ -707,7 +810,7 @@ def test_vote_places_and_removes_dots(voting):
     ack = service.vote(world.board_id, world.cit, idea_id=world.idea, delta=-1)
     assert (ack["mine"], ack["dots_left"]) == (0, 5)
     assert count(Dot) == 0 and reload(Idea, world.idea).votes == 0
-    with pytest.raises(service.NoDotToRemove):
+    with pytest.raises(errors.NoDotToRemove):
         service.vote(world.board_id, world.cit, idea_id=world.idea, delta=-1)
     assert reload(Participant, world.cit).dots_used == 0
 
@@ -718,7 +821,7 @@ def test_vote_refused_when_the_budget_is_spent(voting):
     second = post(world, world.fac, "Autre")
     service.vote(world.board_id, world.cit, idea_id=world.idea, delta=1)
     service.vote(world.board_id, world.cit, idea_id=second, delta=1)
-    with pytest.raises(service.BudgetSpent):
+    with pytest.raises(errors.BudgetSpent):
         service.vote(world.board_id, world.cit, idea_id=world.idea, delta=1)
     assert reload(Participant, world.cit).dots_used == 2
     assert reload(Idea, world.idea).votes == 1
@@ -728,7 +831,7 @@ def test_vote_refused_over_the_cap_per_idea(voting):
     world = voting
     set_settings(world, dot_cap=1)
     service.vote(world.board_id, world.cit, idea_id=world.idea, delta=1)
-    with pytest.raises(service.DotCapReached):
+    with pytest.raises(errors.DotCapReached):
         service.vote(world.board_id, world.cit, idea_id=world.idea, delta=1)
     assert reload(Idea, world.idea).votes == 1
 
@@ -746,7 +849,7 @@ def test_vote_refused_outside_the_voting_phase(voting, phase):
     world = voting
     set_phase(world, phase)
     for participant in (world.cit, world.fac):
-        with pytest.raises(service.WrongPhase):
+        with pytest.raises(errors.WrongPhase):
             service.vote(world.board_id, participant, idea_id=world.idea, delta=1)
     assert count(Dot) == 0
 
@@ -754,19 +857,19 @@ def test_vote_refused_outside_the_voting_phase(voting, phase):
 def test_vote_refused_on_a_locked_board(voting):
     world = voting
     set_settings(world, locked=True)
-    with pytest.raises(service.BoardLocked):
+    with pytest.raises(errors.BoardLocked):
         service.vote(world.board_id, world.cit, idea_id=world.idea, delta=1)
 
 
 def test_vote_refused_on_a_hidden_or_foreign_idea(voting):
     world = voting
     service.moderate_idea(world.board_id, world.fac, idea_id=world.idea, action="hide", reason="Injurieux")
-    with pytest.raises(service.UnknownIdea):
+    with pytest.raises(errors.UnknownIdea):
         service.vote(world.board_id, world.cit, idea_id=world.idea, delta=1)
     other = make_world()
     set_phase(other, "brainstorm")
     foreign = post(other, other.cit)
-    with pytest.raises(service.UnknownIdea):
+    with pytest.raises(errors.UnknownIdea):
         service.vote(world.board_id, world.cit, idea_id=foreign, delta=1)
     assert count(Dot) == 0
 
@@ -815,7 +918,7 @@ def test_update_settings(world):
     assert ack["settings"] == {"hide_ideas": True, "anonymous": True, "hide_votes": True, "locked": True,
                                "allow_guests": False, "idea_cap": 3, "dot_budget": 0, "dot_cap": 2,
                                "moderation": "approve"}
-    assert service.settings_view(reload(Board, world.board_id)) == ack["settings"]
+    assert views.settings_view(reload(Board, world.board_id)) == ack["settings"]
     ack = service.update_settings(world.board_id, world.fac, settings={"idea_cap": None, "dot_cap": None})
     assert (ack["settings"]["idea_cap"], ack["settings"]["dot_cap"]) == (None, None)
 
@@ -826,10 +929,10 @@ def test_update_settings(world):
     {"locked": None}, {"hide_ideas": True, "dot_cap": 0},
 ])
 def test_update_settings_refuses_bad_values(world, settings):
-    before = service.settings_view(world.board)
+    before = views.settings_view(world.board)
     with pytest.raises(InvalidInput):
         service.update_settings(world.board_id, world.fac, settings=settings)
-    assert service.settings_view(reload(Board, world.board_id)) == before
+    assert views.settings_view(reload(Board, world.board_id)) == before
 
 
 def test_update_settings_refused_for_participants(world):
@@ -894,7 +997,7 @@ def test_set_phase_walks_through_the_session_and_closing_is_final(world):
     service.set_phase(world.board_id, world.fac, phase="closed")
     board = reload(Board, world.board_id)
     assert board.phase.value == "closed" and board.closed_at is not None
-    with pytest.raises(service.WrongPhase):
+    with pytest.raises(errors.WrongPhase):
         service.set_phase(world.board_id, world.fac, phase="brainstorm")
     assert reload(Board, world.board_id).phase.value == "closed"
 
@@ -992,7 +1095,7 @@ def test_moderation_refused_for_participants_and_unknown_actions(brainstorm):
         service.moderate_idea(world.board_id, world.cit, idea_id=idea_id, action="hide", reason="Non")
     with pytest.raises(InvalidInput):
         service.moderate_idea(world.board_id, world.fac, idea_id=idea_id, action="delete", reason="Non")
-    with pytest.raises(service.UnknownIdea):
+    with pytest.raises(errors.UnknownIdea):
         service.moderate_idea(world.board_id, world.fac, idea_id=idea_id + 1000, action="hide", reason="Non")
     assert reload(Idea, idea_id).status is IdeaStatus.visible and count(ModerationEntry) == 0
 
@@ -1002,7 +1105,7 @@ def test_moderation_leaves_withdrawn_ideas_alone(brainstorm, action):
     world = brainstorm
     idea_id = post(world, world.cit)
     service.withdraw_idea(world.board_id, world.cit, idea_id=idea_id)
-    with pytest.raises(service.UnknownIdea):
+    with pytest.raises(errors.UnknownIdea):
         service.moderate_idea(world.board_id, world.fac, idea_id=idea_id, action=action, reason="Motif")
     assert reload(Idea, idea_id).status is IdeaStatus.withdrawn and count(ModerationEntry) == 0
 
@@ -1026,7 +1129,7 @@ def test_focus_refused_for_participants_and_hidden_or_unknown_ideas(brainstorm):
         service.focus_idea(world.board_id, world.cit, idea_id=idea_id)
     service.moderate_idea(world.board_id, world.fac, idea_id=idea_id, action="hide", reason="Hors sujet")
     for bad in (idea_id, 999_999):
-        with pytest.raises(service.UnknownIdea):
+        with pytest.raises(errors.UnknownIdea):
             service.focus_idea(world.board_id, world.fac, idea_id=bad)
     assert reload(Board, world.board_id).focused_idea_id is None
 
@@ -1083,7 +1186,7 @@ def test_group_refuses_participants_and_foreign_ideas_or_clusters(brainstorm):
     set_phase(other, "brainstorm")
     foreign = post(other, other.cit)
     foreign_cluster = service.group_ideas(other.board_id, other.fac, idea_ids=[foreign], name="Ailleurs")
-    with pytest.raises(service.UnknownIdea):
+    with pytest.raises(errors.UnknownIdea):
         service.group_ideas(world.board_id, world.fac, idea_ids=[foreign], name="Groupe")
     with pytest.raises(NotFound):
         service.group_ideas(world.board_id, world.fac, idea_ids=[idea_id], cluster_id=foreign_cluster["cluster_id"])
@@ -1137,7 +1240,7 @@ def test_removed_participant_can_change_nothing(brainstorm, change):
     idea_id = post(world, world.cit, "Mon idée")
     service.remove_participant(world.board_id, world.fac, target_id=world.cit)
     seq = last_seq(world.board_id)
-    with pytest.raises(service.Removed):
+    with pytest.raises(errors.Removed):
         CHANGES[change](world, world.cit, idea_id)
     assert last_seq(world.board_id) == seq
     idea = reload(Idea, idea_id)
@@ -1149,7 +1252,7 @@ def test_participant_of_another_board_can_change_nothing(brainstorm, change):
     world = brainstorm
     idea_id = post(world, world.cit, "Mon idée")
     other = make_world()
-    with pytest.raises(service.NotMember):
+    with pytest.raises(errors.NotMember):
         CHANGES[change](world, other.cit, idea_id)
     assert count(Idea) == 1
 
@@ -1171,7 +1274,7 @@ def test_the_same_client_id_twice_applies_once(brainstorm):
 def test_a_refused_change_stores_no_ack(brainstorm):
     world = brainstorm
     set_settings(world, locked=True)
-    with pytest.raises(service.BoardLocked):
+    with pytest.raises(errors.BoardLocked):
         service.post_idea(world.board_id, world.cit, column_id=world.columns[0], text="Une", client_id="c-2")
     set_settings(world, locked=False)
     ack = service.post_idea(world.board_id, world.cit, column_id=world.columns[0], text="Une", client_id="c-2")
@@ -1189,16 +1292,16 @@ def test_concurrent_double_send_applies_once(app, brainstorm):
     world = brainstorm
     rounds = 8
     for n in range(rounds):
-        barrier, results, errors = threading.Barrier(2), [], []
+        barrier, results, failures = threading.Barrier(2), [], []
 
-        def send(n=n, barrier=barrier, results=results, errors=errors):
+        def send(n=n, barrier=barrier, results=results, failures=failures):
             with app.app_context():
                 try:
                     barrier.wait(timeout=30)
                     results.append(service.post_idea(world.board_id, world.cit, column_id=world.columns[0],
                                                      text=f"Idée {n}", client_id=f"double-{n}"))
                 except Exception as err:  # noqa: BLE001 - reported below
-                    errors.append(err)
+                    failures.append(err)
                 finally:
                     db.session.remove()
 
@@ -1207,7 +1310,7 @@ def test_concurrent_double_send_applies_once(app, brainstorm):
             thread.start()
         for thread in threads:
             thread.join(timeout=60)
-        assert not errors
+        assert not failures
         assert sorted(r.get("replayed", False) for r in results) == [False, True]
         assert results[0]["idea_id"] == results[1]["idea_id"] and results[0]["seq"] == results[1]["seq"]
     db.session.expire_all()
@@ -1367,7 +1470,7 @@ def test_purge_guest_names_after_the_retention_period_keeps_ideas(app, brainstor
     assert reload(Participant, recent_guest.id).guest_name == "Rosalie"
     idea = reload(Idea, idea_id)
     assert idea.text == "Idée d'invité·e"
-    assert service.author_label(idea, reload(Board, world.board_id), for_facilitator=True) == "invité·e"
+    assert views.author_label(idea, reload(Board, world.board_id), for_facilitator=True) == "invité·e"
     assert "Dominique" not in export.as_csv(reload(Board, world.board_id)).decode()
     assert service.purge_guest_names() == 0  # once per board
 
@@ -1401,7 +1504,7 @@ def test_a_facilitator_whose_role_is_withdrawn_loses_facilitation_at_once(app, w
 def test_set_ready_refused_on_a_locked_board(world):
     set_settings(world, locked=True)
     seq = last_seq(world.board_id)
-    with pytest.raises(service.BoardLocked):
+    with pytest.raises(errors.BoardLocked):
         service.set_ready(world.board_id, world.cit, ready=True)
     assert reload(Participant, world.cit).ready is False and last_seq(world.board_id) == seq
     assert service.set_ready(world.board_id, world.fac, ready=True)["ready"] is True  # facilitators still can

@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 
 from app.accounts.models import User
 from app.boards import receivers, schemas, service
+from app.boards.errors import BoardLocked, BudgetSpent, NotMember, Removed, UnknownColumn, UnknownIdea, WrongPhase
 from app.boards.models import Participant
 from app.boards.schemas import CLIENT_EVENTS, MAX_STRING
 from app.boards.sockets import EVENTS, guest_cookie_name
@@ -43,16 +44,16 @@ ALL_EVENTS = PARTICIPANT_EVENTS + FACILITATOR_EVENTS
 # The messages each code must carry, in the person's language (French unless they chose otherwise).
 MESSAGES = {
     "invalid_input": InvalidInput.message,
-    "not_member": service.NotMember.message,
-    "removed": service.Removed.message,
+    "not_member": NotMember.message,
+    "removed": Removed.message,
     "not_allowed": NotAllowed.message,
-    "locked": service.BoardLocked.message,
-    "budget_spent": service.BudgetSpent.message,
-    "unknown_idea": service.UnknownIdea.message,
-    "unknown_column": service.UnknownColumn.message,
+    "locked": BoardLocked.message,
+    "budget_spent": BudgetSpent.message,
+    "unknown_idea": UnknownIdea.message,
+    "unknown_column": UnknownColumn.message,
     "rate_limited": _l("Trop de messages : attendez un instant."),
     "idea_length": _l("Une idée doit faire entre 1 et 500 caractères."),
-    "wrong_phase": service.WrongPhase.message,
+    "wrong_phase": WrongPhase.message,
 }
 
 
