@@ -2,7 +2,8 @@
 
 from flask import current_app
 
-from ..opendata.datasets import DATASETS, LICENCE, MAX_INT, Dataset
+from ..opendata.dataset import MAX_INT, Dataset
+from ..opendata.datasets import DATASETS, LICENCE
 
 PER_PAGE_DEFAULT = 20
 PER_PAGE_MAX = 100

@@ -16,7 +16,8 @@ from flask_babel import lazy_gettext as _l
 from ..errors import DomainError
 from ..errors import NotFound as _NotFound
 from ..inputs import parse_int
-from ..opendata.datasets import BY_NAME, DATASETS, Dataset
+from ..opendata.dataset import Dataset
+from ..opendata.datasets import BY_NAME, DATASETS
 from ..opendata.files import json_row, not_modified, open_cors, set_validators, strong_etag, validators
 from . import bp
 from .openapi import PAGE_MAX, PER_PAGE_DEFAULT, PER_PAGE_MAX, document

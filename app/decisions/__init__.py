@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("decisions", __name__, url_prefix="/decisions")
 
-from . import public, routes  # noqa: E402,F401
+from . import public, receivers, routes  # noqa: E402,F401

@@ -18,8 +18,9 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
 from ..catalog.forms import CheckboxList
 from ..inputs import db_int
-from .models import ANSWER_KIND_NAMES, MAX_DEADLINE_DAYS, AnswerKind
-from .service import BODY_MAX, REASON_MAX, TITLE_MAX
+from .measures import TITLE_MAX
+from .models import ANSWER_KIND_NAMES, MAX_DEADLINE_DAYS, MEASURE_STATUS_NAMES, AnswerKind, MeasureStatus
+from .service import BODY_MAX, REASON_MAX
 
 
 class AnswerForm(FlaskForm):
@@ -59,8 +60,6 @@ class DeadlineForm(FlaskForm):
 
 
 def status_choices():
-    from .models import MEASURE_STATUS_NAMES, MeasureStatus
-
     return [(status.value, str(MEASURE_STATUS_NAMES[status])) for status in MeasureStatus]
 
 
@@ -110,7 +109,7 @@ class MilestoneDoneForm(FlaskForm):
 
 
 class MeasureImportForm(FlaskForm):
-    """Step 1 of an import: the CSV file (read and checked by ``service.preview_measure_import``)."""
+    """Step 1 of an import: the CSV file (read and checked by ``measures.preview_measure_import``)."""
 
     file = FileField(_l("Fichier CSV"),
                      description=_l("Enregistré depuis votre tableur au format CSV (séparateur point-virgule ou "

@@ -42,8 +42,8 @@ from .models import MeasureStatus
 # 256 KB stays under it even for text that does not compress.
 MAX_BYTES = 256 * 1024
 MAX_ROWS = 2000
-# Same limits as the measure forms (service.TITLE_MAX, BODY_MAX, REASON_MAX: not imported, to keep this
-# module free of the service's imports; tests check they agree).
+# Same limits as the measure forms (measures.TITLE_MAX, service.BODY_MAX and REASON_MAX: not imported, to keep
+# this module free of the use cases' imports; tests check they agree).
 TITLE_MAX, BODY_MAX, REASON_MAX = 200, 10000, 2000
 
 MEASURE, STATUS, PROGRESS, REASON, DESCRIPTION, PROPOSALS = (

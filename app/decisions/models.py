@@ -12,8 +12,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import CheckConstraint, Enum, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..accounts.models import utcnow
+from ..catalog.models import Role
+from ..catalog.permissions import has_org_role
+from ..clock import utcnow
 from ..extensions import db
+from ..permissions import is_admin
 
 DEFAULT_DEADLINE_DAYS = 60
 MAX_DEADLINE_DAYS = 365
@@ -25,9 +28,6 @@ def _enum(cls, name, length=20):
 
 def can_answer(user, organisation) -> bool:
     """Editors of ``organisation``, and platform admins, answer its proposals and set its deadline."""
-    from ..catalog.models import Role
-    from ..permissions import has_org_role, is_admin
-
     return is_admin(user) or has_org_role(user, organisation, Role.editor)
 
 

@@ -7,7 +7,8 @@ from flask_babel import gettext
 from flask_login import current_user
 from markupsafe import Markup, escape
 
-from ..workshops import service as workshops
+from ..boards.models import IdeaStatus
+from ..workshops import queries as workshop_queries
 from . import bp, trail
 
 
@@ -28,8 +29,6 @@ def join_clauses(items) -> Markup:
 def unshown_idea_label(idea) -> str:
     """Why a board idea's text is not shown with what came of it: still awaiting the facilitators' approval,
     hidden by them, or withdrawn by its author."""
-    from ..boards.models import IdeaStatus
-
     if idea.status is IdeaStatus.pending:
         return gettext("en attente de validation sur le tableau")
     if idea.status is IdeaStatus.withdrawn:
@@ -62,13 +61,13 @@ def consultation_outcomes(consultation) -> dict:
 def workshop_report(workshop_id: int):
     """A workshop's public report: participants, attendance, evaluation, ideas, proposals and what became of
     them."""
-    workshop = workshops.get_workshop(workshop_id)
-    if not workshops.can_view(workshop, current_user, request.args.get("invitation")):
+    workshop = workshop_queries.get_workshop(workshop_id)
+    if not workshop_queries.can_view(workshop, current_user, request.args.get("invitation")):
         abort(404)
     over = workshop.is_over()
     return render_template("decisions/workshop_report.html", workshop=workshop, over=over,
-                           attendance=workshops.attendance(workshop) if over else None,
-                           evaluation=workshops.evaluation_summary(workshop) if over else None,
+                           attendance=workshop_queries.attendance(workshop) if over else None,
+                           evaluation=workshop_queries.evaluation_summary(workshop) if over else None,
                            minimum=current_app.config["WORKSHOP_EVALUATION_MIN"],
                            report=trail.workshop_report(workshop))
 

@@ -11,6 +11,7 @@ from flask_babel import ngettext
 from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from ..accounts.current import acting_user
 from ..catalog.models import Organisation
 from ..csvsafe import write_csv
 from ..errors import DomainError
@@ -18,7 +19,7 @@ from ..extensions import db
 from ..markdown import render_markdown
 from ..permissions import is_authenticated, requires
 from ..proposals.models import Proposal
-from . import bp, service
+from . import bp, measures, service
 from .forms import (
     AnswerForm,
     DeadlineForm,
@@ -36,9 +37,6 @@ from .models import MEASURE_STATUS_NAMES, AnswerKind, Measure, Milestone, can_an
 ERROR_FIELDS = {"reason_required": "reason", "body_required": "body", "body_too_long": "body",
                 "reason_too_long": "reason", "unknown_kind": "kind", "deadline_out_of_range": "deadline_days"}
 
-
-def _me():
-    return current_user._get_current_object()
 
 
 def _show_error(form, err: DomainError) -> None:
@@ -59,12 +57,13 @@ def _organisation_for_editor(organisation_id: int) -> Organisation:
 @bp.app_template_global("proposal_answer")
 def proposal_answer(proposal) -> dict | None:
     """The answer to show on a proposal page, its earlier wordings, and whether the reader may edit it."""
-    answer, measures = service.get_answer(proposal.id), service.measures_of_proposal(proposal.id)
-    g.setdefault("_proposal_decisions", {})[proposal.id] = (answer, measures)  # the page's trail shows them too
+    answer, fed = service.get_answer(proposal.id), measures.measures_of_proposal(proposal.id)
+    g.setdefault("_proposal_decisions", {})[proposal.id] = (answer, fed)  # the page's trail shows them too
     return {"answer": answer, "body_html": render_markdown(answer.body_md) if answer else "",
             "can_answer": can_answer(current_user, proposal.organisation)
             and proposal.state in service.ANSWERABLE_STATES,
-            "markdown": render_markdown, "measures": measures}
+            "markdown": render_markdown, "measures": fed,
+            "deadline": None if answer else service.answer_deadline(proposal)}
 
 
 @bp.route("/propositions/<int:proposal_id>/reponse", methods=["GET", "POST"])
@@ -81,7 +80,7 @@ def answer_proposal(proposal_id: int):
     status = 200
     if form.validate_on_submit():
         try:
-            service.answer_proposal(proposal, _me(), kind=form.kind.data, body=form.body.data,
+            service.answer_proposal(proposal, acting_user(), kind=form.kind.data, body=form.body.data,
                                     reason=form.reason.data, show_editor_name=form.show_editor_name.data)
         except DomainError as err:
             _show_error(form, err)
@@ -115,7 +114,7 @@ def deadline(organisation_id: int):
     status = 200
     if form.validate_on_submit():
         try:
-            service.set_settings(organisation, _me(), deadline_days=form.deadline_days.data,
+            service.set_settings(organisation, acting_user(), deadline_days=form.deadline_days.data,
                                  from_publication=form.from_publication.data)
         except DomainError as err:
             _show_error(form, err)
@@ -154,7 +153,7 @@ def _measure_form_errors(form, err: DomainError) -> None:
 def _proposal_choices(form, organisation_id: int, linked=()) -> None:
     """Linkable proposals; one linked before it stopped being linkable stays a (checked) box, or an edit of the
     measure would silently unlink it. A hidden one shows no title."""
-    choices = [(p.id, p.title) for p in service.linkable_proposals(organisation_id)]
+    choices = [(p.id, p.title) for p in measures.linkable_proposals(organisation_id)]
     offered = {pid for pid, _label in choices}
     choices += [(p.id, _("Proposition masquée par la modération") if p.is_hidden else p.title)
                 for p in linked if p.id not in offered]
@@ -177,9 +176,9 @@ def new_measure(organisation_id: int):
     _proposal_choices(form, organisation.id)
     if form.validate_on_submit():
         try:
-            measure = service.create_measure(organisation, _me(), title=form.title.data,
-                                             description=form.description.data or "",
-                                             proposal_ids=form.proposal_ids.data)
+            measure = measures.create_measure(organisation, acting_user(), title=form.title.data,
+                                              description=form.description.data or "",
+                                              proposal_ids=form.proposal_ids.data)
         except DomainError as err:
             _measure_form_errors(form, err)
         else:
@@ -198,8 +197,8 @@ def edit_measure(measure_id: int):
     _proposal_choices(form, measure.organisation_id, measure.proposals)
     if form.validate_on_submit():
         try:
-            service.edit_measure(measure, _me(), title=form.title.data, description=form.description.data or "",
-                                 proposal_ids=form.proposal_ids.data)
+            measures.edit_measure(measure, acting_user(), title=form.title.data,
+                                  description=form.description.data or "", proposal_ids=form.proposal_ids.data)
         except DomainError as err:
             _measure_form_errors(form, err)
         else:
@@ -228,8 +227,8 @@ def measure_progress(measure_id: int):
     form = MeasureUpdateForm()
     if form.validate_on_submit():
         try:
-            service.post_update(measure, _me(), body=form.body.data, status=form.status.data,
-                                progress=form.progress.data, reason=form.reason.data)
+            measures.post_update(measure, acting_user(), body=form.body.data, status=form.status.data,
+                                 progress=form.progress.data, reason=form.reason.data)
         except DomainError as err:
             _measure_form_errors(form, err)
         else:
@@ -245,7 +244,7 @@ def add_milestone(measure_id: int):
     form = MilestoneForm(prefix="milestone")
     if form.validate_on_submit():
         try:
-            service.add_milestone(measure, _me(), title=form.title.data, planned_on=form.planned_on.data)
+            measures.add_milestone(measure, acting_user(), title=form.title.data, planned_on=form.planned_on.data)
         except DomainError as err:
             _measure_form_errors(form, err)
         else:
@@ -261,7 +260,7 @@ def complete_milestone(milestone_id: int):
     measure = _managed_measure(milestone.measure_id)
     form = MilestoneDoneForm()
     if form.validate_on_submit():
-        service.complete_milestone(milestone, _me(), done_on=form.done_on.data)
+        measures.complete_milestone(milestone, acting_user(), done_on=form.done_on.data)
         flash(_("Le jalon est marqué comme réalisé."), "success")
     else:
         flash(_("Indiquez la date à laquelle le jalon a été réalisé."), "error")
@@ -322,7 +321,8 @@ def import_measures(organisation_id: int):
     if not form.validate_on_submit():
         return _import_page(organisation, form, status=422 if form.errors else 200)
     try:
-        preview = service.preview_measure_import(organisation, _me(), form.file.data.stream.read(MAX_BYTES + 1))
+        data = form.file.data.stream.read(MAX_BYTES + 1)
+        preview = measures.preview_measure_import(organisation, acting_user(), data)
     except DomainError as err:
         form.file.errors = [*form.file.errors, str(err.message)]
         return _import_page(organisation, form, status=err.status)
@@ -341,13 +341,13 @@ def confirm_import(organisation_id: int):
                                 "à nouveau.")]
         return _import_page(organisation, upload, status=422)
     try:
-        measures = service.import_measures(organisation, _me(), payload["t"], stamp=payload["s"])
-    except service.ImportInvalid as err:  # a proposal changed since the preview: the rows are listed again
+        created = measures.import_measures(organisation, acting_user(), payload["t"], stamp=payload["s"])
+    except measures.ImportInvalid as err:  # a proposal changed since the preview: the rows are listed again
         return _import_page(organisation, upload, errors=err.errors, status=err.status)
     except DomainError as err:
         upload.file.errors = [str(err.message)]
         return _import_page(organisation, upload, status=err.status)
-    flash(ngettext("%(num)d mesure importée.", "%(num)d mesures importées.", len(measures)), "success")
+    flash(ngettext("%(num)d mesure importée.", "%(num)d mesures importées.", len(created)), "success")
     return redirect(url_for("decisions.awaiting", organisation_id=organisation.id))
 
 

@@ -21,7 +21,9 @@ from ..consultations.models import Consultation, ConsultationProposal, Consultat
 from ..extensions import db
 from ..notifications.service import notify
 from ..proposals.models import PUBLIC_STATES, Follow, Proposal, ProposalOrigin, Support
+from ..proposals.service import proposals_from_idea
 from ..workshops.models import Visibility, Workshop, WorkshopStatus
+from ..workshops.queries import attendance_many
 from .models import Answer, Measure, MeasureProposal, MeasureStatus
 
 MEASURE_STATUS_KINDS = {
@@ -205,8 +207,6 @@ def _measures(proposal_ids) -> dict[int, list[Measure]]:
 
 
 def _workshop_figures(workshops) -> dict[int, WorkshopFigures]:
-    from ..workshops.service import attendance_many
-
     workshops = list({w.id: w for w in workshops}.values())
     figures = attendance_many(workshops)
     return {w.id: WorkshopFigures(w, figures[w.id]["confirmed"], figures[w.id]["present"]) for w in workshops}
@@ -335,8 +335,6 @@ def _shown_to(proposal: Proposal, user) -> bool:
 def idea_outcomes(idea: Idea, user=None) -> dict:
     """What an idea led to, for its page: its board and workshop, and each proposal's outcome (proposals the
     reader may not see, and those hidden by the moderators, are left out)."""
-    from ..proposals.service import proposals_from_idea
-
     board = db.session.get(Board, idea.board_id)
     proposals = [p for p in proposals_from_idea(idea) if _shown_to(p, user)]
     found = outcomes(p.id for p in proposals)

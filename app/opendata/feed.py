@@ -13,8 +13,9 @@ from ..decisions.models import ANSWER_KIND_NAMES, MEASURE_STATUS_NAMES, Measure,
 from ..decisions.models import Answer as AnswerModel
 from ..extensions import db
 from ..proposals.models import Proposal
-from .datasets import _last_hidden, _public_proposal, last_modified
+from .dataset import last_modified
 from .files import strong_etag
+from .proposal_rows import last_hidden, public_proposal
 
 FEED_SIZE = 50
 EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
@@ -28,12 +29,12 @@ def _fingerprint() -> tuple:
     the entry titles, and the hidings that take answers out."""
     answered = (select(func.count(AnswerModel.id), func.max(AnswerModel.id), func.max(AnswerModel.updated_at),
                        func.max(Proposal.updated_at))
-                .join(Proposal, Proposal.id == AnswerModel.proposal_id).where(_public_proposal()).subquery())
+                .join(Proposal, Proposal.id == AnswerModel.proposal_id).where(public_proposal()).subquery())
     updates = select(func.count(MeasureUpdate.id), func.max(MeasureUpdate.id),
                      func.max(MeasureUpdate.created_at)).subquery()
     both = answered.join(updates, true())  # two one-row aggregates side by side
     return tuple(db.session.execute(
-        select(answered, updates, select(func.max(Measure.updated_at)).scalar_subquery(), _last_hidden())
+        select(answered, updates, select(func.max(Measure.updated_at)).scalar_subquery(), last_hidden())
         .select_from(both)).one())
 
 
@@ -61,7 +62,7 @@ def _answers():
         select(AnswerModel.id, AnswerModel.proposal_id, AnswerModel.kind, AnswerModel.body_md, AnswerModel.reason,
                AnswerModel.answered_at, AnswerModel.updated_at, Proposal.title, AnswerModel.organisation_id)
         .join(Proposal, Proposal.id == AnswerModel.proposal_id)
-        .where(_public_proposal())
+        .where(public_proposal())
         .order_by(AnswerModel.updated_at.desc(), AnswerModel.id.desc()).limit(FEED_SIZE))
     for a_id, proposal_id, kind, body, reason, answered_at, updated_at, title, _org in rows:
         text = "\n\n".join(part for part in (body, reason) if part)

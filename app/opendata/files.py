@@ -19,7 +19,8 @@ from flask import current_app, request, url_for
 
 from .. import jsonsafe
 from ..csvsafe import safe_cell
-from .datasets import DATASETS, LICENCE, Dataset, last_modified
+from .dataset import Dataset, last_modified
+from .datasets import DATASETS, LICENCE
 
 CSV_DIALECT = {"delimiter": ",", "lineTerminator": "\r\n", "quoteChar": '"', "doubleQuote": True, "header": True}
 FORMAT_VERSION = "2"  # bump when a schema changes, so that cached copies are not reused

@@ -19,7 +19,7 @@ from typing import TypeVar
 
 from sqlalchemy import select
 
-from ..accounts.models import utcnow
+from ..clock import utcnow
 from ..extensions import db
 from .models import DataVersion
 from .versions import NAME

@@ -114,9 +114,9 @@ def test_list_and_detail_answer_304_until_the_data_changes(client):
                       ).status_code == 304
     assert client.get("/api/v1/measures?per_page=5").headers["ETag"] != listing.headers["ETag"], \
         "each page has its own validator"
-    from app.decisions import service as decisions
+    from app.decisions import measures
 
-    decisions.edit_measure(world.measure, world.editor, title="Formulaire unique, partout", description="")
+    measures.edit_measure(world.measure, world.editor, title="Formulaire unique, partout", description="")
     changed = client.get("/api/v1/measures", headers={"If-None-Match": listing.headers["ETag"]})
     assert changed.status_code == 200
     assert changed.get_json()["data"][0]["title"] == "Formulaire unique, partout"

@@ -4,8 +4,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import update
 
-from app.accounts.models import utcnow
 from app.catalog.models import Role
+from app.clock import utcnow
 from app.consultations.models import Consultation, ConsultationMethod, ConsultationProposal, ConsultationState
 from app.extensions import db
 from app.proposals.models import Follow, Proposal, ProposalState
@@ -80,8 +80,8 @@ def permission_values(organisation, citizen) -> dict:
 def accessibility_values(rows) -> dict:
     """Placeholders for tests/browser/test_accessibility.py, read from the live demo database with ``rows``:
     {measure} is the demo measure, {measure_org_id} its organisation; {trail_measure} the implemented measure at
-    the end of the demo trail (app/decisions/demo.py ``seed_trail``)."""
-    from app.decisions.demo import MEASURE_TITLE, TRAIL_MEASURE_TITLE
+    the end of the demo trail (app/demo/decisions.py ``seed_trail``)."""
+    from app.demo.decisions import MEASURE_TITLE, TRAIL_MEASURE_TITLE
 
     found = rows("SELECT id, organisation_id FROM measures WHERE title = ?", (MEASURE_TITLE,))
     assert found, "no demo measure"

@@ -6,10 +6,11 @@ import pytest
 from sqlalchemy import func, select
 
 from app.accounts.models import User
-from app.decisions import service
+from app.decisions import measures, service
 from app.decisions.models import Answer, AnswerVersion
 from app.extensions import db
 from app.proposals import service as proposals
+from app.proposals.errors import WrongState
 from app.proposals.models import Proposal, ProposalState
 from tests.concurrency import app_for_threads, run_together
 from tests.decisions.helpers import World, make_proposal
@@ -70,7 +71,7 @@ def test_answer_racing_withdrawal_has_one_outcome(app):
     answers = db.session.scalar(select(func.count()).select_from(Answer))
     (_i, error), = errors
     if state is ProposalState.answered:
-        assert isinstance(error, proposals.WrongState) and answers == 1
+        assert isinstance(error, WrongState) and answers == 1
     else:
         assert state is ProposalState.withdrawn and isinstance(error, service.NotAnswerable) and answers == 0
 
@@ -79,7 +80,7 @@ def test_concurrent_progress_updates_leave_the_measure_as_its_latest_update(app)
     from app.decisions.models import Measure, MeasureUpdate
 
     world = World()
-    measure_id = service.create_measure(world.organisation, world.editor, title="Mesure").id
+    measure_id = measures.create_measure(world.organisation, world.editor, title="Mesure").id
     editor_id = world.editor.id
 
     def job_for(i):
@@ -87,7 +88,7 @@ def test_concurrent_progress_updates_leave_the_measure_as_its_latest_update(app)
             user, measure = db.session.get(User, editor_id), db.session.get(Measure, measure_id)
             db.session.rollback()
             barrier.wait()
-            return service.post_update(measure, user, body=f"Étape {i}", status="in_progress", progress=i * 5).id
+            return measures.post_update(measure, user, body=f"Étape {i}", status="in_progress", progress=i * 5).id
         return job
 
     _results, errors = run_together(app, [job_for(i) for i in range(N)])

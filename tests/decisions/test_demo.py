@@ -13,22 +13,28 @@ def counts():
 
 
 def test_demo_decisions_load_once(app):
-    from app.decisions.demo import MEASURE_TITLE
     from app.demo import seed
+    from app.demo.decisions import MEASURE_TITLE
 
     assert seed(app.config["DEMO_DATA_DIR"]) is True
     kinds = set(db.session.scalars(select(Answer.kind)))
     assert {AnswerKind.adopted, AnswerKind.not_adopted} <= kinds
     answered = set(db.session.scalars(select(Proposal.state).join(Answer, Answer.proposal_id == Proposal.id)))
     assert answered == {ProposalState.answered}
-    # The demo still has selected proposals (awaiting an answer).
+    # The demo still has selected proposals (awaiting an answer), one of them late, and its page says so.
     assert db.session.scalar(select(func.count()).select_from(Proposal)
                              .where(Proposal.state == ProposalState.selected)) >= 1
+    from app.decisions import service
+
+    overdue = [item for counts_and_items in service.overdue_proposals().values() for item in counts_and_items[1]]
+    assert overdue, "the demo has no proposal whose answer is overdue"
+    page = app.test_client().get(f"/propositions/{overdue[0].proposal.id}").get_data(as_text=True)
+    assert "Réponse en retard" in page
     measure = db.session.scalar(select(Measure).where(Measure.title == MEASURE_TITLE))
     assert measure.status is MeasureStatus.in_progress and measure.progress == 40 and measure.proposals
     # The trail: the past workshop's board idea -> proposal -> adopted answer -> implemented measure.
-    from app.decisions.demo import TRAIL_IDEA, TRAIL_MEASURE_TITLE
     from app.decisions.trail import measure_ancestry
+    from app.demo.decisions import TRAIL_IDEA, TRAIL_MEASURE_TITLE
 
     implemented = db.session.scalar(select(Measure).where(Measure.title == TRAIL_MEASURE_TITLE))
     assert implemented.status is MeasureStatus.implemented and implemented.progress == 100

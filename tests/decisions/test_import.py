@@ -9,8 +9,8 @@ from io import BytesIO
 import pytest
 from sqlalchemy import func, select, update
 
-from app.accounts.models import utcnow
-from app.decisions import importing, service
+from app.clock import utcnow
+from app.decisions import importing, measures, service
 from app.decisions.models import Measure, MeasureProposal, MeasureStatus, Milestone
 from app.errors import NotAllowed
 from app.extensions import db
@@ -202,7 +202,7 @@ def test_row_errors_are_listed_with_row_column_and_code():
 
 
 def test_limits_are_those_of_the_measure_forms():
-    assert (importing.TITLE_MAX, importing.BODY_MAX, importing.REASON_MAX) == (service.TITLE_MAX, service.BODY_MAX,
+    assert (importing.TITLE_MAX, importing.BODY_MAX, importing.REASON_MAX) == (measures.TITLE_MAX, service.BODY_MAX,
                                                                                service.REASON_MAX)
 
 
@@ -228,10 +228,10 @@ def test_editor_imports_measures_milestones_and_their_proposals(world):
     data = csv_bytes(f"Adresse unique;En cours;40;;Tous **prévenus**.;{first.id};Marché;15/01/2027;20/01/2027",
                      f"Adresse unique;;;;;{second.id};Mise en service;01/06/2027;",
                      "Guichet fermé;Abandonnée;10;La loi a changé.;;;;;", encoding="cp1252")
-    preview = service.preview_measure_import(world.organisation, world.editor, data)
+    preview = measures.preview_measure_import(world.organisation, world.editor, data)
     assert preview.errors == [] and set(preview.proposals) == {first.id, second.id} and count(Measure) == 0
-    measures = service.import_measures(world.organisation, world.editor, data, stamp=preview.stamp)
-    adresse, guichet = (db.session.get(Measure, m.id, populate_existing=True) for m in measures)
+    created = measures.import_measures(world.organisation, world.editor, data, stamp=preview.stamp)
+    adresse, guichet = (db.session.get(Measure, m.id, populate_existing=True) for m in created)
     assert (adresse.title, adresse.status, adresse.progress, adresse.description_md) == (
         "Adresse unique", MeasureStatus.in_progress, 40, "Tous **prévenus**.")
     assert adresse.organisation_id == world.organisation.id and adresse.created_by_id == world.editor.id
@@ -240,7 +240,7 @@ def test_editor_imports_measures_milestones_and_their_proposals(world):
         ("Marché", date(2027, 1, 15), date(2027, 1, 20)), ("Mise en service", date(2027, 6, 1), None)]
     assert (guichet.status, guichet.abandon_reason, guichet.milestones) == (MeasureStatus.abandoned,
                                                                             "La loi a changé.", [])
-    assert [m.id for m in service.measures_of_proposal(first.id)] == [adresse.id]
+    assert [m.id for m in measures.measures_of_proposal(first.id)] == [adresse.id]
     # The author of the proposals is told, once per measure fed by them, as when a measure is created by hand.
     told = db.session.scalars(select(Notification.url).where(Notification.user_id == world.author.id,
                                                              Notification.kind == "measure_created")).all()
@@ -251,11 +251,11 @@ def test_editor_imports_measures_milestones_and_their_proposals(world):
 def test_only_the_organisations_editors_import(world, who):
     data = csv_bytes("Mesure;;;;;;;;")
     with pytest.raises(NotAllowed):
-        service.preview_measure_import(world.organisation, getattr(world, who), data)
+        measures.preview_measure_import(world.organisation, getattr(world, who), data)
     with pytest.raises(NotAllowed):
-        service.import_measures(world.organisation, getattr(world, who), data)
+        measures.import_measures(world.organisation, getattr(world, who), data)
     assert count(Measure) == 0
-    assert len(service.import_measures(world.organisation, world.admin, data)) == 1
+    assert len(measures.import_measures(world.organisation, world.admin, data)) == 1
 
 
 @pytest.mark.parametrize("case", ["missing", "other_organisation", "draft", "withdrawn", "hidden"])
@@ -272,10 +272,10 @@ def test_proposals_must_be_public_proposals_of_the_organisation(world, case):
         proposal_id = make_proposal(world, ProposalState[case]).id
     good = make_proposal(world, title="Bonne")
     data = csv_bytes(f"Mesure A;;;;;{good.id};;;", "Mesure B;;;;;;;;", f"Mesure B;;;;;{proposal_id};;;")
-    preview = service.preview_measure_import(world.organisation, world.editor, data)
+    preview = measures.preview_measure_import(world.organisation, world.editor, data)
     assert [(e.line, e.column, e.code) for e in preview.errors] == [(4, "propositions", "proposal_not_linkable")]
-    with pytest.raises(service.ImportInvalid) as raised:
-        service.import_measures(world.organisation, world.editor, data)
+    with pytest.raises(measures.ImportInvalid) as raised:
+        measures.import_measures(world.organisation, world.editor, data)
     assert [e.line for e in raised.value.errors] == [4]
     assert count(Measure) == 0 and count(MeasureProposal) == 0
 
@@ -283,8 +283,8 @@ def test_proposals_must_be_public_proposals_of_the_organisation(world, case):
 def test_nothing_is_written_when_one_line_is_bad(world):
     rows = [f"Mesure {n};En cours;{n};;;;Jalon {n};01/01/2027;" for n in range(1, 30)]
     data = csv_bytes(*rows, "Mesure 30;En cours;30;;;;Jalon;31/02/2027;")
-    with pytest.raises(service.ImportInvalid) as raised:
-        service.import_measures(world.organisation, world.editor, data)
+    with pytest.raises(measures.ImportInvalid) as raised:
+        measures.import_measures(world.organisation, world.editor, data)
     assert [(e.line, e.column) for e in raised.value.errors] == [(31, "date_prevue")]
     assert count(Measure) == 0 and count(Milestone) == 0
 
@@ -292,35 +292,35 @@ def test_nothing_is_written_when_one_line_is_bad(world):
 def test_files_that_cannot_be_read_write_nothing(world):
     for data in (b"", csv_bytes(";;;;;;;;"), b"nom;prenom\r\nA;B\r\n"):
         with pytest.raises(importing.ImportFileInvalid):
-            service.import_measures(world.organisation, world.editor, data)
+            measures.import_measures(world.organisation, world.editor, data)
     assert count(Measure) == 0
 
 
 def test_proposals_are_checked_again_at_import(world):
     proposal = make_proposal(world)
     data = csv_bytes(f"Mesure;;;;;{proposal.id};;;")
-    preview = service.preview_measure_import(world.organisation, world.editor, data)
+    preview = measures.preview_measure_import(world.organisation, world.editor, data)
     assert preview.errors == []
     # Withdrawn between the preview and the confirmation.
     db.session.execute(update(Proposal).where(Proposal.id == proposal.id).values(state=ProposalState.withdrawn))
     db.session.commit()
-    with pytest.raises(service.ImportInvalid):
-        service.import_measures(world.organisation, world.editor, data, stamp=preview.stamp)
+    with pytest.raises(measures.ImportInvalid):
+        measures.import_measures(world.organisation, world.editor, data, stamp=preview.stamp)
     assert count(Measure) == 0
 
 
 def test_confirmation_is_refused_once_measures_were_created_since_the_preview(world):
     data = csv_bytes("Mesure;;;;;;;;")
-    preview = service.preview_measure_import(world.organisation, world.editor, data)
-    service.import_measures(world.organisation, world.editor, data, stamp=preview.stamp)
+    preview = measures.preview_measure_import(world.organisation, world.editor, data)
+    measures.import_measures(world.organisation, world.editor, data, stamp=preview.stamp)
     # The same preview confirmed twice (a double click, a second tab) does not import twice.
-    with pytest.raises(service.ImportOutdated):
-        service.import_measures(world.organisation, world.editor, data, stamp=preview.stamp)
+    with pytest.raises(measures.ImportOutdated):
+        measures.import_measures(world.organisation, world.editor, data, stamp=preview.stamp)
     assert count(Measure) == 1
     # Measures of another organisation do not matter.
-    preview = service.preview_measure_import(world.organisation, world.editor, data)
-    service.create_measure(world.other_organisation, world.other_editor, title="Ailleurs")
-    assert len(service.import_measures(world.organisation, world.editor, data, stamp=preview.stamp)) == 1
+    preview = measures.preview_measure_import(world.organisation, world.editor, data)
+    measures.create_measure(world.other_organisation, world.other_editor, title="Ailleurs")
+    assert len(measures.import_measures(world.organisation, world.editor, data, stamp=preview.stamp)) == 1
 
 
 # --- pages ---------------------------------------------------------------------------------------

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from app.accounts.models import utcnow
-from app.decisions import service
+from app.clock import utcnow
+from app.decisions import measures, service
 from app.decisions.models import Measure, MeasureProposal, MeasureStatus, MeasureUpdate, Milestone
 from app.errors import NotAllowed
 from app.extensions import db
@@ -34,8 +34,8 @@ def fresh(measure) -> Measure:
 def create(world, user=None, proposals=(), **kw):
     fields = {"title": "Un changement d'adresse unique", "description": "Tous les organismes **prévenus**."}
     fields.update(kw)
-    return service.create_measure(world.organisation, user or world.editor,
-                                  proposal_ids=[p.id for p in proposals], **fields)
+    return measures.create_measure(world.organisation, user or world.editor,
+                                   proposal_ids=[p.id for p in proposals], **fields)
 
 
 # --- service -------------------------------------------------------------------------------------
@@ -49,7 +49,7 @@ def test_editor_creates_a_planned_measure_fed_by_several_proposals(world):
     assert [p.id for p in fresh(measure).proposals] == [first.id, second.id]
     # One proposal may feed several measures.
     other = create(world, proposals=[first], title="Une autre mesure")
-    assert [m.id for m in service.measures_of_proposal(first.id)] == [measure.id, other.id]
+    assert [m.id for m in measures.measures_of_proposal(first.id)] == [measure.id, other.id]
 
 
 @pytest.mark.parametrize("who", ["citizen", "facilitator", "other_editor"])
@@ -60,7 +60,7 @@ def test_only_the_organisations_editors_create_measures(world, who):
 
 
 def test_measure_needs_a_title(world):
-    with pytest.raises(service.TitleRequired):
+    with pytest.raises(measures.TitleRequired):
         create(world, title="  ")
     assert count(Measure) == 0
 
@@ -77,8 +77,8 @@ def test_measure_comes_only_from_public_proposals_of_its_organisation(world, cas
         proposal_id = 999999
     else:
         proposal_id = make_proposal(world, ProposalState[case]).id
-    with pytest.raises(service.ProposalNotLinkable):
-        service.create_measure(world.organisation, world.editor, title="Mesure", proposal_ids=[proposal_id])
+    with pytest.raises(measures.ProposalNotLinkable):
+        measures.create_measure(world.organisation, world.editor, title="Mesure", proposal_ids=[proposal_id])
     assert count(Measure) == 0 and count(MeasureProposal) == 0
 
 
@@ -87,8 +87,8 @@ def test_a_link_made_before_its_proposal_was_hidden_survives_an_edit(world):
     measure = create(world, proposals=[first])
     db.session.execute(update(Proposal).where(Proposal.id == first.id).values(hidden_at=utcnow()))
     db.session.commit()
-    service.edit_measure(measure, world.editor, title="Titre revu", description="",
-                         proposal_ids=[first.id, second.id])
+    measures.edit_measure(measure, world.editor, title="Titre revu", description="",
+                          proposal_ids=[first.id, second.id])
     assert sorted(p.id for p in fresh(measure).proposals) == [first.id, second.id]
 
 
@@ -113,18 +113,18 @@ def test_a_link_made_before_its_proposal_was_hidden_survives_an_edit_through_the
 def test_editing_replaces_the_linked_proposals(world):
     first, second = make_proposal(world, title="Première"), make_proposal(world, title="Seconde")
     measure = create(world, proposals=[first])
-    service.edit_measure(measure, world.admin, title="Nouveau titre", description="", proposal_ids=[second.id])
+    measures.edit_measure(measure, world.admin, title="Nouveau titre", description="", proposal_ids=[second.id])
     measure = fresh(measure)
     assert measure.title == "Nouveau titre" and [p.id for p in measure.proposals] == [second.id]
     with pytest.raises(NotAllowed):
-        service.edit_measure(measure, world.other_editor, title="Pirate", proposal_ids=[])
+        measures.edit_measure(measure, world.other_editor, title="Pirate", proposal_ids=[])
     assert fresh(measure).title == "Nouveau titre"
 
 
 def test_update_sets_status_and_progress_and_adds_to_the_timeline(world):
     measure = create(world)
-    service.post_update(measure, world.editor, body="Le marché est lancé.", status="in_progress", progress=30)
-    service.post_update(measure, world.editor, body="En service.", status=MeasureStatus.implemented, progress=100)
+    measures.post_update(measure, world.editor, body="Le marché est lancé.", status="in_progress", progress=30)
+    measures.post_update(measure, world.editor, body="En service.", status=MeasureStatus.implemented, progress=100)
     measure = fresh(measure)
     assert (measure.status, measure.progress) == (MeasureStatus.implemented, 100)
     assert [(u.status, u.progress) for u in measure.updates] == [(MeasureStatus.implemented, 100),
@@ -133,21 +133,21 @@ def test_update_sets_status_and_progress_and_adds_to_the_timeline(world):
 
 def test_abandoning_needs_a_reason(world):
     measure = create(world)
-    with pytest.raises(service.AbandonReasonRequired):
-        service.post_update(measure, world.editor, body="Arrêt.", status="abandoned", progress=10, reason=" ")
+    with pytest.raises(measures.AbandonReasonRequired):
+        measures.post_update(measure, world.editor, body="Arrêt.", status="abandoned", progress=10, reason=" ")
     assert fresh(measure).status is MeasureStatus.planned and count(MeasureUpdate) == 0
-    service.post_update(measure, world.editor, body="Arrêt.", status="abandoned", progress=10, reason="Loi changée.")
+    measures.post_update(measure, world.editor, body="Arrêt.", status="abandoned", progress=10, reason="Loi changée.")
     assert (fresh(measure).status, fresh(measure).abandon_reason) == (MeasureStatus.abandoned, "Loi changée.")
     # Taking the measure up again clears the reason.
-    service.post_update(measure, world.editor, body="Reprise.", status="in_progress", progress=10)
+    measures.post_update(measure, world.editor, body="Reprise.", status="in_progress", progress=10)
     assert fresh(measure).abandon_reason == ""
 
 
 @pytest.mark.parametrize("progress", [-1, 101, None])
 def test_progress_out_of_range_is_refused(world, progress):
     measure = create(world)
-    with pytest.raises(service.ProgressOutOfRange):
-        service.post_update(measure, world.editor, body="x", status="in_progress", progress=progress)
+    with pytest.raises(measures.ProgressOutOfRange):
+        measures.post_update(measure, world.editor, body="x", status="in_progress", progress=progress)
     assert fresh(measure).progress == 0 and count(MeasureUpdate) == 0
 
 
@@ -168,41 +168,41 @@ def test_the_database_refuses_progress_out_of_range_and_abandon_without_reason(w
 def test_update_refusals(world):
     measure = create(world)
     with pytest.raises(NotAllowed):
-        service.post_update(measure, world.other_editor, body="x", status="in_progress", progress=5)
-    with pytest.raises(service.UnknownStatus):
-        service.post_update(measure, world.editor, body="x", status="paused", progress=5)
+        measures.post_update(measure, world.other_editor, body="x", status="in_progress", progress=5)
+    with pytest.raises(measures.UnknownStatus):
+        measures.post_update(measure, world.editor, body="x", status="paused", progress=5)
     with pytest.raises(service.BodyRequired):
-        service.post_update(measure, world.editor, body="", status="in_progress", progress=5)
+        measures.post_update(measure, world.editor, body="", status="in_progress", progress=5)
     assert count(MeasureUpdate) == 0 and fresh(measure).status is MeasureStatus.planned
 
 
 def test_milestones_are_planned_then_done(world):
     measure = create(world)
-    later = service.add_milestone(measure, world.editor, title="Mise en service", planned_on=date(2027, 6, 1))
-    sooner = service.add_milestone(measure, world.editor, title="Marché", planned_on=date(2027, 1, 15))
+    later = measures.add_milestone(measure, world.editor, title="Mise en service", planned_on=date(2027, 6, 1))
+    sooner = measures.add_milestone(measure, world.editor, title="Marché", planned_on=date(2027, 1, 15))
     assert [m.id for m in fresh(measure).milestones] == [sooner.id, later.id]
-    service.complete_milestone(sooner, world.editor, done_on=date(2027, 1, 20))
+    measures.complete_milestone(sooner, world.editor, done_on=date(2027, 1, 20))
     assert db.session.get(Milestone, sooner.id, populate_existing=True).done_on == date(2027, 1, 20)
     assert not db.session.get(Milestone, later.id).is_done
     # A corrected date changes the measure's update time, which the open-data milestones fingerprint reads.
     db.session.execute(update(Measure).where(Measure.id == measure.id).values(updated_at=datetime(2026, 1, 1)))
     db.session.commit()
-    service.complete_milestone(db.session.get(Milestone, sooner.id), world.editor, done_on=date(2027, 1, 18))
+    measures.complete_milestone(db.session.get(Milestone, sooner.id), world.editor, done_on=date(2027, 1, 18))
     assert fresh(measure).updated_at > datetime(2026, 1, 1)
 
 
 def test_milestone_refusals(world):
     measure = create(world)
     with pytest.raises(NotAllowed):
-        service.add_milestone(measure, world.facilitator, title="Jalon", planned_on=date(2027, 1, 1))
-    with pytest.raises(service.DateRequired):
-        service.add_milestone(measure, world.editor, title="Jalon", planned_on=None)
-    with pytest.raises(service.TitleRequired):
-        service.add_milestone(measure, world.editor, title="", planned_on=date(2027, 1, 1))
+        measures.add_milestone(measure, world.facilitator, title="Jalon", planned_on=date(2027, 1, 1))
+    with pytest.raises(measures.DateRequired):
+        measures.add_milestone(measure, world.editor, title="Jalon", planned_on=None)
+    with pytest.raises(measures.TitleRequired):
+        measures.add_milestone(measure, world.editor, title="", planned_on=date(2027, 1, 1))
     assert count(Milestone) == 0
-    milestone = service.add_milestone(measure, world.editor, title="Jalon", planned_on=date(2027, 1, 1))
+    milestone = measures.add_milestone(measure, world.editor, title="Jalon", planned_on=date(2027, 1, 1))
     with pytest.raises(NotAllowed):
-        service.complete_milestone(milestone, world.other_editor, done_on=date(2027, 1, 2))
+        measures.complete_milestone(milestone, world.other_editor, done_on=date(2027, 1, 2))
     assert db.session.get(Milestone, milestone.id, populate_existing=True).done_on is None
 
 
@@ -264,7 +264,7 @@ def test_measure_posts_need_csrf_and_the_editor_role(client, world):
     response = post_form(client, f"/decisions/mesures/{measure.id}/avancement",
                          {"status": "in_progress", "progress": "10", "body": "x"}, csrf_url="/")
     assert response.status_code == 403 and count(MeasureUpdate) == 0
-    milestone = service.add_milestone(measure, world.editor, title="Jalon", planned_on=date(2027, 1, 1))
+    milestone = measures.add_milestone(measure, world.editor, title="Jalon", planned_on=date(2027, 1, 1))
     response = post_form(client, f"/decisions/jalons/{milestone.id}/realise", {"done_on": "2027-01-02"},
                          csrf_url="/")
     assert response.status_code == 403
@@ -273,7 +273,7 @@ def test_measure_posts_need_csrf_and_the_editor_role(client, world):
 
 def test_milestone_done_by_keyboard_form(client, world):
     measure = create(world)
-    milestone = service.add_milestone(measure, world.editor, title="Jalon", planned_on=date(2027, 1, 1))
+    milestone = measures.add_milestone(measure, world.editor, title="Jalon", planned_on=date(2027, 1, 1))
     login(client, world.editor.email)
     progress = f"/decisions/mesures/{measure.id}/avancement"
     assert f'for="done_on-{milestone.id}"' in client.get(progress).get_data(as_text=True)

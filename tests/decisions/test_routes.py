@@ -6,7 +6,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from app.accounts.models import utcnow
+from app.clock import utcnow
+from app.decisions import service
 from app.decisions.models import Answer, AnswerKind, AnswerSettings
 from app.extensions import db
 from app.proposals.models import Proposal, ProposalState
@@ -152,6 +153,45 @@ def test_awaiting_page_lists_due_dates_and_flags_overdue(client, world):
     assert url(late) in html
 
 
+def answer_due_of(html: str) -> str:
+    start = html.index('<p class="answer-due">')
+    return " ".join(html[start:html.index("</p>", start)].split())
+
+
+def test_proposal_page_says_when_the_answer_is_due_and_when_it_is_late(client, world):
+    """Anyone reading a proposal sees the organisation's deadline; once it has passed, that the answer is late."""
+    soon = make_proposal(world, title="Sélectionnée hier")
+    late = make_proposal(world, title="Sélectionnée il y a longtemps")
+    selected = utcnow() - timedelta(days=1)
+    select_by_vote(soon, selected, world.editor)
+    select_by_vote(late, utcnow() - timedelta(days=70), world.editor)
+    due = (selected + timedelta(days=60)).date()
+    html = client.get(f"/propositions/{soon.id}").get_data(as_text=True)
+    text = answer_due_of(html)
+    assert f'<time datetime="{due.isoformat()}">' in text and "Réponse attendue au plus tard le" in text
+    assert "dans les 60 jours qui suivent la sélection" in text and "en retard" not in text
+    text = answer_due_of(client.get(f"/propositions/{late.id}").get_data(as_text=True))
+    assert "Réponse en retard" in text and "La réponse était attendue le" in text
+    # In English too; and counted from publication where the organisation says so.
+    service.set_settings(world.organisation, world.editor, deadline_days=30, from_publication=True)
+    published = make_proposal(world, title="Publiée", published_at=utcnow() - timedelta(days=40))
+    with client.session_transaction() as session:
+        session["lang"] = "en"
+    text = answer_due_of(client.get(f"/propositions/{published.id}").get_data(as_text=True))
+    assert "Answer overdue" in text and "within 30 days of publication" in text
+
+
+def test_a_proposal_without_a_running_deadline_says_nothing_of_one(client, world):
+    """Published where the organisation counts from selection, or answered: no due date is shown."""
+    waiting = make_proposal(world, title="Publiée seulement")
+    answered = make_proposal(world, title="Répondue")
+    select_by_vote(answered, utcnow() - timedelta(days=70), world.editor)
+    login(client, world.editor.email)
+    post_form(client, url(answered), form())
+    for proposal in (waiting, answered):
+        assert 'class="answer-due"' not in client.get(f"/propositions/{proposal.id}").get_data(as_text=True)
+
+
 @pytest.mark.parametrize("who", ["citizen", "facilitator", "other_editor"])
 def test_awaiting_and_deadline_pages_are_for_the_organisations_editors(client, world, who):
     login(client, getattr(world, who).email)
@@ -187,12 +227,12 @@ def test_answer_kind_in_the_form_matches_the_model():
 
 
 def test_an_answered_proposal_hidden_later_shows_neither_text_nor_answer(client, world):
-    from app.proposals import service as proposals
+    from app.proposals import moderation
 
     proposal = make_proposal(world)
     login(client, world.editor.email)
     post_form(client, url(proposal), form(body="Réponse au texte injurieux."))
-    proposals.hide_proposal(db.session.get(Proposal, proposal.id), world.editor, "Propos injurieux")
+    moderation.hide_proposal(db.session.get(Proposal, proposal.id), world.editor, "Propos injurieux")
     html = client.get(f"/propositions/{proposal.id}").get_data(as_text=True)
     assert "Masqué par la modération : Propos injurieux" in html and "Réponse au texte injurieux." not in html
     refused = post_form(client, url(proposal), form(body="Autre réponse."))

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import event, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from app.accounts.models import utcnow
+from app.clock import utcnow
 from app.decisions import service
 from app.decisions.models import Answer, AnswerKind, AnswerSettings, AnswerVersion, DueFrom
 from app.errors import NotAllowed
@@ -126,10 +126,10 @@ def test_proposals_that_cannot_be_answered(world, state):
 
 
 def test_a_proposal_hidden_by_the_moderators_gets_no_answer(world):
-    from app.proposals import service as proposals
+    from app.proposals import moderation
 
     proposal = make_proposal(world)
-    proposals.hide_proposal(db.session.get(Proposal, proposal.id), world.editor, "Propos injurieux")
+    moderation.hide_proposal(db.session.get(Proposal, proposal.id), world.editor, "Propos injurieux")
     with pytest.raises(service.ProposalHiddenByModeration):
         answer(proposal, world.editor)
     assert state_of(proposal) is ProposalState.published and answers() == 0

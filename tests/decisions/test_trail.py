@@ -10,18 +10,19 @@ import pytest
 from markupsafe import escape
 from sqlalchemy import select, update
 
-from app.accounts.models import utcnow
 from app.boards.models import Board, BoardColumn, Idea, Participant
 from app.catalog.models import Role
+from app.clock import utcnow
 from app.consultations.models import Consultation, ConsultationMethod, ConsultationProposal, ConsultationState
+from app.decisions import measures, trail
 from app.decisions import service as decisions
-from app.decisions import trail
 from app.decisions.models import Answer, AnswerKind, Measure, MeasureProposal, MeasureStatus
 from app.extensions import db
 from app.mail.models import OutboxMessage
 from app.notifications import service as notifications
 from app.notifications.models import Notification
 from app.proposals import service as proposals
+from app.proposals.merging import merge_proposals
 from app.proposals.models import OriginKind, Proposal, ProposalOrigin, ProposalState
 from app.reports import cache
 from app.workshops import service as workshops
@@ -71,7 +72,7 @@ class Trail:
         proposals.follow(self.proposal, self.follower)
         proposals.support(self.merged, self.merged_supporter)
         notifications.set_trail(self.opted_out, False)
-        proposals.merge_proposals(self.merged, self.proposal, self.facilitator)
+        merge_proposals(self.merged, self.proposal, self.facilitator)
         # The workshop took place: five attended and evaluated.
         db.session.execute(update(Workshop).where(Workshop.id == self.workshop.id).values(
             starts_at=utcnow() - timedelta(days=3, hours=2), ends_at=utcnow() - timedelta(days=3)))
@@ -87,14 +88,14 @@ class Trail:
         db.session.commit()
         decisions.answer_proposal(self.proposal, self.editor, kind=AnswerKind.adopted,
                                   body="Nous l'étendons à tous les organismes.")
-        self.measure = decisions.create_measure(self.organisation, self.editor, title=MEASURE,
-                                                proposal_ids=[self.proposal.id])
-        self.milestone = decisions.add_milestone(self.measure, self.editor, title="Ouverture aux caisses",
-                                                 planned_on=date(2027, 1, 15))
-        decisions.post_update(self.measure, self.editor, body="Travaux lancés.", status="in_progress", progress=30)
-        decisions.complete_milestone(self.milestone, self.editor, done_on=date(2027, 1, 20))
-        decisions.post_update(self.measure, self.editor, body="En service partout.", status="implemented",
-                              progress=100)
+        self.measure = measures.create_measure(self.organisation, self.editor, title=MEASURE,
+                                               proposal_ids=[self.proposal.id])
+        self.milestone = measures.add_milestone(self.measure, self.editor, title="Ouverture aux caisses",
+                                                planned_on=date(2027, 1, 15))
+        measures.post_update(self.measure, self.editor, body="Travaux lancés.", status="in_progress", progress=30)
+        measures.complete_milestone(self.milestone, self.editor, done_on=date(2027, 1, 20))
+        measures.post_update(self.measure, self.editor, body="En service partout.", status="implemented",
+                             progress=100)
 
     def _promote(self, idea_id, title):
         draft = proposals.promote(self.facilitator, idea_id=idea_id)
@@ -314,15 +315,15 @@ def test_english_workshop_report_puts_one_answer_in_the_singular(client, app):
 
 def test_a_progress_update_without_a_new_status_tells_no_one(built):
     before = kinds(built.idea_author)
-    decisions.post_update(db.session.get(Measure, built.measure.id), built.editor, body="Un détail corrigé.",
-                          status="implemented", progress=100)
+    measures.post_update(db.session.get(Measure, built.measure.id), built.editor, body="Un détail corrigé.",
+                         status="implemented", progress=100)
     assert kinds(built.idea_author) == before
 
 
 def test_correcting_a_milestone_date_is_not_news(built):
     before = kinds(built.supporter)
-    decisions.complete_milestone(db.session.get(type(built.milestone), built.milestone.id), built.editor,
-                                 done_on=date(2027, 1, 21))
+    measures.complete_milestone(db.session.get(type(built.milestone), built.milestone.id), built.editor,
+                                done_on=date(2027, 1, 21))
     assert kinds(built.supporter) == before
 
 
@@ -331,14 +332,14 @@ def test_an_opted_out_person_gets_nothing_and_can_switch_back(client, built):
     response = post_form(client, "/notifications/parcours", {"trail": "y"}, csrf_url="/notifications/")
     assert response.status_code == 302
     assert notifications.wants_trail(built.opted_out) is True
-    decisions.post_update(db.session.get(Measure, built.measure.id), built.editor, body="Retour en arrière.",
-                          status="in_progress", progress=90)
+    measures.post_update(db.session.get(Measure, built.measure.id), built.editor, body="Retour en arrière.",
+                         status="in_progress", progress=90)
     assert "measure_in_progress" in kinds(built.opted_out)
     # Switching it off again (an unticked box sends nothing): the next change passes them by.
     response = post_form(client, "/notifications/parcours", {}, csrf_url="/notifications/")
     assert response.status_code == 302 and notifications.wants_trail(built.opted_out) is False
-    decisions.post_update(db.session.get(Measure, built.measure.id), built.editor, body="Fini.",
-                          status="implemented", progress=100)
+    measures.post_update(db.session.get(Measure, built.measure.id), built.editor, body="Fini.",
+                         status="implemented", progress=100)
     assert "measure_implemented" not in kinds(built.opted_out)
 
 
@@ -490,8 +491,8 @@ def test_a_proposal_withdrawn_after_feeding_a_measure_is_neither_named_nor_linke
                          published_at=utcnow())
     db.session.add(withdrawn)
     db.session.commit()
-    measure = decisions.create_measure(built.organisation, built.editor, title="Mesure sans suite",
-                                       proposal_ids=[withdrawn.id, built.proposal.id])
+    measure = measures.create_measure(built.organisation, built.editor, title="Mesure sans suite",
+                                      proposal_ids=[withdrawn.id, built.proposal.id])
     assert withdrawn.title in origin_section(client, measure.id)  # the twin: public, so named
     proposals.withdraw_proposal(db.session.get(Proposal, withdrawn.id), author)
     section = origin_section(client, measure.id)
@@ -537,12 +538,12 @@ def test_a_deleted_account_is_not_told_of_the_trail(built):
     gone = make_user(name="Gaston Parti")
     db.session.commit()
     proposals.follow(db.session.get(Proposal, built.proposal.id), gone)
-    decisions.post_update(db.session.get(Measure, built.measure.id), built.editor, body="Retour.",
-                          status="in_progress", progress=90)
+    measures.post_update(db.session.get(Measure, built.measure.id), built.editor, body="Retour.",
+                         status="in_progress", progress=90)
     assert "measure_in_progress" in kinds(gone)  # the twin: told while the account exists
     accounts.delete_account(gone, PASSWORD)
-    decisions.post_update(db.session.get(Measure, built.measure.id), built.editor, body="Fini.",
-                          status="implemented", progress=100)
+    measures.post_update(db.session.get(Measure, built.measure.id), built.editor, body="Fini.",
+                         status="implemented", progress=100)
     assert "measure_implemented" not in kinds(gone)
     assert gone.id not in trail.trail_audience([built.proposal.id])
 
@@ -561,7 +562,7 @@ def test_an_anonymous_boards_idea_author_is_never_named_along_the_trail(client, 
                             problem=draft.problem, change="Une seule déclaration.")
     proposal = proposals.submit_proposal(db.session.get(Proposal, draft.id), world.facilitator)
     decisions.answer_proposal(proposal, editor, kind=AnswerKind.adopted, body="Oui.")
-    measure = decisions.create_measure(world.organisation, editor, title=MEASURE, proposal_ids=[proposal.id])
+    measure = measures.create_measure(world.organisation, editor, title=MEASURE, proposal_ids=[proposal.id])
     assert "measure_created" in kinds(world.citizen)  # told, privately
     name = world.citizen.display_name
     for url in (f"/decisions/mesures/{measure.id}", f"/propositions/{proposal.id}", f"/propositions/idees/{idea_id}",
@@ -649,13 +650,13 @@ def test_a_proposal_linked_to_a_measure_later_tells_its_people_once(built):
     db.session.add(late)
     db.session.commit()
     before = kinds(built.idea_author)
-    decisions.edit_measure(db.session.get(Measure, built.measure.id), built.editor, title=MEASURE,
-                           proposal_ids=[built.proposal.id, late.id])
+    measures.edit_measure(db.session.get(Measure, built.measure.id), built.editor, title=MEASURE,
+                          proposal_ids=[built.proposal.id, late.id])
     assert kinds(author) == ["measure_created"]
     # Those already upstream of the measure are not told again; nor is anyone when a proposal is unlinked.
     assert kinds(built.idea_author) == before
-    decisions.edit_measure(db.session.get(Measure, built.measure.id), built.editor, title=MEASURE,
-                           proposal_ids=[built.proposal.id])
+    measures.edit_measure(db.session.get(Measure, built.measure.id), built.editor, title=MEASURE,
+                          proposal_ids=[built.proposal.id])
     assert kinds(author) == ["measure_created"] and kinds(built.idea_author) == before
 
 
@@ -733,8 +734,8 @@ def test_an_idea_taken_back_by_its_author_no_longer_brings_them_news(built):
     db.session.execute(update(Idea).where(Idea.id == built.second_idea_id).values(status=IdeaStatus.withdrawn))
     db.session.commit()
     before = {who: len(kinds(who)) for who in (built.idea_author, built.second_author)}
-    decisions.post_update(db.session.get(Measure, built.measure.id), built.editor, body="Retour.",
-                          status="in_progress", progress=90)
+    measures.post_update(db.session.get(Measure, built.measure.id), built.editor, body="Retour.",
+                         status="in_progress", progress=90)
     assert len(kinds(built.idea_author)) == before[built.idea_author] + 1
     assert len(kinds(built.second_author)) == before[built.second_author]
 
@@ -754,7 +755,7 @@ def test_a_cluster_promoted_to_a_proposal_brings_news_to_its_ideas_authors_not_t
     draft = proposals.promote(world.facilitator, cluster_id=cluster_id)
     proposals.edit_proposal(draft, world.facilitator, title="Un seul guichet", problem=draft.problem, change="c")
     proposal = proposals.submit_proposal(db.session.get(Proposal, draft.id), world.facilitator)
-    measure = decisions.create_measure(world.organisation, editor, title=MEASURE, proposal_ids=[proposal.id])
+    measure = measures.create_measure(world.organisation, editor, title=MEASURE, proposal_ids=[proposal.id])
     assert kinds(world.citizen) == ["measure_created"] and kinds(kept_author) == ["measure_created"]
     assert kinds(hidden_author) == []
     # The idea page of a grouped idea leads to the measure; the measure counts the visible ideas of the group.

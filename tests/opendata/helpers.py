@@ -5,10 +5,11 @@ from datetime import date, timedelta
 
 from sqlalchemy import insert
 
-from app.accounts.models import utcnow
 from app.catalog.models import Role
+from app.clock import utcnow
 from app.consultations import service as consultations
 from app.consultations.models import ConsultationMethod, SelectionRule
+from app.decisions import measures
 from app.decisions import service as decisions
 from app.decisions.models import AnswerKind, Measure, MeasureProposal, MeasureStatus, MeasureUpdate, Milestone
 from app.extensions import db
@@ -94,15 +95,15 @@ def build_world() -> World:
     world.private.append(hidden)
 
     # A measure from the public proposal, with a milestone done, one planned, and two updates.
-    world.measure = decisions.create_measure(world.organisation, world.editor, title="Formulaire unique",
-                                             description="@début", proposal_ids=[world.public[1].id])
-    done = decisions.add_milestone(world.measure, world.editor, title="Maquette", planned_on=date(2026, 1, 15))
-    decisions.add_milestone(world.measure, world.editor, title="Mise en ligne", planned_on=date(2027, 3, 1))
-    decisions.complete_milestone(done, world.editor, done_on=date(2026, 1, 20))
-    decisions.post_update(world.measure, world.editor, body="On commence.", status=MeasureStatus.in_progress,
-                          progress=20)
-    decisions.post_update(world.measure, world.editor, body="+ moitié <b>faite</b> & fière",
-                          status=MeasureStatus.in_progress, progress=50)
+    world.measure = measures.create_measure(world.organisation, world.editor, title="Formulaire unique",
+                                            description="@début", proposal_ids=[world.public[1].id])
+    done = measures.add_milestone(world.measure, world.editor, title="Maquette", planned_on=date(2026, 1, 15))
+    measures.add_milestone(world.measure, world.editor, title="Mise en ligne", planned_on=date(2027, 3, 1))
+    measures.complete_milestone(done, world.editor, done_on=date(2026, 1, 20))
+    measures.post_update(world.measure, world.editor, body="On commence.", status=MeasureStatus.in_progress,
+                         progress=20)
+    measures.post_update(world.measure, world.editor, body="+ moitié <b>faite</b> & fière",
+                         status=MeasureStatus.in_progress, progress=50)
 
     # Workshops: a past one with enough evaluations, one with too few, an invitation-only one, a draft.
     creator = make_user(admin=True, name="Ada Admin")

@@ -16,7 +16,7 @@ from sqlalchemy import event
 
 from app.consultations import results as pure
 from app.consultations.models import Ballot
-from app.decisions import service as decisions
+from app.decisions import measures
 from app.decisions.models import MeasureStatus
 from app.extensions import db
 from app.opendata.datasets import DATASETS
@@ -175,7 +175,7 @@ def test_downloads_answer_304_while_unchanged_and_200_once_changed(client):
     assert since.status_code == 304
     # JSON and CSV of the same data are different files: different validators.
     assert client.get("/donnees-ouvertes/measure-updates.json").headers["ETag"] != etag
-    decisions.post_update(world.measure, world.editor, body="Fini.", status=MeasureStatus.implemented, progress=100)
+    measures.post_update(world.measure, world.editor, body="Fini.", status=MeasureStatus.implemented, progress=100)
     changed = client.get("/donnees-ouvertes/measure-updates.csv", headers={"If-None-Match": etag})
     assert changed.status_code == 200
     assert changed.headers["ETag"] != etag
@@ -372,14 +372,14 @@ def test_files_are_open_to_scripts_of_other_sites_304s_and_preflights_included(c
 
 def test_hiding_a_proposal_outdates_every_copy_that_shows_it(client):
     """Hiding moves no updated_at: the validators still change, so no copy keeps moderated content."""
-    from app.proposals import service as proposals
+    from app.proposals import moderation
 
     world = build_world()
     backdate()
     urls = ["/donnees-ouvertes/proposals.csv", "/donnees-ouvertes/answers.csv", "/donnees-ouvertes/flux.atom",
             "/donnees-ouvertes/measure-proposals.csv", f"/api/v1/answers/{world.answer.id}"]
     before = {url: _fetch(client, url).headers for url in urls}
-    proposals.hide_proposal(world.public[1], world.editor, "Propos injurieux")
+    moderation.hide_proposal(world.public[1], world.editor, "Propos injurieux")
     for url in urls:
         etag, modified = before[url]["ETag"], before[url]["Last-Modified"]
         assert _fetch(client, url, headers={"If-None-Match": etag}).status_code in (200, 404), url
@@ -398,7 +398,7 @@ def test_if_modified_since_alone_never_keeps_a_copy_whose_rows_changed_without_a
     listing = _fetch(client, "/donnees-ouvertes/proposals.json")
     api = _fetch(client, "/api/v1/milestones")
     planned = next(m for m in world.measure.milestones if m.done_on is None)
-    decisions.complete_milestone(planned, world.editor, done_on=date(2026, 1, 2))
+    measures.complete_milestone(planned, world.editor, done_on=date(2026, 1, 2))
     supporter = make_user()
     db.session.commit()
     proposals.support(world.public[0], supporter)
@@ -456,13 +456,13 @@ def test_feed_titles_write_the_progress_the_way_the_language_does(client):
 def test_feed_changes_when_a_measure_is_renamed_and_stays_valid_xml_with_control_characters(client):
     world = build_world()
     etag = _fetch(client, "/donnees-ouvertes/flux.atom").headers["ETag"]
-    decisions.edit_measure(world.measure, world.editor, title="Formulaire unique renommé", description="",
-                           proposal_ids=[world.public[1].id])
+    measures.edit_measure(world.measure, world.editor, title="Formulaire unique renommé", description="",
+                          proposal_ids=[world.public[1].id])
     renamed = _fetch(client, "/donnees-ouvertes/flux.atom", headers={"If-None-Match": etag})
     assert renamed.status_code == 200, "the entry titles name the measure"
     etag = renamed.headers["ETag"]
-    decisions.post_update(world.measure, world.editor, body="Collé\x0bd'un traitement\x1b de texte\x0c.",
-                          status=MeasureStatus.in_progress, progress=60)
+    measures.post_update(world.measure, world.editor, body="Collé\x0bd'un traitement\x1b de texte\x0c.",
+                         status=MeasureStatus.in_progress, progress=60)
     response = _fetch(client, "/donnees-ouvertes/flux.atom", headers={"If-None-Match": etag})
     assert response.status_code == 200
     root = ET.fromstring(response.get_data())  # noqa: S314 (our own feed, in a test)

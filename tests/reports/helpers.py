@@ -9,9 +9,9 @@ from datetime import date, timedelta
 
 from sqlalchemy import insert, update
 
-from app.accounts.models import utcnow
 from app.boards import service as boards
 from app.boards.models import Idea, IdeaStatus
+from app.clock import utcnow
 from app.decisions.models import Answer, AnswerKind, Measure, MeasureProposal, MeasureStatus, Milestone
 from app.extensions import db
 from app.proposals.models import Proposal, ProposalState

@@ -9,14 +9,17 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import delete, insert, literal, select, update
 
-from app.accounts.models import User, utcnow
+from app.accounts.models import User
 from app.boards.models import Idea, IdeaStatus
 from app.catalog import service as catalog
 from app.catalog.models import Organisation
+from app.clock import utcnow
 from app.consultations.models import Consultation, ConsultationProposal
+from app.decisions import measures
 from app.decisions import service as decisions
 from app.decisions.models import Answer, AnswerSettings, Measure, MeasureProposal, Milestone
 from app.extensions import db
+from app.proposals import moderation
 from app.proposals import service as proposals
 from app.proposals.models import Proposal
 from app.reports import cache, service
@@ -67,7 +70,7 @@ def _answer_p6(data):
 
 
 def _hide_p2(data):
-    proposals.hide_proposal(data.proposals["p2"], data.world.admin, "Hors sujet.")
+    moderation.hide_proposal(data.proposals["p2"], data.world.admin, "Hors sujet.")
     return "6 propositions reçues", "7 propositions reçues"
 
 
@@ -78,13 +81,13 @@ def _count_from_publication(data):
 
 def _measure_progress(data):
     planned = db.session.scalar(select(Measure).where(Measure.title == "Mesure prévue"))
-    decisions.post_update(planned, data.world.editor, body="Lancée.", status="in_progress", progress=35)
+    measures.post_update(planned, data.world.editor, body="Lancée.", status="in_progress", progress=35)
     return "35 %", None
 
 
 def _milestone_done(data):
     milestone = db.session.scalar(select(Milestone).where(Milestone.done_on.is_(None)))
-    decisions.complete_milestone(milestone, data.world.editor, done_on=utcnow().date())
+    measures.complete_milestone(milestone, data.world.editor, done_on=utcnow().date())
     return "2 sur 2", "1 sur 2"
 
 
