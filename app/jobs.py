@@ -22,9 +22,9 @@ def _purge_mail():
 
 def _workshop_job(name):
     def run():
-        from .workshops import service
+        from .workshops import jobs
 
-        return getattr(service, name)()
+        return getattr(jobs, name)()
 
     return run
 

@@ -2,9 +2,10 @@
 
 import itertools
 
-from app.accounts.models import User, utcnow
+from app.accounts.models import User
 from app.accounts.passwords import hash_password
 from app.catalog.models import LifeEvent, Membership, Organisation, OrganisationKind, Role, Service
+from app.clock import utcnow
 from app.extensions import db
 
 PASSWORD = "correct horse battery"  # noqa: S105

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from app.accounts.models import User, utcnow
+from app.accounts.models import User
+from app.clock import utcnow
 from app.extensions import db
 from tests.factories import make_user
 

@@ -10,6 +10,7 @@ from ..extensions import limiter, login_manager
 from ..i18n import SESSION_KEY, current_language
 from ..security import safe_next
 from . import bp, service
+from .current import acting_user
 from .forms import (
     ChangeEmailForm,
     ChangePasswordForm,
@@ -72,10 +73,6 @@ def _account_key():
     """Rate-limit key for the account named in the form, whatever IP it comes from."""
     return "account:" + (request.form.get("email") or "").strip().lower()
 
-
-def _me():
-    """The logged-in user object itself: services may store it (login_user), never the proxy."""
-    return current_user._get_current_object()
 
 
 def _log_out_keeping_language() -> None:
@@ -157,7 +154,7 @@ def verify_email(token: str):
 @login_required
 def resend_verification():
     if ConfirmForm().validate_on_submit():
-        service.resend_verification(_me())
+        service.resend_verification(acting_user())
         flash(_("Un nouveau lien de vérification vous a été envoyé."), "success")
     return redirect(url_for("accounts.account"))
 
@@ -197,7 +194,7 @@ def reset_password(token: str):
 def account():
     form = ProfileForm(obj=current_user)
     if form.validate_on_submit():
-        service.update_profile(_me(), form.display_name.data)
+        service.update_profile(acting_user(), form.display_name.data)
         flash(_("Votre profil est enregistré."), "success")
         return redirect(url_for("accounts.account"))
     return render_template("accounts/account.html", form=form)
@@ -209,7 +206,7 @@ def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
         try:
-            user = service.change_password(_me(), form.current_password.data, form.password.data)
+            user = service.change_password(acting_user(), form.current_password.data, form.password.data)
         except service.WrongPassword as err:
             _form_error(form, "current_password", err.message)
         else:
@@ -225,7 +222,7 @@ def change_email():
     form = ChangeEmailForm()
     if form.validate_on_submit():
         try:
-            service.request_email_change(_me(), form.current_password.data, form.new_email.data)
+            service.request_email_change(acting_user(), form.current_password.data, form.new_email.data)
         except service.WrongPassword as err:
             _form_error(form, "current_password", err.message)
         except service.EmailTaken as err:
@@ -252,7 +249,7 @@ def confirm_email_change(token: str):
 @login_required
 def log_out_everywhere():
     if ConfirmForm().validate_on_submit():
-        service.log_out_everywhere(_me())
+        service.log_out_everywhere(acting_user())
         _log_out_keeping_language()
         flash(_("Vous avez été déconnecté·e de tous vos appareils."), "success")
     return redirect(url_for("accounts.login"))
@@ -269,7 +266,7 @@ def my_data():
 def download_my_data():
     if not ConfirmForm().validate_on_submit():
         return redirect(url_for("accounts.my_data"))
-    payload = jsonsafe.dumps(service.export_personal_data(_me()), indent=2)
+    payload = jsonsafe.dumps(service.export_personal_data(acting_user()), indent=2)
     return Response(payload, mimetype="application/json",
                     headers={"Content-Disposition": 'attachment; filename="atelier-mes-donnees.json"',
                              "Cache-Control": "no-store"})
@@ -281,7 +278,7 @@ def delete_account():
     form = DeleteAccountForm()
     if form.validate_on_submit():
         try:
-            service.delete_account(_me(), form.password.data)
+            service.delete_account(acting_user(), form.password.data)
         except service.WrongPassword as err:
             _form_error(form, "password", err.message)
         else:

@@ -6,12 +6,13 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import signals
+from ..clock import iso, utcnow
 from ..errors import Conflict, DomainError, InvalidInput
 from ..extensions import db
 from ..mail.service import queue_mail
 from ..urls import absolute_url
 from . import tokens
-from .models import User, utcnow
+from .models import User
 from .passwords import activated, burn_time, hash_password, is_set_aside, needs_rehash, set_aside, verify_password
 
 
@@ -242,18 +243,23 @@ def delete_account(user: User, password: str) -> None:
 
 
 def export_personal_data(user: User) -> dict:
-    """Everything Atelier holds about this person, area by area."""
+    """Everything Atelier holds about this person, area by area: each area adds its section through
+    ``signals.personal_data_requested``; ``personal_data.SECTIONS`` says where each table's rows go."""
     data = {
         "account": {
             "id": user.id,
             "email": user.email,
             "display_name": user.display_name,
-            "email_verified_at": _iso(user.email_verified_at),
+            "email_verified_at": iso(user.email_verified_at),
             "locale": user.locale,
             "is_admin": user.is_admin,
-            "created_at": _iso(user.created_at),
-            "last_login_at": _iso(user.last_login_at),
-            "terms_accepted_at": _iso(user.terms_accepted_at),
+            "created_at": iso(user.created_at),
+            "last_login_at": iso(user.last_login_at),
+            "terms_accepted_at": iso(user.terms_accepted_at),
+            # Sessions live in the browser's signed cookie; the account keeps only how many times every one of them
+            # was ended at once (password changed or reset, "log out everywhere"). Links mailed for verification,
+            # reset or a change of address are signed, not stored: the mails that carried them are under "mails".
+            "sessions_ended_everywhere": user.session_version - 1,
         },
     }
     for _receiver, result in signals.personal_data_requested.send(user):
@@ -279,7 +285,3 @@ def create_user(email: str, display_name: str, password: str, *, verified: bool 
 
 def count_users() -> int:
     return db.session.scalar(select(func.count(User.id)))
-
-
-def _iso(value):
-    return value.isoformat() + "Z" if value else None

@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("catalog", __name__)
 
-from . import manage, routes  # noqa: E402,F401
+from . import manage, receivers, routes  # noqa: E402,F401

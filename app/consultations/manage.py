@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from ..accounts.current import acting_user
 from ..accounts.forms import ConfirmForm
 from ..errors import DomainError
 from ..extensions import db
@@ -23,9 +24,6 @@ from .models import managed_organisations
 ERROR_FIELDS = {"closes_before_opening": "closes_at", "dots_settings": "dots_budget",
                 "selection_value": "selection_value", "consultation_locked": "method"}
 
-
-def _me():
-    return current_user._get_current_object()
 
 
 def can_run_consultations(user) -> bool:
@@ -60,7 +58,7 @@ def new_consultation():
     form.organisation_id.choices = [(o.id, o.name) for o in organisations.values()]
     if form.validate_on_submit():
         try:
-            consultation = service.create_consultation(_me(), organisations[form.organisation_id.data],
+            consultation = service.create_consultation(acting_user(), organisations[form.organisation_id.data],
                                                        **form.settings())
         except DomainError as err:
             _show_error(form, err)
@@ -98,7 +96,7 @@ def edit_consultation(consultation_id: int):
         form.selection_rule.data = consultation.selection_rule.value
     if form.validate_on_submit():
         try:
-            service.update_consultation(_me(), consultation, **_changes(consultation, form.settings()))
+            service.update_consultation(acting_user(), consultation, **_changes(consultation, form.settings()))
         except DomainError as err:
             _show_error(form, err)
         else:
@@ -122,7 +120,7 @@ def manage_consultation(consultation_id: int):
     form.proposal_ids.choices = [(p.id, p.title) for p in candidates if p.id not in on_ballot]
     if consultation.is_draft and form.validate_on_submit():
         try:
-            service.add_proposals(_me(), consultation, form.proposal_ids.data)
+            service.add_proposals(acting_user(), consultation, form.proposal_ids.data)
         except DomainError as err:
             flash(str(err.message), "error")
         else:
@@ -139,7 +137,7 @@ def remove_proposal(consultation_id: int, proposal_id: int):
     consultation = _managed(consultation_id)
     if ConfirmForm().validate_on_submit():
         try:
-            service.remove_proposal(_me(), consultation, proposal_id)
+            service.remove_proposal(acting_user(), consultation, proposal_id)
         except DomainError as err:
             flash(str(err.message), "error")
         else:
@@ -153,7 +151,7 @@ def open_consultation(consultation_id: int):
     consultation = _managed(consultation_id)
     if ConfirmForm().validate_on_submit():
         try:
-            service.open_consultation(_me(), consultation)
+            service.open_consultation(acting_user(), consultation)
         except DomainError as err:
             flash(str(err.message), "error")
         else:
@@ -167,7 +165,7 @@ def close_consultation(consultation_id: int):
     consultation = _managed(consultation_id)
     if ConfirmForm().validate_on_submit():
         try:
-            closed = service.close_consultation(consultation.id, actor=_me(), force=True)
+            closed = service.close_consultation(consultation.id, actor=acting_user(), force=True)
         except DomainError as err:
             flash(str(err.message), "error")
         else:

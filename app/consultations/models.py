@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..accounts.models import utcnow
+from ..clock import utcnow
 from ..extensions import db
 from . import results
 
@@ -32,7 +32,7 @@ def _enum(cls, name, length=20):
 def can_manage_consultations(user, organisation) -> bool:
     """Editors and facilitators of ``organisation``, and platform admins, run its consultations."""
     from ..catalog.models import Role
-    from ..permissions import can_facilitate, has_org_role
+    from ..catalog.permissions import can_facilitate, has_org_role
 
     return can_facilitate(user, organisation) or has_org_role(user, organisation, Role.editor)
 

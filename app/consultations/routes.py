@@ -8,19 +8,16 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.routing import BuildError
 
+from ..accounts.current import acting_user
 from ..accounts.forms import ConfirmForm
 from ..errors import DomainError
 from ..inputs import PAGE_MAX, int_arg
 from ..markdown import render_markdown
 from ..permissions import is_verified
-from ..proposals import service as proposals_service
+from ..proposals import settings as proposals_settings
 from . import bp, service
 from .forms import BallotForm, grade_labels, read_ballot
 from .models import ConsultationMethod, managed_organisations
-
-
-def _me():
-    return current_user._get_current_object()
 
 
 def proposal_url(proposal) -> str | None:
@@ -92,7 +89,7 @@ def show_consultation(consultation_id: int):
                            items=Page(items, total, page, per_page), item_count=service.item_count(consultation),
                            q=q, sort=sort, sorts=sorts,
                            # A consultation's proposals are all of its organisation: one query, any page.
-                           labels=proposals_service.state_labels([consultation.organisation_id]),
+                           labels=proposals_settings.state_labels([consultation.organisation_id]),
                            ballots_cast=service.ballot_count(consultation) if live is not None else None,
                            can_manage=consultation.can_manage(current_user), form=ConfirmForm())
 
@@ -140,7 +137,7 @@ def cast_ballot(consultation_id: int):
         return render_template("consultations/review.html", consultation=consultation, values=clean, form=form)
     get_locale()
     try:
-        service.cast_ballot(consultation, _me(), choices)
+        service.cast_ballot(consultation, acting_user(), choices)
     except DomainError as err:
         return _render_ballot(consultation, choices, {}, err.status, str(err.message))
     flash(_("Votre vote est enregistré. Vous pouvez le modifier jusqu'à la clôture."), "success")
@@ -153,7 +150,7 @@ def withdraw_ballot(consultation_id: int):
     consultation = _load_visible(consultation_id)
     if ConfirmForm().validate_on_submit():
         try:
-            withdrawn = service.withdraw_ballot(consultation, _me())
+            withdrawn = service.withdraw_ballot(consultation, acting_user())
         except DomainError as err:
             flash(str(err.message), "error")
         else:

@@ -18,8 +18,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import defaultload
 
 from .. import signals
-from ..accounts.models import User, utcnow
+from ..accounts.models import User
 from ..catalog.models import Organisation
+from ..clock import utcnow
 from ..database import begin_write, is_sqlite
 from ..errors import Conflict, DomainError, InvalidInput, NotAllowed, NotFound
 from ..extensions import db
@@ -151,7 +152,7 @@ def list_items(consultation: Consultation, *, q: str = "", sort: str = "newest",
             .where(ConsultationProposal.consultation_id == consultation.id)
             # The list shows no author: not loading them spares their memberships' query too.
             .options(defaultload(ConsultationProposal.proposal).lazyload(Proposal.author)))
-    matches = search.matching(db.engine.dialect.name, q) if q else None
+    matches = search.matching(q) if q else None
     if matches is not None:
         stmt = matches.apply(stmt)
     total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
@@ -583,3 +584,29 @@ def withdraw_ballot(consultation: Consultation, user: User, now: datetime | None
                                  .execution_options(synchronize_session=False)).rowcount
     db.session.commit()
     return bool(deleted)
+
+
+# --- « Mes données » -----------------------------------------------------------------------------
+
+def personal_data(user: User) -> dict:
+    """What the consultations area holds about a person (for « Mes données »): their ballots with each choice (1 for
+    a support, points for dots, the grade 0 « À rejeter » to 6 « Excellent » for majority judgment), and the
+    consultations they created."""
+    from ..clock import iso
+
+    ballots = db.session.execute(select(Ballot, Consultation.title, Consultation.method)
+                                 .join(Consultation, Consultation.id == Ballot.consultation_id)
+                                 .where(Ballot.user_id == user.id).order_by(Ballot.created_at, Ballot.id)).all()
+    titles = dict(db.session.execute(
+        select(BallotChoice.proposal_id, Proposal.title).join(Ballot, Ballot.id == BallotChoice.ballot_id)
+        .join(Proposal, Proposal.id == BallotChoice.proposal_id).where(Ballot.user_id == user.id)).all())
+    created = db.session.scalars(select(Consultation).where(Consultation.created_by_id == user.id)
+                                 .order_by(Consultation.created_at, Consultation.id)).all()
+    return {
+        "ballots": [{"consultation": title, "method": method.value, "cast_at": iso(b.created_at),
+                     "updated_at": iso(b.updated_at), "public_ballot_id": b.public_id,
+                     "choices": [{"proposal": titles.get(c.proposal_id), "value": c.value} for c in b.choices]}
+                    for b, title, method in ballots],
+        "created": [{"title": c.title, "organisation": c.organisation.name, "state": c.state.value,
+                     "created_at": iso(c.created_at)} for c in created],
+    }

@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("mail", __name__, url_prefix="/admin/courriels")
 
-from . import routes  # noqa: E402,F401
+from . import receivers, routes  # noqa: E402,F401

@@ -4,8 +4,8 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
-from app.accounts.models import utcnow
 from app.catalog.models import Role
+from app.clock import utcnow
 from app.consultations import service
 from app.consultations.models import Consultation, ConsultationMethod, SelectionRule
 from app.extensions import db

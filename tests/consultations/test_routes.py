@@ -6,8 +6,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event, insert, select, update
 
-from app.accounts.models import utcnow
 from app.catalog.models import Role
+from app.clock import utcnow
 from app.consultations import service
 from app.consultations.models import (
     Consultation,
@@ -193,6 +193,22 @@ def test_results_page_with_merit_profiles(app, client):
     assert '<th scope="row">À rejeter</th><td>1</td><td>33 %</td>' in profile_b
     assert '<th scope="row">Excellent</th><td>0</td>' in profile_b
     assert "<svg" in page and "<script" not in page.split("<main")[1]
+
+
+@pytest.mark.parametrize("path", ["/resultats", ""])
+def test_a_closed_consultation_speaks_of_its_vote_in_the_past(app, client, path):
+    """Once closed, the results and the consultation's page no longer promise hidden results or a vote that
+    can still be changed; while open, they do."""
+    consultation, organiser, (a, _b, _c) = make_consultation(SUPPORT)
+    voter = make_user()
+    db.session.commit()
+    service.cast_ballot(consultation, voter, {a.id: 1})
+    while_open = text(client.get(f"/consultations/{consultation.id}"))
+    assert "Vous pouvez modifier votre vote jusqu'à la clôture." in while_open.replace("&#39;", "'")
+    service.close_consultation(consultation.id, actor=organiser, force=True)
+    page = text(client.get(f"/consultations/{consultation.id}{path}")).replace("&#39;", "'")
+    assert "Le vote est clos : les résultats sont définitifs" in page
+    assert "jusqu'à la clôture" not in page and "modifier votre vote" not in page
 
 
 def test_organiser_creates_adds_opens_and_closes_through_the_pages(app, client, login_as):
@@ -443,13 +459,13 @@ def test_consultation_page_issues_the_same_number_of_queries_with_10_and_300_pro
 
 
 def test_a_proposal_hidden_during_the_vote_leaves_the_ballot_and_shows_as_withdrawn(app, client, login_as):
-    from app.proposals import service as proposals
+    from app.proposals import moderation
 
     consultation, organiser, (a, b, c) = make_consultation(MAJORITY)
     editor = make_member(consultation.organisation, Role.editor)
     person = make_user()
     db.session.commit()
-    proposals.hide_proposal(db.session.get(Proposal, b.id), editor, "Propos injurieux")
+    moderation.hide_proposal(db.session.get(Proposal, b.id), editor, "Propos injurieux")
     listing = text(client.get(f"/consultations/{consultation.id}"))
     assert "Proposition masquée par la modération" in listing and "Proposition 2" not in listing
     login_as(person)

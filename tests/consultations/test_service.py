@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from app import signals
-from app.accounts.models import utcnow
 from app.catalog.models import Role
+from app.clock import utcnow
 from app.consultations import results, service
 from app.consultations.models import (
     Ballot,
@@ -500,11 +500,11 @@ def test_removing_a_proposal_only_while_draft(app):
 # --- a proposal hidden by the moderators during the vote -----------------------------------------
 
 def hide(proposal, organisation):
-    from app.proposals import service as proposals
+    from app.proposals import moderation
 
     editor = make_member(organisation, Role.editor)
     db.session.commit()
-    proposals.hide_proposal(db.session.get(Proposal, proposal.id), editor, "Propos injurieux")
+    moderation.hide_proposal(db.session.get(Proposal, proposal.id), editor, "Propos injurieux")
 
 
 def test_a_proposal_hidden_during_the_vote_is_withdrawn_not_counted_nor_selected(app):

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from app.accounts.models import utcnow
+from app.clock import utcnow
 from app.extensions import db
 from app.mail.models import OutboxMessage
 from app.notifications import service as notifications
