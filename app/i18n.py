@@ -1,5 +1,7 @@
 """Locale and time-zone selection; French first, English second."""
 
+from datetime import UTC, datetime
+
 from flask import Flask, current_app, has_request_context, session
 from flask_babel import get_locale
 from flask_login import current_user
@@ -35,6 +37,15 @@ def localized(obj, field: str) -> str:
     return value or getattr(obj, f"{field}_fr")
 
 
+def html_datetime(value: datetime) -> str:
+    """A stored time (naive UTC) as a <time datetime> value: to the second, with a Z. HTML allows at most three
+    digits of a second's fraction, where isoformat() writes six."""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.replace(microsecond=0).isoformat() + "Z"
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.globals["current_language"] = current_language
     app.jinja_env.filters["localized"] = localized
+    app.jinja_env.filters["html_datetime"] = html_datetime

@@ -1,6 +1,6 @@
 """Helpers shared by the browser tests: keyboard navigation, focus checks, login, language."""
 
-# Demo accounts (app/demo.py); every one uses DEMO_PASSWORD.
+# Demo accounts (app/demo/__init__.py); every one uses DEMO_PASSWORD.
 DEMO_PASSWORD = "atelier-demo-2026"  # noqa: S105 (documented demo accounts, never in production)
 ROLES = {
     "anonymous": None,

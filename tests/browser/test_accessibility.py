@@ -1,16 +1,19 @@
-"""axe-core on every page, as every role, in both languages.
+"""axe-core and the Nu HTML checker on every page, as every role, in both languages.
 
 The list of pages comes from the app's url_map: a new GET route without a sample URL below (or a
 reasoned exclusion) fails ``test_every_page_has_a_sample_url``, so no page escapes the audit.
-axe-core covers only part of RGAA; the keyboard journey and the layout tests cover more.
+axe-core covers only part of RGAA; the keyboard journey and the layout tests cover more. The HTML of the
+same pages (as served, and as the live board's scripts leave it) must also pass the Nu HTML checker.
 """
 
+import os
 import re
 from collections import defaultdict
 
 import pytest
 
 from tests.decisions.helpers import accessibility_values as decision_values
+from tests.htmlcheck import VNU_JAR, nu_checker
 from tests.proposals.helpers import accessibility_values as proposal_values
 
 from .conftest import live_db_rows
@@ -102,7 +105,7 @@ SAMPLE_URLS = {
     "boards.show_board": ["/tableaux/{board}"],
     "boards.edit_columns": ["/tableaux/{board}/colonnes"],
     "boards.presenter": ["/tableaux/{board}/presentation"],
-    # Consultations (app/consultations/demo.py, found by title in sample_values): {c_open} majority judgment
+    # Consultations (app/demo/consultations.py, found by title in sample_values): {c_open} majority judgment
     # voting now, {c_closed} support with results, {c_upcoming} dot budget with partial counts, {c_draft}.
     "consultations.list_consultations": ["/consultations/"],
     "consultations.show_consultation": ["/consultations/{c_open}", "/consultations/{c_closed}",
@@ -112,20 +115,22 @@ SAMPLE_URLS = {
     "consultations.new_consultation": ["/consultations/nouvelle"],
     "consultations.edit_consultation": ["/consultations/{c_draft}/modifier", "/consultations/{c_open}/modifier"],
     "consultations.manage_consultation": ["/consultations/{c_draft}/gestion", "/consultations/{c_open}/gestion"],
-    # Proposals (app/proposals/demo.py, found by title in sample_values): {proposal} is Camille's, with a
+    # Proposals (app/demo/proposals.py, found by title in sample_values): {proposal} is Camille's, with a
     # discussion; {proposal_versions} was edited after being supported; {proposal_merged} redirects to the
-    # proposal it joined; {proposal_admin} is the admin's (life event only). Pages for the author or the owning
-    # organisation's staff answer 403 to others; the idea page answers 404 outside its board (SHOWN_ONLY_TO).
+    # proposal it joined; {proposal_admin} is the admin's (life event only); {proposal_overdue} waits for an answer
+    # past its deadline. Pages for the author or the owning organisation's staff answer 403 to others; the idea page
+    # answers 404 outside its board (SHOWN_ONLY_TO).
     "proposals.list_proposals": ["/propositions/", "/propositions/?q=d%C3%A9m%C3%A9nagement&tri=supported"],
     "proposals.new_proposal": ["/propositions/nouvelle"],
     "proposals.show_proposal": ["/propositions/{proposal}", "/propositions/{proposal_versions}",
-                                "/propositions/{proposal_merged}"],
+                                "/propositions/{proposal_merged}", "/propositions/{proposal_overdue}"],
     "proposals.edit_proposal": ["/propositions/{proposal_admin}/modifier"],
     "proposals.my_proposals": ["/propositions/mes-propositions"],
     "proposals.hide_proposal": ["/propositions/{proposal}/masquer"],
     "proposals.hide_comment": ["/propositions/commentaires/{pcomment}/masquer"],
     "proposals.merge_proposal": ["/propositions/{proposal}/fusionner"],
     "proposals.moderation": ["/propositions/moderation"],
+    "proposals.show_report": ["/propositions/signalements/{preport}"],  # the demo's open report on a comment
     "proposals.settings": ["/propositions/organisations/{dinum_id}/reglages"],
     "proposals.board_ideas": ["/propositions/tableaux/{board}"],
     "proposals.idea_page": ["/propositions/idees/{board_idea}"],
@@ -137,7 +142,7 @@ SAMPLE_URLS = {
     "decisions.answer_proposal": ["/decisions/propositions/{proposal}/reponse"],
     "decisions.awaiting": ["/decisions/organisations/{dinum_id}/a-repondre"],
     "decisions.deadline": ["/decisions/organisations/{dinum_id}/delai"],
-    # {measure}: the demo measure (app/decisions/demo.py), owned by {measure_org_id}.
+    # {measure}: the demo measure (app/demo/decisions.py), owned by {measure_org_id}.
     "decisions.show_measure": ["/decisions/mesures/{measure}", "/decisions/mesures/{trail_measure}"],
     # The trail: the past demo workshop's report (its board's idea led to {trail_measure}).
     "decisions.workshop_report": ["/decisions/ateliers/{past}/bilan"],
@@ -164,7 +169,7 @@ SHOWN_ONLY_TO = {
 LIVE_BOARD_PATH = re.compile(r"^/tableaux/\d+$")
 PRESENTER_PATH = re.compile(r"^/tableaux/\d+/presentation$")
 # The roles of helpers.ROLES, and a participant with a history: an offered seat (« Je deviens parent »),
-# attended « Carte grise » without giving an opinion yet (app/demo.py). The participant is audited on the
+# attended « Carte grise » without giving an opinion yet (app/demo/__init__.py). The participant is audited on the
 # citizens' workshop pages only: elsewhere the site is the same for them as for the citizen role.
 AUDIT_ROLES = {**ROLES, "participant": "participant6@atelier.example"}
 PARTICIPANT_ENDPOINTS = {"workshops.list_workshops", "workshops.past_workshops", "workshops.show_workshop",
@@ -217,6 +222,39 @@ def test_axe_harness_reports_blocking_violations(page, axe):
 
 
 @pytest.fixture(scope="session")
+def html_checker():
+    """The Nu HTML checker, or None where java is missing and the check is not required.
+
+    A missing vnu.jar fails (`make setup` installs it); a missing java fails too when the run requires
+    the check (ATELIER_REQUIRE_VNU=1, which .ci/run sets, or CI set), so CI never skips it silently.
+    """
+    checker, reason = nu_checker()
+    if checker is None and (not VNU_JAR.exists() or os.environ.get("ATELIER_REQUIRE_VNU") == "1"
+                            or os.environ.get("CI")):
+        pytest.fail(reason)
+    return checker
+
+
+def test_html_checker_reports_errors(html_checker):
+    """The HTML check below can fail: microseconds in a datetime, an empty action, a duplicate id and a
+    heading jump are each reported for the page they are in; a valid page gives no error."""
+    if html_checker is None:
+        pytest.skip(nu_checker()[1])
+    head = '<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>t</title></head><body><main>'
+    bad = (head + '<h1>t</h1>\n<h3>jump</h3>\n<time datetime="2026-01-01T10:00:00.123456Z">1er janvier</time>\n'
+           '<form method="post" action=""><input type="hidden" id="csrf_token" name="csrf_token" value="a">\n'
+           '<input type="hidden" id="csrf_token" name="csrf_token" value="a"><button>OK</button></form>'
+           '</main></body></html>')
+    good = (head + '<h1>t</h1><h2>t</h2><time datetime="2026-01-01T10:00:00.123Z">1er janvier</time>'
+            '<form method="post" action="/x"><input type="hidden" name="csrf_token" value="a"><button>OK</button>'
+            '</form></main></body></html>')
+    errors = html_checker.check({"/bad": bad, "/good": good})
+    found = {(e.url, e.line, e.message.split(":")[0].split("“")[0].strip()) for e in errors}
+    assert found == {("/bad", 2, "The heading"), ("/bad", 3, "Bad value"), ("/bad", 4, "Bad value"),
+                     ("/bad", 5, "Duplicate ID")}, errors
+
+
+@pytest.fixture(scope="session")
 def sample_values(live_server, outbox_message_id, demo_workshops, demo_board) -> dict:
     """What fills the {placeholders} of the sample URLs, from the live database."""
     ((registration_id,),) = live_db_rows(
@@ -253,7 +291,8 @@ def wait_for_scripts(page, path: str) -> None:
 
 @pytest.mark.parametrize("lang", ["fr", "en"])
 @pytest.mark.parametrize("role", list(AUDIT_ROLES))
-def test_pages_have_no_serious_accessibility_violation(new_context, live_server, sample_values, axe, role, lang):
+def test_pages_have_no_serious_accessibility_violation(new_context, live_server, sample_values, axe, html_checker,
+                                                       role, lang):
     context = new_context()
     context.add_init_script(axe.axe_script)
     page = context.new_page()
@@ -264,20 +303,26 @@ def test_pages_have_no_serious_accessibility_violation(new_context, live_server,
     switch_language(page, lang)  # stored on the account when logged in, in the session otherwise
 
     failures, statuses, audited_detours = [], {}, set()
+    documents = {}  # what the Nu HTML checker reads at the end: name (the URL) -> HTML
 
-    def check(url: str, status: int) -> None:
+    def check(url: str, response) -> None:
         assert html_lang(page) == lang, f"{url}: page in {html_lang(page)!r}, expected {lang!r}"
         violations = blocking_violations(axe, page)
         if violations:
             failures.append({"url": url, "final": page.url.removeprefix(live_server.url),
-                             "status": status, "violations": violations})
+                             "status": response.status, "violations": violations})
+        documents[url] = response.text()
+        landed = page.url.removeprefix(live_server.url).split("?")[0]
+        if LIVE_BOARD_PATH.match(landed) or PRESENTER_PATH.match(landed):  # markup built by board.js too
+            documents[f"{url} (after scripts)"] = page.content()
 
     for endpoint, urls in SAMPLE_URLS.items():
         if role == "participant" and endpoint not in PARTICIPANT_ENDPOINTS:
             continue
         for sample in urls:
             url = sample.format_map(sample_values)
-            status = page.goto(url).status
+            response = page.goto(url)
+            status = response.status
             landed = page.url.removeprefix(live_server.url).split("?")[0]
             statuses[url] = status
             if sample in SHOWN_ONLY_TO:
@@ -296,7 +341,7 @@ def test_pages_have_no_serious_accessibility_violation(new_context, live_server,
                     continue
                 audited_detours.add(detour)
             wait_for_scripts(page, landed)
-            check(url, status)
+            check(url, response)
             if endpoint == "boards.join_with_code" and AUDIT_ROLES[role] and landed == url:
                 # The code link shows a confirmation page to a signed-in person; its button joins the board
                 # (the board's pages below are audited as one of its people).
@@ -313,10 +358,10 @@ def test_pages_have_no_serious_accessibility_violation(new_context, live_server,
         else:
             page.goto("/compte/inscription")
             form = page.locator("main form")
-        with page.expect_navigation():
+        with page.expect_navigation() as navigation:
             form.locator("[type=submit]").click()
         assert page.locator(".error-summary").count() == 1
-        check(page.url.removeprefix(live_server.url) + " (form with errors)", 200)
+        check(page.url.removeprefix(live_server.url) + " (form with errors)", navigation.value)
 
     # The workshop forms in their error state: a new workshop sent empty (staff), a sign-up without the
     # required answer (a participant who is not registered yet).
@@ -326,15 +371,15 @@ def test_pages_have_no_serious_accessibility_violation(new_context, live_server,
         page.goto(form_with_errors.format_map(sample_values))
         if role != "participant":
             page.fill("#title", "")
-        with page.expect_navigation():
+        with page.expect_navigation() as navigation:
             page.locator("main form [type=submit]").click()
         assert page.locator(".error-summary").count() == 1
-        check(page.url.removeprefix(live_server.url) + " (form with errors)", 200)
+        check(page.url.removeprefix(live_server.url) + " (form with errors)", navigation.value)
 
     response = page.goto(MISSING_PAGE)
     assert response.status == 404
     if "404" not in audited_detours:  # the same page as a draft's, already audited
-        check(MISSING_PAGE, 404)
+        check(MISSING_PAGE, response)
 
     # The sample URLs must show real pages: a stale slug would only audit the 404 page.
     unexpected = {url: status for url, status in statuses.items() if status not in (200, 403)}
@@ -343,5 +388,13 @@ def test_pages_have_no_serious_accessibility_violation(new_context, live_server,
         refused = [url for url, status in statuses.items() if status != 200]
         assert not refused, f"the admin cannot open {refused}"
 
-    assert not failures, (f"serious or critical axe violations as {role} in {lang}:\n"
-                          + format_failures(failures))
+    # One run of the checker over every page above; its errors are listed with the axe violations.
+    html_errors = html_checker.check(documents) if html_checker else []
+    report = []
+    if failures:
+        report.append(f"serious or critical axe violations as {role} in {lang}:\n" + format_failures(failures))
+    if html_errors:
+        report.append(f"Nu HTML checker errors as {role} in {lang}:\n" + "\n".join(f"  - {e}" for e in html_errors))
+    assert not report, "\n\n".join(report)
+    if html_checker is None:
+        pytest.skip(f"axe passed; the HTML check did not run: {nu_checker()[1]}")

@@ -1,5 +1,5 @@
 """The trail in a real browser, with the keyboard only: the participant whose workshop idea became a measure
-(app/decisions/demo.py ``seed_trail``) opens the notification « … est réalisée », reaches the implemented measure,
+(app/demo/decisions.py ``seed_trail``) opens the notification « … est réalisée », reaches the implemented measure,
 then follows its origin back — proposal, board idea, workshop, the workshop's report — and from the report forward
 again to the measure. axe-core checks each page on the way."""
 
@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from app.decisions.demo import TRAIL_IDEA, TRAIL_MEASURE_TITLE, TRAIL_PROPOSAL_TITLE
+from app.demo.decisions import TRAIL_IDEA, TRAIL_MEASURE_TITLE, TRAIL_PROPOSAL_TITLE
 
 from .conftest import live_db_rows
 from .helpers import assert_visible_focus, blocking_violations, login, press_and_wait, switch_language, tab_to
