@@ -113,8 +113,8 @@ _HSTS = (("Strict-Transport-Security", "max-age=63072000; includeSubDomains"),)
 
 
 def _is_private(req) -> bool:
-    """A response to a signed-in session is not stored. The session is asked first: a request that checked its
-    account in its own statement (the one-statement sign-up) need not load it here."""
+    """A response to a signed-in session is not stored. The session is asked first, so a request that did not load
+    its account (a static file, a page for everyone) does not load it here."""
     from flask import session
     from flask_login import current_user
 

@@ -31,8 +31,8 @@ class OutboxMessage(db.Model):
     template: Mapped[str] = mapped_column(String(80))
     recipient: Mapped[str] = mapped_column(String(254))
     locale: Mapped[str] = mapped_column(String(5))
-    # Empty (NULL) until delivery for a row written by SQL that cannot render templates: the one-statement
-    # sign-up (app/workshops/signup.py) writes ``context`` instead, and ``deliver_pending`` renders it first.
+    # Always rendered when queued. The columns stay nullable for rows an earlier version queued unrendered (with a
+    # ``context``): ``deliver_pending`` marks such a row failed, with its reason, rather than send it empty.
     subject: Mapped[str | None] = mapped_column(String(255))
     body_text: Mapped[str | None] = mapped_column(Text)
     body_html: Mapped[str | None] = mapped_column(Text)
