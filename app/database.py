@@ -13,6 +13,8 @@ import threading
 
 from flask import Flask, g, has_app_context, request
 from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 
 from .errors import is_database_unavailable
@@ -136,6 +138,13 @@ def end_session() -> None:
 
 def is_sqlite() -> bool:
     return db.engine.dialect.name == "sqlite"
+
+
+def insert_unless_present(model, index_elements: list[str], **values):
+    """``INSERT ... ON CONFLICT (index_elements) DO NOTHING`` for ``model``: SQLAlchemy spells it per dialect, so
+    the one branch on the database for it is here (both databases run it in the tests of its callers)."""
+    insert = sqlite_insert if is_sqlite() else postgresql_insert
+    return insert(model).values(**values).on_conflict_do_nothing(index_elements=index_elements)
 
 
 def begin_write() -> None:

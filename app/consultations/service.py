@@ -14,14 +14,13 @@ from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, delete, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import defaultload
 
 from .. import signals
 from ..accounts.models import User
 from ..catalog.models import Organisation
 from ..clock import utcnow
-from ..database import begin_write, is_sqlite
+from ..database import begin_write, insert_unless_present
 from ..errors import Conflict, DomainError, InvalidInput, NotAllowed, NotFound
 from ..extensions import db
 from ..permissions import is_verified
@@ -338,9 +337,9 @@ def update_consultation(actor: User, consultation: Consultation, **fields) -> Co
 
 
 def _lock(consultation_id: int, read: bool = False) -> Consultation:
-    stmt = select(Consultation).where(Consultation.id == consultation_id).execution_options(populate_existing=True)
-    if not is_sqlite():
-        stmt = stmt.with_for_update(of=Consultation, read=read)
+    # SQLite renders no FOR UPDATE: there the write transaction (BEGIN IMMEDIATE) already holds the database.
+    stmt = select(Consultation).where(Consultation.id == consultation_id).execution_options(populate_existing=True) \
+        .with_for_update(of=Consultation, read=read)
     consultation = db.session.scalar(stmt)
     if consultation is None:
         db.session.rollback()
@@ -550,14 +549,11 @@ def cast_ballot(consultation: Consultation, user: User, choices: Mapping[int, in
     except DomainError:
         db.session.rollback()
         raise
-    dialect_insert = sqlite.insert if is_sqlite() else postgresql.insert
-    db.session.execute(dialect_insert(Ballot).values(
-        consultation_id=consultation_id, user_id=user_id, public_id=secrets.token_hex(16), created_at=now,
-        updated_at=now, revision=0).on_conflict_do_nothing(index_elements=["consultation_id", "user_id"]))
+    db.session.execute(insert_unless_present(
+        Ballot, ["consultation_id", "user_id"], consultation_id=consultation_id, user_id=user_id,
+        public_id=secrets.token_hex(16), created_at=now, updated_at=now, revision=0))
     stmt = select(Ballot).where(Ballot.consultation_id == consultation_id, Ballot.user_id == user_id) \
-        .execution_options(populate_existing=True)
-    if not is_sqlite():
-        stmt = stmt.with_for_update(of=Ballot)
+        .execution_options(populate_existing=True).with_for_update(of=Ballot)
     ballot = db.session.scalar(stmt)
     db.session.execute(delete(BallotChoice).where(BallotChoice.ballot_id == ballot.id)
                        .execution_options(synchronize_session=False))
