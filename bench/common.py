@@ -406,6 +406,64 @@ def run_burst(base: str, items: list[BurstRequest], *, name: str, ok_status=(200
     return result
 
 
+# --- scheduled driver: arrivals spread over time ---------------------------------------------------------
+
+def _scheduled_worker(item: BurstRequest, base: str, start_at: float, timeout: float) -> tuple:
+    """Wait for ``start_at`` (perf_counter), then send ``item`` on a new connection; (status, latency ms, late ms).
+
+    The latency runs from the scheduled instant, not from when this thread got round to sending: a driver that
+    falls behind adds to the figure instead of hiding the server's delay (no coordinated omission)."""
+    host, port = base.removeprefix("http://").split(":")
+    delay = start_at - time.perf_counter()
+    if delay > 0:
+        time.sleep(delay)
+    late = max(0.0, time.perf_counter() - start_at) * 1000
+    conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
+    try:
+        conn.request(item.method, item.path, body=item.body, headers={**item.headers, "Connection": "close"})
+        response = conn.getresponse()
+        response.read()
+        return response.status, (time.perf_counter() - start_at) * 1000, late
+    except (OSError, http.client.HTTPException) as exc:
+        return type(exc).__name__, None, late
+    finally:
+        conn.close()
+
+
+def run_schedule(plan: list[tuple[float, str, BurstRequest]], *, name: str, ok_status=(200,),
+                 server_pids: tuple[int, ...] = (), timeout: float = 30.0, threads: int = 400) -> LoadResult:
+    """Open loop on a timetable: each (seconds after the start, server base URL, request) is sent at its time, on
+    a new connection, whatever the answers to the others. Throughput is the requests over the time from the start
+    to the last response; ``extra`` has the statuses and how late the driver sent (a late driver shows there)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    monitors = [ProcessMonitor(pid) for pid in server_pids]
+    client = ProcessMonitor(os.getpid())
+    machine_busy0 = _busy_seconds()
+    with contextlib.ExitStack() as stack:
+        for monitor in (*monitors, client):
+            stack.enter_context(monitor)
+        start = time.perf_counter() + 0.5
+        with ThreadPoolExecutor(threads) as pool:
+            futures = [pool.submit(_scheduled_worker, item, base, start + at, timeout)
+                       for at, base, item in sorted(plan, key=lambda step: step[0])]  # a free thread takes the next
+            answers = [f.result() for f in futures]
+        seconds = time.perf_counter() - start
+    ok = [latency for status, latency, _late in answers if status in ok_status]
+    statuses = [status for status, _latency, _late in answers]
+    result = LoadResult(name, len(ok), len(answers) - len(ok), seconds, ok, client_cpu_percent=client.cpu_percent)
+    result.extra["statuses"] = {str(s): statuses.count(s) for s in set(statuses)}
+    result.extra["driver_late_ms"] = percentiles([late for _s, _l, late in answers])
+    others = 100 * (_busy_seconds() - machine_busy0) / max(seconds, 1e-9) - client.cpu_percent
+    if monitors:
+        result.server_cpu_percent = sum(m.cpu_percent for m in monitors)
+        result.server_cpu_ms_per_request = 1000 * sum(m.cpu_seconds for m in monitors) / max(len(answers), 1)
+        result.server_rss_mib = max(m.rss_max for m in monitors) / 2**20
+        others -= result.server_cpu_percent
+    result.others_cpu_percent = max(others, 0.0)
+    return result
+
+
 # --- shared machines ---------------------------------------------------------------------------------------
 
 def machine_busy_seconds() -> float:

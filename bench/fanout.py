@@ -23,9 +23,11 @@ receive the same events with the same payloads.
    port; everyone reconnects with socket.io-client's back-off, resyncs from its last seq with board.js's
    rules, while the poster posts more; each view must equal the database; time to resync is measured.
 
-Targets (issue 4): N = 1,000, R = 20/s: p95 <= 150 ms, zero loss, p95 within 1.5x of the bare python-socketio
-floor measured in the same run. At that point the servers are measured in alternated rounds (``--rounds``, 5) and
-the verdict is the median round's: one 10-s draw of either server's p95 can double on a shared machine.
+Targets (issues 4 and 20): N = 1,000, R = 20/s: p95 <= 150 ms, zero loss, p95 at most 1.0x the bare
+python-socketio floor measured in the same run (the one-frame room delivery on; ``SOCKETIO_ONE_FRAME_DELIVERY=0``
+in the environment measures python-socketio's own delivery inside Atelier). At that point the servers are measured
+in alternated rounds (``--rounds``, 5) and the verdict is the median round's: one 10-s draw of either server's p95
+can double on a shared machine.
 Run from the repository root: `make bench`, or
 `.venv/bin/python bench/fanout.py [--quick]`.
 """
@@ -371,9 +373,10 @@ class Data:
         """A facilitator of the demo's DINUM, then ``count`` verified people; their e-mails, facilitator first."""
         from sqlalchemy import select
 
-        from app.accounts.models import User, utcnow
+        from app.accounts.models import User
         from app.accounts.passwords import hash_password
         from app.catalog.models import Membership, Organisation, Role
+        from app.clock import utcnow
         from app.extensions import db
 
         with self.app.app_context():
@@ -985,9 +988,12 @@ def main() -> None:
         sys.exit("deliveries lost or doubled, or dots miscounted: see above")
 
 
+MAX_FLOOR_RATIO = 1.0
+
+
 def target_verdict(results: list[FanoutResult]) -> str | None:
-    """The target (issue 4) on the median round: p95 <= 150 ms, nothing lost in any round, p95 within 1.5x of the
-    bare python-socketio floor measured in the same round. One round of 10 s is one draw: on a shared machine
+    """The target (issues 4 and 20) on the median round: p95 <= 150 ms, nothing lost in any round, p95 at most 1.0x
+    the bare python-socketio floor measured in the same round. One round of 10 s is one draw: on a shared machine
     either server's p95 can double from one run to the next, so the servers alternate and the median is kept."""
     ours = {r.round: r for r in results if r.server == "atelier" and (r.clients, r.rate) == TARGET}
     floors = {r.round: r for r in results if r.server == "socketio" and (r.clients, r.rate) == TARGET}
@@ -998,9 +1004,9 @@ def target_verdict(results: list[FanoutResult]) -> str | None:
     p95 = statistics.median(r.summary()["p95_ms"] or float("inf") for r in ours.values())
     ratio = statistics.median(ratios) if ratios else None
     lost = sum(r.lost + r.duplicated for r in ours.values())
-    ok = p95 <= 150 and lost == 0 and ratio is not None and ratio <= 1.5
+    ok = p95 <= 150 and lost == 0 and ratio is not None and ratio <= MAX_FLOOR_RATIO
     return (f"Target N=1000, R=20/s, median of {len(ours)} round(s): p95 {fmt(p95)} ms (≤ 150), lost or doubled "
-            f"{lost} (0), {fmt(ratio, 2)}× the python-socketio floor (≤ 1.5; per round: "
+            f"{lost} (0), {fmt(ratio, 2)}× the python-socketio floor (≤ {MAX_FLOOR_RATIO:g}; per round: "
             f"{', '.join(fmt(x, 2) for x in ratios)}): {'met' if ok else 'NOT met'}")
 
 

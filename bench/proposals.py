@@ -83,9 +83,10 @@ def seed(url: str, *, proposals: int, supports: int, voters: int, rng: random.Ra
     from sqlalchemy import func, insert, select, text, update
 
     from app import create_app
-    from app.accounts.models import User, utcnow
+    from app.accounts.models import User
     from app.accounts.passwords import hash_password
     from app.catalog.models import LifeEvent, Organisation, Service
+    from app.clock import utcnow
     from app.consultations import service as consultations
     from app.consultations.models import (
         Ballot,

@@ -54,8 +54,9 @@ def seed_decisions(url: str, *, measures: int, rng: random.Random) -> dict:
     from sqlalchemy import func, insert, select, text
 
     from app import create_app
-    from app.accounts.models import User, utcnow
+    from app.accounts.models import User
     from app.catalog.models import Organisation
+    from app.clock import utcnow
     from app.decisions.models import (
         Answer,
         AnswerKind,
