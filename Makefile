@@ -34,9 +34,11 @@ $(STAMP)/venv: pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[test]'
 	@mkdir -p $(STAMP) && touch $@
 
+# --ignore-scripts: vnu-jar's postinstall would download a Java runtime from GitHub where none is installed; the
+# tests use Debian's default-jre-headless (.ci/run installs it), and no other package has an install script.
 $(STAMP)/assets: package.json package-lock.json scripts/build-assets.mjs
 	@command -v npm >/dev/null || { echo "npm is needed (Debian package: npm)"; exit 1; }
-	npm ci --no-audit --no-fund --loglevel=error
+	npm ci --no-audit --no-fund --loglevel=error --ignore-scripts
 	node scripts/build-assets.mjs
 	@mkdir -p $(STAMP) && touch $@
 
