@@ -20,6 +20,9 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     )
     load_config(app, config_name, overrides)
 
+    # The app factory imports the areas (and what they need) when an app is built, not when ``app`` is imported:
+    # ``app.config`` and ``app.extensions`` stay importable alone (by tools, migrations, tests) without the whole
+    # application, and no area is imported before the configuration it reads at import exists.
     from . import database, frames, i18n, inputs, realtime, security
     from .urls import origin_of
 

@@ -7,7 +7,13 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from .accounts import service as accounts
+from .catalog import service as catalog
+from .catalog.models import Membership, Organisation, Role
+from .demo import ReferenceDataError, seed
 from .errors import DomainError
+from .extensions import db
+from .jobs import run_forever, run_once
 
 
 def register_cli(app: Flask) -> None:
@@ -19,7 +25,6 @@ def register_cli(app: Flask) -> None:
 @click.command("seed-demo")
 def seed_demo():
     """Load the demo data once, all or nothing (idempotent: a second run changes nothing)."""
-    from .demo import ReferenceDataError, seed
 
     try:
         created = seed(current_app.config["DEMO_DATA_DIR"])
@@ -41,9 +46,6 @@ def seed_demo():
 @click.option("--role", type=click.Choice(["facilitator", "editor"]), help="role in --org")
 def create_user(email, name, password_stdin, verified, admin, org_slug, role):
     """Create an account (operators and load tests)."""
-    from .accounts import service as accounts
-    from .catalog import service as catalog
-    from .catalog.models import Organisation, Role
 
     if bool(org_slug) != bool(role):
         raise click.UsageError("--org and --role go together")
@@ -64,9 +66,6 @@ def create_user(email, name, password_stdin, verified, admin, org_slug, role):
 
 
 def _grant_role(user, organisation, role):
-    from .catalog.models import Membership
-    from .extensions import db
-
     db.session.add(Membership(user=user, organisation=organisation, role=role))
     db.session.commit()
 
@@ -79,7 +78,6 @@ jobs_group = AppGroup("jobs", help="Periodic jobs (mail outbox; later seat offer
 @click.option("--interval", type=float, default=None, help="seconds between rounds")
 def jobs_run(once, interval):
     """Run the periodic jobs (forever, or once)."""
-    from .jobs import run_forever, run_once
 
     app = current_app._get_current_object()
     if once:

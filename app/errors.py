@@ -9,6 +9,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
+from .extensions import login_manager, socketio
+from .i18n import SESSION_KEY
+
 
 class DomainError(Exception):
     """A broken business rule. ``code`` is stable for clients; ``message`` is translated."""
@@ -139,7 +142,6 @@ def _language_without_database() -> str:
     """The language of the person as known without their account: on the API, the one ``Accept-Language`` chooses
     (as ``api.routes`` does); else the language they chose this session; else the default (their account's
     preference needs the database)."""
-    from .i18n import SESSION_KEY
 
     languages = current_app.config["LANGUAGES"]
     if request.path.startswith("/api/"):
@@ -157,7 +159,6 @@ def unavailable_response():
     anonymous ``current_user``, where ``render_template`` would run every context processor, Flask-Login's among
     them, which loads the account. Nothing may store it (``no-store``, which also spares the security headers'
     question of whether the response is private, a question that needs the account)."""
-    from .extensions import login_manager
 
     with force_locale(_language_without_database()):
         message = str(ERROR_TEXTS[503])
@@ -223,8 +224,6 @@ def register_error_handlers(app: Flask) -> None:
         rule = request.url_rule.rule if request.url_rule else "<unmatched>"
         app.logger.warning("database unavailable on %s %s: %s", request.method, rule, _first_line(err))
         return unavailable_response()
-
-    from .extensions import socketio
 
     @socketio.on_error_default
     def handle_socket_error(err: Exception):

@@ -5,45 +5,42 @@ import time
 
 from flask import Flask
 
+from .boards.service import purge_guest_names
+from .consultations.service import close_due
+from .database import mark_write_intent
+from .errors import is_database_unavailable
+from .extensions import db
+from .mail.service import deliver_pending, purge_delivered
+from .notifications.service import send_digests
+from .workshops import jobs
+
 log = logging.getLogger(__name__)
 
 
 def _deliver_mail():
-    from .mail.service import deliver_pending
-
     return deliver_pending()
 
 
 def _purge_mail():
-    from .mail.service import purge_delivered
-
     return purge_delivered()
 
 
 def _workshop_job(name):
     def run():
-        from .workshops import jobs
-
         return getattr(jobs, name)()
 
     return run
 
 
 def _close_consultations():
-    from .consultations.service import close_due
-
     return close_due()
 
 
 def _notification_digests():
-    from .notifications.service import send_digests
-
     return send_digests()
 
 
 def _board_guest_purge():
-    from .boards.service import purge_guest_names
-
     return purge_guest_names()
 
 
@@ -64,9 +61,6 @@ JOBS = {
 
 def run_once(app: Flask) -> dict:
     """Run every job once; one job's failure does not stop the others (a database out of reach stops the round)."""
-    from .database import mark_write_intent
-    from .errors import is_database_unavailable
-    from .extensions import db
 
     results = {}
     for name, job in JOBS.items():

@@ -5,6 +5,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, g, request
 
+from .errors import error_response
 from .inputs import request_has_invalid_text, request_texts
 
 
@@ -54,8 +55,6 @@ def init_app(app: Flask) -> None:
         if request_has_invalid_text():
             from flask_babel import gettext
 
-            from .errors import error_response
-
             return error_response(400, gettext("Le texte envoyé contient des caractères non valides (mauvais codage). "
                                                "Retapez-le puis réessayez."), "invalid_text")
         return None
@@ -66,8 +65,6 @@ def init_app(app: Flask) -> None:
         route reads the request (a path, query, form or JSON value carrying one would otherwise end in a 500)."""
         if _has_nul(request_texts()):
             from flask_babel import gettext
-
-            from .errors import error_response
 
             return error_response(400, gettext("Le texte envoyé contient un caractère nul, qui n'est pas accepté. "
                                                "Retirez-le puis réessayez."), "nul_character")

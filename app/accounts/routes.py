@@ -6,7 +6,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from .. import jsonsafe
 from ..errors import DomainError
-from ..extensions import limiter, login_manager
+from ..extensions import db, limiter, login_manager
 from ..i18n import SESSION_KEY, current_language
 from ..security import safe_next
 from . import bp, service
@@ -31,7 +31,6 @@ def load_user(session_id: str):
     account = session_account(session_id)
     if account is None:
         return None
-    from ..extensions import db
 
     user = db.session.get(User, account[0])
     if user is None or user.is_deleted or user.session_version != account[1]:

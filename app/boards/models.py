@@ -6,6 +6,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..catalog.permissions import can_facilitate
 from ..clock import utcnow
 from ..extensions import db
 
@@ -97,8 +98,6 @@ class Board(db.Model):
                            cascade="all, delete-orphan")
 
     def can_manage(self, user) -> bool:
-        from ..catalog.permissions import can_facilitate
-
         return can_facilitate(user, self.organisation)
 
 

@@ -5,9 +5,12 @@ from itertools import groupby
 from operator import itemgetter
 
 from .. import signals
+from ..catalog.permissions import is_facilitator
 from ..extensions import socketio
+from ..i18n import current_language
 from ..urls import public_origin
 from . import service
+from .models import PHASE_ORDER
 from .rooms import facilitators_room, participant_room, participants_room, user_room
 
 log = logging.getLogger(__name__)
@@ -98,8 +101,6 @@ def board_texts() -> dict:
     """Translated strings the board's JavaScript needs (it has no catalog of its own)."""
     from flask_babel import gettext as _
 
-    from ..i18n import current_language
-
     return {
         "connected": _("Connecté·e"), "offline": _("Hors ligne : vos idées seront envoyées au retour de la "
                                                      "connexion."),
@@ -138,8 +139,5 @@ def board_texts() -> dict:
 
 
 def init_app(app) -> None:
-    from ..catalog.permissions import is_facilitator
-    from .models import PHASE_ORDER
-
     app.jinja_env.globals.update(phase_label=phase_label, idea_status_label=idea_status_label,
                                  board_texts=board_texts, phases=PHASE_ORDER, is_facilitator=is_facilitator)

@@ -15,6 +15,7 @@ from ..errors import DomainError
 from ..extensions import db, login_manager
 from ..inputs import int_arg, parse_int
 from ..permissions import requires
+from ..workshops.models import Workshop, WorkshopStatus
 from . import bp, export, service
 from .forms import COLUMN_SLOTS, BoardForm, ColumnsForm, GuestForm, IdeaForm, JoinCodeForm
 from .models import Board, Participant
@@ -58,7 +59,6 @@ def create_board():
     form = BoardForm()
     orgs = facilitated_organisations(me)
     form.organisation_id.choices = [SelectChoice(o.id, o.name) for o in orgs]
-    from ..workshops.models import Workshop, WorkshopStatus
 
     workshops = db.session.scalars(select(Workshop).where(Workshop.organisation_id.in_([o.id for o in orgs]),
                                                           Workshop.status != WorkshopStatus.cancelled)

@@ -18,10 +18,11 @@ from sqlalchemy.orm import joinedload
 from ..accounts.models import User
 from ..catalog.models import Organisation
 from ..catalog.permissions import can_facilitate
-from ..clock import utcnow
+from ..clock import iso, utcnow
 from ..errors import InvalidInput, NotAllowed, NotFound
 from ..extensions import db
 from ..inputs import enum_member
+from ..workshops.models import Registration, RegistrationStatus
 from .changes import (
     acting_participant,
     announce_idea,
@@ -229,7 +230,6 @@ def may_join(board: Board, user) -> bool:
         return False
     if board.workshop_id is None:
         return False
-    from ..workshops.models import Registration, RegistrationStatus
 
     return db.session.scalar(select(Registration.id).where(
         Registration.workshop_id == board.workshop_id, Registration.user_id == user.id,
@@ -712,7 +712,6 @@ def personal_data(user: User) -> dict:
     """What the boards area holds about a person (for « Mes données »): the boards they joined, their ideas, dots
     and reactions there, the receipts of their changes, their removals, and, as a facilitator, the boards they
     created and the moderation they did. Other people appear by what was acted on (an idea's text), never by name."""
-    from ..clock import iso
 
     mine = select(Participant.id).where(Participant.user_id == user.id).scalar_subquery()
 

@@ -1,16 +1,15 @@
 """How the catalogue area reacts to other areas' signals."""
 
 from .. import signals
+from ..clock import iso
+from ..extensions import db
+from .models import Membership
 
 
 @signals.personal_data_requested.connect
 def _personal_data(user):
     """« Mes données »: the person's roles in organisations (read here, where memberships live)."""
     from sqlalchemy import select
-
-    from ..clock import iso
-    from ..extensions import db
-    from .models import Membership
 
     memberships = db.session.scalars(select(Membership).where(Membership.user_id == user.id)
                                      .order_by(Membership.created_at, Membership.id))

@@ -16,6 +16,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from ..catalog.forms import CheckboxList
 from ..inputs import db_int
+from ..workshops.forms import to_utc
 from . import results
 from .models import ConsultationMethod, SelectionRule
 
@@ -77,8 +78,6 @@ class ConsultationForm(FlaskForm):
         return ok
 
     def settings(self) -> dict:
-        from ..workshops.forms import to_utc
-
         return {"title": self.title.data.strip(), "description_md": self.description_md.data or "",
                 "opens_at": to_utc(self.opens_at.data), "closes_at": to_utc(self.closes_at.data),
                 "method": ConsultationMethod(self.method.data), "dots_budget": self.dots_budget.data,

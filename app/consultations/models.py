@@ -20,8 +20,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..catalog.models import Organisation, Role
+from ..catalog.permissions import can_facilitate, has_org_role
 from ..clock import utcnow
 from ..extensions import db
+from ..permissions import is_admin, is_authenticated
 from . import results
 
 
@@ -31,16 +34,12 @@ def _enum(cls, name, length=20):
 
 def can_manage_consultations(user, organisation) -> bool:
     """Editors and facilitators of ``organisation``, and platform admins, run its consultations."""
-    from ..catalog.models import Role
-    from ..catalog.permissions import can_facilitate, has_org_role
 
     return can_facilitate(user, organisation) or has_org_role(user, organisation, Role.editor)
 
 
 def managed_organisations(user) -> list:
     """Organisations whose consultations this person may create (all of them for admins)."""
-    from ..catalog.models import Organisation, Role
-    from ..permissions import is_admin, is_authenticated
 
     if is_admin(user):
         return list(db.session.scalars(db.select(Organisation).order_by(Organisation.name)))

@@ -19,11 +19,12 @@ from sqlalchemy.orm import defaultload
 from .. import signals
 from ..accounts.models import User
 from ..catalog.models import Organisation
-from ..clock import utcnow
+from ..clock import iso, utcnow
 from ..database import begin_write, insert_unless_present
 from ..errors import Conflict, DomainError, InvalidInput, NotAllowed, NotFound
 from ..extensions import db
 from ..permissions import is_verified
+from ..proposals import search
 from ..proposals import service as proposals_service
 from ..proposals.models import Proposal, ProposalState
 from . import results
@@ -145,7 +146,6 @@ def list_items(consultation: Consultation, *, q: str = "", sort: str = "newest",
     """One page of a consultation's proposals (rows with their proposal loaded) and how many match: full-text
     search ``q``; sort by newest, most supported, or vote rank (``rank``, only once closed; newest before).
     A constant number of queries, whatever the number of proposals."""
-    from ..proposals import search
 
     stmt = (select(ConsultationProposal).join(Proposal, Proposal.id == ConsultationProposal.proposal_id)
             .where(ConsultationProposal.consultation_id == consultation.id)
@@ -588,7 +588,6 @@ def personal_data(user: User) -> dict:
     """What the consultations area holds about a person (for « Mes données »): their ballots with each choice (1 for
     a support, points for dots, the grade 0 « À rejeter » to 6 « Excellent » for majority judgment), and the
     consultations they created."""
-    from ..clock import iso
 
     ballots = db.session.execute(select(Ballot, Consultation.title, Consultation.method)
                                  .join(Consultation, Consultation.id == Ballot.consultation_id)

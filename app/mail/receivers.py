@@ -1,6 +1,10 @@
 """How the mail area reacts to other areas' signals."""
 
 from .. import signals
+from ..clock import iso
+from ..extensions import db
+from .masking import mask_secrets
+from .models import OutboxMessage
 
 
 @signals.personal_data_requested.connect
@@ -8,11 +12,6 @@ def _personal_data(user):
     """« Mes données »: the mail still kept for the person's current address (until the retention period ends),
     with the secrets of its links hidden as on the admin pages."""
     from sqlalchemy import select
-
-    from ..clock import iso
-    from ..extensions import db
-    from .masking import mask_secrets
-    from .models import OutboxMessage
 
     messages = db.session.scalars(select(OutboxMessage).where(OutboxMessage.recipient == user.email)
                                   .order_by(OutboxMessage.created_at, OutboxMessage.id))

@@ -8,7 +8,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import User
-from ..clock import utcnow
+from ..clock import iso, utcnow
 from ..errors import InvalidInput
 from ..extensions import db
 from ..mail.service import queue_mail
@@ -201,7 +201,6 @@ def _absolute(path: str) -> str:
 def personal_data(user: User) -> dict:
     """What the notifications area holds about a person (for « Mes données »): their notifications, as shown to them,
     and their preferences (none stored until they change one: the defaults apply)."""
-    from ..clock import iso
 
     notifications = db.session.scalars(select(Notification).where(Notification.user_id == user.id)
                                        .order_by(Notification.created_at, Notification.id)).all()

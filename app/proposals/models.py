@@ -11,8 +11,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..catalog.models import Role
+from ..catalog.permissions import can_facilitate, has_org_role
 from ..clock import utcnow
 from ..extensions import db
+from ..permissions import is_admin
 
 
 def _enum(cls, name, length=30):
@@ -121,15 +124,11 @@ class Proposal(db.Model):
 
     def can_moderate(self, user) -> bool:
         """Editors of the owning organisation, and platform admins."""
-        from ..catalog.models import Role
-        from ..catalog.permissions import has_org_role
-        from ..permissions import is_admin
 
         return is_admin(user) or has_org_role(user, self.organisation, Role.editor)
 
     def can_manage(self, user) -> bool:
         """Moderators plus facilitators of the owning organisation (promotion, merge)."""
-        from ..catalog.permissions import can_facilitate
 
         return self.can_moderate(user) or can_facilitate(user, self.organisation)
 

@@ -1,20 +1,18 @@
 """How the proposals area reacts to other areas' signals, and what it adds to templates."""
 
 from .. import signals
+from .models import STATE_NAMES
+from .personal_data import personal_data
 
 
 @signals.personal_data_requested.connect
 def _personal_data(user):
-    from .personal_data import personal_data
-
     return "proposals", personal_data(user)
 
 
 def state_label(proposal, labels=None) -> str:
     """How the proposal's organisation names its state (its own label, else the default)."""
     from flask_babel import get_locale
-
-    from .models import STATE_NAMES
 
     custom = (labels or {}).get((proposal.organisation_id, proposal.state))
     if custom is not None:

@@ -13,6 +13,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import User
+from ..boards.models import Board, Cluster, Idea, IdeaStatus, Participant
 from ..catalog.models import LifeEvent, Organisation, Service
 from ..clock import utcnow
 from ..database import begin_write
@@ -402,14 +403,11 @@ def list_comments(proposal: Proposal) -> list[tuple[Comment, list[Comment]]]:
 # --- promotion from boards -----------------------------------------------------------------------
 
 def _board_of(obj):
-    from ..boards.models import Board
-
     return db.session.get(Board, obj.board_id)
 
 
 def promote(user: User, *, idea_id: int | None = None, cluster_id: int | None = None) -> Proposal:
     """A facilitator of the board turns an idea or a cluster into a draft proposal pre-filled from it."""
-    from ..boards.models import Cluster, Idea, IdeaStatus
 
     if (idea_id is None) == (cluster_id is None):
         raise InvalidInput()
@@ -473,7 +471,6 @@ def proposals_from_idea(idea) -> list[Proposal]:
 def can_see_idea(idea, user) -> bool:
     """Board participants and facilitators; everyone once a proposal it led to is public (and not hidden by
     the moderators)."""
-    from ..boards.models import Participant
 
     board = _board_of(idea)
     if board.can_manage(user):
@@ -486,7 +483,6 @@ def can_see_idea(idea, user) -> bool:
 
 def promoted_map(board_id: int) -> dict[tuple[str, int], int]:
     """(``"idea"``/``"cluster"``, id) -> proposal id, for a board's ideas and clusters already promoted."""
-    from ..boards.models import Cluster, Idea
 
     rows = db.session.execute(
         select(ProposalOrigin.kind, ProposalOrigin.idea_id, ProposalOrigin.cluster_id, ProposalOrigin.proposal_id)

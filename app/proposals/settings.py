@@ -4,6 +4,7 @@ mode the use cases follow) and how the organisation names each state (``state_la
 from sqlalchemy import select
 
 from ..catalog.models import Organisation, Role
+from ..catalog.permissions import has_org_role
 from ..database import begin_write
 from ..errors import InvalidInput, NotAllowed
 from ..extensions import db
@@ -18,7 +19,6 @@ def get_settings(organisation_id: int) -> ProposalSettings:
 
 def update_settings(organisation: Organisation, user, moderation, labels: dict | None = None) -> ProposalSettings:
     """Editors of the organisation and admins choose the moderation mode and how each state is named."""
-    from ..catalog.permissions import has_org_role
 
     if not (is_admin(user) or has_org_role(user, organisation, Role.editor)):
         raise NotAllowed()

@@ -25,7 +25,15 @@ from ..boards.models import Board, Idea, IdeaStatus
 from ..catalog.models import LifeEvent, Organisation
 from ..consultations.models import Consultation, ConsultationProposal
 from ..decisions import service as decisions
-from ..decisions.models import Answer, AnswerKind, Measure, MeasureProposal, MeasureStatus, Milestone
+from ..decisions.models import (
+    MEASURE_STATUS_NAMES,
+    Answer,
+    AnswerKind,
+    Measure,
+    MeasureProposal,
+    MeasureStatus,
+    Milestone,
+)
 from ..errors import InvalidInput
 from ..extensions import db
 from ..proposals.models import Proposal, ProposalState
@@ -89,8 +97,6 @@ class MeasureRow:
 
     @property
     def status_name(self) -> str:
-        from ..decisions.models import MEASURE_STATUS_NAMES
-
         return str(MEASURE_STATUS_NAMES[self.status])
 
 

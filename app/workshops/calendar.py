@@ -8,11 +8,10 @@ from flask import current_app
 from icalendar import Calendar, Event, vText
 
 from ..urls import absolute_url
+from .models import WorkshopFormat, WorkshopStatus
 
 
 def _location(workshop) -> str:
-    from .models import WorkshopFormat
-
     if workshop.format is WorkshopFormat.online:
         return "En ligne"
     return workshop.address or ""
@@ -20,7 +19,6 @@ def _location(workshop) -> str:
 
 def workshop_ics(workshops, name: str | None = None) -> bytes:
     """One calendar holding ``workshops``; cancelled ones are marked CANCELLED so calendars remove them."""
-    from .models import WorkshopStatus
 
     cal = Calendar()
     cal.add("prodid", "-//Atelier//co-creation des services publics//FR")

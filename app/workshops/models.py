@@ -17,6 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..catalog.permissions import can_facilitate
 from ..clock import utcnow
 from ..extensions import db
 
@@ -167,8 +168,6 @@ class Workshop(db.Model):
         return not (self.signup_closes_at and now >= self.signup_closes_at)
 
     def can_manage(self, user) -> bool:
-        from ..catalog.permissions import can_facilitate
-
         return can_facilitate(user, self.organisation)
 
 

@@ -12,10 +12,11 @@ from sqlalchemy.orm import selectinload
 
 from ..accounts.models import User
 from ..catalog.models import LifeEvent, Service
-from ..catalog.permissions import can_facilitate
-from ..clock import utcnow
+from ..catalog.permissions import can_facilitate, facilitated_organisations
+from ..clock import iso, utcnow
 from ..errors import NotAllowed, NotFound
 from ..extensions import db
+from ..permissions import is_admin
 from .models import (
     CalendarFeed,
     Registration,
@@ -276,7 +277,6 @@ def personal_data(user: User) -> dict:
     the people they registered by phone and those whose category they confirmed (the workshop only: those people's
     names are theirs), whether they have a private calendar feed (never its token) and the workshops they created.
     Evaluations are anonymous: no row links one to its author (only ``Registration.has_evaluated``)."""
-    from ..clock import iso
 
     regs = db.session.scalars(select(Registration).where(Registration.user_id == user.id)
                               .options(selectinload(Registration.answers))
@@ -310,8 +310,6 @@ def personal_data(user: User) -> dict:
 def list_managed_workshops(user: User, past_limit: int = 50) -> dict[str, list[Workshop]]:
     """Workshops of the organisations the person facilitates (all for admins), drafts included:
     upcoming soonest first, then the most recent past ones."""
-    from ..catalog.permissions import facilitated_organisations
-    from ..permissions import is_admin
 
     now = utcnow()
     stmt = select(Workshop)

@@ -1,21 +1,20 @@
 """How the workshops area reacts to other areas' signals, and what it adds to shared pages."""
 
 from .. import signals
+from ..catalog.permissions import is_facilitator
 from ..clock import utcnow
+from . import queries, signup
+from .models import RegistrationStatus
 
 
 @signals.personal_data_requested.connect
 def _personal_data(user):
-    from . import queries
-
     return "workshops", queries.personal_data(user)
 
 
 @signals.user_deleted.connect
 def _release_seats(user):
     """A deleted account's upcoming places are given back (and offered to the waiting list)."""
-    from . import queries, signup
-    from .models import RegistrationStatus
 
     for registration in queries.list_registrations_of(user):
         if registration.status is not RegistrationStatus.cancelled and not registration.workshop.has_started():
@@ -24,7 +23,6 @@ def _release_seats(user):
 
 def related_workshops(organisation=None, life_event=None, service=None, limit: int = 5):
     """Upcoming public workshops for a catalogue page (used by templates/catalog/*)."""
-    from . import queries
 
     items, figures = queries.list_for_related(
         organisation_id=organisation.id if organisation else None,
@@ -43,8 +41,6 @@ def format_label(value) -> str:
 
 
 def init_app(app) -> None:
-    from ..catalog.permissions import is_facilitator
-
     app.jinja_env.globals["is_facilitator"] = is_facilitator
     app.jinja_env.globals["related_workshops"] = related_workshops
     app.jinja_env.globals["format_label"] = format_label
