@@ -60,8 +60,11 @@ def accepts(kinds: set, value) -> bool:
 
 # --- strategies ----------------------------------------------------------------------------------------
 
+# Integers as a client can send them: beyond app.frames.MAX_INT_DIGITS digits the frame itself is refused and the
+# connection closed (tests/test_socket_frames.py), so the handlers never see them.
+wire_ints = st.integers(min_value=-(2**70), max_value=2**70)
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70), st.floats(),
+    st.none(), st.booleans(), wire_ints, st.floats(),
     st.text(max_size=30), st.sampled_from(["", "0", "1", "null", "true", "__proto__", "board_id", "💥" * 3]),
 )
 json_values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
@@ -165,7 +168,7 @@ class Fuzz:
                   .map(lambda a: {**b, "idea_id": a[0], "kind": a[1], "on": a[2]}),
                 st.text(max_size=30).filter(lambda k: k not in REACTIONS).map(lambda k: {**b, "kind": k})),
             "vote": st.one_of(
-                st.integers(min_value=-(2**70), max_value=2**70).filter(lambda d: d not in (1, -1))
+                wire_ints.filter(lambda d: d not in (1, -1))
                   .map(lambda d: {**b, "delta": d}),
                 st.tuples(ids, st.sampled_from([1, -1])).map(lambda a: {**b, "idea_id": a[0], "delta": a[1]})),
             "set_ready": st.nothing(),  # any boolean is a valid value
@@ -174,9 +177,10 @@ class Fuzz:
                            .map(lambda p: {**b, "phase": p}),
             "control_timer": st.one_of(
                 st.tuples(st.text(max_size=20).filter(lambda a: a not in ("start", "pause", "resume", "add", "stop")),
-                          st.none() | st.integers()).map(lambda a: {**b, "action": a[0], "seconds": a[1]}),
+                          st.none() | wire_ints).map(lambda a: {**b, "action": a[0], "seconds": a[1]}),
                 st.tuples(st.sampled_from(["start", "add"]),
-                          st.none() | st.integers(max_value=0) | st.integers(min_value=4 * 3600 + 1))
+                          st.none() | st.integers(min_value=-(2**70), max_value=0)
+                          | st.integers(min_value=4 * 3600 + 1, max_value=2**70))
                   .map(lambda a: {**b, "action": a[0], "seconds": a[1]})),
             "moderate_idea": st.one_of(
                 st.tuples(ids, st.sampled_from(["approve", "hide", "show"]))
