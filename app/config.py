@@ -100,8 +100,8 @@ class Config:
     # Live boards
     BOARD_RESYNC_LIMIT = 500
     BOARD_GUEST_RETENTION_DAYS = 30
-    BOARD_EVENTS_PER_SECOND = 20
-    BOARD_EVENTS_BURST = 40
+    # Board events per person (per connection for a guest), Flask-Limiter syntax: 20 a second on average, bursts of 40.
+    BOARD_EVENTS_RATE_LIMIT = "40 per 2 seconds"
     # Each process announces its boards' latest seq this often: clients that missed a change (a Redis outage) resync.
     BOARD_SEQ_ANNOUNCE_SECONDS = 5.0
 
@@ -187,8 +187,7 @@ ENV_OVERRIDES = {
     "WORKSHOP_ANSWER_RETENTION_DAYS": ("WORKSHOP_ANSWER_RETENTION_DAYS", int),
     "CHECK_IN_OPENS_BEFORE_HOURS": ("CHECK_IN_OPENS_BEFORE_HOURS", float),
     "ARGON2_MEMORY_COST": ("ARGON2_MEMORY_COST", int),
-    "BOARD_EVENTS_PER_SECOND": ("BOARD_EVENTS_PER_SECOND", float),
-    "BOARD_EVENTS_BURST": ("BOARD_EVENTS_BURST", int),
+    "BOARD_EVENTS_RATE_LIMIT": ("BOARD_EVENTS_RATE_LIMIT", str),
     "BOARD_RESYNC_LIMIT": ("BOARD_RESYNC_LIMIT", int),
     "BOARD_SEQ_ANNOUNCE_SECONDS": ("BOARD_SEQ_ANNOUNCE_SECONDS", float),
 }

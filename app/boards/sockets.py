@@ -5,17 +5,19 @@ come from ``receivers.py`` after commit, so HTTP changes reach live clients the 
 
 import logging
 import time
+from functools import lru_cache
 
 from flask import current_app, request, session
 from flask_babel import gettext as _
 from flask_socketio import ConnectionRefusedError, Namespace, join_room
+from limits import RateLimitItem, parse_many
 
 from ..accounts.current import signed_in_user
 from ..accounts.models import session_account
 from ..catalog.permissions import can_facilitate
 from ..database import end_session
 from ..errors import DomainError, socket_error
-from ..extensions import socketio
+from ..extensions import limiter, socketio
 from . import schemas, service
 from .changes import acting_session
 from .errors import NotMember, Removed
@@ -24,7 +26,6 @@ from .rooms import board_room, facilitators_room, participant_room, participants
 log = logging.getLogger(__name__)
 NAMESPACE = "/boards"
 
-_buckets: dict[str, list[float]] = {}  # per-connection rate limit: [tokens, last refill]
 # Per connection, who it joined each board as: {sid: {board id: (participant id, user id or None)}}. Only a
 # shortcut for finding the participant: every event still checks the account (Flask-Login, from the
 # database) is the one that joined, and the service re-reads the participant under the board lock (removed,
@@ -40,17 +41,35 @@ def _error(code: str, message) -> dict:
     return {"ok": False, "error": {"code": code, "message": str(message)}}
 
 
+STORAGE_WARNING_SECONDS = 60.0
+_storage_warned = [-STORAGE_WARNING_SECONDS]  # when this process last logged a failure of the rate-limit storage
+
+
+@lru_cache(maxsize=8)
+def _rate_limits(setting: str) -> list[RateLimitItem]:
+    return parse_many(setting)
+
+
 def _allow(sid: str) -> bool:
-    """Token bucket per connection: over the limit, events get an error ack (no disconnect)."""
-    rate, burst = current_app.config["BOARD_EVENTS_PER_SECOND"], current_app.config["BOARD_EVENTS_BURST"]
-    now = time.monotonic()
-    tokens, last = _buckets.get(sid, (burst, now))
-    tokens = min(burst, tokens + (now - last) * rate)
-    if tokens < 1:
-        _buckets[sid] = [tokens, now]
-        return False
-    _buckets[sid] = [tokens - 1, now]
-    return True
+    """Whether this connection's person may send one more board event (``BOARD_EVENTS_RATE_LIMIT``); over the
+    limit, events get an error ack (no disconnect).
+
+    Counted by the ``limits`` strategy Flask-Limiter serves the HTTP limits with, in the same storage
+    (``RATELIMIT_STORAGE_URI``: Redis when several processes serve, so a person's connections to every process share
+    one allowance), per account, or per connection for a guest. Should that storage fail, events go through
+    unlimited and the failure is logged: the board matters more than its rate limit.
+    """
+    account = _accounts.get(sid)
+    key = f"user:{account[0]}" if account else f"connection:{sid}"
+    limits = _rate_limits(current_app.config["BOARD_EVENTS_RATE_LIMIT"])  # a bad setting fails here, loudly
+    try:
+        return all(limiter.limiter.hit(item, "board-events", key) for item in limits)
+    except Exception as err:  # the storage's own errors (a Redis client's, for one) have no common base class
+        now = time.monotonic()
+        if now - _storage_warned[0] >= STORAGE_WARNING_SECONDS:  # one line a minute, not one per event
+            _storage_warned[0] = now
+            log.warning("board events let through unlimited: the rate-limit storage failed (%s)", type(err).__name__)
+        return True
 
 
 # Each client change: the service that applies it. Its payload's schema is in ``schemas.py``.
@@ -110,7 +129,6 @@ class BoardNamespace(Namespace):
         return True
 
     def on_disconnect(self, reason=None):
-        _buckets.pop(request.sid, None)
         _joined.pop(request.sid, None)
         _accounts.pop(request.sid, None)
 

@@ -11,7 +11,7 @@ from .helpers import make_world
 
 @pytest.fixture
 def app(backend, request):
-    overrides = {"BOARD_EVENTS_PER_SECOND": 100_000, "BOARD_EVENTS_BURST": 100_000}
+    overrides = {"BOARD_EVENTS_RATE_LIMIT": "100000 per second"}
     with prepared_db(make_app(backend, request, **overrides), backend) as app:
         yield app
 

@@ -633,8 +633,8 @@ def test_error_messages_follow_the_persons_language(scene):
 
 
 def test_rate_limited_events_get_an_error_ack_and_keep_the_connection(scene):
-    scene.app.config.update(BOARD_EVENTS_PER_SECOND=0.001, BOARD_EVENTS_BURST=3)
-    flood = Live(scene.app, scene.p.http)
+    scene.app.config.update(BOARD_EVENTS_RATE_LIMIT="3 per hour")
+    flood = Live(scene.app, scene.p.http)  # the participant's second connection (another tab)
     acks = [flood.send("set_ready", scene.board_id, ready=n % 2 == 0) for n in range(6)]
     assert [a["ok"] for a in acks] == [True, True, True, False, False, False]
     for ack in acks[3:]:
@@ -643,8 +643,17 @@ def test_rate_limited_events_get_an_error_ack_and_keep_the_connection(scene):
     assert flood.connected
     db.session.expire_all()
     assert db.session.get(Participant, scene.world.cit).ready is True  # n=2 applied, n=3 (False) refused
-    # Other connections have their own allowance.
+    # The allowance is the person's: their first connection is refused too; other people have their own, and so
+    # has each guest's connection.
+    assert_error(scene.p.send("set_ready", scene.board_id, ready=False), "rate_limited")
     assert_ok(scene.f.send("set_ready", scene.board_id, ready=True))
+    guests = []
+    for name in ("Dominique", "Sacha"):
+        http = scene.app.test_client()
+        assert post_form(http, f"/tableaux/rejoindre/{scene.world.board.join_code}", {"name": name}).status_code == 302
+        guests.append(Live(scene.app, http))
+    assert [guests[0].join(scene.board_id)["ok"] for _ in range(4)] == [True, True, True, False]
+    assert guests[1].join(scene.board_id)["ok"] is True
 
 
 def test_log_out_everywhere_ends_that_persons_live_connections(scene):
