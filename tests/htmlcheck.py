@@ -1,4 +1,4 @@
-"""The Nu HTML checker (vnu.jar, from the npm package vnu-jar that `make setup` installs) run over pages.
+"""The Nu HTML checker (vnu.jar, from the npm dev package vnu-jar that `make test` installs) run over pages.
 
 One JVM run checks every document given: starting the checker costs a few seconds, checking a page a few
 milliseconds. Only errors count; the checker's warnings and info messages are advice, not conformance.
@@ -89,7 +89,7 @@ class NuChecker:
 def nu_checker() -> tuple[NuChecker | None, str]:
     """(the checker, "") or (None, why it cannot run)."""
     if not VNU_JAR.exists():
-        return None, f"{VNU_JAR} is missing: run `make setup` (npm ci installs the npm package vnu-jar)"
+        return None, f"{VNU_JAR} is missing: run `make setup-test` (npm ci installs the npm dev package vnu-jar)"
     java = find_java()
     if not java:
         return None, "java not found (Debian package: default-jre-headless), needed by the Nu HTML checker"

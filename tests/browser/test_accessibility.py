@@ -225,7 +225,7 @@ def test_axe_harness_reports_blocking_violations(page, axe):
 def html_checker():
     """The Nu HTML checker, or None where java is missing and the check is not required.
 
-    A missing vnu.jar fails (`make setup` installs it); a missing java fails too when the run requires
+    A missing vnu.jar fails (`make test` installs it); a missing java fails too when the run requires
     the check (ATELIER_REQUIRE_VNU=1, which .ci/run sets, or CI set), so CI never skips it silently.
     """
     checker, reason = nu_checker()
