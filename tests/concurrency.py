@@ -3,6 +3,8 @@
 import threading
 from contextlib import contextmanager
 
+import pytest
+
 from app.extensions import db
 from tests.conftest import make_app, prepared_db
 
@@ -17,6 +19,16 @@ def app_for_threads(backend, request, workers: int):
         overrides["SQLITE_BUSY_TIMEOUT_MS"] = 60_000
     with prepared_db(make_app(backend, request, **overrides), backend) as app:
         yield app
+
+
+def threads_app_fixture(workers: int, name: str = "app"):
+    """A fixture called ``name``: the parametrised app of ``app_for_threads`` for ``workers`` threads."""
+    @pytest.fixture(name=name)
+    def threads_app(backend, request):
+        with app_for_threads(backend, request, workers) as app:
+            yield app
+
+    return threads_app
 
 
 def run_together(app, jobs):

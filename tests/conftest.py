@@ -17,7 +17,10 @@ from app.extensions import db, limiter
 from .servers import PostgresServer, SmtpSink
 from .system import find_redis
 
-BACKENDS = ["sqlite", "postgresql"]
+# Each test runs once, on SQLite, unless its subject depends on the database (concurrency, row locks, full-text
+# search, constraint violations, SQL the two databases answer differently): those are marked ``both_databases`` and
+# run on PostgreSQL too (``pytest_generate_tests`` below). tests/test_dialects.py checks that every module of app/
+# with a dialect branch has a test that runs on PostgreSQL.
 
 
 @pytest.fixture(scope="session")
@@ -59,9 +62,39 @@ def smtp(smtp_server):
     return smtp_server
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture
 def backend(request):
+    """The database the test's app uses: "sqlite", or "postgresql" for the second run of a ``both_databases`` test
+    (parametrised in ``pytest_generate_tests``)."""
     return request.param
+
+
+def _parametrised_names(mark) -> list[str]:
+    names = mark.args[0] if mark.args else mark.kwargs.get("argnames", ())
+    return [name.strip() for name in names.split(",")] if isinstance(names, str) else list(names)
+
+
+def pytest_generate_tests(metafunc):
+    """``backend`` is ``sqlite``, plus ``postgresql`` (marked ``postgres``, so ``-m "not postgres"`` leaves it out)
+    for a test marked ``both_databases`` on itself, its class or its module. A test that parametrises ``backend``
+    itself keeps its own list. The marker on a test that opens no database would claim a PostgreSQL run that never
+    happens: refused at collection (unless the test runs on PostgreSQL only, marked ``postgres``), as is the marker
+    beside a list of the test's own."""
+    marked = metafunc.definition.get_closest_marker("both_databases") is not None
+    own = any("backend" in _parametrised_names(mark) for mark in metafunc.definition.iter_markers("parametrize"))
+    where = metafunc.definition.nodeid
+    if "backend" not in metafunc.fixturenames:
+        if marked and metafunc.definition.get_closest_marker("postgres") is None:
+            raise pytest.UsageError(f"{where}: marked both_databases but uses no database (no app, client or backend)")
+        return
+    if own:
+        if marked:
+            raise pytest.UsageError(f"{where}: marked both_databases and parametrises backend itself: keep one")
+        return
+    if marked:
+        metafunc.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+    else:
+        metafunc.parametrize("backend", ["sqlite"])
 
 
 _pg_schema_ready = {}

@@ -30,3 +30,18 @@ def recorded_statements():
 def recorded_executions():
     """Yields the list of ``(statement, parameters)`` sent to the database while the block runs."""
     return _recorded(lambda statement, parameters: (statement, parameters))
+
+
+def statements_of_get(client, url):
+    """GETs ``url`` and reads its body to the end (a streamed one too): ``(response, the statements it sent)``."""
+    with recorded_statements() as statements:
+        response = client.get(url)
+        response.get_data()
+    return response, statements
+
+
+def count_queries(client, url) -> int:
+    """How many statements a GET of ``url`` sends to the database; the page must answer 200."""
+    response, statements = statements_of_get(client, url)
+    assert response.status_code == 200
+    return len(statements)

@@ -3,6 +3,7 @@
 import contextlib
 import os
 import pwd
+import shlex
 import shutil
 import signal
 import socket
@@ -16,6 +17,9 @@ from pathlib import Path
 
 import requests
 from aiosmtpd.controller import Controller
+from mirakuru.exceptions import ExecutorError, ProcessExitedWithError
+from pytest_postgresql.executors import PostgreSQLExecutor
+from pytest_postgresql.janitor import DatabaseJanitor
 
 from .system import find_nginx, find_openssl, find_pg_bin
 
@@ -37,22 +41,39 @@ def wait_for_port(port: int, timeout: float = 20.0) -> None:
     raise TimeoutError(f"nothing listens on port {port} after {timeout}s")
 
 
-class PostgresServer:
-    """A PostgreSQL cluster in a temporary directory, started from Debian's binaries.
+class ThrowawayPostgreSQLExecutor(PostgreSQLExecutor):
+    """pytest-postgresql's executor, whose initdb does not wait for the disk (``--no-sync``, which it has no option
+    for): nothing here outlives the tests, and waiting costs one to four seconds per cluster on this machine."""
 
-    PostgreSQL refuses to run as root, so when the tests run as root the cluster belongs to the
-    unprivileged ``postgres`` user (created by Debian's package) or ``nobody``.
+    def init_directory(self) -> None:
+        if os.path.exists(os.path.join(self.datadir, "PG_VERSION")):
+            return  # made by the first start, started again after a halt
+        subprocess.run([self.executable, "initdb", "-D", self.datadir, "-o",
+                        f"--username={shlex.quote(self.user)} --auth=trust --no-sync"],
+                       env=self.envvars, check=True, stdout=subprocess.DEVNULL, timeout=60)
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL cluster in a temporary directory, from Debian's binaries: pytest-postgresql's
+    ``PostgreSQLExecutor`` makes it (initdb), starts and stops it; its ``DatabaseJanitor`` creates and drops
+    databases.
+
+    PostgreSQL refuses to run as root, so when the tests run as root the executor is given, as its ``pg_ctl``, a
+    two-line script that runs the real one as the unprivileged ``postgres`` user (created by Debian's package) or
+    ``nobody``, and the cluster's directory belongs to that user.
     """
 
     def __init__(self, max_connections: int = 300):
-        self.bindir = find_pg_bin()
-        if not self.bindir:
+        bindir = find_pg_bin()
+        if not bindir:
             raise RuntimeError("PostgreSQL server binaries not found (Debian package: postgresql)")
+        self.pg_ctl = os.path.join(bindir, "pg_ctl")
         self.port = free_port()
         self.max_connections = max_connections
         self.base = Path(tempfile.mkdtemp(prefix="atelier-pg-"))
         self.datadir = self.base / "data"
         self.sockdir = self.base / "sock"
+        self.logfile = self.base / "server.log"
         self.user = "atelier"
         self.run_as = None
         if os.geteuid() == 0:
@@ -60,58 +81,70 @@ class PostgresServer:
                 with contextlib.suppress(KeyError):
                     self.run_as = pwd.getpwnam(name)
                     break
-
-    def _cmd(self, *args) -> list[str]:
-        cmd = [os.path.join(self.bindir, args[0]), *args[1:]]
-        if self.run_as:
-            return ["runuser", "-u", self.run_as.pw_name, "--", *cmd]
-        return cmd
+        self.executor = ThrowawayPostgreSQLExecutor(
+            executable=str(self.base / "pg_ctl") if self.run_as else self.pg_ctl,
+            host="127.0.0.1", port=self.port, datadir=str(self.datadir), unixsocketdir=str(self.sockdir),
+            logfile=str(self.logfile), startparams="-w", dbname="postgres", user=self.user,
+            postgres_options=f"-c listen_addresses=127.0.0.1 -c max_connections={max_connections} -c fsync=off "
+                             "-c synchronous_commit=off -c full_page_writes=off -c shared_buffers=128MB")
 
     def start(self) -> "PostgresServer":
         self.sockdir.mkdir(parents=True)
         if self.run_as:
+            wrapper = Path(self.executor.executable)
+            wrapper.write_text(f'#!/bin/sh\nexec runuser -u {self.run_as.pw_name} -- {shlex.quote(self.pg_ctl)} "$@"\n')
+            wrapper.chmod(0o755)
             os.chmod(self.base, 0o755)
             for path in (self.base, self.sockdir):
                 os.chown(path, self.run_as.pw_uid, self.run_as.pw_gid)
-        subprocess.run(self._cmd("initdb", "-D", str(self.datadir), "-U", self.user, "-A", "trust",
-                                 "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"),
-                       check=True, capture_output=True)
-        self.resume()
+        try:
+            self.resume()
+        except (OSError, subprocess.SubprocessError, ExecutorError) as err:
+            log = self.logfile.read_text(errors="replace")[-3000:] if self.logfile.exists() else ""
+            self.stop()
+            raise RuntimeError(f"PostgreSQL did not start ({err}); its log:\n{log}") from err
         return self
 
     def stop(self) -> None:
-        subprocess.run(self._cmd("pg_ctl", "-D", str(self.datadir), "-m", "immediate", "-w", "stop"),
-                       capture_output=True)
-        shutil.rmtree(self.base, ignore_errors=True)
+        """Stop the server (the executor's fast shutdown) unless halted, and remove its directory."""
+        try:
+            if self.executor.running():
+                self.executor.stop()
+        finally:
+            self.executor.kill()  # whatever it started and is still there (none, normally)
+            shutil.rmtree(self.base, ignore_errors=True)
 
     def url(self, dbname: str) -> str:
         return f"postgresql+psycopg://{self.user}@127.0.0.1:{self.port}/{dbname}"
 
-    def create_database(self, dbname: str) -> str:
-        from pytest_postgresql.janitor import DatabaseJanitor
+    def _janitor(self, dbname: str) -> DatabaseJanitor:
+        return DatabaseJanitor(user=self.user, host="127.0.0.1", port=self.port, dbname=dbname)
 
-        DatabaseJanitor(user=self.user, host="127.0.0.1", port=self.port, dbname=dbname).init()
+    def create_database(self, dbname: str) -> str:
+        self._janitor(dbname).init()
         return self.url(dbname)
 
     def drop_database(self, dbname: str) -> None:
-        from pytest_postgresql.janitor import DatabaseJanitor
-
-        DatabaseJanitor(user=self.user, host="127.0.0.1", port=self.port, dbname=dbname).drop()
+        self._janitor(dbname).drop()
 
     def halt(self, mode: str = "fast") -> None:
         """Stop the server, keeping its data (``resume`` starts it again): ``fast`` ends every session at once, as
         a restart by the administrator does; ``immediate`` as a crash."""
-        subprocess.run(self._cmd("pg_ctl", "-D", str(self.datadir), "-m", mode, "-w", "-t", "60", "stop"),
+        subprocess.run([self.executor.executable, "stop", "-D", str(self.datadir), "-m", mode, "-w", "-t", "60"],
                        check=True, capture_output=True)
 
     def resume(self) -> None:
         """Start the server on its data directory (made by ``start``; again after ``halt``), on the same port."""
-        options = (f"-p {self.port} -k {self.sockdir} -c listen_addresses=127.0.0.1 "
-                   f"-c max_connections={self.max_connections} -c fsync=off -c synchronous_commit=off "
-                   "-c full_page_writes=off -c shared_buffers=128MB")
-        subprocess.run(self._cmd("pg_ctl", "-D", str(self.datadir), "-o", options, "-l",
-                                 str(self.base / "server.log"), "-w", "-t", "60", "start"),
-                       check=True, capture_output=True)
+        self.executor.start()
+        # The executor's process is pg_ctl, which exits once the server is ready (-w), a moment after the port answers.
+        # Wait for it, then let the executor forget it: mirakuru would otherwise signal its process group by number
+        # when stopping, long after that number may have gone to another process.
+        launcher = self.executor.process
+        exit_code = launcher.wait(60)
+        with launcher:  # closes its pipes
+            self.executor.process = None
+        if exit_code:
+            raise ProcessExitedWithError(self.executor, exit_code)
 
 
 class SmtpSink:
@@ -190,10 +223,15 @@ class LiveServer:
         self.process = None
         self.log_path = Path(tempfile.mkstemp(prefix="atelier-live-", suffix=".log")[1])
 
-    def prepare_database(self) -> None:
-        """Migrate from zero and load the demo, with the same commands `make run` uses."""
+    @classmethod
+    def on_sqlite(cls, directory: Path, smtp_port: int, **env: str) -> "LiveServer":
+        """A server (not started) on a new SQLite file in ``directory``, with ``env`` over the defaults."""
+        return cls(f"sqlite:///{directory / 'atelier.db'}", smtp_port, env=env)
+
+    def prepare_database(self, demo: bool = True) -> None:
+        """Migrate from zero and load the demo (unless ``demo=False``), with the same commands `make run` uses."""
         flask = [sys.executable, "-m", "flask"]
-        for args in (["db", "upgrade"], ["seed-demo"]):
+        for args in (["db", "upgrade"], ["seed-demo"])[:2 if demo else 1]:
             subprocess.run([*flask, *args], cwd=ROOT, env=self.env, check=True, capture_output=True)
 
     def start(self) -> "LiveServer":
@@ -220,9 +258,10 @@ class LiveServer:
         terminate(self.process, self.kill)
 
     @contextlib.contextmanager
-    def running(self):
-        """Migrated from zero with the demo (``prepare_database``), started, and stopped at the end."""
-        self.prepare_database()
+    def running(self, demo: bool = True):
+        """Migrated from zero, with the demo unless ``demo=False`` (``prepare_database``), started, and stopped at
+        the end."""
+        self.prepare_database(demo)
         try:
             yield self.start()
         finally:

@@ -176,7 +176,7 @@ class _Walk:
                 self.send(method, url, {name: params[name]})
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.both_databases()
 def test_no_route_answers_500_to_bad_numbers_as_any_role(app, monkeypatch):
     """Every rule, every method, as anonymous, citizen, member (facilitator and editor of the organisation) and
     admin. Numbers past the bound, signed or not numbers match no rule: that is the router's answer, before anyone
@@ -228,6 +228,7 @@ def test_no_route_answers_500_to_bad_numbers_as_any_role(app, monkeypatch):
 INVALID = "caractères non valides"
 
 
+@pytest.mark.both_databases("app.proposals.search")
 def test_bytes_that_are_not_utf8_in_a_query_or_path_get_the_translated_400(client):
     # Percent-escaped: Werkzeug keeps them as the literal text "%ED%A0%80" (this was a 200 before).
     for url in ("/propositions/?q=%ED%A0%80", "/ateliers/?du=%FF", "/consultations/?q=caf%E9"):

@@ -2,6 +2,7 @@
 
 import logging
 
+import pytest
 from sqlalchemy import select
 
 from app.accounts.models import User
@@ -55,6 +56,7 @@ def test_seed_demo_command_is_idempotent(app):
     assert db.session.scalar(select(User).where(User.email == "admin@atelier.example")).is_admin
 
 
+@pytest.mark.both_databases("app.jobs")
 def test_jobs_run_once(app, smtp):
     result = app.test_cli_runner().invoke(args=["jobs", "run", "--once"])
     assert result.exit_code == 0, result.output

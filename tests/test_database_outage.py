@@ -21,14 +21,14 @@ from tests.boards.live import (
     join_by_code,
     login,
     make_live_board,
-    migrate,
     session_cookie,
 )
 from tests.servers import LiveServer, PostgresServer, free_port
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+pytestmark = [pytest.mark.slow, pytest.mark.postgres("app.errors", "app.database")]
 
-OUTAGE_SECONDS = 4
+OUTAGE_FAILURES = 2  # of each kind (page, API, post), for each person, before the database comes back
+OUTAGE_TIMEOUT = 30
 RECOVERY_SECONDS = 30
 WORKERS = 3
 RETRY_TEXT = {"fr": "Le service est momentanément indisponible. Réessayez dans quelques instants.",
@@ -61,7 +61,7 @@ class Worker:
             self.page(base_url, f"/tableaux/{self.board_id}", "page")
             self.page(base_url, "/api/v1/proposals", "api")
             self.post()
-            time.sleep(0.05)
+            time.sleep(0.05)  # pacing: a person clicks again a moment later, not in a tight loop
 
     def page(self, base_url: str, path: str, kind: str) -> None:
         started = time.monotonic()
@@ -109,12 +109,8 @@ def database():
 @pytest.fixture(scope="module")
 def live(database):
     url = database.create_database("outage")
-    server = LiveServer(url, free_port())
-    migrate(server)
-    try:
-        yield server.start()
-    finally:
-        server.stop()
+    with LiveServer(url, free_port()).running(demo=False) as server:
+        yield server
 
 
 def connect_worker(live, board, email: str, number: int, language: str) -> Worker:
@@ -135,6 +131,18 @@ def succeeded_after(worker: Worker, moment: float) -> bool:
     """Whether, since ``moment``, this person got a page, the API and an acknowledged post."""
     kinds = {o.kind for o in worker.outcomes if o.started >= moment and o.status in (200, "ok")}
     return kinds == {"page", "api", "post"}
+
+
+def outage_under_way(workers: list[Worker], down: float, log_path, offset: int) -> bool:
+    """Whether, since ``down``, each person got ``OUTAGE_FAILURES`` answers of each kind, and a round of the
+    periodic jobs found the database gone (its warning is in the log since ``offset``)."""
+    for worker in workers:
+        kinds = [o.kind for o in list(worker.outcomes) if o.started >= down]
+        if any(kinds.count(kind) < OUTAGE_FAILURES for kind in ("page", "api", "post")):
+            return False
+    with log_path.open("rb") as file:
+        file.seek(offset)
+        return b" app.jobs jobs: database unavailable" in file.read()
 
 
 def wait_for(predicate, seconds: float) -> bool:
@@ -162,7 +170,8 @@ def test_a_postgresql_restart_under_load_answers_retry_later_then_recovers(datab
         offset = live.log_path.stat().st_size
         database.halt(mode)
         down = time.monotonic()
-        time.sleep(OUTAGE_SECONDS)
+        # Long enough for every kind of request to fail for everyone, and for the jobs: observed, not a fixed time.
+        under_way = wait_for(lambda: outage_under_way(workers, down, live.log_path, offset), OUTAGE_TIMEOUT)
         health_down = requests.get(live.url + "/healthz", timeout=10)
         # Someone signed in who connects now is refused (their account cannot be read), with one line too.
         late = socketio.Client(reconnection=False)
@@ -187,6 +196,7 @@ def test_a_postgresql_restart_under_load_answers_retry_later_then_recovers(datab
         file.seek(offset)
         log = file.read().decode(errors="replace")
 
+    assert under_way, f"within {OUTAGE_TIMEOUT}s of the outage, not every request failed, or the jobs did not run"
     for worker in workers:
         during = [o for o in worker.outcomes if o.started >= down and o.ended <= restarting]
         by_kind = {kind: [o for o in during if o.kind == kind] for kind in ("page", "api", "post")}

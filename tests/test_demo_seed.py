@@ -68,6 +68,7 @@ def test_seed_demo_refuses_incomplete_reference_data_and_writes_nothing(app, tmp
     assert set(_row_counts().values()) == {0}, _row_counts()
 
 
+@pytest.mark.both_databases("app.demo")
 def test_seed_demo_failing_after_service_commits_writes_nothing(app):
     # A demo account that already exists unverified (made by hand with `flask create-user`) passes the
     # catalogue and the accounts, then stops the demo at its first sign-up of that person: after the catalogue,

@@ -1,5 +1,6 @@
 """The `make run` entry point (serve.py, gevent) as a real process: Socket.IO, jobs, mail, SQLite WAL."""
 
+import contextlib
 import re
 import socket
 import sqlite3
@@ -11,25 +12,15 @@ import requests
 import socketio
 
 from tests.servers import ROOT, LiveServer, SmtpSink, free_port, text_body
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def sink():
-    sink = SmtpSink().start()
-    yield sink
-    sink.stop()
-
-
-@pytest.fixture(scope="module")
-def server(sink, tmp_path_factory):
-    db_path = tmp_path_factory.mktemp("live") / "atelier.db"
-    server = LiveServer(f"sqlite:///{db_path}", sink.port)
-    server.prepare_database()
-    server.start()
-    yield server
-    server.stop()
+def server(smtp_server, tmp_path_factory):
+    with LiveServer.on_sqlite(tmp_path_factory.mktemp("live"), smtp_server.port).running() as server:
+        yield server
 
 
 def csrf(session: requests.Session, url: str) -> str:
@@ -45,6 +36,14 @@ def register(server, email):
         "password_confirm": "live test password", "accept_terms": "y"})
     assert response.status_code == 302, response.text[:500]
     return http
+
+
+def outbox_row(server, recipient: str) -> tuple[str, int] | None:
+    """(status, attempts) of the outbox row of the mail to ``recipient``, read from the live server's SQLite file."""
+    path = server.database_url.removeprefix("sqlite:///")
+    with contextlib.closing(sqlite3.connect(path, timeout=10)) as conn:
+        return conn.execute("SELECT status, attempts FROM outbox_messages WHERE recipient = ?",
+                            (recipient,)).fetchone()
 
 
 def test_health_and_sqlite_wal(server):
@@ -99,36 +98,45 @@ def test_socketio_refuses_another_origin(server):
     assert not client.connected
 
 
-def test_jobs_in_the_server_deliver_registration_mail(server, sink):
+def test_jobs_in_the_server_deliver_registration_mail(server, smtp_server):
     register(server, "live.one@example.org")
-    [message] = sink.wait_for("live.one@example.org", timeout=20)
+    [message] = smtp_server.wait_for("live.one@example.org", timeout=20)
     assert server.url + "/compte/verifier/" in text_body(message)
 
 
-def test_mail_survives_an_smtp_outage_and_arrives_exactly_once(sink, tmp_path):
+def test_mail_survives_an_smtp_outage_and_arrives_exactly_once(tmp_path):
     """Stop the SMTP server, make a change that sends mail, restart it: the mail arrives once."""
     outage = SmtpSink(port=free_port())  # not started: mail server down
-    server = LiveServer(f"sqlite:///{tmp_path / 'outage.db'}", outage.port)
+    server = LiveServer.on_sqlite(tmp_path, outage.port)
     server.prepare_database()
     server.start()
     try:
         register(server, "outage@example.org")
-        import time
 
-        time.sleep(3)  # several job rounds fail meanwhile
+        def failed_twice():
+            row = outbox_row(server, "outage@example.org")
+            return row is not None and row[0] == "pending" and row[1] >= 2
+
+        # Several job rounds fail meanwhile: each failed attempt is counted in the outbox and sets the mail back to
+        # pending, for a later round.
+        wait_until(failed_twice, 30, lambda: f"not tried twice: {outbox_row(server, 'outage@example.org')}")
         assert outage.to("outage@example.org") == []
         outage.start()
         assert len(outage.wait_for("outage@example.org", timeout=30)) == 1
-        time.sleep(3)  # more job rounds: nothing is sent twice
+        # Nothing is sent twice: the row says sent, which no round takes again; and a mail queued now leaves in a
+        # later round, after the first one would have left again were it still due (due mail leaves in order).
+        wait_until(lambda: outbox_row(server, "outage@example.org")[0] == "sent", 10,
+                   lambda: f"the mail sent is not marked sent: {outbox_row(server, 'outage@example.org')}")
+        register(server, "later.mail@example.org")
+        outage.wait_for("later.mail@example.org", timeout=30)
         assert len(outage.to("outage@example.org")) == 1
     finally:
         server.stop()
         outage.stop()
 
 
-def test_two_job_processes_at_once_send_each_mail_once(sink, tmp_path):
-    server = LiveServer(f"sqlite:///{tmp_path / 'jobs.db'}", sink.port,
-                        env={"SOCKETIO_ASYNC_MODE": "threading"})
+def test_two_job_processes_at_once_send_each_mail_once(smtp_server, tmp_path):
+    server = LiveServer.on_sqlite(tmp_path, smtp_server.port, SOCKETIO_ASYNC_MODE="threading")
     server.prepare_database()
     script = (
         "from wsgi import app\n"
@@ -147,7 +155,7 @@ def test_two_job_processes_at_once_send_each_mail_once(sink, tmp_path):
     outputs = [p.communicate(timeout=120) for p in processes]
     assert all(p.returncode == 0 for p in processes), outputs
     for n in range(30):
-        assert len(sink.wait_for(f"batch{n}@example.org", timeout=10)) == 1
+        assert len(smtp_server.wait_for(f"batch{n}@example.org", timeout=10)) == 1
 
 
 def test_a_socket_whose_session_does_not_hold_is_refused_with_its_reason(server):

@@ -15,7 +15,7 @@ def flask(database_url, *args):
                           text=True, timeout=120)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def empty_database(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'migrate.db'}"

@@ -44,6 +44,7 @@ from tests.boards.live import (
     migrate,
     wait_until,
 )
+from tests.races import new_database
 from tests.servers import ROOT, LiveServer, Nginx, free_port, self_signed_certificate
 from tests.system import find_nginx
 
@@ -148,9 +149,18 @@ class Site:
             lines.append(LogLine(method, path, int(status), upstream))
         return lines
 
+    def logged_lines(self, offset: int, count: int) -> list[LogLine]:
+        """The lines written since ``offset``, once there are at least ``count``: nginx logs a request once its
+        response is sent, which may be just after the client has read it."""
+        wait_until(lambda: len(self.log_lines(offset)) >= count, 10,
+                   lambda: f"{count} requests answered, fewer lines logged: {self.log_lines(offset)}")
+        return self.log_lines(offset)
+
     def settled_log_lines(self, offset: int) -> list[LogLine]:
         """The lines written since ``offset``, once nginx has written nothing more for a moment (it logs a
-        request once its response is sent, which may be just after the client has read it)."""
+        request once its response is sent, which may be just after the client has read it). For a report only,
+        when how many requests were answered is not known (a failed connection): a test waits with
+        ``logged_lines``."""
         size, deadline = -1, time.monotonic() + 5
         while time.monotonic() < deadline and size != self.log_size():
             size = self.log_size()
@@ -160,10 +170,8 @@ class Site:
 
 @pytest.fixture
 def database_url(pg_server):
-    name = f"proxy_{secrets.token_hex(4)}"
-    url = pg_server.create_database(name)
-    yield url
-    pg_server.drop_database(name)
+    with new_database(pg_server, f"proxy_{secrets.token_hex(4)}") as url:
+        yield url
 
 
 @pytest.fixture
@@ -235,6 +243,14 @@ def browser(site: Site, source: str | None = None) -> requests.Session:
         http.mount("https://", SourceAddress(source))
         http.mount("http://", SourceAddress(source))
     return http
+
+
+def answered(http: requests.Session) -> list[int]:
+    """The status of every response ``http`` receives from now on, redirects included (through requests' response
+    hook), in a list that grows as they come."""
+    statuses: list[int] = []
+    http.hooks["response"].append(lambda response, **_kwargs: statuses.append(response.status_code))
+    return statuses
 
 
 def post_form(http: requests.Session, url: str, token: str, **fields) -> requests.Response:
@@ -455,13 +471,17 @@ def live_board_spans_both_processes(site: Site, board, emails: list[str]) -> Non
         for n, email in enumerate(emails):
             offset = site.log_size()
             http = browser(site)
+            responses = answered(http)
             assert sign_in(http, site, email)[1].status_code == 302
             join_by_code(http, site.base_url, board.join_code)
             peer = Peer(f"person {n}", http, board.board_id, site)
             peers.append(peer)
             peer.connect(site)
             peer.wait_joined_over_websocket()
-            lines = site.settled_log_lines(offset)
+            # Every request of this person is answered by now (python-socketio's client upgrades before it returns
+            # from connect: no poll stays open), and only this person's are logged (the others' websockets are
+            # logged when they close): one line for each.
+            lines = site.logged_lines(offset, len(responses))
             polls = [line for line in lines if line.path == "/socket.io/"]
             assert polls, f"{peer.name}: no long-polling request in the access log"
             assert all(line.status == 200 for line in polls), [line.status for line in polls]

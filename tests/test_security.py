@@ -317,6 +317,7 @@ def test_server_error_page_has_no_stack_trace(request, backend):
         assert "secret internal detail" not in html and "Traceback" not in html
 
 
+@pytest.mark.postgres("app.config", "app.errors")
 def test_a_request_that_finds_no_free_database_connection_gets_a_translated_503(request):
     """Overload is not a crash: past the pool timeout, a page says to retry (HTML or JSON), not « erreur »."""
     app = make_app("postgresql", request, DATABASE_POOL_SIZE=1, DATABASE_MAX_OVERFLOW=0, DATABASE_POOL_TIMEOUT=0.2)
@@ -345,6 +346,7 @@ def test_a_request_that_finds_no_free_database_connection_gets_a_translated_503(
         assert client.get("/propositions/").status_code == 200  # the connection is back: all is well again
 
 
+@pytest.mark.postgres("app.config")
 def test_postgresql_connections_get_the_planners_random_page_cost_unless_told_to_keep_the_servers(request):
     """Atelier's PostgreSQL connections plan with a random page cost of 1.1 (data in memory or on SSD; the search
     needs it to use its index, tests/proposals/test_search.py), added to any startup options already given; 0 keeps
@@ -410,6 +412,7 @@ def test_a_nul_character_is_refused_with_a_translated_page_and_nothing_written(c
     assert db.session.get(type(user), user.id).display_name == "Anna"
 
 
+@pytest.mark.both_databases()
 def test_a_nul_character_in_a_guest_cookie_is_no_guest_not_a_server_error(client):
     """The guest cookie goes into a query (werkzeug unquotes ``"\\000"`` in a cookie value to NUL): such a
     token is nobody's, answered as a visitor without a cookie is, on PostgreSQL too (not a 500)."""

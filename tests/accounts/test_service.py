@@ -27,6 +27,7 @@ def token_in(message, marker):
     return url.rsplit("/", 1)[1]
 
 
+@pytest.mark.both_databases("app.accounts.service")
 def test_register_creates_unverified_account_and_queues_verification(app):
     user = service.register("  Alice@Example.org ", "Alice", "a long enough password")
     assert user.email == "alice@example.org"
@@ -198,6 +199,7 @@ def test_change_email_refuses_taken_address_and_wrong_password(app):
     assert outbox_for("free@example.org") == []
 
 
+@pytest.mark.both_databases("app.accounts.service")
 def test_change_email_link_dies_when_taken_meanwhile(app):
     user = make_user(email="max@example.org")
     db.session.commit()

@@ -3,11 +3,10 @@ bounded number of queries whatever the data size."""
 
 
 import pytest
-from sqlalchemy import event
 
-from app.extensions import db
 from app.opendata.datasets import DATASETS
 from tests.opendata.helpers import FORMULA_TITLE, SECRET_EMAIL, SECRET_NAME, build_world, grow
+from tests.queries import count_queries
 
 
 def test_list_is_paginated_with_links_and_meta(client):
@@ -161,27 +160,13 @@ def test_api_does_not_depend_on_who_is_signed_in(client, login_as):
 
 # --- bounded queries ------------------------------------------------------------------------------------
 
-def _queries(client, url) -> int:
-    statements = []
-
-    def record(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        assert client.get(url).status_code == 200
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
-    return len(statements)
-
-
 def test_api_lists_issue_the_same_queries_with_10_and_1000_rows(client):
     build_world()
     grow(10)
     urls = [f"/api/v1/{d.name}?per_page=100" for d in DATASETS]
-    few = {url: _queries(client, url) for url in urls}
+    few = {url: count_queries(client, url) for url in urls}
     grow(990)
-    many = {url: _queries(client, url) for url in urls}
+    many = {url: count_queries(client, url) for url in urls}
     assert many == few
     assert max(few.values()) <= 4, few
     assert client.get("/api/v1/measures?per_page=100").get_json()["meta"]["total"] == 1001

@@ -23,8 +23,6 @@ import copy
 import html
 import json
 import re
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -34,7 +32,7 @@ import requests
 import socketio
 from sqlalchemy import create_engine, select, text
 
-from tests.servers import ROOT
+from tests.waiting import eventually, wait_until  # noqa: F401 (the board tests import them from here)
 
 NS = "/boards"
 USER_AGENT = "atelier-live-tests/1.0"  # the same for the login and the socket: sessions are bound to it
@@ -68,8 +66,7 @@ def data_app(database_url: str):
 
 def migrate(server) -> None:
     """The live server's database, migrated from zero like `make run` does (no demo data: not needed here)."""
-    subprocess.run([sys.executable, "-m", "flask", "db", "upgrade"], cwd=ROOT, env=server.env, check=True,
-                   capture_output=True)
+    server.prepare_database(demo=False)
 
 
 def make_live_board(database_url: str, participants: int, prefix: str = "live", phase: str = "brainstorm",
@@ -496,19 +493,6 @@ def close_all(clients: list[BoardClient]) -> None:
 def normalised(idea: dict) -> dict:
     """An idea as shown: ``my_dots`` absent counts as 0 (board.js shows nothing either way)."""
     return {**idea, "my_dots": idea.get("my_dots") or 0}
-
-
-def eventually(predicate, timeout: float, interval: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return bool(predicate())
-
-
-def wait_until(predicate, timeout: float, message: str, interval: float = 0.05) -> None:
-    assert eventually(predicate, timeout, interval), message
 
 
 # --- the database, read directly ----------------------------------------------------------------------------

@@ -19,7 +19,9 @@ from app.errors import DomainError, InvalidInput
 from app.extensions import db
 from app.queues import KeyedQueue
 from tests.boards.helpers import events, last_seq, make_world, post, set_phase, set_settings
-from tests.concurrency import app_for_threads, run_together
+from tests.concurrency import run_together, threads_app_fixture
+
+pytestmark = pytest.mark.both_databases("app.boards.changes")
 
 GUESTS = 12
 TRIES = 4  # one more dot than the budget: exactly one refusal per guest
@@ -80,10 +82,7 @@ def _commits(engine):
     return counter, lambda: event.remove(engine, "commit", on_commit)
 
 
-@pytest.fixture
-def app(backend, request):
-    with app_for_threads(backend, request, GUESTS * TRIES + 2) as app:
-        yield app
+app = threads_app_fixture(GUESTS * TRIES + 2)
 
 
 def test_a_batch_gives_each_voter_their_own_answer_and_holds_every_budget(app):

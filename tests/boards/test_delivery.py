@@ -144,7 +144,7 @@ def test_a_connection_upgrading_from_polling_meanwhile_gets_every_event_once_in_
         for i in range(total):
             sender.call("post", str(i), namespace=NS, timeout=10)
             posted.append(i)
-            time.sleep(0.002)
+            time.sleep(0.002)  # pacing: events go on, a few at a time, while the client joins and upgrades
 
     thread = threading.Thread(target=post_all)
     thread.start()

@@ -230,7 +230,9 @@ def test_simple_websocket_exposes_its_socket_and_state_and_writes_one_whole_fram
             received += chunk
     finally:
         client_end.close()
-        gevent.sleep(0.01)  # simple-websocket's reader sees the end and stops
+        reader = getattr(seen.get("ws"), "thread", None)  # simple-websocket's reader sees the end and stops
+        if reader is not None:
+            reader.join(timeout=5)
         server_end.close()
     assert seen["ws"] is not None, (
         f"engine.io's gevent websocket no longer keeps simple-websocket's Server as ws; {WHAT_TO_DO}")

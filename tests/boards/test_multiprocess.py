@@ -15,7 +15,8 @@ import pytest
 import requests
 
 from app.extensions import db
-from tests.servers import LiveServer, free_port, wait_for_port
+from tests.races import new_database, server_pair
+from tests.servers import free_port, wait_for_port
 from tests.system import find_redis
 
 from .helpers import events
@@ -28,7 +29,6 @@ from .live import (
     join_by_code,
     login,
     make_live_board,
-    migrate,
     post_idea_form,
     view_differences,
     wait_until,
@@ -39,10 +39,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 @pytest.fixture
 def database_url(pg_server):
-    name = f"multi_{uuid.uuid4().hex[:8]}"
-    url = pg_server.create_database(name)
-    yield url
-    pg_server.drop_database(name)
+    with new_database(pg_server, f"multi_{uuid.uuid4().hex[:8]}") as url:
+        yield url
 
 
 def test_changes_cross_server_processes_through_redis(database_url, redis_url, smtp_server):
@@ -98,18 +96,10 @@ def test_changes_cross_server_processes_through_redis(database_url, redis_url, s
         assert view_differences(clients, board.emails, database_url) == []
 
 
-@contextlib.contextmanager
 def two_servers(database_url: str, smtp_port: int, bus_url: str, **env):
     """Two serve.py processes on one migrated database, sharing rooms through the Redis at ``bus_url``."""
     env = {"SOCKETIO_MESSAGE_QUEUE": bus_url, "ATELIER_RUN_JOBS": "0", **env}
-    server_a = LiveServer(database_url, smtp_port, env=env)
-    migrate(server_a)
-    server_b = LiveServer(database_url, smtp_port, env=env)
-    try:
-        yield server_a.start(), server_b.start()
-    finally:
-        server_a.stop()
-        server_b.stop()
+    return server_pair(database_url, smtp_port, env, demo=False)
 
 
 @contextlib.contextmanager
@@ -144,10 +134,12 @@ def test_a_redis_outage_loses_no_acknowledged_idea(database_url, smtp_server):
     """Redis dies in the middle of a live session across two processes, then comes back: posts made meanwhile and
     right after are acknowledged (the database decides), /healthz says Redis is degraded, and every client ends up
     with every acknowledged idea: each process announces its boards' latest seq from the database, and a client
-    behind it resyncs (docs/realtime-protocol.md)."""
+    behind it resyncs (docs/realtime-protocol.md). The rate limits are counted in that Redis too, as in production:
+    while it is gone, board events go through unlimited, and each process says so in its log."""
     bus = OwnRedis().start()
     clients: list[BoardClient] = []
-    with two_servers(database_url, smtp_server.port, bus.url, BOARD_SEQ_ANNOUNCE_SECONDS="1") as servers, \
+    with two_servers(database_url, smtp_server.port, bus.url, BOARD_SEQ_ANNOUNCE_SECONDS="1",
+                     RATELIMIT_STORAGE_URI=bus.url) as servers, \
             closing(clients), contextlib.ExitStack() as stack:
         stack.callback(bus.kill)
         server_a, server_b = servers
@@ -174,6 +166,8 @@ def test_a_redis_outage_loses_no_acknowledged_idea(database_url, smtp_server):
         texts += post_from_each("pendant")
         health = requests.get(server_a.url + "/healthz", timeout=10).json()
         assert (health["status"], health["redis"], health["database"]) == ("degraded", "degraded", "ok"), health
+        for server in servers:
+            assert "the rate-limit storage failed" in server.log_path.read_text()
         bus.start()  # the same port: both processes find it again by themselves
         texts += post_from_each("après")
         wait_until(lambda: requests.get(server_b.url + "/healthz", timeout=10).json()["redis"] == "ok", 20,
@@ -188,3 +182,36 @@ def test_a_redis_outage_loses_no_acknowledged_idea(database_url, smtp_server):
         assert sum(c.resyncs_announced + c.gaps for c in clients) > 0  # they caught up by resyncing, as designed
         eventually(lambda: not view_differences(clients, board.emails, database_url), 10, interval=0.5)
         assert view_differences(clients, board.emails, database_url) == []
+
+
+def test_one_persons_board_events_share_one_allowance_across_server_processes(database_url, redis_url, smtp_server):
+    """With the rate-limit storage in Redis, a person connected to both processes has one allowance, not one per
+    process; another person keeps their own."""
+    clients: list[BoardClient] = []
+    with two_servers(database_url, smtp_server.port, redis_url, RATELIMIT_STORAGE_URI=redis_url,
+                     BOARD_EVENTS_RATE_LIMIT="6 per hour") as (server_a, server_b), closing(clients):
+        board = make_live_board(database_url, 2, prefix="limit")
+        same_person = [login(server.url, board.emails[0]) for server in (server_a, server_b)]
+        on_a, on_b = (BoardClient(f"tab on {name}", board.board_id, http,
+                                  join_by_code(http, server.url, board.join_code))
+                      for name, http, server in (("A", same_person[0], server_a), ("B", same_person[1], server_b)))
+        other_http = login(server_b.url, board.emails[1])
+        other = BoardClient("other on B", board.board_id, other_http,
+                            join_by_code(other_http, server_b.url, board.join_code))
+        clients += [on_a, on_b, other]
+        for client, server in ((on_a, server_a), (on_b, server_b), (other, server_b)):
+            client.connect(server.url)
+            client.wait_joined()  # one event each
+
+        def ack_of(client: BoardClient, ready: bool) -> dict:
+            client_id = client.send("set_ready", ready=ready)
+            wait_until(lambda: client_id in client.acks, 10, f"{client.name}: no ack")
+            return client.acks[client_id]
+
+        # Two joins and four changes, spread over both processes: six events, the whole allowance.
+        assert [ack_of(c, n % 2 == 0)["ok"] for n, c in enumerate((on_a, on_b, on_a, on_b))] == [True] * 4
+        for client in (on_a, on_b):
+            ack = ack_of(client, True)
+            assert ack["ok"] is False and ack["error"]["code"] == "rate_limited", ack
+            assert client.connected
+        assert ack_of(other, True)["ok"] is True

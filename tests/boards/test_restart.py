@@ -13,6 +13,7 @@ from collections import Counter
 
 import pytest
 
+from tests.races import new_database
 from tests.servers import LiveServer
 
 from .live import (
@@ -35,7 +36,7 @@ POSTS_EACH = 24
 BEFORE_RESTART = 16  # each client posts this many, then waits for the restart (later ones go after it)
 KILL_AFTER_ACKS = 40  # SIGKILL once this many posts are acknowledged: the others are in flight or queued
 # Five people post as fast as they type here; the per-connection limit is not what this test is about.
-ENV = {"BOARD_EVENTS_PER_SECOND": "1000", "BOARD_EVENTS_BURST": "1000", "ATELIER_RUN_JOBS": "0"}
+ENV = {"BOARD_EVENTS_RATE_LIMIT": "1000 per second", "ATELIER_RUN_JOBS": "0"}
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -43,11 +44,8 @@ def database_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'restart.db'}"
         return
-    pg = request.getfixturevalue("pg_server")
-    name = f"restart_{uuid.uuid4().hex[:8]}"
-    url = pg.create_database(name)
-    yield url
-    pg.drop_database(name)
+    with new_database(request.getfixturevalue("pg_server"), f"restart_{uuid.uuid4().hex[:8]}") as url:
+        yield url
 
 
 def started(database_url: str, smtp_port: int, prepare: bool = False) -> LiveServer:
@@ -75,10 +73,12 @@ def test_sigkill_mid_way_loses_and_doubles_nothing(database_url, smtp_server):
 
         restarted = threading.Event()
         lost_ack = {}
+        waiting_for_restart = []  # the people who made all their posts before the restart
 
         def person(client: BoardClient, n: int) -> None:
             for k in range(POSTS_EACH):
                 if k == BEFORE_RESTART:
+                    waiting_for_restart.append(n)
                     assert restarted.wait(60)
                 column = board.columns[(n + k) % len(board.columns)]
                 # One change of the first person has its acknowledgement lost: the server applied it, the
@@ -87,7 +87,7 @@ def test_sigkill_mid_way_loses_and_doubles_nothing(database_url, smtp_server):
                 client_id = client.send("post_idea", lose_ack=lose, column_id=column, text=f"{client.name} idée {k}")
                 if lose:
                     lost_ack["client_id"] = client_id
-                time.sleep(0.01 * (1 + n % 3))
+                time.sleep(0.01 * (1 + n % 3))  # pacing: people type at different speeds, their posts interleave
 
         threads = [threading.Thread(target=person, args=(c, n), daemon=True) for n, c in enumerate(clients)]
         for thread in threads:
@@ -97,7 +97,10 @@ def test_sigkill_mid_way_loses_and_doubles_nothing(database_url, smtp_server):
         acked_before = {cid: ack for c in clients for cid, ack in list(c.acks.items())}
         in_flight = sum(len(c.pending) for c in clients)
         wait_until(lambda: not any(c.connected for c in clients), 10, "clients did not notice the server died")
-        time.sleep(0.3)  # people keep posting while the server is down: those changes wait in `pending`
+        # People keep posting while the server is down, those changes wait in `pending`: until each has made all
+        # their posts before the restart.
+        wait_until(lambda: len(waiting_for_restart) == CLIENTS, 30,
+                   lambda: f"not everyone made their posts before the restart: {waiting_for_restart}")
 
         server = started(database_url, smtp_server.port)
         pending_at_reconnect = sum(len(c.pending) for c in clients)

@@ -38,8 +38,8 @@ ROUNDS = 8  # ~3.5 s a round; the race showed within a few rounds when it was th
 def live(pg_server, smtp_server):
     name = f"race_{uuid.uuid4().hex[:8]}"
     url = pg_server.create_database(name)
-    server = LiveServer(url, smtp_server.port, env={"BOARD_EVENTS_PER_SECOND": "1000", "BOARD_EVENTS_BURST": "1000",
-                                                    "ATELIER_RUN_JOBS": "0"})
+    server = LiveServer(url, smtp_server.port,
+                        env={"BOARD_EVENTS_RATE_LIMIT": "1000 per second", "ATELIER_RUN_JOBS": "0"})
     migrate(server)
     server.start()
     yield server, url
@@ -68,21 +68,25 @@ def lost_ideas(server: LiveServer, url: str, hold: bool) -> list[int]:
                 while not stop.is_set():
                     a.send("post_idea", column_id=board.columns[1], text=f"{n} en direct {k}")
                     k += 1
-                    time.sleep(0.01)
+                    time.sleep(0.01)  # pacing: A posts fast, not in a tight loop
 
             poster = threading.Thread(target=keep_posting)
             poster.start()
-            time.sleep(0.01)
+            time.sleep(0.01)  # race timing: B reconnects while A's live posts are under way
             try:
                 b.connect(server.url)
                 b.wait_joined()
-                time.sleep(0.05)
+                time.sleep(0.05)  # race timing: A keeps posting a moment after B's join
             finally:
                 stop.set()
                 poster.join()
             wait_until(lambda: not a.pending, 10, "A's posts are not acknowledged")
             expected = {i["id"] for i in db_ideas(url, board.board_id)}
-            time.sleep(0.3)  # the last live events on their way
+            # The last live events on their way: until B has applied (or skipped, as already seen) the change of
+            # A's last post; B applies changes in the order of their seq.
+            last = max(ack.get("seq", 0) for ack in a.acks.values())
+            wait_until(lambda last=last: b.state["seq"] >= last, 10,
+                       lambda last=last: f"B is behind: {b.state['seq']} < {last}")
             missing = sorted(expected - set(b.idea_views()))
             if missing:
                 return missing

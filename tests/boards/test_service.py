@@ -37,6 +37,7 @@ from app.extensions import db
 from app.workshops import signup as workshop_signup
 from app.workshops.models import RegistrationStatus, Workshop, WorkshopCategory
 from tests.factories import make_member, make_organisation, make_user, make_workshop
+from tests.queries import recorded_statements
 
 from .helpers import (
     SECRET,
@@ -187,6 +188,7 @@ def test_facilitators_of_the_organisation_join_as_facilitators(world):
     assert reload(Participant, world.fac).is_facilitator
 
 
+@pytest.mark.both_databases("app.boards.service")
 def test_confirmed_registrant_joins_as_participant(world):
     participant = reload(Participant, world.cit)
     assert (participant.user_id, participant.is_facilitator) == (world.citizen.id, False)
@@ -325,6 +327,7 @@ def test_post_idea(brainstorm):
     assert "author_participant_id" not in evs[2]["payload"]["idea"]
 
 
+@pytest.mark.both_databases("app.boards.models")
 def test_ideas_of_a_column_get_increasing_sort_keys(brainstorm):
     world = brainstorm
     ids = [post(world, world.cit, f"Idée {n}") for n in range(70)]
@@ -496,6 +499,7 @@ def test_a_post_sends_each_audience_what_it_may_see_in_one_change(brainstorm, sc
     assert last_seq(world.board_id) == seq + 1
 
 
+@pytest.mark.both_databases("app.boards.models")
 def test_the_next_ideas_of_a_column_follow_one_moved_to_its_end(brainstorm):
     world = brainstorm
     first = post(world, world.cit, "a", column=0)
@@ -626,6 +630,7 @@ def keys(world, column=0) -> list[int]:
                                    .order_by(Idea.sort_key)))
 
 
+@pytest.mark.both_databases("app.boards.models")
 def test_move_to_the_end_of_another_column(brainstorm):
     world = brainstorm
     a, b = post(world, world.cit, "a", column=0), post(world, world.cit, "b", column=1)
@@ -634,6 +639,7 @@ def test_move_to_the_end_of_another_column(brainstorm):
     assert ack["sort_key"] == reload(Idea, a).sort_key
 
 
+@pytest.mark.both_databases("app.boards.models")
 def test_move_between_neighbours(brainstorm):
     world = brainstorm
     a, b, c, d = (post(world, world.cit, t) for t in "abcd")
@@ -646,6 +652,7 @@ def test_move_between_neighbours(brainstorm):
     assert keys(world) == [c, d, b, a]
 
 
+@pytest.mark.both_databases("app.boards.models")
 def test_move_with_one_neighbour_lands_next_to_it(brainstorm):
     world = brainstorm
     a, b, c, d = (post(world, world.cit, t) for t in "abcd")
@@ -658,6 +665,7 @@ def test_move_with_one_neighbour_lands_next_to_it(brainstorm):
     assert len(set(sort_keys)) == 4
 
 
+@pytest.mark.both_databases("app.boards.models")
 def test_many_moves_keep_keys_distinct_and_short(brainstorm):
     world = brainstorm
     a, b, c = (post(world, world.cit, t) for t in "abc")
@@ -1259,6 +1267,7 @@ def test_participant_of_another_board_can_change_nothing(brainstorm, change):
 
 # --- idempotency and ordering -------------------------------------------------------------------------------
 
+@pytest.mark.both_databases("app.boards.changes")
 def test_the_same_client_id_twice_applies_once(brainstorm):
     world = brainstorm
     first = service.post_idea(world.board_id, world.cit, column_id=world.columns[0], text="Une", client_id="c-1")
@@ -1281,6 +1290,7 @@ def test_a_refused_change_stores_no_ack(brainstorm):
     assert "replayed" not in ack and count(Idea) == 1
 
 
+@pytest.mark.both_databases("app.boards.changes")
 def test_votes_resent_are_counted_once(voting):
     world = voting
     for _ in range(3):
@@ -1288,6 +1298,7 @@ def test_votes_resent_are_counted_once(voting):
     assert reload(Idea, world.idea).votes == 1 and reload(Participant, world.cit).dots_used == 1
 
 
+@pytest.mark.both_databases("app.boards.changes")
 def test_concurrent_double_send_applies_once(app, brainstorm):
     world = brainstorm
     rounds = 8
@@ -1483,6 +1494,7 @@ def test_events_are_stored_with_their_audience(brainstorm):
 
 
 @pytest.mark.parametrize("board_id", [0, -1, 999_999, 2**31, 2**63])
+@pytest.mark.both_databases()
 def test_get_board_of_an_unknown_id_is_not_found(world, board_id):
     with pytest.raises(NotFound):
         service.get_board(board_id)
@@ -1547,6 +1559,7 @@ def test_dissolving_a_cluster_or_moving_its_last_idea_away_deletes_it(brainstorm
     assert count(Cluster) == 0
 
 
+@pytest.mark.both_databases("app.boards.models")
 def test_sort_keys_order_bytewise_on_every_backend(brainstorm):
     """Fractional keys are ASCII strings: "B" < "_" < "a" < "b" (a linguistic collation would say otherwise)."""
     world = brainstorm
@@ -1580,19 +1593,9 @@ def test_sort_keys_order_bytewise_on_every_backend(brainstorm):
 def test_a_dot_costs_few_statements(voting):
     """The hot path of a voting burst: lock, participant, idea, dot, three conditional writes, events, the
     client id, commit. A query count, not a timing (a lazy load creeping in would show here)."""
-    from sqlalchemy import event
-
     world = voting
-    statements = []
-
-    def count_statement(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count_statement)
-    try:
+    with recorded_statements() as statements:
         ack = service.vote(world.board_id, world.cit, idea_id=world.idea, delta=1, client_id="dot-1")
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count_statement)
     assert ack["dots_left"] == 4
     # client id lookup, lock, participant (+ roles), the board's ideas, the voter's dots, 3 writes (budget,
     # total, dot), events, client change; SQLite adds its explicit BEGIN IMMEDIATE.

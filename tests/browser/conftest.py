@@ -12,7 +12,7 @@ import sqlite3
 import pytest
 import requests
 
-from ..servers import LiveServer, SmtpSink
+from ..servers import LiveServer
 from ..system import find_chromium
 from .helpers import DEMO_PASSWORD
 
@@ -27,16 +27,14 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture(scope="session")
-def live_smtp():
-    sink = SmtpSink().start()
-    yield sink
-    sink.stop()
+def live_smtp(smtp_server):
+    """The SMTP sink the live servers send to: the session's (tests/conftest.py)."""
+    return smtp_server
 
 
 @pytest.fixture(scope="session")
 def live_server(live_smtp, tmp_path_factory):
-    db_path = tmp_path_factory.mktemp("live-db") / "atelier.db"
-    with LiveServer(f"sqlite:///{db_path}", live_smtp.port).running() as server:
+    with LiveServer.on_sqlite(tmp_path_factory.mktemp("live-db"), live_smtp.port).running() as server:
         yield server
 
 
@@ -66,20 +64,29 @@ def axe():
     return Axe()
 
 
-@pytest.fixture
-def new_context(browser, live_server):
-    """Factory for fresh browser contexts (own cookies); all are closed at the end of the test."""
+@contextlib.contextmanager
+def browser_contexts(browser, base_url: str):
+    """A factory of fresh browser contexts on ``base_url`` (own cookies, 10 s timeouts), all closed at the end."""
     contexts = []
 
-    def _new(locale: str = "fr-FR", **kwargs):
-        context = browser.new_context(base_url=live_server.url, locale=locale, **kwargs)
+    def _new(locale: str | None = "fr-FR", **kwargs):
+        context = browser.new_context(base_url=base_url, locale=locale, **kwargs)
         context.set_default_timeout(10_000)
         contexts.append(context)
         return context
 
-    yield _new
-    for context in contexts:
-        context.close()
+    try:
+        yield _new
+    finally:
+        for context in contexts:
+            context.close()
+
+
+@pytest.fixture
+def new_context(browser, live_server):
+    """Factory for fresh browser contexts (own cookies); all are closed at the end of the test."""
+    with browser_contexts(browser, live_server.url) as new:
+        yield new
 
 
 @pytest.fixture

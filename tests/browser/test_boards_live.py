@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import expect
 
 from ..servers import LiveServer
-from .conftest import csrf_token, http_login
+from .conftest import browser_contexts, csrf_token, http_login
 from .helpers import (
     active_matches,
     assert_visible_focus,
@@ -34,7 +34,6 @@ pytestmark = pytest.mark.browser
 
 FACILITATOR = "animatrice@atelier.example"
 RECONNECT_TIMEOUT = 20_000  # ms: socket.io-client's backoff tops out at 5 s (± 50 %) between attempts
-SETTLE_SECONDS = 1.0  # after everything arrived, time for a duplicate to show up, were there one
 PENDING_FR = "en attente d'envoi"
 BUDGET_SPENT_FR = "Vous avez déjà placé toutes vos gommettes."
 
@@ -43,25 +42,16 @@ BUDGET_SPENT_FR = "Vous avez déjà placé toutes vos gommettes."
 
 @pytest.fixture(scope="module")
 def board_server(live_smtp, tmp_path_factory):
-    db_path = tmp_path_factory.mktemp("boards-live-db") / "atelier.db"
-    with LiveServer(f"sqlite:///{db_path}", live_smtp.port, env={"ATELIER_RUN_JOBS": "0"}).running() as server:
+    directory = tmp_path_factory.mktemp("boards-live-db")
+    with LiveServer.on_sqlite(directory, live_smtp.port, ATELIER_RUN_JOBS="0").running() as server:
         yield server
 
 
 @pytest.fixture
 def new_board_context(browser, board_server):
     """Factory for fresh browser contexts on our server; all are closed at the end of the test."""
-    contexts = []
-
-    def _new(locale: str = "fr-FR", **kwargs):
-        context = browser.new_context(base_url=board_server.url, locale=locale, **kwargs)
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        return context
-
-    yield _new
-    for context in contexts:
-        context.close()
+    with browser_contexts(browser, board_server.url) as new:
+        yield new
 
 
 def db_rows(server: LiveServer, sql: str, params: tuple = ()) -> list[tuple]:
@@ -154,17 +144,30 @@ def pending(page, text: str):
 
 
 def assert_once_everywhere(server: LiveServer, board_id: int, texts: list[str], *pages,
-                           timeout: float = 10_000) -> None:
+                           timeout: float = 10_000) -> list[str]:
+    """Each of ``texts`` acknowledged, shown once on every page and stored once. Returns the markers it posted.
+
+    A duplicate would come after the first copy. Rather than give it a fixed time to show up, each page then posts
+    a marker idea, and the check waits until every marker is acknowledged and shown on every page: every page
+    applies the board's changes in the order of their seq, so a duplicate stored before the markers shows before
+    them."""
     for text in texts:
         for page in pages:
             expect(published(page, text)).to_have_count(1, timeout=timeout)
             expect(pending(page, text)).to_have_count(0, timeout=timeout)
-    time.sleep(SETTLE_SECONDS)  # a duplicate would arrive right after the first copy
+    markers = [unique("Témoin") for _ in pages]
+    for page, marker in zip(pages, markers, strict=True):
+        post(page, marker)
+    for sender, marker in zip(pages, markers, strict=True):
+        expect(pending(sender, marker)).to_have_count(0, timeout=timeout)
+        for page in pages:
+            expect(published(page, marker)).to_have_count(1, timeout=timeout)
     for text in texts:
         for page in pages:
             assert published(page, text).count() == 1, f"{text!r} not shown exactly once on {page.url}"
             assert page.locator(".idea-text", has_text=text).count() == 1, f"{text!r} shown twice on {page.url}"
         assert db_idea_count(server, board_id, text) == 1, f"{text!r}: not exactly one row in the database"
+    return markers
 
 
 def unique(label: str) -> str:
@@ -303,7 +306,8 @@ def test_the_dot_budget_is_enforced(board_server, new_board_context):
     box = alert.bounding_box()  # shown to everyone, not only read out: not a 1-pixel visually hidden box
     assert box and box["width"] > 10 and box["height"] > 10, box
     expect(participant.locator("#dots-left")).to_have_text("0")
-    time.sleep(SETTLE_SECONDS)
+    # Every vote answered, the refused one too: nothing is left to send again, so the database holds the end state.
+    participant.wait_for_function(f"() => localStorage.getItem('atelier-board-{board['id']}-pending') === '[]'")
     ((dots, used),) = db_rows(board_server, """
         SELECT coalesce(sum(d.count), 0), p.dots_used FROM board_participants p JOIN users u ON u.id = p.user_id
         LEFT JOIN board_dots d ON d.participant_id = p.id WHERE p.board_id = ? AND u.email = ?""",
@@ -370,7 +374,7 @@ def test_board_and_presenter_pages_pass_axe(board_server, new_board_context, axe
     texts = [unique("Idée de l'animatrice"), unique("Idée de la participante")]
     post(facilitator, texts[0], board["columns"][0])
     post(participant, texts[1], board["columns"][1])
-    assert_once_everywhere(board_server, board["id"], texts, facilitator, participant)
+    markers = assert_once_everywhere(board_server, board["id"], texts, facilitator, participant)
     facilitator.locator(f"li.idea:has(.idea-text:text-is({texts[1]!r})) button", has_text="Mettre en avant").click()
     facilitator.locator("[data-action=timer-start]").click()
     presenter = facilitator_context.new_page()
@@ -381,7 +385,7 @@ def test_board_and_presenter_pages_pass_axe(board_server, new_board_context, axe
             for page in (facilitator, participant):
                 switch_language(page, lang)
                 wait_connected(page)
-                expect(page.locator("li.idea[data-idea-id]")).to_have_count(2)
+                expect(page.locator("li.idea[data-idea-id]")).to_have_count(len(texts) + len(markers))
                 failures[f"board as {'facilitator' if page is facilitator else 'participant'} ({lang})"] = \
                     blocking_violations(axe, page)
             presenter.goto(f"/tableaux/{board['id']}/presentation")

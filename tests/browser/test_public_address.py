@@ -9,6 +9,7 @@ import socketio
 from playwright.sync_api import expect
 
 from ..servers import LiveServer
+from .conftest import browser_contexts
 from .helpers import login, switch_language
 from .test_boards_live import FACILITATOR, new_board, wait_connected
 
@@ -18,8 +19,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def port_only_server(live_smtp, tmp_path_factory):
     """serve.py on a free port (never 5000), told nothing but its port, as the README's quick start says."""
-    db_path = tmp_path_factory.mktemp("port-only-db") / "atelier.db"
-    server = LiveServer(f"sqlite:///{db_path}", live_smtp.port, env={"ATELIER_RUN_JOBS": "0"})
+    server = LiveServer.on_sqlite(tmp_path_factory.mktemp("port-only-db"), live_smtp.port, ATELIER_RUN_JOBS="0")
     del server.env["BASE_URL"]
     server.env["ATELIER_PORT"] = str(server.port)
     with server.running():
@@ -41,16 +41,12 @@ def test_the_public_address_follows_the_port(port_only_server):
 
 def test_a_board_connects_at_the_public_address(port_only_server, browser):
     board = new_board(port_only_server, "Port choisi")
-    context = browser.new_context(base_url=port_only_server.url, locale="fr-FR")
-    context.set_default_timeout(10_000)
-    try:
-        page = context.new_page()
+    with browser_contexts(browser, port_only_server.url) as new_context:
+        page = new_context().new_page()
         login(page, FACILITATOR)
         page.goto(f"/tableaux/{board['id']}")
         wait_connected(page)
         expect(page.locator("#connection-status")).to_have_text("Connecté·e")
-    finally:
-        context.close()
 
 
 @pytest.mark.parametrize(("lang", "expected"), [
@@ -62,15 +58,11 @@ def test_a_board_connects_at_the_public_address(port_only_server, browser):
 def test_a_board_opened_at_another_address_says_why_it_cannot_connect(port_only_server, browser, lang, expected):
     board = new_board(port_only_server, "Autre adresse")
     here = f"http://localhost:{port_only_server.port}"  # the same server, under a name it was not told about
-    context = browser.new_context(base_url=here)
-    context.set_default_timeout(10_000)
-    try:
-        page = context.new_page()
+    with browser_contexts(browser, here) as new_context:
+        page = new_context(locale=None).new_page()
         login(page, FACILITATOR)
         switch_language(page, lang)
         page.goto(f"/tableaux/{board['id']}")
         message = expected.format(here=here, public=port_only_server.url)
         expect(page.locator("#connection-status")).to_contain_text(message)
         expect(page.locator("#board-alert")).to_contain_text(message)  # announced, not only shown
-    finally:
-        context.close()

@@ -1,5 +1,6 @@
 """Catalogue pages: public browsing and admin editing over HTTP."""
 
+import pytest
 from sqlalchemy import select
 
 from app.catalog.models import LifeEvent, Organisation, Service
@@ -35,6 +36,7 @@ def test_organisation_and_service_pages(client):
     assert client.get("/demarches/nope").status_code == 404
 
 
+@pytest.mark.both_databases("app.catalog.service")
 def test_service_list_is_paginated_and_searchable(client):
     org = make_organisation()
     for n in range(35):
@@ -60,6 +62,7 @@ def test_admin_creates_organisation_through_the_form(client):
     assert org.name == "Ville de Rennes"
 
 
+@pytest.mark.both_databases("app.catalog.service")
 def test_admin_form_reports_bad_slug_and_duplicate(client):
     make_user(email="root@example.org", admin=True)
     make_organisation(slug="pris")

@@ -26,6 +26,7 @@ def test_non_admin_cannot_edit_catalogue(app):
     assert db.session.scalar(select(Organisation).where(Organisation.slug == "x")) is None
 
 
+@pytest.mark.both_databases("app.catalog.service")
 def test_slug_is_unique(app):
     admin = make_user(admin=True)
     make_organisation(slug="taken")
@@ -50,6 +51,7 @@ def test_service_links_life_events_both_ways(app):
     assert event.services == []
 
 
+@pytest.mark.both_databases("app.catalog.service")
 def test_add_member_gives_role_once(app):
     admin = make_user(admin=True)
     org = make_organisation()
@@ -80,6 +82,7 @@ def test_remove_member(app):
     assert member.memberships == []
 
 
+@pytest.mark.both_databases("app.catalog.service")
 def test_list_services_filters_by_name(app):
     org = make_organisation()
     make_service(org, name="Demander un passeport")

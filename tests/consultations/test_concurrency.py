@@ -15,16 +15,16 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from app import create_app
 from app.accounts.models import User
 from app.consultations import results, service
 from app.consultations.models import Ballot, BallotChoice, Consultation, ConsultationMethod, ConsultationState
 from app.extensions import db
 from tests.conftest import csrf_from, make_app, prepared_db
 from tests.consultations.helpers import make_consultation
-from tests.factories import PASSWORD
-from tests.servers import LiveServer
+from tests.races import in_threads, race_on_postgresql, sign_in
 from tests.workshops.test_concurrency import JOIN_TIMEOUT, Crowd, make_verified_users
+
+pytestmark = pytest.mark.both_databases("app.consultations.service", "app.database")
 
 PEOPLE = {"postgresql": 500, "sqlite": 100}
 HTTP_PEOPLE = 500  # 1,000 concurrent submissions over HTTP from 500 accounts, as in-process
@@ -131,29 +131,23 @@ def test_every_person_submits_twice_at_once_one_ballot_each(app, backend):
 @pytest.mark.postgres
 def test_http_ballot_race_against_two_servers_sharing_one_postgresql(pg_server, smtp_server):
     """Each logged-in person POSTs two different confirmed ballots at once, one to each serve.py process."""
-    url = pg_server.create_database("atelier_http_ballots")
     # The race is what is tested, not capacity: on a machine shared with other test workers, 500 requests
     # queued in one process may wait more than the 30 s default for a pooled connection (and get a 503).
     env = {"ATELIER_RUN_JOBS": "0", "DATABASE_POOL_TIMEOUT": "300"}
-    servers = [LiveServer(url, smtp_server.port, env=env), LiveServer(url, smtp_server.port, env=env)]
-    servers[0].prepare_database()  # flask db upgrade + seed-demo, as `make run` does
-    data_app = create_app("test", {"SQLALCHEMY_DATABASE_URI": url, "ARGON2_TIME_COST": 1,
-                                   "ARGON2_MEMORY_COST": 1024})
-    try:
-        with data_app.app_context():
+    with race_on_postgresql(pg_server, smtp_server.port, "atelier_http_ballots", env) as race:
+        with race.app.app_context():
             consultation, _, proposals = make_consultation(ConsultationMethod.majority, n_proposals=4)
             consultation_id, ids = consultation.id, [p.id for p in proposals]
             user_ids = make_verified_users(HTTP_PEOPLE, "httpballot")
             for i in range(0, HTTP_PEOPLE, 2):
                 service.cast_ballot(consultation, db.session.get(User, user_ids[i]), initial(ids))
-        for server in servers:
-            server.start()
+        race.start()
         path = f"/consultations/{consultation_id}/vote"
         go = threading.Barrier(2 * HTTP_PEOPLE, timeout=JOIN_TIMEOUT)
         statuses, errors = {}, []
 
         def submit(i, version, cookies, token):
-            base = servers[version].url
+            base = race.servers[version].url
             try:
                 with requests.Session() as http:
                     http.cookies.update(cookies)
@@ -167,14 +161,10 @@ def test_http_ballot_race_against_two_servers_sharing_one_postgresql(pg_server, 
                 errors.append((i, version, exc))
 
         def person(i):
-            base = servers[i % 2].url
+            base = race.servers[i % 2].url
             try:
                 with requests.Session() as http:
-                    token = csrf_from(http.get(base + "/compte/connexion", timeout=60).text)
-                    response = http.post(base + "/compte/connexion", timeout=60, allow_redirects=False,
-                                         data={"csrf_token": token, "email": f"httpballot{i}@example.org",
-                                               "password": PASSWORD})
-                    assert response.status_code == 302, response.text[:500]
+                    sign_in(http, base, f"httpballot{i}@example.org", timeout=60)
                     token = csrf_from(http.get(base + path, timeout=60).text)
                     cookies = http.cookies.get_dict()
             except BaseException as exc:  # noqa: BLE001 - reported below
@@ -187,31 +177,14 @@ def test_http_ballot_race_against_two_servers_sharing_one_postgresql(pg_server, 
             for t in twins:
                 t.join(JOIN_TIMEOUT)
 
-        threads = [threading.Thread(target=person, args=(i,), daemon=True) for i in range(HTTP_PEOPLE)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(3 * JOIN_TIMEOUT)
-        assert not any(t.is_alive() for t in threads)
+        in_threads(person, HTTP_PEOPLE, 3 * JOIN_TIMEOUT)
         assert errors == [], errors[:5]
         if sorted(statuses.values()) != [302] * (2 * HTTP_PEOPLE):
-            logs = "\n".join(server.log_path.read_text()[-3000:] for server in servers)
-            pytest.fail(f"statuses {sorted(set(statuses.values()))}, server logs:\n{logs}")
-        for server in servers:
-            assert server.process.poll() is None, server.log_path.read_text()[-2000:]
-            log = server.log_path.read_text()
-            assert log.count("POST /consultations/<int:consultation_id>/vote 302") == HTTP_PEOPLE
-        with data_app.app_context():
+            pytest.fail(f"statuses {sorted(set(statuses.values()))}, server logs:\n{race.logs()}")
+        race.assert_each_served("POST /consultations/<int:consultation_id>/vote 302", HTTP_PEOPLE)
+        with race.app.app_context():
             stored = assert_consistent(consultation_id, user_ids, ids)
             assert_results_match(consultation_id, stored, ids)
-    finally:
-        for server in servers:
-            server.stop()
-            server.log_path.unlink(missing_ok=True)
-        with data_app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-        pg_server.drop_database("atelier_http_ballots")
 
 
 def test_closing_while_people_vote_counts_exactly_the_ballots_committed_before_it(app, backend):

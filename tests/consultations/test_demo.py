@@ -1,11 +1,13 @@
 """The demo consultations load on both backends through the service rules: one per method and state."""
 
+import pytest
 from sqlalchemy import select
 
 from app.consultations.models import Consultation, ConsultationMethod, ConsultationState
 from app.extensions import db
 
 
+@pytest.mark.both_databases("app.demo")
 def test_demo_consultations_cover_each_method_and_state(app):
     from app.demo import seed
 

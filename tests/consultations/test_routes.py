@@ -4,7 +4,7 @@ results, and the organisers' pages."""
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, insert, select, update
+from sqlalchemy import insert, select, update
 
 from app.catalog.models import Role
 from app.clock import utcnow
@@ -21,6 +21,7 @@ from app.proposals.models import Proposal, ProposalState
 from tests.conftest import get_csrf, post_form
 from tests.consultations.helpers import make_consultation, make_proposal, move
 from tests.factories import make_member, make_organisation, make_user
+from tests.queries import count_queries
 
 SUPPORT, DOTS, MAJORITY = ConsultationMethod.support, ConsultationMethod.dots, ConsultationMethod.majority
 
@@ -342,6 +343,7 @@ def test_vote_rank_sort_is_offered_only_once_results_are_published(app, client):
     assert order_in(text(client.get(url + "?tri=newest")), TITLES) == TITLES[::-1]
 
 
+@pytest.mark.both_databases("app.proposals.search")
 def test_consultation_proposals_full_text_search(app, client):
     consultation, _, proposals = make_consultation(SUPPORT)
     retitle(proposals, TITLES)
@@ -355,6 +357,7 @@ def test_consultation_proposals_full_text_search(app, client):
     assert 'value="déménagement"' in page
 
 
+@pytest.mark.both_databases("app.proposals.search")
 def test_consultation_proposals_search_without_match_says_so(app, client):
     consultation, _, proposals = make_consultation(SUPPORT)
     retitle(proposals, TITLES)
@@ -363,6 +366,7 @@ def test_consultation_proposals_search_without_match_says_so(app, client):
     assert "Aucune proposition de ce vote ne correspond à ces mots-clés." in page
 
 
+@pytest.mark.both_databases("app.proposals.search")
 def test_consultation_proposals_paginated_keeping_search_and_sort(app, client):
     app.config["CONSULTATION_ITEMS_PER_PAGE"] = 2
     consultation, _, proposals = make_consultation(SUPPORT)
@@ -429,21 +433,6 @@ def _seed_consultation(n: int, *, closed: bool):
     return consultation
 
 
-def _queries(client, url) -> int:
-    statements = []
-
-    def record(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        response = client.get(url)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
-    assert response.status_code == 200
-    return len(statements)
-
-
 @pytest.mark.parametrize("closed", [False, True], ids=["open-with-live-counts", "closed"])
 @pytest.mark.parametrize("query", ["", "?tri=supported&q=proposition", "?page=2", "?tri=rank"])
 def test_consultation_page_issues_the_same_number_of_queries_with_10_and_300_proposals(app, client, login_as,
@@ -453,8 +442,8 @@ def test_consultation_page_issues_the_same_number_of_queries_with_10_and_300_pro
     large = _seed_consultation(300, closed=closed)
     db.session.expire_all()
     assert service.item_count(small) == 10 and service.item_count(large) == 300
-    small_count = _queries(client, f"/consultations/{small.id}{query}")
-    large_count = _queries(client, f"/consultations/{large.id}{query}")
+    small_count = count_queries(client, f"/consultations/{small.id}{query}")
+    large_count = count_queries(client, f"/consultations/{large.id}{query}")
     assert small_count == large_count
 
 

@@ -26,6 +26,7 @@ from app.jobs import run_once
 from app.proposals.models import Proposal, ProposalState
 from tests.consultations.helpers import make_consultation, make_proposal, move
 from tests.factories import make_member, make_organisation, make_user
+from tests.queries import recorded_statements
 
 SUPPORT, DOTS, MAJORITY = ConsultationMethod.support, ConsultationMethod.dots, ConsultationMethod.majority
 
@@ -89,6 +90,7 @@ def test_dots_need_a_budget_and_a_per_proposal_maximum_within_it(app):
         assert err.value.code == "dots_settings"
 
 
+@pytest.mark.both_databases()
 def test_database_refuses_inconsistent_dot_settings(app):
     org = make_organisation()
     db.session.commit()
@@ -141,6 +143,7 @@ def test_cannot_add_proposals_once_open(app):
         service.add_proposals(organiser, consultation, [extra.id])
 
 
+@pytest.mark.both_databases("app.consultations.service")
 def test_opening_puts_proposals_in_vote(app):
     consultation, organiser, proposals = make_consultation(open_=False)
     assert states(proposals) == [ProposalState.published] * 3
@@ -202,6 +205,7 @@ def test_outsider_cannot_update_open_or_close(app):
 
 # --- ballots -------------------------------------------------------------------------------------
 
+@pytest.mark.both_databases("app.consultations.service", "app.database")
 def test_support_ballot_is_stored_and_replaced(app):
     consultation, _, (a, b, c) = make_consultation(SUPPORT)
     person = voter()
@@ -221,6 +225,7 @@ def test_ballot_keeps_its_public_id_when_changed(app):
     assert first == second and len(first) == 32
 
 
+@pytest.mark.both_databases()
 def test_one_ballot_per_person_is_a_database_constraint(app):
     consultation, _, (a, _b, _c) = make_consultation(SUPPORT)
     person = voter()
@@ -231,6 +236,7 @@ def test_one_ballot_per_person_is_a_database_constraint(app):
     db.session.rollback()
 
 
+@pytest.mark.both_databases()
 def test_a_choice_for_a_proposal_outside_the_consultation_is_refused_by_the_database(app):
     consultation, _, (a, _b, _c) = make_consultation(SUPPORT)
     outside = make_proposal(consultation.organisation)
@@ -426,6 +432,7 @@ def test_closing_job_leaves_running_consultations_alone(app):
     assert db.session.get(Consultation, consultation.id).state is ConsultationState.open
 
 
+@pytest.mark.both_databases("app.jobs", "app.consultations.service")
 def test_periodic_jobs_close_due_consultations(app):
     consultation, _, _ = make_consultation(SUPPORT)
     move(consultation, closes_in=timedelta(seconds=-1))
@@ -443,6 +450,7 @@ def test_organiser_closes_early_and_cannot_close_before_opening(app):
     assert closed.is_closed and closed.closes_at <= utcnow()
 
 
+@pytest.mark.both_databases("app.consultations.service")
 def test_majority_closing_stores_merit_profiles_and_ties_all_selected(app):
     consultation, _, (a, b, c) = make_consultation(MAJORITY, selection_rule=SelectionRule.top_k, selection_value=1)
     # a and b have equal profiles (ex aequo first, both selected); c ungraded by one voter = « À rejeter ».
@@ -553,23 +561,13 @@ def test_a_proposal_hidden_after_closing_keeps_its_published_result(app):
 
 
 def test_live_counts_are_recounted_only_when_ballots_or_the_ballot_change(app):
-    from sqlalchemy import event
-
     consultation, _, (a, b, _c) = make_consultation(SUPPORT)
     first, second = voter(), voter()
     service.cast_ballot(consultation, first, {a.id: 1})
-    statements = []
-
-    def record(_conn, _cursor, statement, *_args):
-        statements.append(statement)
 
     def live():
-        statements.clear()
-        event.listen(db.engine, "before_cursor_execute", record)
-        try:
+        with recorded_statements() as statements:
             rows = service.live_tally(consultation).by_proposal()
-        finally:
-            event.remove(db.engine, "before_cursor_execute", record)
         return rows[a.id].score, rows[b.id].score, any("ballot_choices" in s for s in statements)
 
     assert live() == (1, 0, True)
@@ -581,5 +579,4 @@ def test_live_counts_are_recounted_only_when_ballots_or_the_ballot_change(app):
     service.withdraw_ballot(consultation, second)
     assert live() == (0, 1, True)
     hide(a, consultation.organisation)
-    statements.clear()
     assert a.id not in service.live_tally(consultation).by_proposal()

@@ -12,16 +12,15 @@ from app.extensions import db
 from app.proposals import service as proposals
 from app.proposals.errors import WrongState
 from app.proposals.models import Proposal, ProposalState
-from tests.concurrency import app_for_threads, run_together
+from tests.concurrency import run_together, threads_app_fixture
 from tests.decisions.helpers import World, make_proposal
+
+pytestmark = pytest.mark.both_databases("app.decisions.service", "app.decisions.measures", "app.proposals.service")
 
 N = 12
 
 
-@pytest.fixture
-def app(backend, request):
-    with app_for_threads(backend, request, N) as app:
-        yield app
+app = threads_app_fixture(N)
 
 
 def test_editors_answering_at_once_leave_one_answer_and_the_rest_in_its_history(app):

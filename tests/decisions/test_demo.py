@@ -1,5 +1,6 @@
 """The demo decisions load on both backends, once, through the service rules."""
 
+import pytest
 from sqlalchemy import func, select
 
 from app.decisions.models import Answer, AnswerKind, Measure, MeasureStatus, MeasureUpdate, Milestone
@@ -12,6 +13,7 @@ def counts():
                  for m in (Answer, Measure, Milestone, MeasureUpdate))
 
 
+@pytest.mark.both_databases("app.demo")
 def test_demo_decisions_load_once(app):
     from app.demo import seed
     from app.demo.decisions import MEASURE_TITLE

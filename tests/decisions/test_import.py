@@ -222,6 +222,7 @@ def count(model) -> int:
     return db.session.scalar(select(func.count()).select_from(model))
 
 
+@pytest.mark.both_databases("app.decisions.measures")
 def test_editor_imports_measures_milestones_and_their_proposals(world):
     first, second = make_proposal(world, title="Première"), make_proposal(world, ProposalState.selected,
                                                                            title="Seconde")
@@ -280,6 +281,7 @@ def test_proposals_must_be_public_proposals_of_the_organisation(world, case):
     assert count(Measure) == 0 and count(MeasureProposal) == 0
 
 
+@pytest.mark.both_databases("app.decisions.measures")
 def test_nothing_is_written_when_one_line_is_bad(world):
     rows = [f"Mesure {n};En cours;{n};;;;Jalon {n};01/01/2027;" for n in range(1, 30)]
     data = csv_bytes(*rows, "Mesure 30;En cours;30;;;;Jalon;31/02/2027;")

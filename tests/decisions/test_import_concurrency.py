@@ -9,18 +9,17 @@ from app.catalog.models import Organisation
 from app.decisions import measures
 from app.decisions.models import Measure, Milestone
 from app.extensions import db
-from tests.concurrency import app_for_threads, run_together
+from tests.concurrency import run_together, threads_app_fixture
 from tests.decisions.helpers import World
+
+pytestmark = pytest.mark.both_databases("app.decisions.measures")
 
 N = 8
 DATA = ("mesure;jalon;date_prevue\r\nAdresse unique;Marché;15/01/2027\r\nAdresse unique;Mise en service;"
         "01/06/2027\r\nGuichet unique;;\r\n").encode()
 
 
-@pytest.fixture
-def app(backend, request):
-    with app_for_threads(backend, request, N) as app:
-        yield app
+app = threads_app_fixture(N)
 
 
 def test_one_preview_confirmed_at_once_imports_once(app):

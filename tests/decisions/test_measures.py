@@ -40,6 +40,7 @@ def create(world, user=None, proposals=(), **kw):
 
 # --- service -------------------------------------------------------------------------------------
 
+@pytest.mark.both_databases("app.decisions.measures")
 def test_editor_creates_a_planned_measure_fed_by_several_proposals(world):
     first, second = make_proposal(world, title="Première"), make_proposal(world, ProposalState.selected,
                                                                            title="Seconde")
@@ -110,6 +111,7 @@ def test_a_link_made_before_its_proposal_was_hidden_survives_an_edit_through_the
     assert sorted(p.id for p in fresh(measure).proposals) == sorted([first.id, second.id])
 
 
+@pytest.mark.both_databases("app.decisions.measures")
 def test_editing_replaces_the_linked_proposals(world):
     first, second = make_proposal(world, title="Première"), make_proposal(world, title="Seconde")
     measure = create(world, proposals=[first])
@@ -121,6 +123,7 @@ def test_editing_replaces_the_linked_proposals(world):
     assert fresh(measure).title == "Nouveau titre"
 
 
+@pytest.mark.both_databases("app.decisions.measures")
 def test_update_sets_status_and_progress_and_adds_to_the_timeline(world):
     measure = create(world)
     measures.post_update(measure, world.editor, body="Le marché est lancé.", status="in_progress", progress=30)
@@ -151,6 +154,7 @@ def test_progress_out_of_range_is_refused(world, progress):
     assert fresh(measure).progress == 0 and count(MeasureUpdate) == 0
 
 
+@pytest.mark.both_databases()
 def test_the_database_refuses_progress_out_of_range_and_abandon_without_reason(world):
     measure = create(world)
     with pytest.raises(IntegrityError):

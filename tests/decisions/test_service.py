@@ -14,6 +14,7 @@ from app.extensions import db
 from app.notifications.models import Notification
 from app.proposals.models import Proposal, ProposalState
 from tests.decisions.helpers import World, make_proposal, select_by_vote
+from tests.queries import recorded_statements
 
 
 @pytest.fixture
@@ -81,6 +82,7 @@ def test_not_adopted_needs_a_reason(world):
     assert done.reason == "La loi impose deux déclarations." and state_of(proposal) is ProposalState.answered
 
 
+@pytest.mark.both_databases()
 def test_the_database_refuses_not_adopted_without_a_reason(world):
     proposal = make_proposal(world)
     with pytest.raises(IntegrityError):
@@ -92,6 +94,7 @@ def test_the_database_refuses_not_adopted_without_a_reason(world):
     db.session.rollback()
 
 
+@pytest.mark.both_databases()
 def test_the_database_keeps_one_answer_per_proposal(world):
     proposal = make_proposal(world)
     answer(proposal, world.editor)
@@ -135,6 +138,7 @@ def test_a_proposal_hidden_by_the_moderators_gets_no_answer(world):
     assert state_of(proposal) is ProposalState.published and answers() == 0
 
 
+@pytest.mark.both_databases("app.decisions.service")
 def test_editing_an_answer_keeps_the_earlier_wording_and_tells_the_audience(world):
     proposal = make_proposal(world, followers=[world.follower])
     first = answer(proposal, world.editor, AnswerKind.adopted, body="Oui.")
@@ -231,6 +235,7 @@ def test_answered_and_hidden_proposals_are_no_longer_awaiting(world):
     assert service.awaiting_answer(world.organisation.id) == [] and service.overdue_proposals() == {}
 
 
+@pytest.mark.both_databases("app.decisions.service")
 def test_deadline_is_set_by_editors_only_within_range(world):
     with pytest.raises(NotAllowed):
         service.set_settings(world.organisation, world.other_editor, deadline_days=10, from_publication=False)
@@ -247,6 +252,7 @@ def test_deadline_is_set_by_editors_only_within_range(world):
     assert (stored.deadline_days, stored.from_publication) == (20, True)
 
 
+@pytest.mark.both_databases()
 def test_the_database_refuses_a_deadline_out_of_range(world):
     with pytest.raises(IntegrityError):
         db.session.add(AnswerSettings(organisation_id=world.organisation.id, deadline_days=0))
@@ -256,13 +262,8 @@ def test_the_database_refuses_a_deadline_out_of_range(world):
 
 def test_awaiting_list_issues_a_bounded_number_of_queries(world):
     def count_queries(organisation_id):
-        seen = []
-        listener = lambda *args: seen.append(1)  # noqa: E731
-        event.listen(db.engine, "before_cursor_execute", listener)
-        try:
+        with recorded_statements() as seen:
             service.awaiting_answer(organisation_id)
-        finally:
-            event.remove(db.engine, "before_cursor_execute", listener)
         return len(seen)
 
     select_by_vote(make_proposal(world), utcnow() - timedelta(days=5), world.editor)

@@ -31,9 +31,8 @@ from tests.boards.helpers import add_participant, make_world, post, set_phase
 from tests.conftest import get_csrf, login, post_form
 from tests.decisions.helpers import select_by_vote
 from tests.factories import make_member, make_organisation, make_user, make_workshop
-from tests.queries import recorded_statements
+from tests.queries import count_queries, recorded_statements
 from tests.servers import text_body
-from tests.workshops.test_routes import count_queries
 
 IDEA = "Déclarer son déménagement une seule fois"
 SECOND_IDEA = "Un seul formulaire pour la Caf et les impôts"

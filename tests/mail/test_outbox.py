@@ -2,6 +2,7 @@
 
 import threading
 
+import pytest
 from sqlalchemy import select
 
 from app.accounts import service as accounts
@@ -74,6 +75,7 @@ def test_mail_is_marked_failed_after_max_attempts(request, backend):
         assert deliver_pending() == {"sent": 0, "retry": 0, "failed": 0}
 
 
+@pytest.mark.both_databases()
 def test_two_senders_at_once_deliver_each_mail_once(app, smtp, backend):
     for n in range(20):
         accounts.register(f"v{n}@example.org", f"V{n}", "a long enough password")

@@ -27,6 +27,7 @@ def digests(to=None) -> int:
     return db.session.scalar(stmt)
 
 
+@pytest.mark.both_databases("app.jobs", "app.notifications.service")
 def test_two_events_make_one_mail_over_smtp(app, smtp, world):
     from app.jobs import run_once
 
@@ -76,6 +77,7 @@ def test_unknown_frequency_is_refused(world):
     assert notifications.get_digest_frequency(world.citizen) is DigestFrequency.daily
 
 
+@pytest.mark.both_databases("app.notifications.service")
 def test_claim_is_decided_by_the_database(world):
     proposal = propose(world.citizen, world)
     service.add_comment(proposal, world.other, "Un")

@@ -12,7 +12,6 @@ from itertools import groupby
 
 import frictionless
 import pytest
-from sqlalchemy import event
 
 from app.consultations import results as pure
 from app.consultations.models import Ballot
@@ -22,6 +21,7 @@ from app.extensions import db
 from app.opendata.datasets import DATASETS
 from tests.conftest import get_csrf
 from tests.factories import make_user
+from tests.queries import statements_of_get
 
 from .helpers import FORMULA_TITLE, SECRET_EMAIL, SECRET_NAME, backdate, build_world, grow
 
@@ -40,6 +40,7 @@ def _json_rows(client, name) -> list[dict]:
     return json.loads(response.get_data(as_text=True))
 
 
+@pytest.mark.both_databases("app.opendata.workshop_rows")
 def test_every_csv_file_is_valid_against_the_datapackage(client, tmp_path):
     build_world()
     package = client.get("/donnees-ouvertes/datapackage.json").get_json()
@@ -80,6 +81,7 @@ def test_validation_catches_a_file_that_breaks_its_schema(client, tmp_path):
     assert {e.type for e in report.tasks[0].errors} == {"constraint-error"}
 
 
+@pytest.mark.both_databases("app.opendata.workshop_rows")
 def test_json_files_carry_the_same_rows_with_text_unchanged(client):
     world = build_world()
     for dataset in DATASETS:
@@ -160,6 +162,7 @@ def test_csv_cells_cannot_run_as_formulas(client):
     assert proposals[world.public[1].id]["support_count"] == "0"
 
 
+@pytest.mark.both_databases("app.opendata.dataset")
 def test_downloads_answer_304_while_unchanged_and_200_once_changed(client):
     world = build_world()
     first = client.get("/donnees-ouvertes/measure-updates.csv")
@@ -305,19 +308,11 @@ def test_footer_links_to_open_data(client):
 
 
 def _statements(client, url) -> tuple[int, bytes]:
-    statements = []
-
-    def record(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        body = client.get(url).get_data()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
-    return len(statements), body
+    response, statements = statements_of_get(client, url)
+    return len(statements), response.get_data()
 
 
+@pytest.mark.both_databases("app.opendata.dataset")
 def test_whole_files_are_streamed_with_the_same_queries_at_any_size(client):
     build_world()
     grow(10)
@@ -419,6 +414,7 @@ def test_dated_files_still_answer_304_to_if_modified_since(client):
         assert _fetch(client, url, headers={"If-Modified-Since": modified}).status_code == 304, url
 
 
+@pytest.mark.both_databases("app.opendata.dataset")
 def test_renaming_an_organisation_changes_the_files_that_name_it(client):
     from app.catalog import service as catalog
 

@@ -8,17 +8,16 @@ from app.extensions import db
 from app.proposals import merging, service
 from app.proposals.errors import AlreadySupported, NotSupported, SupportClosed
 from app.proposals.models import Proposal, Support
-from tests.concurrency import app_for_threads, run_together
+from tests.concurrency import run_together, threads_app_fixture
 from tests.factories import make_user
 from tests.proposals.helpers import World, propose
+
+pytestmark = pytest.mark.both_databases("app.proposals.service", "app.proposals.merging")
 
 N = 60
 
 
-@pytest.fixture
-def app(backend, request):
-    with app_for_threads(backend, request, N) as app:
-        yield app
+app = threads_app_fixture(N)
 
 
 def test_concurrent_supports_twice_each_count_equals_rows(app):

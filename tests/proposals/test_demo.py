@@ -1,11 +1,13 @@
 """The demo proposals load on both backends, once, through the service rules."""
 
+import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
 from app.proposals.models import Comment, Proposal, ProposalState, Support
 
 
+@pytest.mark.both_databases("app.demo")
 def test_demo_proposals_load_once_with_states_supports_and_comments(app):
     from app.demo import seed
 

@@ -11,6 +11,8 @@ from app.proposals.models import Proposal, ProposalState
 from tests.proposals.helpers import World, propose
 from tests.queries import recorded_executions, recorded_statements
 
+pytestmark = pytest.mark.both_databases("app.proposals.search")
+
 
 @pytest.fixture
 def world(app):

@@ -73,6 +73,7 @@ def test_empty_title_is_refused(world):
         propose(world.citizen, world, title="   ")
 
 
+@pytest.mark.both_databases("app.proposals.settings")
 def test_moderation_before_publication_keeps_it_awaiting(world):
     settings.update_settings(world.organisation, world.editor, ModerationMode.before)
     proposal = propose(world.citizen, world)
@@ -188,6 +189,7 @@ def test_cannot_withdraw_in_vote(world):
 
 # --- supports ------------------------------------------------------------------------------------
 
+@pytest.mark.both_databases("app.proposals.service")
 def test_support_then_unsupport(world):
     proposal = propose(world.citizen, world)
     assert service.support(proposal, world.other) == 1
@@ -196,6 +198,7 @@ def test_support_then_unsupport(world):
     assert supporters(proposal) == 0
 
 
+@pytest.mark.both_databases("app.proposals.service")
 def test_cannot_support_twice(world):
     proposal = propose(world.citizen, world)
     service.support(proposal, world.other)
@@ -234,6 +237,7 @@ def test_support_during_a_vote_is_allowed(world):
 
 # --- follows -------------------------------------------------------------------------------------
 
+@pytest.mark.both_databases("app.proposals.service")
 def test_follow_once_then_unfollow(world):
     proposal = propose(world.citizen, world)
     assert service.follow(proposal, world.other) is True
@@ -287,6 +291,7 @@ def test_facilitator_of_another_organisation_cannot_promote(world):
         service.promote(outsider, idea_id=idea.id)
 
 
+@pytest.mark.both_databases("app.proposals.service")
 def test_an_idea_is_promoted_once(world):
     _board, idea, _ = make_idea(world)
     service.promote(world.facilitator, idea_id=idea.id)
@@ -306,6 +311,7 @@ def test_idea_page_visibility_follows_the_proposal(world):
 
 # --- merge ---------------------------------------------------------------------------------------
 
+@pytest.mark.both_databases("app.proposals.merging")
 def test_merge_carries_supporters_followers_and_origins_without_double_counting(world):
     a = propose(world.citizen, world, title="Adresse unique A")
     _board, idea, _ = make_idea(world)
@@ -461,6 +467,7 @@ def test_report_needs_an_account(world):
     assert moderation.report(proposal, world.other, "spam").id
 
 
+@pytest.mark.both_databases("app.proposals.moderation", "app.proposals.models")
 def test_one_open_report_per_person_per_proposal_and_per_comment(world):
     from app.proposals.models import Report
 
@@ -492,6 +499,7 @@ def test_comment_notifies_author_and_followers_but_not_the_actor(world):
                                    (world.facilitator.id, "proposal_commented")])
 
 
+@pytest.mark.both_databases()
 def test_follow_row_is_unique(world):
     proposal = propose(world.citizen, world)
     db.session.add(Follow(proposal_id=proposal.id, user_id=world.citizen.id))

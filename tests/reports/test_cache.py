@@ -24,10 +24,12 @@ from app.proposals import service as proposals
 from app.proposals.models import Proposal
 from app.reports import cache, service
 from app.reports.models import DataVersion
-from tests.concurrency import app_for_threads, run_together
+from tests.concurrency import run_together, threads_app_fixture
 from tests.decisions.helpers import World, make_proposal, select_by_vote
 from tests.queries import recorded_statements
 from tests.reports.helpers import build
+
+pytestmark = pytest.mark.both_databases("app.reports.versions")
 
 
 @pytest.fixture
@@ -240,10 +242,7 @@ def test_the_cache_keeps_at_most_its_bound(data, monkeypatch):
 N = 12
 
 
-@pytest.fixture
-def threaded_app(backend, request):
-    with app_for_threads(backend, request, N) as app:
-        yield app
+threaded_app = threads_app_fixture(N, "threaded_app")
 
 
 def test_concurrent_answers_each_move_the_version_and_none_fails(threaded_app, backend):

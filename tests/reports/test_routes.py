@@ -4,12 +4,13 @@ catalogue's organisation page, the dashboard and its filter errors, the print st
 import re
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from app.extensions import db
 from app.proposals.models import Proposal
 from tests.decisions.helpers import World
 from tests.factories import make_organisation
+from tests.queries import count_queries
 from tests.reports.helpers import build, seed_bulk
 
 
@@ -187,21 +188,6 @@ def test_print_stylesheet_hides_navigation_and_filters_and_keeps_table_rows_whol
     assert ".report-table { display: table" in report
 
 
-def _queries(client, url) -> int:
-    statements = []
-
-    def record(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        response = client.get(url)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
-    assert response.status_code == 200
-    return len(statements)
-
-
 @pytest.mark.parametrize("path", ["/rapports/organisations/{slug}", "/rapports/", "/rapports/?organisation={id}",
                                   "/organisations/{slug}"])
 def test_report_pages_issue_the_same_number_of_queries_with_10_and_1000_proposals(client, app, path):
@@ -210,8 +196,8 @@ def test_report_pages_issue_the_same_number_of_queries_with_10_and_1000_proposal
     db.session.commit()
     url = path.format(slug=world.organisation.slug, id=world.organisation.id)
     seed_bulk(world.organisation, world.author, 10)
-    few = _queries(client, url)
+    few = count_queries(client, url)
     seed_bulk(world.organisation, world.author, 990, start=10)
     seed_bulk(spare, world.author, 10, start=1000)  # a third organisation appears in the per-organisation rows
     assert db.session.scalar(select(func.count()).select_from(Proposal)) == 1010
-    assert _queries(client, url) == few
+    assert count_queries(client, url) == few

@@ -22,6 +22,7 @@ def funnel_of(board) -> dict:
     return dict(board.total.stages())
 
 
+@pytest.mark.both_databases("app.reports.service")
 def test_organisation_figures_count_received_answered_adopted_and_overdue(data):
     figures = service.organisation_figures(data.world.organisation.id)
     assert figures.received == 7  # p1-p6, p11: not the hidden, draft or merged ones, nor B's
@@ -32,18 +33,21 @@ def test_organisation_figures_count_received_answered_adopted_and_overdue(data):
     assert figures.overdue_count == 1 and figures.deadline_days == 60 and not figures.from_publication
 
 
+@pytest.mark.both_databases("app.reports.service")
 def test_median_answer_time_counts_from_selection_or_else_publication(data):
     """10, 20, 30 and 40 days: the median of an even count is the mean of the middle two."""
     figures = service.organisation_figures(data.world.organisation.id)
     assert figures.median_answer_days == pytest.approx(25.0, abs=1e-6)
 
 
+@pytest.mark.both_databases("app.reports.service")
 def test_median_answer_time_of_an_odd_count_is_the_middle_one(data):
     other = service.organisation_figures(data.world.other_organisation.id)
     assert other.median_answer_days == pytest.approx(1.0, abs=1e-6)  # p10 alone, answered a day after publication
     assert (other.received, other.answered, other.adopted, other.overdue_count) == (1, 1, 1, 0)
 
 
+@pytest.mark.both_databases("app.reports.service")
 def test_counting_from_publication_changes_the_median_and_the_overdue_count(data):
     world = data.world
     decisions.set_settings(world.organisation, world.editor, deadline_days=60, from_publication=True)
@@ -53,12 +57,14 @@ def test_counting_from_publication_changes_the_median_and_the_overdue_count(data
     assert figures.from_publication
 
 
+@pytest.mark.both_databases("app.reports.service")
 def test_an_organisation_without_proposals_has_no_median(app):
     world = World()
     figures = service.organisation_figures(world.organisation.id)
     assert (figures.received, figures.answered, figures.median_answer_days, figures.overdue) == (0, 0, None, [])
 
 
+@pytest.mark.both_databases("app.reports.service")
 def test_overdue_figures_reuse_the_decisions_deadline_rule(data):
     """Same proposals as the awaiting-answer page of the decisions area, at any reference time."""
     later = data.now + timedelta(days=60)
@@ -68,6 +74,7 @@ def test_overdue_figures_reuse_the_decisions_deadline_rule(data):
     assert expected == {data.proposals["p4"].id, data.proposals["p5"].id}
 
 
+@pytest.mark.both_databases("app.reports.service")
 def test_measures_by_status_and_their_milestones(data):
     org = data.world.organisation.id
     assert service.measure_status_counts(org) == {MeasureStatus.planned: 1, MeasureStatus.in_progress: 1,
@@ -79,6 +86,7 @@ def test_measures_by_status_and_their_milestones(data):
     assert [row.title for row in service.list_measures(org, page=2, per_page=3)] == ["Mesure prévue"]
 
 
+@pytest.mark.both_databases("app.reports.service")
 def test_funnel_in_total_and_per_organisation(data):
     board = service.dashboard(service.Filters())
     assert funnel_of(board) == {"ideas": 5, "proposals": 8, "selected": 4, "adopted": 3, "implemented": 2}
@@ -92,6 +100,7 @@ def test_funnel_in_total_and_per_organisation(data):
     assert board.total.share("adopted") == pytest.approx(3 / 8)
 
 
+@pytest.mark.both_databases("app.reports.service")
 def test_funnel_filtered_by_organisation(data):
     board = service.dashboard(service.Filters(organisation_id=data.world.other_organisation.id))
     assert funnel_of(board) == {"ideas": 2, "proposals": 1, "selected": 0, "adopted": 1, "implemented": 1}
@@ -99,6 +108,7 @@ def test_funnel_filtered_by_organisation(data):
     assert board.measures[MeasureStatus.implemented] == 1 and sum(board.measures.values()) == 1
 
 
+@pytest.mark.both_databases("app.reports.service")
 def test_funnel_filtered_by_life_event(data):
     """Proposals about the life event; ideas from boards of workshops about it; measures fed by such proposals."""
     board = service.dashboard(service.Filters(life_event_id=data.life_event.id))
@@ -107,6 +117,7 @@ def test_funnel_filtered_by_life_event(data):
                               MeasureStatus.implemented: 1, MeasureStatus.abandoned: 0}
 
 
+@pytest.mark.both_databases("app.reports.service")
 def test_funnel_filtered_by_period(data):
     since, until = (data.now - timedelta(days=15)).date(), (data.now - timedelta(days=2)).date()
     board = service.dashboard(service.Filters(since=since, until=until))
@@ -122,6 +133,7 @@ def test_a_period_ending_before_it_starts_is_refused(data):
     assert service.Filters(since=data.now.date(), until=data.now.date()).until == data.now.date()  # one day: fine
 
 
+@pytest.mark.both_databases("app.reports.service")
 def test_dashboard_issues_a_fixed_number_of_queries_and_keeps_its_proposal_figures_until_the_data_changes(data):
     organisations, filters = service.list_organisations(), service.Filters(life_event_id=data.life_event.id)
     with recorded_statements() as statements:

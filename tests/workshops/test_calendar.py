@@ -4,6 +4,7 @@ import re
 from datetime import UTC, timedelta
 
 import icalendar
+import pytest
 from sqlalchemy import update
 
 from app.catalog.models import Role
@@ -130,6 +131,7 @@ def test_personal_feed_holds_only_confirmed_registrations(client):
     assert client.get("/ateliers/mon-calendrier/not-a-token.ics").status_code == 404
 
 
+@pytest.mark.both_databases("app.workshops.service")
 def test_regenerated_personal_token_makes_the_old_url_404(client):
     me = make_user(email="moi@example.org")
     signup.sign_up(make_workshop(title="Le mien"), me)

@@ -9,10 +9,8 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
-from app.catalog.models import Role
-from app.clock import utcnow
 from app.errors import InvalidInput, NotAllowed
 from app.extensions import db
 from app.mail.models import OutboxMessage
@@ -20,7 +18,8 @@ from app.workshops import service, signup
 from app.workshops.errors import CategoryNotChecked, CategoryNotConfirmed, CheckInNotOpen
 from app.workshops.models import CategoryCheck, Registration, RegistrationStatus, Workshop, WorkshopCategory
 from tests.conftest import login, post_form
-from tests.factories import make_member, make_user, make_workshop
+from tests.factories import make_user, make_workshop
+from tests.workshops.helpers import facilitator_of, move, reload, users
 from tests.workshops.test_manage_routes import _csv, _edit_form, _tables, _text, _workshop_form, _world
 
 CONFIRMED, IN_REVIEW = RegistrationStatus.confirmed, RegistrationStatus.in_review
@@ -28,17 +27,6 @@ OFFERED, WAITLISTED, CANCELLED = RegistrationStatus.offered, RegistrationStatus.
 
 
 # --- helpers -------------------------------------------------------------------------------------
-
-def people(n, **kwargs):
-    found = [make_user(**kwargs) for _ in range(n)]
-    db.session.commit()
-    return found
-
-
-def reload(obj):
-    db.session.expire_all()
-    return db.session.get(type(obj), obj.id)
-
 
 def checked_workshop(when: CategoryCheck, org=None, usagers=1, agents=1, **kwargs):
     """A published workshop with an open category « usagers » and a category to check « agents »."""
@@ -51,12 +39,6 @@ def categories(workshop) -> tuple[WorkshopCategory, WorkshopCategory]:
     return usagers, agents
 
 
-def staff_of(workshop):
-    user = make_member(workshop.organisation, Role.facilitator)
-    db.session.commit()
-    return user
-
-
 def mails(template: str) -> list[str]:
     return list(db.session.scalars(select(OutboxMessage.recipient).where(OutboxMessage.template == template)
                                    .order_by(OutboxMessage.id)))
@@ -64,10 +46,7 @@ def mails(template: str) -> list[str]:
 
 def open_check_in(workshop):
     """Put the workshop one hour ahead: check-in is open (it opens two hours before the start)."""
-    db.session.execute(update(Workshop).where(Workshop.id == workshop.id)
-                       .values(starts_at=utcnow() + timedelta(hours=1), ends_at=utcnow() + timedelta(hours=3)))
-    db.session.commit()
-    db.session.expire_all()
+    move(workshop, timedelta(hours=1))
 
 
 # --- the forms show only the categories that exist -------------------------------------------------
@@ -145,7 +124,7 @@ def test_the_edit_form_changes_when_categories_are_checked(client):
 def test_at_review_a_seat_in_a_category_to_check_waits_for_the_team(app):
     workshop = checked_workshop(CategoryCheck.at_review, agents=1)
     usagers, agents = categories(workshop)
-    alice, bob, carol = people(3)
+    alice, bob, carol = users(3)
     r_alice = signup.sign_up(reload(workshop), alice, category_id=agents.id)
     assert r_alice.status is IN_REVIEW and r_alice.confirmed_at is None
     assert reload(agents).seats_taken == 1  # the seat is held for her while the team checks
@@ -155,7 +134,7 @@ def test_at_review_a_seat_in_a_category_to_check_waits_for_the_team(app):
     # The open category is not checked: confirmed at once.
     assert signup.sign_up(reload(workshop), carol, category_id=usagers.id).status is CONFIRMED
 
-    staff = staff_of(workshop)
+    staff = facilitator_of(workshop)
     r_alice = signup.confirm_category(staff, reload(r_alice))
     assert r_alice.status is CONFIRMED and r_alice.confirmed_at is not None
     assert r_alice.category_confirmed_at is not None and r_alice.category_confirmed_by_id == staff.id
@@ -166,10 +145,10 @@ def test_at_review_a_seat_in_a_category_to_check_waits_for_the_team(app):
 def test_at_review_moving_a_person_to_the_open_category_passes_the_kept_seat_on(app):
     workshop = checked_workshop(CategoryCheck.at_review, usagers=2, agents=1)
     usagers, agents = categories(workshop)
-    alice, bob = people(2)
+    alice, bob = users(2)
     r_alice = signup.sign_up(reload(workshop), alice, category_id=agents.id)
     r_bob = signup.sign_up(reload(workshop), bob, category_id=agents.id)
-    staff = staff_of(workshop)
+    staff = facilitator_of(workshop)
     moved = signup.move_to_category(staff, reload(r_alice), usagers.id)
     assert (moved.category_id, moved.status, moved.category_confirmed_at) == (usagers.id, CONFIRMED, None)
     assert mails("registration_confirmed") == [alice.email]
@@ -184,10 +163,10 @@ def test_at_review_moving_a_person_to_the_open_category_passes_the_kept_seat_on(
 def test_moving_to_a_full_open_category_puts_the_person_on_its_waiting_list(app):
     workshop = checked_workshop(CategoryCheck.at_review, usagers=1, agents=1)
     usagers, agents = categories(workshop)
-    alice, bob = people(2)
+    alice, bob = users(2)
     signup.sign_up(reload(workshop), bob, category_id=usagers.id)
     r_alice = signup.sign_up(reload(workshop), alice, category_id=agents.id)
-    moved = signup.move_to_category(staff_of(workshop), reload(r_alice), usagers.id)
+    moved = signup.move_to_category(facilitator_of(workshop), reload(r_alice), usagers.id)
     assert (moved.category_id, moved.status, moved.waitlist_number) == (usagers.id, WAITLISTED, 1)
     assert mails("registration_waitlisted") == [alice.email]
     assert (reload(usagers).seats_taken, reload(agents).seats_taken) == (1, 0)  # her agents' seat is free again
@@ -197,10 +176,10 @@ def test_moving_to_a_full_open_category_puts_the_person_on_its_waiting_list(app)
 def test_refusing_a_declared_category_cancels_and_passes_the_seat_on(app):
     workshop = checked_workshop(CategoryCheck.at_review, agents=1)
     _usagers, agents = categories(workshop)
-    alice, bob = people(2)
+    alice, bob = users(2)
     r_alice = signup.sign_up(reload(workshop), alice, category_id=agents.id)
     r_bob = signup.sign_up(reload(workshop), bob, category_id=agents.id)
-    signup.cancel_registration(reload(r_alice), staff_of(workshop), "Vous n'êtes pas agent d'accueil.")
+    signup.cancel_registration(reload(r_alice), facilitator_of(workshop), "Vous n'êtes pas agent d'accueil.")
     assert reload(r_alice).status is CANCELLED
     assert mails("registration_cancelled_by_staff") == [alice.email]
     assert reload(r_bob).status is OFFERED and reload(agents).seats_taken == 1
@@ -209,13 +188,13 @@ def test_refusing_a_declared_category_cancels_and_passes_the_seat_on(app):
 def test_a_seat_given_by_hand_in_a_category_to_check_is_in_review(app):
     workshop = checked_workshop(CategoryCheck.at_review, agents=1)
     _usagers, agents = categories(workshop)
-    alice, bob = people(2)
+    alice, bob = users(2)
     r_alice = signup.sign_up(reload(workshop), alice, category_id=agents.id)
     r_bob = signup.sign_up(reload(workshop), bob, category_id=agents.id)
-    staff = staff_of(workshop)
+    staff = facilitator_of(workshop)
     signup.cancel_registration(reload(r_alice), alice)  # the seat is offered to bob
     signup.cancel_registration(reload(r_bob), bob)  # ...who declines: nobody waits, the seat is free
-    carol, dan = people(2)
+    carol, dan = users(2)
     signup.register_on_behalf(staff, reload(workshop), name="Carole", phone="0600000000", category_id=agents.id)
     assert db.session.scalar(select(Registration.status).where(Registration.guest_name == "Carole")) is IN_REVIEW
     r_dan = signup.sign_up(reload(workshop), dan, category_id=agents.id)
@@ -228,10 +207,10 @@ def test_a_seat_given_by_hand_in_a_category_to_check_is_in_review(app):
 def test_category_decisions_are_refused_where_they_do_not_apply(app):
     workshop = checked_workshop(CategoryCheck.at_review, usagers=2, agents=2)
     usagers, agents = categories(workshop)
-    alice, bob, citizen = people(3)
+    alice, bob, citizen = users(3)
     r_alice = signup.sign_up(reload(workshop), alice, category_id=agents.id)
     r_bob = signup.sign_up(reload(workshop), bob, category_id=usagers.id)
-    staff = staff_of(workshop)
+    staff = facilitator_of(workshop)
     with pytest.raises(NotAllowed):
         signup.confirm_category(citizen, reload(r_alice))
     with pytest.raises(NotAllowed):
@@ -259,9 +238,9 @@ def test_category_decisions_are_refused_where_they_do_not_apply(app):
 def test_people_in_review_keep_their_review_until_the_team_decides(app):
     workshop = checked_workshop(CategoryCheck.at_review)
     _usagers, agents = categories(workshop)
-    [alice] = people(1)
+    [alice] = users(1)
     r_alice = signup.sign_up(reload(workshop), alice, category_id=agents.id)
-    staff = staff_of(workshop)
+    staff = facilitator_of(workshop)
     for change in ({"category_check": CategoryCheck.at_check_in},
                    {"quotas": [("usagers", 1, True), ("agents", 1, False)], "capacity": 2}):
         with pytest.raises(InvalidInput) as refused:
@@ -286,7 +265,7 @@ def test_checking_categories_needs_a_category_to_check(app):
 
 def test_duplicating_a_workshop_keeps_its_category_check(app):
     workshop = checked_workshop(CategoryCheck.at_check_in)
-    copy = service.duplicate_workshop(staff_of(workshop), reload(workshop))
+    copy = service.duplicate_workshop(facilitator_of(workshop), reload(workshop))
     assert copy.category_check is CategoryCheck.at_check_in
     assert [c.requires_check for c in copy.categories] == [False, True]
 
@@ -296,12 +275,12 @@ def test_duplicating_a_workshop_keeps_its_category_check(app):
 def test_at_check_in_the_seat_is_confirmed_and_check_in_waits_for_the_category(app):
     workshop = checked_workshop(CategoryCheck.at_check_in, usagers=1, agents=1)
     usagers, agents = categories(workshop)
-    alice, bob = people(2)
+    alice, bob = users(2)
     r_alice = signup.sign_up(reload(workshop), alice, category_id=agents.id)
     r_bob = signup.sign_up(reload(workshop), bob, category_id=usagers.id)
     assert r_alice.status is CONFIRMED and mails("registration_confirmed") == [alice.email, bob.email]
     assert reload(r_alice).check_in_waits_for_category and not reload(r_bob).check_in_waits_for_category
-    staff = staff_of(workshop)
+    staff = facilitator_of(workshop)
     open_check_in(workshop)
     with pytest.raises(CategoryNotConfirmed):
         service.check_in(staff, reload(r_alice))
@@ -315,9 +294,9 @@ def test_at_check_in_the_seat_is_confirmed_and_check_in_waits_for_the_category(a
 def test_at_check_in_an_unconfirmed_category_can_be_changed_to_the_open_one(app):
     workshop = checked_workshop(CategoryCheck.at_check_in, usagers=2, agents=1)
     usagers, agents = categories(workshop)
-    [alice] = people(1)
+    [alice] = users(1)
     r_alice = signup.sign_up(reload(workshop), alice, category_id=agents.id)
-    staff = staff_of(workshop)
+    staff = facilitator_of(workshop)
     open_check_in(workshop)
     moved = signup.move_to_category(staff, reload(r_alice), usagers.id)
     assert (moved.category_id, moved.status) == (usagers.id, CONFIRMED)
@@ -328,10 +307,10 @@ def test_at_check_in_an_unconfirmed_category_can_be_changed_to_the_open_one(app)
 def test_confirming_with_check_in_before_check_in_opens_changes_nothing(app):
     workshop = checked_workshop(CategoryCheck.at_check_in)
     _usagers, agents = categories(workshop)
-    [alice] = people(1)
+    [alice] = users(1)
     r_alice = signup.sign_up(reload(workshop), alice, category_id=agents.id)
     with pytest.raises(CheckInNotOpen):
-        signup.confirm_category(staff_of(workshop), reload(r_alice), check_in=True)
+        signup.confirm_category(facilitator_of(workshop), reload(r_alice), check_in=True)
     r_alice = reload(r_alice)
     assert r_alice.category_confirmed_at is None and r_alice.checked_in_at is None
 
@@ -342,7 +321,7 @@ def test_the_roster_and_the_export_show_declared_categories_and_their_confirmati
     org, _other, facilitator = _world()
     workshop = checked_workshop(CategoryCheck.at_check_in, org, usagers=2, agents=2)
     usagers, agents = categories(workshop)
-    alice, bob, carol = people(3)
+    alice, bob, carol = users(3)
     for person, category in ((alice, agents), (bob, usagers), (carol, agents)):
         signup.sign_up(reload(workshop), person, category_id=category.id)
     r_carol = db.session.scalar(select(Registration).where(Registration.user_id == carol.id))
@@ -366,7 +345,7 @@ def test_the_roster_lists_seats_in_review_with_the_decisions(client):
     org, _other, facilitator = _world()
     workshop = checked_workshop(CategoryCheck.at_review, org, usagers=2, agents=2)
     usagers, agents = categories(workshop)
-    alice, bob = people(2)
+    alice, bob = users(2)
     r_alice = signup.sign_up(reload(workshop), alice, category_id=agents.id)
     r_bob = signup.sign_up(reload(workshop), bob, category_id=agents.id)
     login(client, facilitator.email)
@@ -392,7 +371,7 @@ def test_the_check_in_page_confirms_the_declared_category_then_checks_in(client)
     org, _other, facilitator = _world()
     workshop = checked_workshop(CategoryCheck.at_check_in, org, usagers=2, agents=2, starts_in=timedelta(hours=1))
     usagers, agents = categories(workshop)
-    [alice] = people(1, name="Alice Agent")
+    [alice] = users(1, name="Alice Agent")
     r_alice = signup.sign_up(reload(workshop), alice, category_id=agents.id)
     login(client, facilitator.email)
     url = f"/ateliers/gestion/{workshop.id}/pointage"

@@ -4,25 +4,16 @@ service (so every path shares it) and on the check-in page; after the workshop i
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
 
 from app.catalog.models import Role
-from app.clock import utcnow
 from app.extensions import db
 from app.workshops import checkin, service, signup
 from app.workshops.errors import CheckInNotOpen
 from app.workshops.models import Registration, Workshop
 from tests.conftest import login, post_form
 from tests.factories import make_member, make_user, make_workshop
+from tests.workshops.helpers import move
 from tests.workshops.test_manage_routes import _text
-
-
-def starts_in(workshop, delta: timedelta) -> None:
-    start = utcnow() + delta
-    db.session.execute(update(Workshop).where(Workshop.id == workshop.id)
-                       .values(starts_at=start, ends_at=start + timedelta(hours=2)))
-    db.session.commit()
-    db.session.expire_all()
 
 
 def signed_up(workshop) -> tuple[Registration, object]:
@@ -42,7 +33,7 @@ def test_check_in_is_refused_before_it_opens_and_allowed_once_open(app):
     assert opens == db.session.get(Workshop, workshop.id).starts_at - timedelta(hours=2)
     assert str(refused.value.message).startswith("Le pointage ouvre le ")
     assert db.session.get(Registration, registration.id).checked_in_at is None
-    starts_in(workshop, timedelta(hours=1, minutes=59))
+    move(workshop, timedelta(hours=1, minutes=59))
     assert service.check_in(staff, db.session.get(Registration, registration.id)).checked_in_at is not None
 
 
@@ -59,7 +50,7 @@ def test_the_window_follows_the_setting(app):
 def test_check_in_stays_open_during_and_after_the_workshop(app):
     workshop = make_workshop(capacity=2)
     registration, staff = signed_up(workshop)
-    starts_in(workshop, -timedelta(days=3))
+    move(workshop, -timedelta(days=3))
     assert service.check_in(staff, db.session.get(Registration, registration.id)).checked_in_at is not None
 
 
@@ -75,7 +66,7 @@ def test_the_check_in_page_says_when_check_in_opens_instead_of_its_controls(clie
                          {"present": "1", "q": ""}, csrf_url=url, follow_redirects=True)
     assert "Le pointage ouvre le " in _text(response)
     assert db.session.get(Registration, registration.id).checked_in_at is None
-    starts_in(workshop, timedelta(hours=1))
+    move(workshop, timedelta(hours=1))
     page = _text(client.get(url, query_string={"q": "alice"}))
     assert "Le pointage ouvre le " not in page and 'type="search"' in page and "Alice Dupont" in page
 
@@ -83,7 +74,7 @@ def test_the_check_in_page_says_when_check_in_opens_instead_of_its_controls(clie
 def test_the_check_in_page_of_a_past_workshop_still_works(client):
     workshop = make_workshop(capacity=2)
     registration, staff = signed_up(workshop)
-    starts_in(workshop, -timedelta(days=20))
+    move(workshop, -timedelta(days=20))
     login(client, staff.email)
     page = _text(client.get(f"/ateliers/gestion/{workshop.id}/pointage", query_string={"q": "a"}))
     assert 'type="search"' in page and "Alice Dupont" in page and "Le pointage ouvre" not in page

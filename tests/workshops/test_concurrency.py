@@ -17,7 +17,6 @@ import pytest
 import requests
 from sqlalchemy import func, select, update
 
-from app import create_app
 from app.accounts.models import User
 from app.accounts.passwords import hash_password
 from app.clock import utcnow
@@ -30,7 +29,9 @@ from app.workshops.errors import NotOffered
 from app.workshops.models import Registration, RegistrationStatus, Workshop, WorkshopCategory
 from tests.conftest import csrf_from, make_app, prepared_db
 from tests.factories import PASSWORD, make_workshop
-from tests.servers import LiveServer
+from tests.races import in_threads, race_on_postgresql, sign_in
+
+pytestmark = pytest.mark.both_databases("app.workshops.signup", "app.workshops.jobs", "app.database")
 
 SEATS = 20
 SIGNUPS = 200
@@ -336,21 +337,21 @@ def test_concurrent_cancellations_confirmations_and_lapses_never_overbook_or_off
                 .values(offer_expires_at=utcnow() - timedelta(seconds=1))
                 .execution_options(synchronize_session=False))
             db.session.commit()
-            time.sleep(0.005)
+            time.sleep(0.005)  # pacing: offers lapse again and again while the others act
 
     def process_offers(start):
         start.wait()
         lapsed = 0
         while not stop.is_set():
             lapsed += workshop_jobs.process_expired_offers()
-            time.sleep(0.005)
+            time.sleep(0.005)  # pacing: the job runs again and again, as two processes would run it
         return lapsed
 
     def watch(start):
         start.wait()
         while not stop.is_set():
             samples.append(seat_snapshot(category_id))
-            time.sleep(0.002)
+            time.sleep(0.002)  # pacing: a sample every few milliseconds
 
     jobs = ([functools.partial(cancel, r) for r in cancellers]
             + [functools.partial(confirm_when_offered, r) for r in eager]
@@ -482,34 +483,24 @@ def test_moves_to_the_open_category_racing_sign_ups_never_overbook_either_catego
 @pytest.mark.postgres
 def test_http_signup_race_against_two_servers_sharing_one_postgresql(pg_server, smtp_server):
     """200 logged-in people POST the sign-up form at once, alternately to two serve.py (gevent) processes."""
-    url = pg_server.create_database("atelier_http_race")
     # The periodic jobs (mail delivery) are not what this test is about: off, so they do not steal CPU.
-    env = {"ATELIER_RUN_JOBS": "0"}
-    servers = [LiveServer(url, smtp_server.port, env=env), LiveServer(url, smtp_server.port, env=env)]
-    servers[0].prepare_database()  # flask db upgrade + seed-demo, as `make run` does
-    # Data written by this process, hashed with the servers' argon2 parameters so logins do not rehash.
-    data_app = create_app("test", {"SQLALCHEMY_DATABASE_URI": url, "ARGON2_TIME_COST": 1,
-                                   "ARGON2_MEMORY_COST": 1024})
-    try:
-        with data_app.app_context():
+    with race_on_postgresql(pg_server, smtp_server.port, "atelier_http_race", {"ATELIER_RUN_JOBS": "0"}) as race:
+        # Data written by this process, hashed with the servers' argon2 parameters so logins do not rehash.
+        with race.app.app_context():
             workshop = make_workshop(capacity=SEATS)
             workshop_id, category_id = workshop.id, workshop.categories[0].id
             user_ids = make_verified_users(SIGNUPS, "http")
             emails = [f"http{i}@example.org" for i in range(SIGNUPS)]
-        for server in servers:
-            server.start()
+        race.start()
         path = f"/ateliers/{workshop_id}/inscription"
         go = threading.Barrier(SIGNUPS, timeout=JOIN_TIMEOUT)
         statuses, errors = [None] * SIGNUPS, []
 
         def person(i):
-            base = servers[i % 2].url
+            base = race.servers[i % 2].url
             try:
                 with requests.Session() as http:
-                    token = csrf_from(http.get(base + "/compte/connexion", timeout=30).text)
-                    response = http.post(base + "/compte/connexion", timeout=30, allow_redirects=False,
-                                         data={"csrf_token": token, "email": emails[i], "password": PASSWORD})
-                    assert response.status_code == 302, response.text[:500]
+                    sign_in(http, base, emails[i], timeout=30)
                     token = csrf_from(http.get(base + path, timeout=30).text)
                     go.wait()
                     response = http.post(base + path, data={"csrf_token": token}, timeout=60,
@@ -519,26 +510,10 @@ def test_http_signup_race_against_two_servers_sharing_one_postgresql(pg_server, 
                 go.abort()
                 errors.append((i, exc))
 
-        threads = [threading.Thread(target=person, args=(i,), daemon=True) for i in range(SIGNUPS)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(JOIN_TIMEOUT)
-        assert not any(t.is_alive() for t in threads)
+        in_threads(person, SIGNUPS, JOIN_TIMEOUT)
         assert errors == [], errors[:5]
         assert statuses == [302] * SIGNUPS
-        for server in servers:
-            assert server.process.poll() is None, server.log_path.read_text()[-2000:]
-            # Each process served its half of the race (its access log: method, rule, status).
-            log = server.log_path.read_text()
-            assert log.count("POST /ateliers/<int:workshop_id>/inscription 302") == SIGNUPS // 2
-        with data_app.app_context():
+        # Each process served its half of the race (its access log: method, rule, status).
+        race.assert_each_served("POST /ateliers/<int:workshop_id>/inscription 302", SIGNUPS // 2)
+        with race.app.app_context():
             assert_fair_signups(category_id, SEATS, user_ids)
-    finally:
-        for server in servers:
-            server.stop()
-            server.log_path.unlink(missing_ok=True)
-        with data_app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-        pg_server.drop_database("atelier_http_race")

@@ -664,6 +664,7 @@ def test_csv_export_only_for_the_organisations_facilitators_and_admins(client, r
 # --- check-in ------------------------------------------------------------------------------------
 
 
+@pytest.mark.both_databases("app.workshops.queries")
 def test_check_in_by_code_and_by_name_then_undo(client):
     org, _other, facilitator = _world()
     workshop = make_workshop(org, capacity=2, starts_in=timedelta(hours=1))

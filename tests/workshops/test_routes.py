@@ -5,7 +5,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, func, select, update
+from sqlalchemy import func, select, update
 
 from app.accounts import service as accounts
 from app.accounts.models import User
@@ -32,7 +32,8 @@ from tests.factories import (
     make_user,
     make_workshop,
 )
-from tests.queries import recorded_statements
+from tests.queries import count_queries, recorded_statements
+from tests.workshops.helpers import move
 
 MINE = "/ateliers/mes-ateliers"
 
@@ -72,33 +73,11 @@ def registration_of(workshop, user) -> Registration:
                                                         Registration.user_id == user.id))
 
 
-def move(workshop, starts_in: timedelta, duration: timedelta = timedelta(hours=2)):
-    starts = utcnow() + starts_in
-    db.session.execute(update(Workshop).where(Workshop.id == workshop.id)
-                       .values(starts_at=starts, ends_at=starts + duration))
-    db.session.commit()
-
-
 def fill(workshop, n):
     """n other people sign up (confirmed first, then waitlisted)."""
     people = [make_user() for _ in range(n)]
     db.session.commit()
     return [signup.sign_up(db.session.get(Workshop, workshop.id), p) for p in people]
-
-
-def count_queries(client, url) -> int:
-    statements = []
-
-    def record(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        response = client.get(url)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
-    assert response.status_code == 200
-    return len(statements)
 
 
 # --- finding workshops ---------------------------------------------------------------------------
@@ -384,6 +363,7 @@ def _signup_statements(client, workshop) -> list[str]:
     return statements
 
 
+@pytest.mark.both_databases("app.workshops.signup")
 def test_sign_up_post_writes_the_registration_the_counter_and_the_mail(client):
     """The sign-up POST takes the one locked path (the seat pool's row lock, then ``_place``), on both backends:
     its writes are the registration, the pool's counter and the outbox row, nothing else."""

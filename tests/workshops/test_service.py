@@ -47,6 +47,7 @@ from app.workshops.models import (
     WorkshopStatus,
 )
 from tests.factories import PASSWORD, make_member, make_organisation, make_user, make_workshop
+from tests.workshops.helpers import facilitator_of, move, reload, users
 
 CONFIRMED, OFFERED = RegistrationStatus.confirmed, RegistrationStatus.offered
 WAITLISTED, CANCELLED = RegistrationStatus.waitlisted, RegistrationStatus.cancelled
@@ -61,27 +62,6 @@ def mails(template=None, to=None) -> list[OutboxMessage]:
     if to:
         stmt = stmt.where(OutboxMessage.recipient == to)
     return list(db.session.scalars(stmt))
-
-
-def users(n, **kwargs):
-    people = [make_user(**kwargs) for _ in range(n)]
-    db.session.commit()
-    return people
-
-
-def facilitator_of(workshop):
-    user = make_member(workshop.organisation, Role.facilitator)
-    db.session.commit()
-    return user
-
-
-def move(workshop, starts_in: timedelta, duration: timedelta = timedelta(hours=2)):
-    """Put the workshop at another time by a direct UPDATE (how tests travel in time)."""
-    starts = utcnow() + starts_in
-    db.session.execute(update(Workshop).where(Workshop.id == workshop.id)
-                       .values(starts_at=starts, ends_at=starts + duration))
-    db.session.commit()
-    db.session.expire_all()
 
 
 def travel(workshop, delta: timedelta):
@@ -101,11 +81,6 @@ def expire_offer(registration, ago: timedelta = timedelta(minutes=1)):
                        .values(offer_expires_at=utcnow() - ago))
     db.session.commit()
     db.session.expire_all()
-
-
-def reload(obj):
-    db.session.expire_all()
-    return db.session.get(type(obj), obj.id)
 
 
 def category(workshop, name="") -> WorkshopCategory:
@@ -258,6 +233,7 @@ def test_sign_up_refused_when_already_registered(app):
     assert category(workshop).seats_taken == 1
 
 
+@pytest.mark.both_databases("app.workshops.signup")
 def test_sign_up_again_after_cancelling_reuses_the_same_row(app):
     question = {"kind": QuestionKind.short_text, "label": "Besoins d'accessibilité ?"}
     workshop = make_workshop(capacity=2, questions=[question])
@@ -500,6 +476,7 @@ def test_next_write_on_the_workshop_passes_an_expired_offer_on(app):
     assert reload(r_bob).status is CANCELLED and reload(r_carol).status is OFFERED
 
 
+@pytest.mark.both_databases("app.workshops.jobs")
 def test_process_expired_offers_is_idempotent(app):
     workshop = make_workshop(capacity=1)
     alice, bob, carol = users(3)
@@ -670,6 +647,7 @@ def test_create_refuses_an_end_before_the_start(app):
     assert count(Workshop) == 0
 
 
+@pytest.mark.both_databases("app.workshops.service", "app.workshops.signup")
 def test_capacity_raise_offers_the_new_seats_to_the_waiting_list(app):
     workshop = make_workshop(capacity=1)
     people = users(4)
@@ -744,6 +722,7 @@ def test_update_without_a_change_of_date_or_place_mails_nobody(app):
     assert mails(template="workshop_changed") == []
 
 
+@pytest.mark.both_databases("app.workshops.service")
 def test_cancel_workshop_mails_every_active_registrant_in_their_language(app):
     workshop = make_workshop(capacity=2)
     confirmed = make_user(locale="fr")
@@ -993,6 +972,7 @@ def test_evaluation_refused_for_someone_elses_registration_or_bad_values(app):
     assert count(WorkshopEvaluation) == 0 and not reload(regs[0]).has_evaluated
 
 
+@pytest.mark.both_databases("app.workshops.queries")
 def test_evaluation_summary_is_hidden_under_five_answers_and_shown_at_five(app):
     workshop = make_workshop(capacity=6)
     people, regs = _attended(workshop, 5, 0)
