@@ -2,7 +2,7 @@
 
 import logging
 
-from flask import Flask, current_app, jsonify, make_response, render_template, request, session
+from flask import Flask, current_app, flash, jsonify, make_response, render_template, request, session
 from flask_babel import force_locale, gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import DBAPIError
@@ -29,6 +29,17 @@ class DomainError(Exception):
 
     def to_dict(self) -> dict:
         return {"error": {"code": self.code, "message": str(self.message)}}
+
+
+def show_on_form(form, err: DomainError, fields: dict[str, str]) -> None:
+    """A service's refusal shown on the form field it concerns (``fields``: error code -> field name), so that the
+    form's error summary lists it; flashed when it concerns no field of this form."""
+    name = fields.get(err.code)
+    field = getattr(form, name, None) if name else None
+    if field is None:
+        flash(str(err.message), "error")
+    else:
+        field.errors = [*field.errors, str(err.message)]
 
 
 class NotAllowed(DomainError):

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from ..accounts.current import acting_user
 from ..accounts.forms import ConfirmForm
-from ..errors import DomainError
+from ..errors import DomainError, show_on_form
 from ..extensions import db
 from ..permissions import is_authenticated, requires
 from ..proposals.models import Proposal, ProposalState
@@ -42,14 +42,6 @@ def _to_manage(consultation_id: int):
     return redirect(url_for("consultations.manage_consultation", consultation_id=consultation_id))
 
 
-def _show_error(form, err: DomainError) -> None:
-    name = ERROR_FIELDS.get(err.code)
-    if name and hasattr(form, name):
-        getattr(form, name).errors = [*getattr(form, name).errors, str(err.message)]
-    else:
-        flash(str(err.message), "error")
-
-
 @bp.route("/nouvelle", methods=["GET", "POST"])
 @requires(can_run_consultations)
 def new_consultation():
@@ -61,7 +53,7 @@ def new_consultation():
             consultation = service.create_consultation(acting_user(), organisations[form.organisation_id.data],
                                                        **form.settings())
         except DomainError as err:
-            _show_error(form, err)
+            show_on_form(form, err, ERROR_FIELDS)
         else:
             flash(_("Consultation créée en préparation. Ajoutez-y des propositions puis ouvrez-la."), "success")
             return _to_manage(consultation.id)
@@ -98,7 +90,7 @@ def edit_consultation(consultation_id: int):
         try:
             service.update_consultation(acting_user(), consultation, **_changes(consultation, form.settings()))
         except DomainError as err:
-            _show_error(form, err)
+            show_on_form(form, err, ERROR_FIELDS)
         else:
             flash(_("Consultation enregistrée."), "success")
             return _to_manage(consultation.id)

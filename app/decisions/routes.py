@@ -14,7 +14,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from ..accounts.current import acting_user
 from ..catalog.models import Organisation
 from ..csvsafe import write_csv
-from ..errors import DomainError
+from ..errors import DomainError, show_on_form
 from ..extensions import db
 from ..markdown import render_markdown
 from ..permissions import is_authenticated, requires
@@ -37,14 +37,6 @@ from .models import MEASURE_STATUS_NAMES, AnswerKind, Measure, Milestone, can_an
 ERROR_FIELDS = {"reason_required": "reason", "body_required": "body", "body_too_long": "body",
                 "reason_too_long": "reason", "unknown_kind": "kind", "deadline_out_of_range": "deadline_days"}
 
-
-
-def _show_error(form, err: DomainError) -> None:
-    name = ERROR_FIELDS.get(err.code)
-    if name and hasattr(form, name):
-        getattr(form, name).errors = [*getattr(form, name).errors, str(err.message)]
-    else:
-        flash(str(err.message), "error")
 
 
 def _organisation_for_editor(organisation_id: int) -> Organisation:
@@ -83,7 +75,7 @@ def answer_proposal(proposal_id: int):
             service.answer_proposal(proposal, acting_user(), kind=form.kind.data, body=form.body.data,
                                     reason=form.reason.data, show_editor_name=form.show_editor_name.data)
         except DomainError as err:
-            _show_error(form, err)
+            show_on_form(form, err, ERROR_FIELDS)
             status = err.status
         else:
             flash(_("La réponse est publiée sur la page de la proposition."), "success")
@@ -117,7 +109,7 @@ def deadline(organisation_id: int):
             service.set_settings(organisation, acting_user(), deadline_days=form.deadline_days.data,
                                  from_publication=form.from_publication.data)
         except DomainError as err:
-            _show_error(form, err)
+            show_on_form(form, err, ERROR_FIELDS)
             status = err.status
         else:
             flash(_("Le délai de réponse est enregistré."), "success")
@@ -140,14 +132,6 @@ def _managed_measure(measure_id: int) -> Measure:
     if not measure.can_manage(current_user):
         abort(403)
     return measure
-
-
-def _measure_form_errors(form, err: DomainError) -> None:
-    name = MEASURE_ERROR_FIELDS.get(err.code)
-    if name and hasattr(form, name):
-        getattr(form, name).errors = [*getattr(form, name).errors, str(err.message)]
-    else:
-        flash(str(err.message), "error")
 
 
 def _proposal_choices(form, organisation_id: int, linked=()) -> None:
@@ -180,7 +164,7 @@ def new_measure(organisation_id: int):
                                               description=form.description.data or "",
                                               proposal_ids=form.proposal_ids.data)
         except DomainError as err:
-            _measure_form_errors(form, err)
+            show_on_form(form, err, MEASURE_ERROR_FIELDS)
         else:
             flash(_("La mesure est créée. Ajoutez-y ses jalons."), "success")
             return redirect(url_for("decisions.measure_progress", measure_id=measure.id))
@@ -200,7 +184,7 @@ def edit_measure(measure_id: int):
             measures.edit_measure(measure, acting_user(), title=form.title.data,
                                   description=form.description.data or "", proposal_ids=form.proposal_ids.data)
         except DomainError as err:
-            _measure_form_errors(form, err)
+            show_on_form(form, err, MEASURE_ERROR_FIELDS)
         else:
             flash(_("La mesure est enregistrée."), "success")
             return redirect(url_for("decisions.show_measure", measure_id=measure.id))
@@ -230,7 +214,7 @@ def measure_progress(measure_id: int):
             measures.post_update(measure, acting_user(), body=form.body.data, status=form.status.data,
                                  progress=form.progress.data, reason=form.reason.data)
         except DomainError as err:
-            _measure_form_errors(form, err)
+            show_on_form(form, err, MEASURE_ERROR_FIELDS)
         else:
             flash(_("La mise à jour est publiée."), "success")
             return redirect(url_for("decisions.show_measure", measure_id=measure.id))
@@ -246,7 +230,7 @@ def add_milestone(measure_id: int):
         try:
             measures.add_milestone(measure, acting_user(), title=form.title.data, planned_on=form.planned_on.data)
         except DomainError as err:
-            _measure_form_errors(form, err)
+            show_on_form(form, err, MEASURE_ERROR_FIELDS)
         else:
             flash(_("Le jalon est ajouté."), "success")
             return redirect(url_for("decisions.measure_progress", measure_id=measure.id))

@@ -20,7 +20,7 @@ from ..catalog import service as catalog
 from ..catalog.models import Organisation, Service
 from ..catalog.permissions import facilitated_organisations, is_facilitator
 from ..csvsafe import write_csv
-from ..errors import DomainError
+from ..errors import DomainError, show_on_form
 from ..extensions import db
 from ..i18n import localized
 from ..permissions import requires
@@ -139,16 +139,6 @@ def _questions_changed(workshop, questions: list[dict]) -> bool:
     return old != new
 
 
-def _show_error(form, err: DomainError, quotas_field: str) -> None:
-    """A refusal from the service, on the field it concerns (or as a flash)."""
-    name = quotas_field if err.code == "invalid_quotas" else ERROR_FIELDS.get(err.code)
-    field = getattr(form, name, None) if name else None
-    if field is None:
-        flash(str(err.message), "error")
-    else:
-        field.errors = [*field.errors, str(err.message)]
-
-
 def _render_form(form, workshop=None):
     title = _("Modifier l'atelier") if workshop else _("Nouvel atelier")
     return render_template("workshops/manage/form.html", form=form, workshop=workshop, title=title,
@@ -169,7 +159,7 @@ def create_workshop():
                                                quotas=form.quota_list(), questions=form.question_list(),
                                                **_fields(form))
         except DomainError as err:
-            _show_error(form, err, quotas_field="quotas")
+            show_on_form(form, err, {**ERROR_FIELDS, "invalid_quotas": "quotas"})
         else:
             flash(_("L'atelier est créé en brouillon. Publiez-le quand il est prêt."), "success")
             return _to_roster(workshop.id)
@@ -191,7 +181,7 @@ def edit_workshop(workshop_id: int):
                                     quotas=form.quota_list() if workshop.has_categories else None,
                                     **_fields(form))
         except DomainError as err:
-            _show_error(form, err, quotas_field="capacity")
+            show_on_form(form, err, {**ERROR_FIELDS, "invalid_quotas": "capacity"})
         else:
             flash(_("Les modifications sont enregistrées."), "success")
             return _to_roster(workshop.id)
