@@ -69,8 +69,10 @@ def switch_language(page, lang: str) -> None:
     assert html_lang(page) == lang
 
 
-def login(page, email: str, password: str = DEMO_PASSWORD) -> None:
-    """Log in through the form (set-up for tests that check something else than logging in)."""
+def login(page, email: str, password: str = DEMO_PASSWORD, lang: str = "fr") -> None:
+    """Log in through the form (set-up for tests that check something else than logging in), then read the site in
+    ``lang``: the language is stored on the account, and another test on the same live server may have left the
+    demo account in the other one."""
     page.goto("/compte/connexion")
     page.fill("#email", email)
     page.fill("#password", password)
@@ -79,6 +81,7 @@ def login(page, email: str, password: str = DEMO_PASSWORD) -> None:
     if page.locator("form[action$='/compte/deconnexion']").count() != 1:
         errors = page.locator(".error-summary").all_inner_texts()
         raise AssertionError(f"{email} could not log in: {errors or page.locator('main').inner_text()[:500]}")
+    switch_language(page, lang)
 
 
 def type_datetime_local(page, value: str) -> None:
