@@ -163,6 +163,8 @@ def test_facilitator_promotes_from_the_board_page_and_the_idea_page_links_back(c
     service.submit_proposal(db.session.get(Proposal, proposal.id), world.facilitator)
     html = client.get(f"/propositions/idees/{idea.id}").get_data(as_text=True)
     assert f"/propositions/{proposal.id}" in html
+    # Under the page's h1, each proposal's title is a level-2 heading (the HTML checker refuses a jump to h3).
+    assert f'<h2 class="h3"><a href="/propositions/{proposal.id}">' in html
 
 
 def test_citizen_cannot_open_the_board_promotion_page(client, world):
