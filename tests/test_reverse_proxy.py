@@ -19,7 +19,7 @@ import secrets
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -129,6 +129,8 @@ class Site:
     access_log: Path
     servers: list[LiveServer]
     board: LiveBoard  # a facilitator, the people below (verified accounts), and a board open to guests
+    # One item per response any ``browser(site)`` received (appended from several threads at once).
+    answers: list[int] = field(default_factory=list)
 
     @property
     def upstreams(self) -> set[str]:
@@ -136,6 +138,14 @@ class Site:
 
     def log_size(self) -> int:
         return self.access_log.stat().st_size if self.access_log.exists() else 0
+
+    def quiet_log_size(self) -> int:
+        """The log's size once every response a browser has received so far is logged: nginx logs a request
+        after sending its response, so the client may read it (and go on) just before its line is written, and a
+        late line would land among the next requests'."""
+        wait_until(lambda: len(self.log_lines()) >= len(self.answers), 10,
+                   lambda: f"{len(self.answers)} requests answered, fewer lines logged: {len(self.log_lines())}")
+        return self.log_size()
 
     def log_lines(self, offset: int = 0) -> list[LogLine]:
         with self.access_log.open("rb") as log:
@@ -239,6 +249,7 @@ def browser(site: Site, source: str | None = None) -> requests.Session:
     http.trust_env = False  # else REQUESTS_CA_BUNDLE, when set, would replace the certificate trusted here
     http.verify = str(site.cert)
     http.headers.update({"User-Agent": USER_AGENT, "Origin": site.base_url})
+    http.hooks["response"].append(lambda response, **_kwargs: site.answers.append(response.status_code))
     if source:
         http.mount("https://", SourceAddress(source))
         http.mount("http://", SourceAddress(source))
@@ -295,7 +306,7 @@ class Peer:
         self.sio.on("*", self._on_message, namespace=NS)
 
     def connect(self, site: Site) -> None:
-        offset = site.log_size()
+        offset = site.quiet_log_size()
         try:  # python-socketio's default transports: long-polling first, then the upgrade
             self.sio.connect(site.base_url, namespaces=[NS], headers={"User-Agent": USER_AGENT}, wait_timeout=10)
         except socketio.exceptions.ConnectionError as error:
@@ -355,14 +366,14 @@ def test_atelier_behind_nginx_as_documented(site):
 
 
 def health_answers_through_nginx(site: Site) -> None:
-    response = requests.get(site.base_url + "/healthz", verify=str(site.cert), timeout=10)
+    response = browser(site).get(site.base_url + "/healthz", timeout=10)
     assert response.status_code == 200
     assert response.json()["status"] == "ok" and response.json()["database"] == "ok"
     route = cookies_set(response)["atelier_route"]
     assert {"secure", "httponly", "samesite", "path"} <= attributes(route), route
     assert "SameSite=Lax" in route and "Path=/" in route
 
-    plain = requests.get(site.http_url + "/healthz?from=plain", timeout=10, allow_redirects=False)
+    plain = browser(site).get(site.http_url + "/healthz?from=plain", timeout=10, allow_redirects=False)
     assert plain.status_code == 301
     assert plain.headers["Location"] == "https://127.0.0.1/healthz?from=plain"
 
@@ -469,7 +480,7 @@ def live_board_spans_both_processes(site: Site, board, emails: list[str]) -> Non
     by_upstream: dict[str, list[Peer]] = {}
     try:
         for n, email in enumerate(emails):
-            offset = site.log_size()
+            offset = site.quiet_log_size()
             http = browser(site)
             responses = answered(http)
             assert sign_in(http, site, email)[1].status_code == 302
@@ -509,8 +520,8 @@ def live_board_spans_both_processes(site: Site, board, emails: list[str]) -> Non
 
 def access_log_names_no_one(site: Site) -> None:
     """No token from a mailed link, no query string, no address in nginx's access log."""
-    requests.get(site.base_url + "/compte/reinitialiser/secret-token-from-a-mail?q=search+terms",
-                 verify=str(site.cert), timeout=10)
+    browser(site).get(site.base_url + "/compte/reinitialiser/secret-token-from-a-mail?q=search+terms",
+                      timeout=10)
     wait_until(lambda: any(line.path == "/compte/reinitialiser" for line in site.log_lines()), 5,
                "the request is not in the access log")
     text = site.access_log.read_text()
