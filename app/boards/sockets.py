@@ -7,7 +7,9 @@ import logging
 import time
 from functools import lru_cache
 
+from babel import Locale
 from flask import current_app, request, session
+from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from flask_socketio import ConnectionRefusedError, Namespace, join_room
 from limits import RateLimitItem, parse_many
@@ -35,6 +37,9 @@ _joined: dict[str, dict[int, tuple[int, int | None]]] = {}
 # connect (the cookie of a live connection is the one of its handshake and never changes); every change checks it
 # against the database in its own transaction.
 _accounts: dict[str, tuple[int, int] | None] = {}
+# Per connection, the language its messages are written in: the one the page that opened it was in (the locale
+# selected at connect). An event's refusal is then translated without loading the account again.
+_languages: dict[str, Locale] = {}
 
 
 def _error(code: str, message) -> dict:
@@ -126,14 +131,20 @@ class BoardNamespace(Namespace):
         if user is not None:
             join_room(user_room(user.id))
         _accounts[request.sid] = session_account(session.get("_user_id"))
+        _languages[request.sid] = get_locale()
         return True
 
     def on_disconnect(self, reason=None):
         _joined.pop(request.sid, None)
         _accounts.pop(request.sid, None)
+        _languages.pop(request.sid, None)
 
     def on_join_board(self, data=None, *extra):
         """Join a board's rooms; answer with the missed events since ``last_seq``, or a full snapshot."""
+        with force_locale(_languages.get(request.sid) or get_locale()):
+            return self._join_board(data, *extra)
+
+    def _join_board(self, data=None, *extra):
         try:
             if not _allow(request.sid):
                 return _error("rate_limited", _("Trop de messages : attendez un instant."))
@@ -160,6 +171,10 @@ class BoardNamespace(Namespace):
             end_session()
 
     def _change(self, event, data=None, *extra):
+        with force_locale(_languages.get(request.sid) or get_locale()):
+            return self._apply_change(event, data, *extra)
+
+    def _apply_change(self, event, data=None, *extra):
         try:
             if not _allow(request.sid):
                 return _error("rate_limited", _("Trop de messages : attendez un instant."))

@@ -21,6 +21,7 @@ from app.errors import InvalidInput, NotAllowed
 from app.extensions import db
 from tests.conftest import get_csrf, post_form
 from tests.factories import make_user
+from tests.queries import recorded_statements
 
 from .helpers import (
     SECRET,
@@ -630,6 +631,35 @@ def test_error_messages_follow_the_persons_language(scene):
     # The facilitator kept French.
     ack = scene.f.emit("post_idea", {"board_id": "x"})
     assert ack["error"]["message"] == message("invalid_input") == "Les informations envoyées ne sont pas valides."
+
+
+def test_a_connection_speaks_the_language_of_its_page_and_refuses_without_reading_the_account(scene):
+    """The language is chosen once, as the page that opens the connection was (a guest's choice is in the
+    session): a refusal is then translated without loading the account again, and a connection opened before a
+    change of language keeps the page's language until the page reloads (and reconnects)."""
+    guest_http = scene.app.test_client()
+    assert post_form(guest_http, "/langue", {"lang": "en", "next": "/"}, csrf_url="/").status_code == 302
+    assert post_form(guest_http, f"/tableaux/rejoindre/{scene.world.board.join_code}",
+                     {"name": "Alex"}).status_code == 302
+    guest = Live(scene.app, guest_http)
+    assert guest.join(scene.board_id)["ok"] is True
+    set_phase(scene.world, "grouping")
+    with recorded_statements() as statements:
+        ack = scene.p.emit("post_idea", {"board_id": "x"})
+    assert ack["error"] == {"code": "invalid_input", "message": message("invalid_input")}
+    assert statements == []  # not even the account, to choose the language
+    ack = scene.p.send("post_idea", scene.board_id, column_id=scene.world.columns[0], text="Idée")
+    assert ack["error"] == {"code": "wrong_phase", "message": message("wrong_phase")}
+    ack = guest.send("post_idea", scene.board_id, column_id=scene.world.columns[0], text="Idea")
+    assert ack["error"] == {"code": "wrong_phase", "message": message("wrong_phase", "en")}
+    # The citizen switches to English in another tab: this connection keeps French; a new one speaks English.
+    assert post_form(scene.p.http, "/langue", {"lang": "en", "next": "/"}, csrf_url="/").status_code == 302
+    assert db.session.get(User, scene.world.citizen.id).locale == "en"
+    ack = scene.p.send("post_idea", scene.board_id, column_id=scene.world.columns[0], text="Idée")
+    assert ack["error"]["message"] == message("wrong_phase")
+    again = Live(scene.app, scene.p.http)
+    ack = again.send("post_idea", scene.board_id, column_id=scene.world.columns[0], text="Idée")
+    assert ack["error"]["message"] == message("wrong_phase", "en")
 
 
 def test_rate_limited_events_get_an_error_ack_and_keep_the_connection(scene):
