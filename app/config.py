@@ -5,6 +5,8 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
+from limits import parse_many
+
 INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
 
 
@@ -218,7 +220,18 @@ def load_config(app, config_name: str | None = None, overrides: dict | None = No
         app.config.update(overrides)
     _ensure_secret_key(app, name)
     _ensure_base_url(app, name)
+    _check_rate_limits(app.config)
     _pool_options(app.config)
+
+
+def _check_rate_limits(config) -> None:
+    """Every ``*_RATE_LIMIT`` setting must read as a rate limit (``limits`` syntax, e.g. ``5 per minute``): a typo
+    stops the start, naming the setting, instead of failing at the first request it would have counted."""
+    for key in sorted(k for k in config if k.endswith("_RATE_LIMIT")):
+        try:
+            parse_many(str(config[key]))
+        except ValueError as err:
+            raise ConfigError(f"{key} is not a rate limit ({config[key]!r}): write it like '5 per minute'") from err
 
 
 def _pool_options(config) -> None:

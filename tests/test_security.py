@@ -98,6 +98,16 @@ def test_the_public_address_follows_host_and_port_unless_set(monkeypatch, host, 
     assert app.extensions["socketio"].server.eio.cors_allowed_origins == ["https://atelier.example.gouv.fr"]
 
 
+@pytest.mark.parametrize("setting", ["BOARD_EVENTS_RATE_LIMIT", "LOGIN_RATE_LIMIT", "PROPOSAL_POST_RATE_LIMIT"])
+def test_a_rate_limit_that_does_not_read_stops_the_start_naming_its_setting(monkeypatch, setting):
+    monkeypatch.setenv("DATABASE_URL", "sqlite://")
+    monkeypatch.setenv(setting, "40 per fortnight")
+    with pytest.raises(ConfigError, match=setting):
+        create_app("development")
+    monkeypatch.setenv(setting, "40 per 2 days")
+    assert create_app("development").config[setting] == "40 per 2 days"
+
+
 def test_production_refuses_to_start_without_a_real_secret_key(monkeypatch):
     monkeypatch.delenv("SECRET_KEY", raising=False)
     with pytest.raises(ConfigError):

@@ -66,7 +66,7 @@ def _allow(sid: str) -> bool:
     """
     account = _accounts.get(sid)
     key = f"user:{account[0]}" if account else f"connection:{sid}"
-    limits = _rate_limits(current_app.config["BOARD_EVENTS_RATE_LIMIT"])  # a bad setting fails here, loudly
+    limits = _rate_limits(current_app.config["BOARD_EVENTS_RATE_LIMIT"])  # checked at start (config.py)
     try:
         return all(limiter.limiter.hit(item, "board-events", key) for item in limits)
     except Exception as err:  # the storage's own errors (a Redis client's, for one) have no common base class
