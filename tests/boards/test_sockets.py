@@ -686,6 +686,16 @@ def test_rate_limited_events_get_an_error_ack_and_keep_the_connection(scene):
     assert guests[1].join(scene.board_id)["ok"] is True
 
 
+def test_malformed_events_count_against_the_rate_limit_too(scene):
+    """A client flooding with payloads the server cannot read is limited like one sending real changes: the count
+    comes before the payload is read."""
+    scene.app.config.update(BOARD_EVENTS_RATE_LIMIT="4 per hour")
+    codes = [scene.p.emit("post_idea", {"board_id": "x"})["error"]["code"] for _ in range(6)]
+    assert codes == ["invalid_input"] * 4 + ["rate_limited"] * 2
+    assert_error(scene.p.send("set_ready", scene.board_id, ready=True), "rate_limited")
+    assert scene.p.connected
+
+
 def test_log_out_everywhere_ends_that_persons_live_connections(scene):
     response = post_form(scene.p.http, "/compte/deconnexion-partout", {}, csrf_url="/compte/")
     assert response.status_code == 302
