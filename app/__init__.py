@@ -71,6 +71,7 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     from .consultations import bp as consultations_bp
     from .core import bp as core_bp
     from .decisions import bp as decisions_bp
+    from .feedback import bp as feedback_bp
     from .mail import bp as mail_bp
     from .notifications import bp as notifications_bp
     from .notifications import routes as notifications_routes
@@ -96,6 +97,7 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     notifications_routes.init_app(app)
     app.register_blueprint(consultations_bp)
     app.register_blueprint(decisions_bp)
+    app.register_blueprint(feedback_bp)
     app.register_blueprint(reports_bp)
     app.register_blueprint(opendata_bp)
     app.register_blueprint(api_bp)

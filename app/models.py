@@ -16,6 +16,14 @@ from .boards.models import (  # noqa: F401
 from .catalog.models import LifeEvent, Membership, Organisation, Service  # noqa: F401
 from .consultations.models import Ballot, BallotChoice, Consultation, ConsultationProposal  # noqa: F401
 from .decisions.models import Answer, AnswerSettings, AnswerVersion  # noqa: F401
+from .feedback.models import (  # noqa: F401
+    EmbedOrigin,
+    Experience,
+    FeedbackAnswer,
+    FeedbackContact,
+    FeedbackResponse,
+    IrritantTag,
+)
 from .mail.models import OutboxMessage  # noqa: F401
 from .notifications.models import Notification, NotificationPreference  # noqa: F401
 from .proposals.models import (  # noqa: F401

@@ -1,0 +1,3 @@
+"""Public « Je donne mon avis » pages."""
+
+from . import bp  # noqa: F401
