@@ -2,4 +2,7 @@ from flask import Blueprint
 
 bp = Blueprint("feedback", __name__, url_prefix="/avis")
 
-from . import routes  # noqa: E402,F401
+# routes: the public form; embed: a service's form on its own website (and the editors' page that gives the
+# button, link, QR code and iframe); manage: the editors' triage, moderation and replies; public: published
+# experiences and replies; outcomes: verbatims turned into proposals, workshop topics and measure links.
+from . import embed, manage, outcomes, public, routes  # noqa: E402,F401
