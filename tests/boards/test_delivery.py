@@ -28,7 +28,7 @@ from app.config import load_config
 from app.realtime import RoomDelivery, client_manager, text_frame
 from tests.servers import ROOT, free_port, wait_for_port
 
-from .live import close_at_once, wait_until
+from .live import close_at_once, in_order, wait_until
 
 NS = "/d"
 
@@ -78,6 +78,7 @@ class Receiver:
     def __init__(self, url: str, transport: str = "websocket"):
         self.texts: list[str] = []
         self.client = socketio.Client(reconnection=False)
+        in_order(self.client)  # else each message gets a thread of its own, and a busy machine reorders them
         self.client.on("posted", self.texts.append, namespace=NS)
         self.client.connect(url, namespaces=[NS], transports=transport.split(","), wait_timeout=10)
         assert self.client.call("join", namespace=NS, timeout=10) == {"ok": True}
