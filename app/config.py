@@ -76,6 +76,9 @@ class Config:
     REGISTER_EMAIL_RATE_LIMIT = "3 per hour"
     PROPOSAL_POST_RATE_LIMIT = "20 per hour"  # new proposals, per account
     PROPOSAL_COMMENT_RATE_LIMIT = "30 per hour"  # comments and reports, per account
+    # « Je donne mon avis » form pages sent, per client address (counted under a keyed hash of it): a response is up to
+    # six pages, and a counter's tablet or an office behind one address sends many people's answers.
+    FEEDBACK_RATE_LIMIT = "120 per hour"
 
     # Mail: everything goes through the outbox (app.mail).
     MAIL_SERVER = "127.0.0.1"
@@ -176,6 +179,7 @@ ENV_OVERRIDES = {
     "REGISTER_EMAIL_RATE_LIMIT": ("REGISTER_EMAIL_RATE_LIMIT", str),
     "PROPOSAL_POST_RATE_LIMIT": ("PROPOSAL_POST_RATE_LIMIT", str),
     "PROPOSAL_COMMENT_RATE_LIMIT": ("PROPOSAL_COMMENT_RATE_LIMIT", str),
+    "FEEDBACK_RATE_LIMIT": ("FEEDBACK_RATE_LIMIT", str),
     "MAIL_SERVER": ("MAIL_SERVER", str),
     "MAIL_PORT": ("MAIL_PORT", int),
     "MAIL_USE_TLS": ("MAIL_USE_TLS", bool),

@@ -10,6 +10,7 @@ from .consultations.service import close_due
 from .database import mark_write_intent
 from .errors import is_database_unavailable
 from .extensions import db
+from .feedback import jobs as feedback_jobs
 from .mail.service import deliver_pending, purge_delivered
 from .notifications.service import send_digests
 from .workshops import jobs
@@ -44,6 +45,10 @@ def _board_guest_purge():
     return purge_guest_names()
 
 
+def _feedback_contacts_erase():
+    return feedback_jobs.erase_contacts()
+
+
 # Name -> callable run inside an app context. Later areas append theirs (seat offers, reminders...).
 JOBS = {
     # Jobs that queue mail come before the delivery, so their mail leaves in the same round.
@@ -52,6 +57,7 @@ JOBS = {
     "workshop_attendance": _workshop_job("record_attendance"),
     "workshop_answers_purge": _workshop_job("purge_answers"),
     "board_guest_purge": _board_guest_purge,
+    "feedback_contacts_erase": _feedback_contacts_erase,
     "notification_digests": _notification_digests,
     "consultations_close": _close_consultations,
     "deliver_mail": _deliver_mail,

@@ -77,6 +77,9 @@ def init_app(app: Flask) -> None:
         base_url = app.config.get("BASE_URL")
         if base_url:
             connect += " " + _websocket_origin(base_url)
+        # No page may be framed, except the feedback form's embed: its view sets ``g.frame_ancestors`` to the origins
+        # the service's editors allowed (app/feedback/embedding.py), and X-Frame-Options, which cannot name them, is
+        # left out of its response.
         frame_ancestors = getattr(g, "frame_ancestors", "'none'")
         csp = (
             "default-src 'self'; "
@@ -90,7 +93,8 @@ def init_app(app: Flask) -> None:
         headers = response.headers
         # Headers a view set itself win (as with setdefault); one pass over them, not one per header.
         present = {name.lower() for name, _value in headers.items()}
-        for name, value in (("Content-Security-Policy", csp), *_FIXED_HEADERS,
+        fixed = _FIXED_HEADERS if frame_ancestors == "'none'" else _EMBED_HEADERS
+        for name, value in (("Content-Security-Policy", csp), *fixed,
                             *(_HSTS if app.config.get("SESSION_COOKIE_SECURE") else ())):
             if name.lower() not in present:
                 headers.add(name, value)
@@ -106,6 +110,7 @@ _FIXED_HEADERS = (
     ("Cross-Origin-Opener-Policy", "same-origin"),
     ("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()"),
 )
+_EMBED_HEADERS = tuple(header for header in _FIXED_HEADERS if header[0] != "X-Frame-Options")
 _HSTS = (("Strict-Transport-Security", "max-age=63072000; includeSubDomains"),)
 
 

@@ -16,6 +16,9 @@ from tests.conftest import get_csrf, login
 from tests.consultations.helpers import permission_values as consultation_values
 from tests.decisions.helpers import permission_values as decision_values
 from tests.factories import make_life_event, make_member, make_organisation, make_service, make_user, make_workshop
+from tests.feedback.form_helpers import permission_values as feedback_form_values
+from tests.feedback.manage_helpers import permission_values as feedback_manage_values
+from tests.feedback.outcome_helpers import permission_values as feedback_outcome_values
 from tests.proposals.helpers import permission_values as proposal_values
 
 ROLES = ["anonymous", "citizen", "facilitator", "facilitator_other", "editor", "admin"]
@@ -255,10 +258,85 @@ EXPECTED = {
     "/donnees-ouvertes/datapackage.json": ("GET", "/donnees-ouvertes/datapackage.json", everyone(OK)),
     "/donnees-ouvertes/<name>.<any(csv, json):fmt>": ("GET", "/donnees-ouvertes/proposals.csv", everyone(OK)),
     "/donnees-ouvertes/flux.atom": ("GET", "/donnees-ouvertes/flux.atom", everyone(OK)),
+    "/donnees-ouvertes/reponses-aux-avis.atom": ("GET", "/donnees-ouvertes/reponses-aux-avis.atom", everyone(OK)),
     "/api/v1/": ("GET", "/api/v1/", everyone(OK)),
     "/api/v1/openapi.json": ("GET", "/api/v1/openapi.json", everyone(OK)),
     "/api/v1/<resource>": ("GET", "/api/v1/proposals", everyone(OK)),
     "/api/v1/<resource>/<int:item_id>": ("GET", "/api/v1/measures/{d_measure}", everyone(OK)),
+    # The « Je donne mon avis » form (app/feedback/routes.py): public, without an account; {feedback_token} is the link
+    # of an open response of {service}, its third step answered so that its follow-up questions show.
+    "/avis/<service_slug>": ("GET", "/avis/{service}", everyone(OK)),
+    "/avis/reponse/<token>": ("GET", "/avis/reponse/{feedback_token}", everyone(OK)),
+    "/avis/reponse/<token>/etape/<int:step>": ("GET", "/avis/reponse/{feedback_token}/etape/2", everyone(OK)),
+    "/avis/reponse/<token>/etape/<int:step>/suite": ("GET", "/avis/reponse/{feedback_token}/etape/3/suite",
+                                                     everyone(OK)),
+    "/avis/reponse/<token>/merci": ("GET", "/avis/reponse/{feedback_token}/merci", everyone(OK)),
+    # Feedback on the service's own website (app/feedback/embed.py): the « Diffuser » page, its allowed origins and the
+    # QR code are for the service's organisation's editors and admins (an empty origin comes back with its error,
+    # 422; withdrawing an origin the service does not have, 404); the button images and the embed are for everyone
+    # (an unknown response token: 404).
+    "/avis/gestion/<service_slug>/diffuser": ("GET", "/avis/gestion/{service}/diffuser",
+                                              {**admin_only(), "editor": OK}),
+    "/avis/gestion/<service_slug>/diffuser/sites": ("POST", "/avis/gestion/{service}/diffuser/sites",
+                                                    {**admin_only("422"), "editor": "422"}),
+    "/avis/gestion/<service_slug>/diffuser/sites/<int:origin_id>/retirer": (
+        "POST", "/avis/gestion/{service}/diffuser/sites/999999/retirer",
+        {**admin_only(NOT_FOUND), "editor": NOT_FOUND}),
+    "/avis/gestion/<service_slug>/code-qr.svg": ("GET", "/avis/gestion/{service}/code-qr.svg",
+                                                 {**admin_only(), "editor": OK}),
+    "/avis/boutons/<lang>/<variant>.svg": ("GET", "/avis/boutons/fr/plein-clair.svg", everyone(OK)),
+    "/avis/<service_slug>/integre": ("GET", "/avis/{service}/integre", everyone(OK)),
+    "/avis/<service_slug>/integre/<token>": ("GET", "/avis/{service}/integre/not-a-token", everyone(NOT_FOUND)),
+    "/avis/<service_slug>/integre/<token>/etape/<int:step>": ("GET", "/avis/{service}/integre/not-a-token/etape/2",
+                                                              everyone(NOT_FOUND)),
+    "/avis/<service_slug>/integre/<token>/etape/<int:step>/suite": (
+        "GET", "/avis/{service}/integre/not-a-token/etape/3/suite", everyone(NOT_FOUND)),
+    "/avis/<service_slug>/integre/<token>/merci": ("GET", "/avis/{service}/integre/not-a-token/merci",
+                                                   everyone(NOT_FOUND)),
+    # Triage and experiences (app/feedback/manage.py): the editors of the service's organisation and admins.
+    # {fb_response} is a response of {service} with a comment, {fb_experience} its experience (pending, its author's
+    # hour over), {fb_tag} an irritant of {service}. One-button POSTs redirect back; refusing without a reason and
+    # replying without a text give the form back with its errors (422). Rows run in this order: the irritant is
+    # renamed before it is removed.
+    "/avis/gestion": ("GET", "/avis/gestion", {**admin_only(), "editor": OK}),
+    "/avis/gestion/<service_slug>/reponses": ("GET", "/avis/gestion/{service}/reponses",
+                                              {**admin_only(), "editor": OK}),
+    "/avis/gestion/<service_slug>/reponses.csv": ("GET", "/avis/gestion/{service}/reponses.csv",
+                                                  {**admin_only(), "editor": OK}),
+    "/avis/gestion/reponses/<int:response_id>/indesirable": ("POST", "/avis/gestion/reponses/{fb_response}/indesirable",
+                                                             {**admin_only(REDIRECT), "editor": REDIRECT}),
+    "/avis/gestion/reponses/<int:response_id>/pas-indesirable": (
+        "POST", "/avis/gestion/reponses/{fb_response}/pas-indesirable", {**admin_only(REDIRECT), "editor": REDIRECT}),
+    "/avis/gestion/reponses/<int:response_id>/irritants": ("POST", "/avis/gestion/reponses/{fb_response}/irritants",
+                                                           {**admin_only(REDIRECT), "editor": REDIRECT}),
+    "/avis/gestion/<service_slug>/irritants": ("GET", "/avis/gestion/{service}/irritants",
+                                               {**admin_only(), "editor": OK}),
+    "/avis/gestion/irritants/<int:tag_id>/renommer": ("POST", "/avis/gestion/irritants/{fb_tag}/renommer",
+                                                      {**admin_only(REDIRECT), "editor": REDIRECT}),
+    "/avis/gestion/irritants/<int:tag_id>/supprimer": ("POST", "/avis/gestion/irritants/{fb_tag}/supprimer",
+                                                       {**admin_only(REDIRECT), "editor": REDIRECT}),
+    "/avis/gestion/<service_slug>/experiences": ("GET", "/avis/gestion/{service}/experiences",
+                                                 {**admin_only(), "editor": OK}),
+    "/avis/gestion/experiences/<int:experience_id>": ("GET", "/avis/gestion/experiences/{fb_experience}",
+                                                      {**admin_only(), "editor": OK}),
+    "/avis/gestion/experiences/<int:experience_id>/refuser": (
+        "POST", "/avis/gestion/experiences/{fb_experience}/refuser", {**admin_only("422"), "editor": "422"}),
+    "/avis/gestion/experiences/<int:experience_id>/publier": (
+        "POST", "/avis/gestion/experiences/{fb_experience}/publier", {**admin_only(REDIRECT), "editor": REDIRECT}),
+    "/avis/gestion/experiences/<int:experience_id>/repondre": (
+        "POST", "/avis/gestion/experiences/{fb_experience}/repondre", {**admin_only("422"), "editor": "422"}),
+    # Published experiences, the organisations' replies and the moderation charter: public.
+    "/avis/charte": ("GET", "/avis/charte", everyone(OK)),
+    "/avis/experiences": ("GET", "/avis/experiences", everyone(OK)),
+    "/avis/experiences/<service_slug>": ("GET", "/avis/experiences/{service}", everyone(OK)),
+    # Verbatims turned into proposals, workshop topics and links (app/feedback/outcomes.py): the editors of the
+    # service's organisation and admins (the page; its form POSTs to the same rule).
+    "/avis/gestion/<service_slug>/suites": ("GET", "/avis/gestion/{service}/suites", {**admin_only(), "editor": OK}),
+    # Workshop topics proposed from users' feedback (app/workshops/manage_topics.py): facilitators, their own
+    # organisations' topics; {w_topic} is one of A's, sent without a workshop: back to the list with the error.
+    "/ateliers/gestion/sujets": ("GET", "/ateliers/gestion/sujets", any_facilitator()),
+    "/ateliers/gestion/sujets/<int:topic_id>/atelier": ("POST", "/ateliers/gestion/sujets/{w_topic}/atelier",
+                                                         org_staff(REDIRECT)),
 }
 
 
@@ -294,6 +372,9 @@ def _world():
     values.update(consultation_values(org, users["editor"]))
     values.update(proposal_values(org, users["citizen"], users["facilitator"], board))
     values.update(decision_values(org, users["citizen"]))
+    values.update(feedback_form_values(service))
+    values.update(feedback_manage_values(service))
+    values.update(feedback_outcome_values(org))
     return users, values
 
 

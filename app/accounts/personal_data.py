@@ -36,6 +36,8 @@ SECTIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("registration_answers", "registration_id"): ("workshops", "registrations", "*", "answers"),
     ("registrations", "registered_by_id"): ("workshops", "registered_for_others"),
     ("registrations", "category_confirmed_by_id"): ("workshops", "categories_confirmed"),
+    ("workshop_topics", "proposed_by_id"): ("workshops", "topics_proposed"),
+    ("workshop_topics", "taken_up_by_id"): ("workshops", "topics_taken_up"),
     ("calendar_feeds", "user_id"): ("workshops", "calendar_feed"),
     ("workshops", "created_by_id"): ("workshops", "created"),
     # boards
@@ -63,11 +65,15 @@ SECTIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("answer_versions", "editor_id"): ("decisions", "earlier_answers"),
     ("measures", "created_by_id"): ("decisions", "measures_created"),
     ("measure_updates", "author_id"): ("decisions", "measure_updates"),
+    ("measure_feedback", "linked_by_id"): ("decisions", "feedback_linked_to_measures"),
     # notifications
     ("notifications", "user_id"): ("notifications", "notifications"),
     ("notification_preferences", "user_id"): ("notifications", "preferences"),
     # mail
     ("outbox_messages", "recipient"): ("mails",),
+    # feedback (the answers are anonymous; editors moderate experiences and reply to them)
+    ("feedback_experiences", "moderated_by_id"): ("feedback", "moderations"),
+    ("feedback_experiences", "reply_author_id"): ("feedback", "replies"),
 }
 
 # (table, column) -> why its rows about the person are not in the export. Keep it short: only rows that add

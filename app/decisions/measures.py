@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import lazyload
 
 from ..accounts.models import User
@@ -24,7 +24,7 @@ from ..extensions import db
 from ..proposals.models import Proposal, ProposalState
 from . import trail
 from .importing import PROPOSALS, LineError, ParsedImport, parse
-from .models import Measure, MeasureProposal, MeasureStatus, MeasureUpdate, Milestone, can_answer
+from .models import Measure, MeasureFeedback, MeasureProposal, MeasureStatus, MeasureUpdate, Milestone, can_answer
 from .service import BODY_MAX, REASON_MAX, BodyRequired, clean_text
 
 TITLE_MAX = 200
@@ -226,6 +226,23 @@ def measures_of_proposal(proposal_id: int) -> list[Measure]:
     """The measures a proposal fed."""
     return list(db.session.scalars(select(Measure).join(MeasureProposal, MeasureProposal.measure_id == Measure.id)
                                    .where(MeasureProposal.proposal_id == proposal_id).order_by(Measure.id)))
+
+
+def add_feedback_links(measure_id: int, response_ids, user_id: int | None) -> int:
+    """Users' « Je donne mon avis » responses (ids in ``feedback_responses``) a measure answers, each linked once
+    (those already linked are left as they are), in the caller's transaction, which holds the measure's row lock:
+    the (measure, response) primary key has the last word. The feedback area checks the responses and the editor
+    and calls this; returns how many links were added."""
+    wanted = {int(rid) for rid in response_ids}
+    present = set(db.session.scalars(select(MeasureFeedback.response_id).where(
+        MeasureFeedback.measure_id == measure_id, MeasureFeedback.response_id.in_(wanted)))) if wanted else set()
+    added = sorted(wanted - present)
+    if added:
+        now = utcnow()
+        db.session.execute(insert(MeasureFeedback), [
+            {"measure_id": measure_id, "response_id": rid, "linked_by_id": user_id, "created_at": now}
+            for rid in added])
+    return len(added)
 
 
 # --- importing measures from CSV -----------------------------------------------------------------

@@ -190,6 +190,21 @@ class MeasureProposal(db.Model):
                                              index=True)
 
 
+class MeasureFeedback(db.Model):
+    """A user's « Je donne mon avis » response a measure answers, linked by an editor of its organisation.
+
+    The response is named by its id in ``feedback_responses`` (a foreign key by table name): the feedback area writes
+    these rows through ``measures.add_feedback_links`` and the trail counts them; decisions never imports feedback."""
+
+    __tablename__ = "measure_feedback"
+
+    measure_id: Mapped[int] = mapped_column(ForeignKey("measures.id", ondelete="CASCADE"), primary_key=True)
+    response_id: Mapped[int] = mapped_column(ForeignKey("feedback_responses.id", ondelete="CASCADE"),
+                                             primary_key=True, index=True)
+    linked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Milestone(db.Model):
     """A dated step of a measure: planned on a date, done on another (or not yet)."""
 

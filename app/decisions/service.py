@@ -34,6 +34,7 @@ from .models import (
     AnswerVersion,
     DueFrom,
     Measure,
+    MeasureFeedback,
     MeasureUpdate,
     can_answer,
 )
@@ -313,7 +314,7 @@ def _with_proposals(rows: list[_Deadline]) -> list[Awaiting]:
 
 def personal_data(user) -> dict:
     """« Mes données »: the answers an editor wrote (the current wording and the earlier ones), the measures they
-    created and the timeline updates they posted."""
+    created, the timeline updates they posted and the users' feedback they linked to measures."""
     answers = db.session.execute(select(Answer, Proposal.title).join(Proposal, Proposal.id == Answer.proposal_id)
                                  .where(Answer.editor_id == user.id).order_by(Answer.answered_at, Answer.id)).all()
     earlier = db.session.execute(
@@ -326,6 +327,11 @@ def personal_data(user) -> dict:
                                  .join(Measure, Measure.id == MeasureUpdate.measure_id)
                                  .where(MeasureUpdate.author_id == user.id)
                                  .order_by(MeasureUpdate.created_at, MeasureUpdate.id)).all()
+    linked = db.session.execute(select(MeasureFeedback, Measure.title)
+                                .join(Measure, Measure.id == MeasureFeedback.measure_id)
+                                .where(MeasureFeedback.linked_by_id == user.id)
+                                .order_by(MeasureFeedback.created_at, MeasureFeedback.measure_id,
+                                          MeasureFeedback.response_id)).all()
     return {
         "answers": [{"proposal": title, "kind": a.kind.value, "body": a.body_md, "reason": a.reason,
                      "name_shown": a.show_editor_name, "answered_at": iso(a.answered_at),
@@ -337,4 +343,7 @@ def personal_data(user) -> dict:
                               "created_at": iso(m.created_at)} for m in measures],
         "measure_updates": [{"measure": title, "body": u.body_md, "status": u.status.value, "progress": u.progress,
                              "created_at": iso(u.created_at)} for u, title in updates],
+        # Which anonymous response was linked is not the editor's data: the measure and the moment are.
+        "feedback_linked_to_measures": [{"measure": title, "linked_at": iso(link.created_at)}
+                                        for link, title in linked],
     }

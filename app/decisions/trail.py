@@ -1,9 +1,15 @@
-"""The trail: workshop -> board idea or cluster -> proposal (and merges) -> answer -> measure, read both ways.
+"""The trail: users' feedback and workshops -> board idea or cluster -> proposal (and merges) -> answer -> measure,
+read both ways.
 
 Every link is already stored (boards belong to workshops, ``ProposalOrigin`` ties proposals to ideas and clusters,
 ``Proposal.merged_into_id``, ``Answer.proposal_id``, ``MeasureProposal``); these functions read them with a fixed
 number of queries whatever the number of items (recursive CTEs for merge chains, one ``IN`` query per kind of
 row), so the pages showing the trail never issue one query per proposal or idea.
+
+Users' « Je donne mon avis » responses enter the trail through the links the feedback area stores in the areas below
+it: proposal origins of kind « feedback », ``MeasureFeedback`` rows, and the responses of the workshop topics a
+workshop took up (``WorkshopTopic``). A measure or proposal counts its feedback from those links alone (each response
+once), never by importing the feedback area.
 
 ``notify_trail`` adds the notifications of a trail change (an answer, a measure's status or milestone) to the
 caller's transaction, for the people whose contribution is upstream: authors, supporters and followers of the
@@ -22,9 +28,9 @@ from ..extensions import db
 from ..notifications.service import notify
 from ..proposals.models import PUBLIC_STATES, Follow, Proposal, ProposalOrigin, Support
 from ..proposals.service import proposals_from_idea
-from ..workshops.models import Visibility, Workshop, WorkshopStatus
+from ..workshops.models import Visibility, Workshop, WorkshopStatus, WorkshopTopic, WorkshopTopicResponse
 from ..workshops.queries import attendance_many
-from .models import Answer, Measure, MeasureProposal, MeasureStatus
+from .models import Answer, Measure, MeasureFeedback, MeasureProposal, MeasureStatus
 
 MEASURE_STATUS_KINDS = {
     MeasureStatus.planned: "measure_planned",
@@ -103,6 +109,7 @@ class Ancestry:
 
     proposals: list[ProposalStep]
     workshops: list[WorkshopFigures]
+    feedback_count: int = 0  # users' « Je donne mon avis » responses, each once, however they came
 
     @property
     def supports(self) -> int:
@@ -124,6 +131,10 @@ class Ancestry:
     @property
     def is_empty(self) -> bool:
         return not self.proposals
+
+    @property
+    def is_born_of_feedback(self) -> bool:
+        return self.feedback_count > 0
 
 
 @dataclass
@@ -212,15 +223,24 @@ def _workshop_figures(workshops) -> dict[int, WorkshopFigures]:
     return {w.id: WorkshopFigures(w, figures[w.id]["confirmed"], figures[w.id]["present"]) for w in workshops}
 
 
+def _origin_rows(proposal_ids) -> list[ProposalOrigin]:
+    """Every origin row of these proposals (board ideas and clusters, users' feedback); one query."""
+    ids = sorted(set(proposal_ids))
+    if not ids:
+        return []
+    return list(db.session.scalars(select(ProposalOrigin).where(ProposalOrigin.proposal_id.in_(ids))
+                                   .order_by(ProposalOrigin.id)))
+
+
 def _origins(proposal_ids, rows: list[ProposalOrigin] | None = None) -> dict[int, list[Origin]]:
-    """Origins of these proposals with their boards, workshops and participant counts; four queries, three when
-    their origin ``rows`` were already read."""
+    """Board origins of these proposals with their boards, workshops and participant counts (users' feedback is
+    counted apart: ``_feedback_ids``); four queries, three when their origin ``rows`` were already read."""
     ids = sorted(set(proposal_ids))
     if not ids:
         return {}
     if rows is None:
-        rows = list(db.session.scalars(select(ProposalOrigin).where(ProposalOrigin.proposal_id.in_(ids))
-                                       .order_by(ProposalOrigin.id)))
+        rows = _origin_rows(ids)
+    rows = [o for o in rows if not o.is_feedback]
     board_ids = {(o.idea or o.cluster).board_id for o in rows if o.idea or o.cluster}
     boards = {b.id: b for b in db.session.scalars(select(Board).where(Board.id.in_(board_ids)))} if board_ids else {}
     workshops = _workshop_figures(b.workshop for b in boards.values() if b.workshop is not None)
@@ -237,6 +257,24 @@ def _origins(proposal_ids, rows: list[ProposalOrigin] | None = None) -> dict[int
             workshop=workshops.get(board.workshop_id) if board and board.workshop_id else None,
             cluster_size=sizes.get(o.cluster_id, 0)))
     return out
+
+
+def _feedback_ids(rows: list[ProposalOrigin], workshop_ids=(), measure_id: int | None = None) -> set[int]:
+    """Users' responses upstream: the proposals' feedback origins (from their ``rows``), the responses of the workshop
+    topics these workshops took up, and those linked to the measure; one query (none without workshop or
+    measure)."""
+    found = {o.response_id for o in rows if o.is_feedback}
+    workshop_ids = sorted(set(workshop_ids))
+    parts = []
+    if workshop_ids:
+        parts.append(select(WorkshopTopicResponse.response_id.label("rid"))
+                     .join(WorkshopTopic, WorkshopTopic.id == WorkshopTopicResponse.topic_id)
+                     .where(WorkshopTopic.workshop_id.in_(workshop_ids)))
+    if measure_id is not None:
+        parts.append(select(MeasureFeedback.response_id.label("rid")).where(MeasureFeedback.measure_id == measure_id))
+    if parts:
+        found.update(db.session.scalars(union(*parts) if len(parts) > 1 else parts[0]))
+    return found
 
 
 def _unique(origins: list[Origin]) -> list[Origin]:
@@ -277,7 +315,8 @@ def measure_ancestry(measure: Measure) -> Ancestry:
                                                      .where(MeasureProposal.measure_id == measure.id))]
     pairs = _with_merged(root_ids)
     all_ids = [p.id for p, _ in pairs]
-    answers, votes, origins = _answers(all_ids), _votes(all_ids), _origins(all_ids)
+    rows = _origin_rows(all_ids)
+    answers, votes, origins = _answers(all_ids), _votes(all_ids), _origins(all_ids, rows)
     steps = {p.id: ProposalStep(p) for p, root in pairs if p.id == root}
     for proposal, root in pairs:
         step = steps[root]
@@ -290,7 +329,8 @@ def measure_ancestry(measure: Measure) -> Ancestry:
     workshops = {o.workshop.workshop.id: o.workshop for step in steps.values() for o in step.origins
                  if o.workshop is not None}
     return Ancestry(proposals=[steps[pid] for pid in sorted(steps)],
-                    workshops=sorted(workshops.values(), key=lambda w: (w.workshop.starts_at, w.workshop.id)))
+                    workshops=sorted(workshops.values(), key=lambda w: (w.workshop.starts_at, w.workshop.id)),
+                    feedback_count=len(_feedback_ids(rows, workshops, measure.id)))
 
 
 # --- what proposals and ideas led to -------------------------------------------------------------
@@ -346,19 +386,22 @@ def idea_outcomes(idea: Idea, user=None) -> dict:
 
 def proposal_trail(proposal: Proposal, known: tuple | None = None, origins: list[ProposalOrigin] | None = None,
                    merged_from: list[Proposal] | None = None) -> dict:
-    """For a proposal page: its origins (ideas, boards, workshops) and votes upstream, its outcome downstream.
+    """For a proposal page: its origins (ideas, boards, workshops, how many users' responses) and votes upstream,
+    its outcome downstream.
 
     What the page already read is not read again: ``known`` (its answer and measures), and its own ``origins`` rows
     and the proposals ``merged_from`` it; when none was merged into it, its origins are all there is upstream."""
-    if merged_from is not None and not merged_from:
+    if merged_from is not None and not merged_from and origins is not None:
         ids, rows = [proposal.id], origins
     else:
-        ids, rows = [p.id for p, _ in _with_merged([proposal.id])], None
+        ids = [p.id for p, _ in _with_merged([proposal.id])] if merged_from is None or merged_from else [proposal.id]
+        rows = _origin_rows(ids)
     origins, votes = _origins(ids, rows), _votes(ids)
     unique = _unique([origin for pid in ids for origin in origins.get(pid, [])])
     workshops = {o.workshop.workshop.id: o.workshop for o in unique if o.workshop is not None}
     return {"origins": unique, "workshops": list(workshops.values()),
-            "votes": [v for pid in ids for v in votes.get(pid, [])], "outcome": proposal_outcome(proposal, known)}
+            "votes": [v for pid in ids for v in votes.get(pid, [])], "outcome": proposal_outcome(proposal, known),
+            "feedback": len(_feedback_ids(rows, workshops))}
 
 
 # --- per workshop and per consultation -----------------------------------------------------------

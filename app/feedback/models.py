@@ -118,6 +118,8 @@ class FeedbackContact(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     response_id: Mapped[int] = mapped_column(ForeignKey("feedback_responses.id", ondelete="CASCADE"), unique=True)
     email: Mapped[str] = mapped_column(String(254))
+    # The language the form was answered in: the mail that tells the author of the organisation's reply is in it.
+    locale: Mapped[str] = mapped_column(String(5), default="fr")
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
@@ -143,7 +145,8 @@ class Experience(db.Model):
     reply_text: Mapped[str] = mapped_column(Text, default="")
     reply_signature: Mapped[str] = mapped_column(String(200), default="")  # name and role, as the reply is signed
     reply_author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
-    replied_at: Mapped[datetime | None]
+    replied_at: Mapped[datetime | None]  # the first reply: the reply delay counts to it
+    reply_edited_at: Mapped[datetime | None]  # the last correction of the reply (« modifiée le … »)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     response = relationship("FeedbackResponse", lazy="joined")

@@ -37,6 +37,8 @@ KINDS = {
     "measure_implemented": _l("La mesure « %(title)s », issue de votre participation, est réalisée."),
     "measure_abandoned": _l("La mesure « %(title)s », issue de votre participation, est abandonnée."),
     "measure_milestone_done": _l("Un jalon de la mesure « %(title)s », issue de votre participation, est franchi."),
+    # For the facilitators of an organisation (app/feedback/linking.py): a subject drawn from users' feedback.
+    "workshop_topic_proposed": _l("Sujet d'atelier proposé à partir d'avis d'usagers : « %(title)s »."),
 }
 TRAIL_KINDS = frozenset({"proposal_answered", "proposal_answer_updated", "measure_created", "measure_planned",
                          "measure_in_progress", "measure_implemented", "measure_abandoned",

@@ -12,9 +12,9 @@ from ..extensions import db
 from ..notifications.service import notify
 from ..permissions import is_admin
 from .errors import InVote, MergeAcrossOrganisations, MergeIntoItself, MergeIntoMerged, WrongState
-from .models import PUBLIC_STATES, Follow, Proposal, ProposalOrigin, ProposalState, Support
+from .models import PUBLIC_STATES, Follow, OriginKind, Proposal, ProposalOrigin, ProposalState, Support
 from .moderation import log_moderation
-from .service import audience_of, proposal_path
+from .service import add_feedback_origins, audience_of, proposal_path
 
 
 def merge_proposals(source: Proposal, target: Proposal, user: User) -> Proposal:
@@ -47,13 +47,17 @@ def merge_proposals(source: Proposal, target: Proposal, user: User) -> Proposal:
         ["proposal_id", "user_id", "created_at"],
         select(target.id, Follow.user_id, Follow.created_at).where(Follow.proposal_id == source.id,
                                                                   Follow.user_id.not_in(already_following))))
-    for origin in db.session.scalars(select(ProposalOrigin).where(ProposalOrigin.proposal_id == source.id)):
+    for origin in db.session.scalars(select(ProposalOrigin).where(ProposalOrigin.proposal_id == source.id,
+                                                                ProposalOrigin.kind != OriginKind.feedback)):
         duplicate = db.session.scalar(select(ProposalOrigin.id).where(
             ProposalOrigin.proposal_id == target.id, ProposalOrigin.idea_id == origin.idea_id
             if origin.idea_id else ProposalOrigin.cluster_id == origin.cluster_id))
         if not duplicate:
             db.session.add(ProposalOrigin(proposal_id=target.id, kind=origin.kind, idea_id=origin.idea_id,
                                           cluster_id=origin.cluster_id))
+    # Users' feedback B came from (possibly hundreds of responses): copied in bulk, each response once.
+    add_feedback_origins(target.id, db.session.scalars(select(ProposalOrigin.response_id).where(
+        ProposalOrigin.proposal_id == source.id, ProposalOrigin.kind == OriginKind.feedback)).all())
     # Recounted under the target's row lock: supports of A wait on that lock, so the count is exact.
     target.support_count = db.session.scalar(select(func.count()).select_from(Support)
                                              .where(Support.proposal_id == target.id))

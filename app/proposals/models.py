@@ -47,6 +47,7 @@ class ModerationMode(enum.Enum):
 class OriginKind(enum.Enum):
     idea = "idea"
     cluster = "cluster"
+    feedback = "feedback"  # a « Je donne mon avis » response an editor turned into, or linked to, the proposal
 
 
 class Proposal(db.Model):
@@ -192,14 +193,18 @@ class Follow(db.Model):
 
 
 class ProposalOrigin(db.Model):
-    """Where a proposal came from: a board idea or cluster (feedback items later)."""
+    """Where a proposal came from: a board idea or cluster, or a user's « Je donne mon avis » response.
+
+    A response is named by its id in ``feedback_responses`` (a foreign key by table name): the feedback area writes
+    these rows through this area's services and reads them, this area never imports feedback."""
 
     __tablename__ = "proposal_origins"
     __table_args__ = (
-        CheckConstraint("(idea_id IS NOT NULL AND kind = 'idea') OR (cluster_id IS NOT NULL AND kind = 'cluster')",
-                        name="origin_matches_kind"),
+        CheckConstraint("(idea_id IS NOT NULL AND kind = 'idea') OR (cluster_id IS NOT NULL AND kind = 'cluster') "
+                        "OR (response_id IS NOT NULL AND kind = 'feedback')", name="origin_matches_kind"),
         UniqueConstraint("proposal_id", "idea_id"),
         UniqueConstraint("proposal_id", "cluster_id"),
+        UniqueConstraint("proposal_id", "response_id"),  # a response feeds a proposal once, however often linked
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -207,10 +212,16 @@ class ProposalOrigin(db.Model):
     kind: Mapped[OriginKind] = mapped_column(_enum(OriginKind, "proposal_origin_kind", length=20))
     idea_id: Mapped[int | None] = mapped_column(ForeignKey("ideas.id", ondelete="CASCADE"), index=True)
     cluster_id: Mapped[int | None] = mapped_column(ForeignKey("board_clusters.id", ondelete="CASCADE"), index=True)
+    response_id: Mapped[int | None] = mapped_column(ForeignKey("feedback_responses.id", ondelete="CASCADE"),
+                                                    index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     idea = relationship("Idea", lazy="joined")
     cluster = relationship("Cluster", lazy="joined")
+
+    @property
+    def is_feedback(self) -> bool:
+        return self.kind is OriginKind.feedback
 
 
 class Comment(db.Model):

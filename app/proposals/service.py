@@ -489,3 +489,40 @@ def promoted_map(board_id: int) -> dict[tuple[str, int], int]:
         .outerjoin(Idea, Idea.id == ProposalOrigin.idea_id).outerjoin(Cluster, Cluster.id == ProposalOrigin.cluster_id)
         .where((Idea.board_id == board_id) | (Cluster.board_id == board_id)))
     return {(kind.value, idea_id or cluster_id): pid for kind, idea_id, cluster_id, pid in rows}
+
+
+# --- proposals from users' feedback --------------------------------------------------------------
+# The feedback area (above this one) turns « Je donne mon avis » responses into proposals: it checks the responses
+# and the editor, then calls these in its own transaction. A response is only an id here (``feedback_responses``).
+
+def add_draft_from_feedback(user: User, *, service: Service, title: str, problem: str, response_ids) -> Proposal:
+    """A draft proposal about ``service``, written by ``user`` for its organisation from users' words (``problem``
+    quotes them), with one origin per response; added to the caller's transaction. The author completes the change
+    it proposes, then sends it as any draft."""
+    title = clean_text(title, TITLE_MAX, "title")
+    problem = clean_text(problem, TEXT_MAX, "problem")
+    now = utcnow()
+    proposal = Proposal(organisation_id=service.organisation_id, service_id=service.id, title=title, problem=problem,
+                        change="", benefit="", author_id=user.id, state=ProposalState.draft, version=1,
+                        created_at=now, updated_at=now)
+    db.session.add(proposal)
+    db.session.flush()
+    add_feedback_origins(proposal.id, response_ids)
+    _follow(proposal.id, user.id)
+    return proposal
+
+
+def add_feedback_origins(proposal_id: int, response_ids) -> int:
+    """Responses become origins of the proposal, each once (those already there are left as they are), in the
+    caller's transaction, which holds the proposal's row lock (or made the proposal): the unique (proposal,
+    response) constraint has the last word. Returns how many were added."""
+    wanted = {int(rid) for rid in response_ids}
+    present = set(db.session.scalars(select(ProposalOrigin.response_id).where(
+        ProposalOrigin.proposal_id == proposal_id, ProposalOrigin.response_id.in_(wanted)))) if wanted else set()
+    added = sorted(wanted - present)
+    if added:
+        now = utcnow()
+        db.session.execute(insert(ProposalOrigin), [
+            {"proposal_id": proposal_id, "kind": OriginKind.feedback, "response_id": rid, "created_at": now}
+            for rid in added])
+    return len(added)

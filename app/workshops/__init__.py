@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("workshops", __name__, url_prefix="/ateliers")
 
-from . import manage, receivers, routes  # noqa: E402,F401
+from . import manage, manage_topics, receivers, routes  # noqa: E402,F401

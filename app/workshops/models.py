@@ -328,3 +328,46 @@ class CalendarFeed(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
     token: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class WorkshopTopic(db.Model):
+    """A subject proposed to an organisation's facilitators for a coming workshop, from what users said about a
+    service (« Je donne mon avis »); a facilitator takes it up by naming the workshop that will work on it, and the
+    trail then runs on from that workshop."""
+
+    __tablename__ = "workshop_topics"
+    __table_args__ = (
+        CheckConstraint("workshop_id IS NULL OR taken_up_at IS NOT NULL", name="taken_up_dated"),
+        Index("ix_workshop_topics_organisation_created", "organisation_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id", ondelete="SET NULL"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")  # the users' words, quoted
+    proposed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    workshop_id: Mapped[int | None] = mapped_column(ForeignKey("workshops.id", ondelete="SET NULL"), index=True)
+    taken_up_at: Mapped[datetime | None]
+    taken_up_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    organisation = relationship("Organisation", lazy="joined")
+    service = relationship("Service", lazy="joined")
+    workshop = relationship("Workshop", lazy="joined")
+    proposed_by = relationship("User", foreign_keys=[proposed_by_id], lazy="joined")
+
+    def can_take_up(self, user) -> bool:
+        """The organisation's facilitators, and admins."""
+        return can_facilitate(user, self.organisation)
+
+
+class WorkshopTopicResponse(db.Model):
+    """A « Je donne mon avis » response a topic came from, named by its id in ``feedback_responses`` (a foreign key
+    by table name: the feedback area writes these rows through ``topics.add_topic``; workshops never imports it)."""
+
+    __tablename__ = "workshop_topic_responses"
+
+    topic_id: Mapped[int] = mapped_column(ForeignKey("workshop_topics.id", ondelete="CASCADE"), primary_key=True)
+    response_id: Mapped[int] = mapped_column(ForeignKey("feedback_responses.id", ondelete="CASCADE"),
+                                             primary_key=True, index=True)

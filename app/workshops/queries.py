@@ -26,6 +26,7 @@ from .models import (
     WorkshopCategory,
     WorkshopEvaluation,
     WorkshopStatus,
+    WorkshopTopic,
 )
 
 
@@ -288,6 +289,10 @@ def personal_data(user: User) -> dict:
     has_feed = db.session.scalar(select(CalendarFeed.id).where(CalendarFeed.user_id == user.id)) is not None
     created = db.session.scalars(select(Workshop).where(Workshop.created_by_id == user.id)
                                  .order_by(Workshop.created_at, Workshop.id)).all()
+    proposed = db.session.scalars(select(WorkshopTopic).where(WorkshopTopic.proposed_by_id == user.id)
+                                  .order_by(WorkshopTopic.created_at, WorkshopTopic.id)).all()
+    taken_up = db.session.scalars(select(WorkshopTopic).where(WorkshopTopic.taken_up_by_id == user.id)
+                                  .order_by(WorkshopTopic.taken_up_at, WorkshopTopic.id)).all()
     return {
         "registrations": [{
             "workshop": r.workshop.title, "starts_at": iso(r.workshop.starts_at), "status": r.status.value,
@@ -304,6 +309,10 @@ def personal_data(user: User) -> dict:
         "calendar_feed": {"private_feed": True} if has_feed else None,
         "created": [{"title": w.title, "organisation": w.organisation.name, "starts_at": iso(w.starts_at),
                      "status": w.status.value, "created_at": iso(w.created_at)} for w in created],
+        "topics_proposed": [{"title": t.title, "organisation": t.organisation.name, "proposed_at": iso(t.created_at)}
+                            for t in proposed],
+        "topics_taken_up": [{"title": t.title, "workshop": t.workshop.title if t.workshop else None,
+                             "taken_up_at": iso(t.taken_up_at)} for t in taken_up],
     }
 
 

@@ -23,6 +23,9 @@ from app.consultations.models import ConsultationMethod
 from app.decisions import service as decisions
 from app.decisions.models import Measure, MeasureStatus, MeasureUpdate
 from app.extensions import db
+from app.feedback import experiences as feedback_experiences
+from app.feedback import linking as feedback_linking
+from app.feedback.models import Experience
 from app.jsonsafe import dumps
 from app.mail.masking import MASK
 from app.mail.models import OutboxMessage
@@ -31,9 +34,11 @@ from app.proposals import moderation
 from app.proposals import service as proposals
 from app.workshops import service as workshops
 from app.workshops import signup as workshop_signup
+from app.workshops import topics as workshop_topics
 from app.workshops.models import CalendarFeed, QuestionKind, Registration, Workshop
 from tests.consultations.helpers import make_consultation
 from tests.factories import make_member, make_organisation, make_service, make_user, make_workshop
+from tests.feedback.helpers import make_response
 
 
 def person_references(metadata: MetaData) -> dict[tuple[str, str], str]:
@@ -93,6 +98,10 @@ def test_a_table_added_later_without_a_section_fails_the_walk():
     Table("stickers", metadata, Column("id", Integer, primary_key=True),
           Column("participant_id", ForeignKey("board_participants.id")))
     assert undeclared(metadata) == ["bookmarks.owner_id", "stickers.participant_id"]
+
+
+def experience_of(response) -> Experience:
+    return db.session.scalar(select(Experience).where(Experience.response_id == response.id))
 
 
 @pytest.fixture
@@ -164,6 +173,18 @@ def everything(app):
     db.session.add(MeasureUpdate(measure_id=measure.id, author_id=pat.id, body_md="Les travaux commencent.",
                                  status=MeasureStatus.in_progress, progress=10))
     db.session.commit()
+
+    # Feedback: on a service of A, Pat refuses one experience, and publishes and answers another.
+    refused, answered = (make_response(service_a, verbatim=text, consent=True, created_at=utcnow() - timedelta(hours=2))
+                         for text in ("Hors sujet", "Trop de pièces à fournir"))
+    db.session.commit()
+    feedback_experiences.refuse_experience(experience_of(refused), pat, "Hors sujet (charte)")
+    published = feedback_experiences.publish_experience(experience_of(answered), pat)
+    feedback_experiences.reply_to_experience(published, pat, "Nous simplifions la liste.", "Pat Partout, Agence A")
+    # ... links the answered one to the measure, and proposes the other as a workshop topic, taken up by their own.
+    feedback_linking.link_to_measure(pat, measure.id, response_ids=[answered.id])
+    topic = feedback_linking.propose_workshop_topic(pat, response_ids=[refused.id], title="Les pièces à fournir")
+    workshop_topics.take_up_topic(topic.target.id, own_workshop.id, pat)
 
     # Consultations: Pat creates one in A and votes in B's.
     now = utcnow()

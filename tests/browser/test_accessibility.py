@@ -11,12 +11,16 @@ import re
 from collections import defaultdict
 
 import pytest
+import requests
 
 from tests.decisions.helpers import accessibility_values as decision_values
+from tests.feedback.form_helpers import accessibility_values as feedback_form_values
+from tests.feedback.manage_helpers import accessibility_values as feedback_manage_values
+from tests.feedback.outcome_helpers import accessibility_values as feedback_outcome_values
 from tests.htmlcheck import VNU_JAR, nu_checker
 from tests.proposals.helpers import accessibility_values as proposal_values
 
-from .conftest import live_db_rows
+from .conftest import http_login, live_db_execute, live_db_rows
 from .helpers import ROLES, blocking_violations, html_lang, login, switch_language
 
 pytestmark = pytest.mark.browser
@@ -36,10 +40,14 @@ EXCLUDED_ENDPOINTS = {
     "opendata.datapackage_file": "datapackage.json describing the open data files (application/json)",
     "opendata.download": "open data files (CSV and JSON downloads)",
     "opendata.atom_feed": "Atom feed of answers and measure updates (application/atom+xml)",
+    "opendata.replies_feed": "Atom feed of the replies to published experiences (application/atom+xml)",
     "api.index": "read-only JSON API: list of resources",
     "api.openapi": "read-only JSON API: the OpenAPI 3.1 document",
     "api.list_resource": "read-only JSON API: a page of a resource",
     "api.show_resource": "read-only JSON API: one item of a resource",
+    "feedback.button_image": "the « Je donne mon avis » button images (image/svg+xml) other websites show",
+    "feedback.qr_code": "the QR code (image/svg+xml) of a service's form, shown on the « Diffuser » page",
+    "feedback.export_responses": "CSV download of a service's responses (text/csv, attachment)",
 }
 
 # endpoint -> sample URLs, one per URL rule of the endpoint. The {placeholders} are filled in at run time
@@ -153,6 +161,41 @@ SAMPLE_URLS = {
     "decisions.import_measures": ["/decisions/organisations/{dinum_id}/mesures/import"],
     # Open data: the « Données ouvertes » page (the files and the API are excluded above).
     "opendata.index": ["/donnees-ouvertes/"],
+    # The « Je donne mon avis » form of the demo's « passeport » (first step, from a link and from a QR code), and
+    # the pages of the response {feedback_token} made on it (feedback_form_values): each step, the third step's
+    # follow-up questions, the response's own page and the thank-you page. The 410 page of a response whose hour has
+    # passed, and the first step sent without an answer, are audited after the samples.
+    "feedback.start_feedback": ["/avis/passeport", "/avis/passeport?source=qr"],
+    "feedback.answer_step": ["/avis/reponse/{feedback_token}/etape/1", "/avis/reponse/{feedback_token}/etape/2",
+                             "/avis/reponse/{feedback_token}/etape/3", "/avis/reponse/{feedback_token}/etape/4"],
+    "feedback.answer_follow_up": ["/avis/reponse/{feedback_token}/etape/3/suite"],
+    "feedback.show_response": ["/avis/reponse/{feedback_token}"],
+    "feedback.thanks": ["/avis/reponse/{feedback_token}/merci"],
+    # Feedback on the service's own website: the « Diffuser » page (DINUM's editors and admins), the embed's first
+    # step, and the pages of the response {embed_token} made through it (embed_values).
+    "feedback.share": ["/avis/gestion/demarches-simplifiees/diffuser"],
+    "feedback.embed_form": ["/avis/demarches-simplifiees/integre"],
+    "feedback.embed_step": ["/avis/demarches-simplifiees/integre/{embed_token}/etape/2"],
+    "feedback.embed_follow_up": ["/avis/demarches-simplifiees/integre/{embed_token}/etape/3/suite"],
+    "feedback.embed_response": ["/avis/demarches-simplifiees/integre/{embed_token}"],
+    "feedback.embed_thanks": ["/avis/demarches-simplifiees/integre/{embed_token}/merci"],
+    # Triage and experiences (DINUM's editors and admins): « demarches-simplifiees » with the responses left through
+    # its form by feedback_manage_values, {fb_pending} an experience to moderate, {fb_published} one published and
+    # answered; the public experiences (all, filtered, per service) and the moderation charter.
+    "feedback.triage_home": ["/avis/gestion"],
+    "feedback.list_responses": ["/avis/gestion/demarches-simplifiees/reponses",
+                                "/avis/gestion/demarches-simplifiees/reponses?satisfaction=1&texte=y"],
+    "feedback.manage_tags": ["/avis/gestion/demarches-simplifiees/irritants"],
+    "feedback.moderate_experiences": ["/avis/gestion/demarches-simplifiees/experiences"],
+    "feedback.manage_experience": ["/avis/gestion/experiences/{fb_pending}",
+                                   "/avis/gestion/experiences/{fb_published}"],
+    "feedback.moderation_policy": ["/avis/charte"],
+    "feedback.list_experiences": ["/avis/experiences", "/avis/experiences?organisation={dinum_id}"],
+    "feedback.service_experiences": ["/avis/experiences/demarches-simplifiees"],
+    # Follow-ups of users' feedback: the editors' page of « demarches-simplifiees » (its verbatims above), and the
+    # facilitators' workshop topics (one proposed from a verbatim by feedback_outcome_values).
+    "feedback.follow_up": ["/avis/gestion/demarches-simplifiees/suites"],
+    "workshops.list_topics": ["/ateliers/gestion/sujets"],
 }
 # Samples that answer 404 by design to everyone but some roles (a draft, someone's own convocation or
 # evaluation form): sample -> the roles that get the page. The others must get the 404 (or, when
@@ -260,11 +303,42 @@ def sample_values(live_server, outbox_message_id, demo_workshops, demo_board) ->
     ((registration_id,),) = live_db_rows(
         live_server, "SELECT r.id FROM registrations r JOIN users u ON u.id = r.user_id"
         " WHERE r.workshop_id = ? AND u.email = ?", (demo_workshops["open"]["id"], "participant1@atelier.example"))
+    with http_login(live_server.url, ROLES["editor"]) as editor_http:
+        feedback = feedback_manage_values(live_server.url, "demarches-simplifiees",
+                                          lambda sql, params=(): live_db_execute(live_server, sql, params),
+                                          lambda sql, params=(): live_db_rows(live_server, sql, params), editor_http)
+        feedback_outcome_values(live_server.url, "demarches-simplifiees", editor_http)
     return {"message_id": outbox_message_id, **{key: w["id"] for key, w in demo_workshops.items()},
             "invitation": demo_workshops["panel"]["invitation"], "registration": registration_id,
             "board": demo_board["id"], "board_code": demo_board["code"], **demo_consultations(live_server),
             **proposal_values(lambda sql, params=(): live_db_rows(live_server, sql, params), demo_board["id"]),
-            **decision_values(lambda sql, params=(): live_db_rows(live_server, sql, params))}
+            **decision_values(lambda sql, params=(): live_db_rows(live_server, sql, params)),
+            **feedback_form_values(live_server.url, "passeport",
+                                   lambda sql, params=(): live_db_execute(live_server, sql, params)),
+            **embed_values(live_server.url), **feedback}
+
+
+def embed_values(base_url: str) -> dict:
+    """{embed_token}: a response made through the embed of « demarches-simplifiees » over plain HTTP (as its iframe's
+    page sends it: Sec-Fetch-Site same-origin), its third step answered so that its follow-up questions show."""
+    with requests.Session() as http:
+        url = f"{base_url}/avis/demarches-simplifiees/integre"
+        page = http.get(url, timeout=10).text
+        values = {name: re.search(rf'name="{name}"[^>]*value="([^"]*)"', page).group(1)
+                  for name in ("submission_key", "source", "embed_token")}
+        headers = {"Sec-Fetch-Site": "same-origin", "Origin": base_url}
+        response = http.post(url, timeout=10, allow_redirects=False, headers=headers,
+                             data={**values, "satisfaction": "3", "website": ""})
+        assert response.status_code == 302, response.text[:2000]
+        token = re.search(r"/integre/([^/]+)/etape/", response.headers["Location"]).group(1)
+        step = f"{url}/{token}/etape/3"
+        page = http.get(step, timeout=10).text
+        response = http.post(step, timeout=10, allow_redirects=False, headers=headers, data={
+            "embed_token": re.search(r'name="embed_token"[^>]*value="([^"]*)"', page).group(1), "website": "",
+            "contact_tried": ["9", "16"]})
+        assert response.status_code == 302 and response.headers["Location"].endswith("/etape/3/suite"), \
+            response.text[:2000]
+    return {"embed_token": token}
 
 
 def demo_consultations(live_server) -> dict:
@@ -375,6 +449,38 @@ def test_pages_have_no_serious_accessibility_violation(new_context, live_server,
             page.locator("main form [type=submit]").click()
         assert page.locator(".error-summary").count() == 1
         check(page.url.removeprefix(live_server.url) + " (form with errors)", navigation.value)
+
+    # The « Je donne mon avis » form's first step sent without an answer, and the 410 page of a response's link after
+    # its hour: signed out, as people answer it.
+    if not AUDIT_ROLES[role]:
+        page.goto("/avis/passeport")
+        with page.expect_navigation() as navigation:
+            page.locator("main form [type=submit]").click()
+        assert page.locator(".error-summary").count() == 1
+        check("/avis/passeport (form with errors)", navigation.value)
+        closed = "/avis/reponse/{feedback_closed}/merci".format_map(sample_values)
+        response = page.goto(closed)
+        assert response.status == 410
+        check(closed, response)
+
+    # The editors' forms in their error state (DINUM's editor and admins): the responses' filters with a bad date,
+    # and an experience refused without a reason.
+    if role in ("editor", "admin"):
+        bad_filter = "/avis/gestion/demarches-simplifiees/reponses?du=hier"
+        response = page.goto(bad_filter)
+        assert response.status == 422 and page.locator(".error-summary").count() == 1
+        check(bad_filter + " (form with errors)", response)
+        page.goto("/avis/gestion/experiences/{fb_pending}".format_map(sample_values))
+        with page.expect_navigation() as navigation:
+            page.locator("form:has(#reason) [type=submit]").click()
+        assert page.locator(".error-summary").count() == 1
+        check(page.url.removeprefix(live_server.url) + " (refusal without a reason)", navigation.value)
+        # The follow-up form sent without choosing anything.
+        page.goto("/avis/gestion/demarches-simplifiees/suites")
+        with page.expect_navigation() as navigation:
+            page.locator("main form [type=submit]").click()
+        assert page.locator(".error-summary").count() == 1
+        check(page.url.removeprefix(live_server.url) + " (follow-up without a choice)", navigation.value)
 
     response = page.goto(MISSING_PAGE)
     assert response.status == 404

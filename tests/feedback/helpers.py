@@ -17,8 +17,9 @@ SATISFACTION_TEXT = {1: "Pas bien", 2: "Moyen", 3: "Très bien"}
 
 
 def make_response(service, *, satisfaction: int | None = 3, verbatim: str = "", consent: bool = False,
-                  email: str | None = None, source: Source = Source.link, created_at=None, steps_done: int | None = None,
-                  spam: bool = False, experience: ExperienceStatus | None = None) -> FeedbackResponse:
+                  email: str | None = None, source: Source = Source.link, created_at=None,
+                  steps_done: int | None = None, spam: bool = False,
+                  experience: ExperienceStatus | None = None) -> FeedbackResponse:
     """A response as the form would have stored it: satisfaction (step 1), then an optional free text (last step),
     consent, contact e-mail; ``experience`` adds the experience row in that status (pending when consent alone)."""
     created_at = created_at or utcnow()
