@@ -31,7 +31,8 @@ CACHE_HEADERS = {
 }
 
 ERRORS = {
-    "400": {"description": "Paramètre incorrect (page, per_page).", "content": _json_content(_ref("Error"))},
+    "400": {"description": "Paramètre incorrect (page, per_page, ou un filtre).",
+            "content": _json_content(_ref("Error"))},
     "404": {"description": "Élément inconnu.", "content": _json_content(_ref("Error"))},
 }
 NOT_MODIFIED = {"description": "La copie du client (If-None-Match ou If-Modified-Since) est à jour."}
@@ -89,6 +90,11 @@ def _common_schemas() -> dict:
     }
 
 
+def _filter_parameters(dataset: Dataset) -> list[dict]:
+    return [{"name": param.name, "in": "query", "required": False, "description": param.description,
+             "schema": param.schema} for param in dataset.filters]
+
+
 def _dataset_paths(dataset: Dataset) -> dict:
     name = _component(dataset)
     paths = {
@@ -97,7 +103,7 @@ def _dataset_paths(dataset: Dataset) -> dict:
             "summary": str(dataset.title),
             "description": str(dataset.description),
             "tags": [dataset.name],
-            "parameters": PAGE_PARAMETERS,
+            "parameters": PAGE_PARAMETERS + _filter_parameters(dataset),
             "responses": {
                 "200": {"description": "Une page d'éléments.", "headers": CACHE_HEADERS,
                         "content": _json_content(_ref(f"{name}List"))},
@@ -160,9 +166,12 @@ def document() -> dict:
         "info": {
             "title": "Atelier — API des données ouvertes",
             "version": "1",
-            "summary": "Propositions, réponses, mesures, ateliers et consultations, en lecture seule.",
+            "summary": "Propositions, réponses, mesures, ateliers, consultations, expériences d'usagers et "
+                       "réponses, en lecture seule.",
             "description": "API JSON en lecture seule, sans authentification. Pagination par ?page= et "
-                           "?per_page=, ETag et Last-Modified (304 sur If-None-Match), CORS ouvert en lecture. "
+                           "?per_page=, filtres propres à certaines ressources (les expériences d'usagers : "
+                           "?organisation=, ?service=, ?published_from=, ?published_to=), ETag et Last-Modified "
+                           "(304 sur If-None-Match), CORS ouvert en lecture. "
                            "Les mêmes données sont téléchargeables en CSV (voir /donnees-ouvertes/).",
             "license": {"name": LICENCE["title"], "url": LICENCE["path"]},
             "x-app-version": str(current_app.config.get("APP_VERSION", "")),

@@ -1,4 +1,5 @@
-"""The read-only JSON API (``/api/v1/``): the open datasets, paginated, cacheable, open to every origin.
+"""The read-only JSON API (``/api/v1/``): the open datasets, paginated (and filtered, for the datasets that have
+filters: ``Dataset.filters``), cacheable, open to every origin.
 
 GET only (HEAD and the CORS preflight OPTIONS are answered by Flask): there is nothing to protect with CSRF, and
 a POST added here later would be CSRF-checked like any other. Responses never depend on who is signed in, so
@@ -16,7 +17,7 @@ from flask_babel import lazy_gettext as _l
 from ..errors import DomainError
 from ..errors import NotFound as _NotFound
 from ..inputs import parse_int
-from ..opendata.dataset import Dataset
+from ..opendata.dataset import Dataset, read_filters
 from ..opendata.datasets import BY_NAME, DATASETS
 from ..opendata.files import json_row, not_modified, open_cors, set_validators, strong_etag, validators
 from . import bp
@@ -53,6 +54,15 @@ def _bounded_int(name: str, default: int, maximum: int, message) -> int:
     if value is None:
         raise InvalidParameter(message, code=f"invalid_{name}")
     return value
+
+
+def _filters(dataset: Dataset) -> tuple[dict, tuple]:
+    """The dataset's filters sent in the query string: their texts (for the links and the ETag) and the conditions
+    they add. A malformed or repeated one is a 400, never a silently wider list."""
+    sent, where, bad = read_filters(dataset.filters, request.args)
+    if bad is not None:
+        raise InvalidParameter(str(bad.message) % {"name": bad.name}, code=f"invalid_{bad.name}")
+    return sent, where
 
 
 def _not_modified(etag, modified):
@@ -99,17 +109,19 @@ def list_resource(resource: str):
     per_page = _bounded_int("per_page", PER_PAGE_DEFAULT, PER_PAGE_MAX,
                             _l("Le nombre d'éléments par page (per_page) doit être un entier entre 1 et %(max)d.",
                                max=PER_PAGE_MAX))
-    etag, modified = validators(dataset, "list", page, per_page)
+    sent, where = _filters(dataset)
+    etag, modified = validators(dataset, "list", page, per_page, *sorted(sent.items()))
     if not_modified(etag, modified if dataset.exact_dates else None):
         return _not_modified(etag, modified)
-    total = dataset.count()
+    total = dataset.count(where)
     pages = max(1, math.ceil(total / per_page))
 
     def link(number):
-        return url_for("api.list_resource", resource=resource, page=number, per_page=per_page, _external=True)
+        return url_for("api.list_resource", resource=resource, page=number, per_page=per_page, **sent,
+                       _external=True)
 
     body = {
-        "data": [json_row(row) for row in dataset.page(page, per_page)],
+        "data": [json_row(row) for row in dataset.page(page, per_page, where)],
         "meta": {"page": page, "per_page": per_page, "total": total, "pages": pages},
         "links": {"self": link(page), "first": link(1), "last": link(pages),
                   "prev": link(page - 1) if 1 < page <= pages + 1 else None,

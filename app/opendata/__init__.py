@@ -3,8 +3,9 @@ the same datasets as JSON.
 
 It sits above the areas it publishes and only reads them, through their models (never their services, never a
 write): ``catalog`` (organisations, services, life events), ``proposals``, ``decisions`` (answers, measures,
-milestones, updates), ``workshops`` (with registrations and evaluations) and ``consultations`` (with
-``consultations.results`` for the grades). No area imports it but ``api``.
+milestones, updates), ``workshops`` (with registrations and evaluations), ``consultations`` (with
+``consultations.results`` for the grades) and ``feedback`` (published experiences and their replies). No area
+imports it but ``api``.
 """
 
 from flask import Blueprint

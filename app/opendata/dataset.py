@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from flask import url_for
-from sqlalchemy import Select, String, cast, func, select
+from sqlalchemy import ColumnElement, Select, String, cast, func, select
 
 from ..catalog.models import Organisation
 from ..extensions import db
@@ -77,6 +77,36 @@ class Field:
 
 
 @dataclass(frozen=True)
+class Filter:
+    """A query parameter that narrows a dataset's rows in the API's list (``?service=…``): its name, its French
+    description and JSON Schema for the OpenAPI document, the message when it is malformed, how its text is read
+    (``parse``: the value, or None when malformed) and the condition it adds to the dataset's statement."""
+
+    name: str
+    description: str
+    schema: dict
+    message: object  # lazy string, in the reader's language
+    parse: Callable[[str], object | None]
+    where: Callable[[object], ColumnElement]
+
+
+def read_filters(filters: tuple[Filter, ...], args) -> tuple[dict, tuple, Filter | None]:
+    """The ``filters`` sent in ``args`` (a request's query string): their texts (for links and validators), the
+    conditions they add, and the first one sent malformed or repeated (None when all are well formed)."""
+    sent, where = {}, []
+    for param in filters:
+        values = args.getlist(param.name)
+        if not values:
+            continue
+        value = param.parse(values[0]) if len(values) == 1 else None
+        if value is None:
+            return sent, tuple(where), param
+        sent[param.name] = values[0]
+        where.append(param.where(value))
+    return sent, tuple(where), None
+
+
+@dataclass(frozen=True)
 class Dataset:
     """One public table: its columns, the statements that select its rows and its fingerprint, and reading them."""
 
@@ -88,7 +118,8 @@ class Dataset:
     statement: Callable[[], Select]
     fingerprint_statement: Callable[[], Select]
     finish: Callable[[dict], dict] | None = None
-    url: tuple[str, str, str] | None = None  # (endpoint, its id argument, the row key): adds an absolute ``url``
+    # (endpoint, its id argument, the row key[, a fragment formatted with the row]): adds an absolute ``url``.
+    url: tuple[str, ...] | None = None
     key_column: Callable[[], object] | None = None  # single integer key: the API has a detail endpoint
     # Whether every change of the rows moves a date of the fingerprint. When not (supports and comments are
     # counted without a date, a milestone's done date can be corrected to an earlier day), Last-Modified is only
@@ -97,6 +128,7 @@ class Dataset:
     # The same number of rows as ``statement`` without its joins (which cannot drop a row: a required foreign key,
     # outer joins): counting 10,000 proposals then reads one index instead of joining every row.
     count_statement: Callable[[], Select] | None = None
+    filters: tuple[Filter, ...] = ()  # the API list's query parameters that narrow the rows
 
     @property
     def field_names(self) -> list[str]:
@@ -123,6 +155,7 @@ class Dataset:
         names = self.field_names
         # url_for once per call, not once per row (the host is the request's).
         make_url = _url_maker(*self.url[:2]) if self.url else None
+        fragment = self.url[3] if self.url and len(self.url) > 3 else ""
         if stream:
             stmt = stmt.execution_options(yield_per=STREAM_BATCH)
         for row in db.session.execute(stmt).mappings():
@@ -130,21 +163,22 @@ class Dataset:
             if finish:
                 values = finish(values)
             if make_url:
-                values["url"] = make_url(values[self.url[2]])
+                values["url"] = make_url(values[self.url[2]]) + fragment.format(**values)
             yield {name: values.get(name) for name in names}
 
     def iter_rows(self) -> Iterator[dict]:
         """Every public row, in primary-key order, fetched ``STREAM_BATCH`` at a time (bounded memory)."""
         return self._rows(self.statement(), stream=True)
 
-    def count(self) -> int:
-        if self.count_statement is not None:
+    def count(self, where: tuple = ()) -> int:
+        """How many rows, or how many of them meet ``where`` (conditions of ``filters``)."""
+        if self.count_statement is not None and not where:
             return db.session.scalar(self.count_statement())
-        stmt = self.statement().order_by(None)
+        stmt = self.statement().where(*where).order_by(None)
         return db.session.scalar(select(func.count()).select_from(stmt.subquery()))
 
-    def page(self, page: int, per_page: int) -> list[dict]:
-        return list(self._rows(self.statement().limit(per_page).offset((page - 1) * per_page)))
+    def page(self, page: int, per_page: int, where: tuple = ()) -> list[dict]:
+        return list(self._rows(self.statement().where(*where).limit(per_page).offset((page - 1) * per_page)))
 
     def get(self, key: int) -> dict | None:
         if self.key_column is None or not 1 <= key <= MAX_INT:

@@ -17,11 +17,15 @@ What is public, and nothing more (each module says so at its top):
   ``MIN_EVALUATIONS`` people answered, so that no one's opinion can be singled out (``workshop_rows``);
 - consultations: closed ones only, their results, and their anonymised ballots (one row per choice, named by the
   ballot's random ``public_id``, never by the voter) from which anyone can recompute every published result with
-  ``app.consultations.results.compute`` (``consultation_rows``).
+  ``app.consultations.results.compute`` (``consultation_rows``);
+- experiences (« Je donne mon avis »): published by moderation and not marked as spam, with the organisation's
+  signed reply; nothing that identifies the respondent (no response id, no contact, no time of answer, no
+  source), the publication date to the day (``feedback_rows``).
 """
 
 from .consultation_rows import BALLOTS, CONSULTATIONS, RESULTS
 from .dataset import Dataset
+from .feedback_rows import EXPERIENCES
 from .measure_rows import MEASURE_PROPOSALS, MEASURE_UPDATES, MEASURES, MILESTONES
 from .proposal_rows import ANSWERS, PROPOSALS
 from .workshop_rows import WORKSHOPS
@@ -33,5 +37,5 @@ LICENCE = {
 }
 
 DATASETS: tuple[Dataset, ...] = (PROPOSALS, ANSWERS, MEASURES, MEASURE_PROPOSALS, MILESTONES, MEASURE_UPDATES,
-                                 WORKSHOPS, CONSULTATIONS, RESULTS, BALLOTS)
+                                 WORKSHOPS, CONSULTATIONS, RESULTS, BALLOTS, EXPERIENCES)
 BY_NAME = {dataset.name: dataset for dataset in DATASETS}

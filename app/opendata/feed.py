@@ -1,4 +1,6 @@
-"""The Atom 1.0 feed of answers to proposals and of measure updates (newest first, ``FEED_SIZE`` entries)."""
+"""The Atom 1.0 feeds: answers to proposals and measure updates; and the organisations' replies to published
+experiences (« Je donne mon avis »), for every service or one organisation's or service's. Newest first,
+``FEED_SIZE`` entries."""
 
 import re
 from datetime import UTC, datetime
@@ -9,11 +11,14 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select, true
 
+from ..catalog.models import Organisation, Service
 from ..decisions.models import ANSWER_KIND_NAMES, MEASURE_STATUS_NAMES, Measure, MeasureUpdate
 from ..decisions.models import Answer as AnswerModel
 from ..extensions import db
+from ..feedback.models import Experience, FeedbackResponse
 from ..proposals.models import Proposal
-from .dataset import last_modified
+from .dataset import last_modified, read_filters
+from .feedback_rows import BY_ORGANISATION, BY_SERVICE, EXPERIENCES, public_experience
 from .files import strong_etag
 from .proposal_rows import last_hidden, public_proposal
 
@@ -92,3 +97,61 @@ def context(modified: datetime | None) -> dict:
     return {"entries": entries, "feed_id": _tag("feed", 1), "updated": modified or EPOCH, "atom_date": atom_date,
             "self_url": url_for("opendata.atom_feed", _external=True),
             "page_url": url_for("opendata.index", _external=True)}
+
+
+# --- replies to published experiences ------------------------------------------------------------------------
+
+REPLY_FILTERS = (BY_ORGANISATION, BY_SERVICE)
+
+
+def reply_filters(args) -> tuple[dict, tuple] | None:
+    """The feed's ``?organisation=`` and ``?service=`` (slugs) as (their texts, their conditions); None when one is
+    malformed or repeated."""
+    sent, where, bad = read_filters(REPLY_FILTERS, args)
+    return None if bad is not None else (sent, where)
+
+
+def reply_validators(sent: dict):
+    """From the experiences dataset's fingerprint: every change of a published experience or of its reply."""
+    fingerprint = EXPERIENCES.fingerprint()
+    return (strong_etag("replies-feed", str(get_locale()), fingerprint, *sorted(sent.items())),
+            last_modified(fingerprint))
+
+
+def experience_link_maker():
+    """(experience id, service slug) -> the absolute address of the public page that shows the experience and its
+    reply (url_for once, not once per entry)."""
+    sample = url_for("feedback.service_experiences", service_slug="service-987654321", _external=True)
+    head, tail = sample.split("service-987654321", 1)
+    return lambda key, slug: f"{head}{slug}{tail}#experience-{key}"
+
+
+def _replies(where: tuple, link):
+    rows = db.session.execute(
+        select(Experience.id, Experience.text, Experience.reply_text, Experience.reply_signature,
+               Experience.replied_at, Experience.reply_edited_at, Organisation.name, Service.name, Service.slug)
+        .join(FeedbackResponse, FeedbackResponse.id == Experience.response_id)
+        .join(Service, Service.id == FeedbackResponse.service_id)
+        .join(Organisation, Organisation.id == Service.organisation_id)
+        .where(public_experience(), Experience.replied_at.is_not(None), Experience.reply_text != "", *where)
+        .order_by(Experience.replied_at.desc(), Experience.id.desc()).limit(FEED_SIZE))
+    for e_id, text, reply, signature, replied_at, edited_at, organisation, service, service_slug in rows:
+        content = _("Avis : %(text)s", text=text) + "\n\n" + _("Réponse : %(reply)s", reply=reply)
+        if signature:
+            content += "\n— " + signature
+        yield {"id": _tag("feedback-reply", e_id), "author": xml_text(organisation),
+               "title": xml_text(_("Réponse de %(organisation)s à un avis sur « %(service)s »",
+                                   organisation=organisation, service=service)),
+               "content": xml_text(content), "link": link(e_id, service_slug),
+               "category": service_slug, "category_label": xml_text(service),
+               "published": replied_at, "updated": edited_at or replied_at}
+
+
+def replies_context(modified: datetime | None, sent: dict, where: tuple) -> dict:
+    link = experience_link_maker()
+    scope = "".join(f":{name}={value}" for name, value in sorted(sent.items()))
+    return {"entries": list(_replies(where, link)), "feed_id": _tag("feedback-replies", 1) + scope,
+            "updated": modified or EPOCH, "atom_date": atom_date,
+            "self_url": url_for("opendata.replies_feed", **sent, _external=True),
+            "page_url": (url_for("feedback.service_experiences", service_slug=sent["service"], _external=True)
+                         if "service" in sent else url_for("feedback.list_experiences", _external=True))}

@@ -89,7 +89,7 @@ def datapackage() -> dict:
     return {
         "profile": "tabular-data-package",
         "name": "atelier",
-        "title": "Atelier — propositions, réponses, mesures, ateliers et consultations",
+        "title": "Atelier — propositions, réponses, mesures, ateliers, consultations, expériences d'usagers",
         "description": "Données publiques de la plateforme de co-création Atelier, mises à jour en continu.",
         "homepage": url_for("opendata.index", _external=True),
         "licenses": [LICENCE],

@@ -1,4 +1,4 @@
-"""« Données ouvertes »: the page, the files (CSV, JSON), the datapackage and the Atom feed. Public, GET only.
+"""« Données ouvertes »: the page, the files (CSV, JSON), the datapackage and the Atom feeds. Public, GET only.
 
 Files are generated on request from the database, streamed (bounded memory), and carry a strong ETag and a
 Last-Modified made from each dataset's fingerprint, so a client that already has the current copy gets a 304
@@ -64,6 +64,24 @@ def atom_feed():
     if not_modified(etag, modified):
         return _not_modified(etag, modified)
     xml = render_template("opendata/feed.xml", **feed.context(modified))
+    response = Response(xml, mimetype="application/atom+xml")
+    response.charset = "utf-8"
+    return set_validators(response, etag, modified)
+
+
+@bp.get("/reponses-aux-avis.atom")
+def replies_feed():
+    """The organisations' replies to published experiences; ``?organisation=`` or ``?service=`` (slugs) narrow it to
+    one organisation's or one service's (an unknown slug is an empty feed, a malformed one a 400)."""
+    filters = feed.reply_filters(request.args)
+    if filters is None:
+        abort(400)
+    sent, where = filters
+    etag, modified = feed.reply_validators(sent)
+    # A reply to an experience withdrawn or marked as spam leaves the feed without a date: the ETag decides.
+    if not_modified(etag, None):
+        return _not_modified(etag, modified)
+    xml = render_template("opendata/replies.xml", **feed.replies_context(modified, sent, where))
     response = Response(xml, mimetype="application/atom+xml")
     response.charset = "utf-8"
     return set_validators(response, etag, modified)

@@ -13,10 +13,12 @@ from app.decisions import measures
 from app.decisions import service as decisions
 from app.decisions.models import AnswerKind, Measure, MeasureProposal, MeasureStatus, MeasureUpdate, Milestone
 from app.extensions import db
+from app.feedback.models import Experience, ExperienceStatus, FeedbackAnswer, FeedbackResponse, Source
 from app.proposals.models import Proposal, ProposalState
 from app.workshops.models import Visibility, WorkshopEvaluation
 from tests.consultations.helpers import make_consultation
-from tests.factories import make_member, make_organisation, make_user, make_workshop
+from tests.factories import make_member, make_organisation, make_service, make_user, make_workshop
+from tests.feedback.helpers import make_response
 
 FORMULA_TITLE = '=HYPERLINK("http://evil.example","clic")'
 SECRET_NAME = "Zéphyrin Secretnom"
@@ -37,6 +39,7 @@ class World:
     workshops: dict = field(default_factory=dict)
     closed: list = field(default_factory=list)  # closed consultations
     open_consultation: object = None
+    experiences: dict = field(default_factory=dict)  # feedback experiences, by what they show
 
 
 def _proposal(world, state, title, **fields) -> Proposal:
@@ -134,11 +137,41 @@ def build_world() -> World:
     world.closed = [majority, support]
     world.open_consultation, _, _ = _vote(ConsultationMethod.support, world, [{0: 1}])
     db.session.commit()
+    _experiences(world)
     return world
 
 
+def experience_of(response) -> Experience:
+    return db.session.scalar(db.select(Experience).where(Experience.response_id == response.id))
+
+
+def _experiences(world) -> None:
+    """Feedback: a published experience the organisation answered (its text begins like a formula), one published
+    and not answered yet, and what is never published: pending, refused, published but marked as spam."""
+    service = make_service(world.organisation, slug="carte-grise", name="Carte grise")
+    published = ExperienceStatus.published
+    answered = experience_of(make_response(service, satisfaction=1, verbatim="-3 jours d'attente & <rien>",
+                                           consent=True, email="usager.avis@example.org", source=Source.qr,
+                                           experience=published))
+    answered.reply_text = "=Nous avons ajouté un créneau le samedi."
+    answered.reply_signature = "Le service des cartes grises"
+    answered.replied_at = utcnow()
+    world.experiences = {
+        "answered": answered,
+        "unanswered": experience_of(make_response(service, satisfaction=3, verbatim="Rapide.", consent=True,
+                                                  experience=published)),
+        "pending": experience_of(make_response(service, verbatim="En attente de modération", consent=True)),
+        "refused": experience_of(make_response(service, verbatim="Refusé par la modération", consent=True,
+                                               experience=ExperienceStatus.refused)),
+        "spam": experience_of(make_response(service, verbatim="Achetez des montres", consent=True, spam=True,
+                                            experience=published)),
+    }
+    db.session.commit()
+
+
 def grow(rows: int) -> None:
-    """``rows`` more public proposals, measures (each fed by one), milestones and updates, inserted in bulk."""
+    """``rows`` more public proposals, measures (each fed by one), milestones, updates and published experiences,
+    inserted in bulk."""
     organisation = make_organisation()
     author = make_user()
     db.session.commit()
@@ -161,6 +194,28 @@ def grow(rows: int) -> None:
         {"measure_id": m_start + i + 1, "body_md": "x", "status": "planned", "progress": 0, "created_at": now}
         for i in range(rows)])
     db.session.commit()
+    grow_experiences(rows, make_service(organisation))
+
+
+def grow_experiences(rows: int, service=None) -> None:
+    """``rows`` more published experiences of ``service``, each with a satisfaction and a reply, inserted in bulk."""
+    service = service or make_service()
+    db.session.commit()
+    now = utcnow()
+    start = db.session.scalar(db.select(db.func.coalesce(db.func.max(FeedbackResponse.id), 0)))
+    ids = range(start + 1, start + rows + 1)
+    db.session.execute(insert(FeedbackResponse), [
+        {"id": i, "service_id": service.id, "source": Source.link, "submission_key": f"grow-{i}",
+         "token_hash": f"grow-{i}", "steps_done": 4, "created_at": now, "updated_at": now, "editable_until": now,
+         "publish_consent": True, "is_spam": False} for i in ids])
+    db.session.execute(insert(FeedbackAnswer), [
+        {"response_id": i, "field_code": "satisfaction", "answer_item_id": 1 + i % 3, "answer_text": "?"}
+        for i in ids])
+    db.session.execute(insert(Experience), [
+        {"response_id": i, "text": f"Avis {i}", "status": ExperienceStatus.published, "published_at": now,
+         "reply_text": "Merci.", "reply_signature": "Le service", "replied_at": now, "created_at": now}
+        for i in ids])
+    db.session.commit()
 
 
 def backdate(days: int = 30) -> None:
@@ -173,8 +228,10 @@ def backdate(days: int = 30) -> None:
     past = utcnow() - timedelta(days=days)
     for model, columns in ((Proposal, ("updated_at", "published_at")), (Answer, ("updated_at", "answered_at")),
                            (Measure, ("updated_at", "created_at")), (MeasureUpdate, ("created_at",)),
-                           (Milestone, ("created_at",))):
+                           (Milestone, ("created_at",)), (Experience, ("created_at",))):
         db.session.execute(update(model).values(dict.fromkeys(columns, past)))
     db.session.execute(update(Proposal).where(Proposal.hidden_at.is_not(None)).values(hidden_at=past))
     db.session.execute(update(Milestone).where(Milestone.done_on.is_not(None)).values(done_on=past.date()))
+    for column in ("published_at", "moderated_at", "replied_at", "reply_edited_at"):
+        db.session.execute(update(Experience).where(getattr(Experience, column).is_not(None)).values({column: past}))
     db.session.commit()
