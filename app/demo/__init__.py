@@ -31,6 +31,7 @@ from ..workshops import signup as workshop_signup
 from ..workshops.models import CategoryCheck, QuestionKind, Registration, Visibility, Workshop, WorkshopFormat
 from .consultations import seed_consultations
 from .decisions import seed_decisions
+from .feedback import seed_feedback
 from .proposals import seed_proposals
 
 DEMO_PASSWORD = "atelier-demo-2026"  # noqa: S105 (documented demo accounts, never in production)
@@ -296,6 +297,7 @@ def _seed(csv_events: list[tuple], urls: dict[str, tuple[str, str | None]]) -> b
     created_any |= seed_proposals()
     created_any |= seed_consultations()
     created_any |= seed_decisions()
+    created_any |= seed_feedback()
     return created_any
 
 
