@@ -216,6 +216,7 @@ class LiveServer:
             "LOGIN_RATE_LIMIT": "1000 per minute",
             "RESET_RATE_LIMIT": "1000 per minute",
             "REGISTER_RATE_LIMIT": "1000 per minute",
+            "FEEDBACK_RATE_LIMIT": "1000 per minute",
             "FLASK_APP": "wsgi",
             "PYTHONUNBUFFERED": "1",
             **(env or {}),

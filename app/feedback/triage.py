@@ -61,7 +61,7 @@ SOURCE_NAMES = {
     Source.link: _l("Lien"),
     Source.embed: _l("Formulaire intégré"),
     Source.qr: _l("QR code"),
-    Source.atelier: _l("Atelier"),
+    Source.atelier: _l("Site Atelier"),  # not « Atelier » alone: that msgid is the workshops' "Workshop"
 }
 EXPERIENCE_STATUS_NAMES = {
     ExperienceStatus.pending: _l("À modérer"),
