@@ -12,10 +12,12 @@ import re
 import threading
 
 from flask import Flask, g, has_app_context, request
-from sqlalchemy import event
+from sqlalchemy import Float, event
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from .errors import is_database_unavailable
 from .extensions import db
@@ -161,3 +163,24 @@ def begin_write() -> None:
     if session.in_transaction():
         session.rollback()
     session.connection(execution_options={"sqlite_immediate": True})
+
+
+class days_between(FunctionElement):  # noqa: N801 - used like a SQL function
+    """``days_between(later, earlier)``: the time between two timestamps, in days (a float); ``julianday`` on SQLite,
+    ``EXTRACT(EPOCH ...)`` on PostgreSQL (the reports' answer delays, the feedback replies' delays)."""
+
+    type = Float()
+    name = "days_between"
+    inherit_cache = True
+
+
+@compiles(days_between, "sqlite")
+def _days_between_sqlite(element, compiler, **kw):
+    later, earlier = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"(julianday({later}) - julianday({earlier}))"
+
+
+@compiles(days_between, "postgresql")
+def _days_between_postgresql(element, compiler, **kw):
+    later, earlier = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"(EXTRACT(EPOCH FROM ({later}) - ({earlier})) / 86400.0)"

@@ -19,15 +19,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Float, case, func, select
-from sqlalchemy.ext.compiler import compiles
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import contains_eager, lazyload
-from sqlalchemy.sql.functions import FunctionElement
 
 from ..accounts.models import User
 from ..catalog.models import Organisation, Service
 from ..clock import iso, utcnow
-from ..database import begin_write
+from ..database import begin_write, days_between
 from ..errors import DomainError, InvalidInput, NotAllowed
 from ..extensions import db
 from ..mail.service import queue_mail
@@ -50,27 +48,6 @@ REASON_MAX = 1000
 ANSWERED_WITHIN_DAYS = 7
 PER_PAGE = 20
 QUEUE_SHOWN = 100  # experiences listed per group on the editors' moderation page (the counts cover them all)
-
-
-class days_between(FunctionElement):  # noqa: N801 - used like a SQL function
-    """``days_between(later, earlier)``: the time between two timestamps, in days (a float). The same as the reports'
-    (which this area may not import: reports read feedback)."""
-
-    type = Float()
-    name = "feedback_days_between"
-    inherit_cache = True
-
-
-@compiles(days_between, "sqlite")
-def _days_between_sqlite(element, compiler, **kw):
-    later, earlier = (compiler.process(clause, **kw) for clause in element.clauses)
-    return f"(julianday({later}) - julianday({earlier}))"
-
-
-@compiles(days_between, "postgresql")
-def _days_between_postgresql(element, compiler, **kw):
-    later, earlier = (compiler.process(clause, **kw) for clause in element.clauses)
-    return f"(EXTRACT(EPOCH FROM ({later}) - ({earlier})) / 86400.0)"
 
 
 def _clean(value: str | None, limit: int, code: str, required: DomainError) -> str:

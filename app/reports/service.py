@@ -3,7 +3,7 @@
 Every figure is an aggregate computed by the database, so a page costs the same few queries whatever the number
 of proposals: counts by ``GROUP BY`` with conditional sums, the median answer time with window functions
 (``row_number`` / ``count`` over the sorted durations, on SQLite and PostgreSQL alike), durations in days by
-``days_between`` (``julianday`` on SQLite, ``EXTRACT(EPOCH ...)`` on PostgreSQL). Overdue proposals come from
+``database.days_between`` (``julianday`` on SQLite, ``EXTRACT(EPOCH ...)`` on PostgreSQL). Overdue proposals come from
 the decisions area's deadline rule (``decisions.service.overdue_proposals``), never recomputed here.
 
 What is counted: a proposal is *received* once public (published, in a vote, selected or answered) and not hidden
@@ -17,13 +17,12 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Float, case, func, literal, or_, select
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy import case, func, literal, or_, select
 
 from ..boards.models import Board, Idea, IdeaStatus
 from ..catalog.models import LifeEvent, Organisation
 from ..consultations.models import Consultation, ConsultationProposal
+from ..database import days_between
 from ..decisions import service as decisions
 from ..decisions.models import (
     MEASURE_STATUS_NAMES,
@@ -49,26 +48,6 @@ OVERDUE_SHOWN = 25  # overdue proposals listed on the report (the count covers t
 class PeriodInverted(InvalidInput):
     code = "period_inverted"
     message = _l("La fin de la période doit venir après son début.")
-
-
-class days_between(FunctionElement):  # noqa: N801 - used like a SQL function
-    """``days_between(later, earlier)``: the time between two timestamps, in days (a float)."""
-
-    type = Float()
-    name = "days_between"
-    inherit_cache = True
-
-
-@compiles(days_between, "sqlite")
-def _days_between_sqlite(element, compiler, **kw):
-    later, earlier = (compiler.process(clause, **kw) for clause in element.clauses)
-    return f"(julianday({later}) - julianday({earlier}))"
-
-
-@compiles(days_between, "postgresql")
-def _days_between_postgresql(element, compiler, **kw):
-    later, earlier = (compiler.process(clause, **kw) for clause in element.clauses)
-    return f"(EXTRACT(EPOCH FROM ({later}) - ({earlier})) / 86400.0)"
 
 
 def _selected_at():
