@@ -12,11 +12,14 @@ HTTP (the request hook below and ``security.refuse_invalid_text``) and socket pa
 
 import enum
 import re
+from datetime import date
 from urllib.parse import unquote_to_bytes
 
 from flask import Flask, g, request
+from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter
+from wtforms.validators import ValidationError
 
 DB_INT_MIN = -(2**31)
 DB_INT_MAX = 2**31 - 1
@@ -64,6 +67,17 @@ class IdConverter(IntegerConverter):
 
     def __init__(self, map, fixed_digits=0, min=None, max=DB_INT_MAX, signed=False):  # noqa: A002 - Werkzeug's names
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
+def form_date(field) -> date | None:
+    """A form field's day (``AAAA-MM-JJ``), None when empty; anything else is the field's translated error."""
+    value = (field.data or "").strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValidationError(_l("Indiquez une date au format AAAA-MM-JJ, par exemple 2026-01-31.")) from None
 
 
 def enum_member(kind: type[enum.Enum], value):

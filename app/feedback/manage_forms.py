@@ -1,7 +1,6 @@
 """The editors' forms: the responses list's filters (a GET form, no CSRF token: it changes nothing), irritant tags,
 tagging a response, refusing an experience and replying to it. The form's own pages (steps) are in ``forms``."""
 
-from datetime import date
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -9,20 +8,10 @@ from wtforms import BooleanField, SelectField, StringField, SubmitField, TextAre
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from ..catalog.forms import CheckboxList
-from ..inputs import db_int, parse_int
+from ..inputs import db_int, form_date, parse_int
 from .experiences import REASON_MAX, REPLY_MAX, SIGNATURE_MAX
 from .models import Source
 from .triage import SATISFACTION_NAMES, SOURCE_NAMES, TAG_LABEL_MAX
-
-
-def _date(field) -> date | None:
-    value = (field.data or "").strip()
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ValidationError(_l("Indiquez une date au format AAAA-MM-JJ, par exemple 2026-01-31.")) from None
 
 
 def _choice_or_none(value):
@@ -64,10 +53,10 @@ class ResponseFilterForm(FlaskForm):
         self._in_choices(field, _l("Choisissez un irritant de la liste."))
 
     def validate_du(self, field):
-        field.parsed = _date(field)
+        field.parsed = form_date(field)
 
     def validate_au(self, field):
-        field.parsed = _date(field)
+        field.parsed = form_date(field)
         since = getattr(self.du, "parsed", None)
         if field.parsed and since and field.parsed < since:
             raise ValidationError(_l("La fin de la période doit venir après son début."))

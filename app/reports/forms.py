@@ -1,6 +1,5 @@
 """The dashboard's filter form: read from the query string (GET, no CSRF token: it changes nothing)."""
 
-from datetime import date
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -8,7 +7,7 @@ from wtforms import SelectField, StringField
 from wtforms.validators import ValidationError
 
 from ..i18n import localized
-from ..inputs import parse_int
+from ..inputs import form_date, parse_int
 
 
 def _id_or_none(value):
@@ -16,16 +15,6 @@ def _id_or_none(value):
         return None
     number = parse_int(value)
     return -1 if number is None else number  # -1: refused by the field's validator, with its message
-
-
-def _date(field) -> date | None:
-    value = (field.data or "").strip()
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ValidationError(_l("Indiquez une date au format AAAA-MM-JJ, par exemple 2026-01-31.")) from None
 
 
 class DashboardFilterForm(FlaskForm):
@@ -51,10 +40,10 @@ class DashboardFilterForm(FlaskForm):
             raise ValidationError(_l("Choisissez un moment de vie de la liste."))
 
     def validate_du(self, field):
-        field.parsed = _date(field)
+        field.parsed = form_date(field)
 
     def validate_au(self, field):
-        field.parsed = _date(field)
+        field.parsed = form_date(field)
         since = getattr(self.du, "parsed", None)
         if field.parsed and since and field.parsed < since:
             raise ValidationError(_l("La fin de la période doit venir après son début."))
