@@ -64,6 +64,7 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     from . import models  # noqa: F401  (registers every model)
     from .accounts import bp as accounts_bp
     from .api import bp as api_bp
+    from .barometer import bp as barometer_bp
     from .boards import bp as boards_bp
     from .boards import receivers as boards_receivers
     from .boards import sockets as boards_sockets
@@ -98,6 +99,7 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     app.register_blueprint(consultations_bp)
     app.register_blueprint(decisions_bp)
     app.register_blueprint(feedback_bp)
+    app.register_blueprint(barometer_bp)
     app.register_blueprint(reports_bp)
     app.register_blueprint(opendata_bp)
     app.register_blueprint(api_bp)

@@ -1,4 +1,4 @@
-"""Flask commands: ``flask seed-demo``, ``flask create-user``, ``flask jobs run``."""
+"""Flask commands: ``flask seed-demo``, ``flask create-user``, ``flask jobs run``, ``flask feedback verify``."""
 
 import sys
 import time
@@ -13,6 +13,7 @@ from .catalog.models import Membership, Organisation, Role
 from .demo import ReferenceDataError, seed
 from .errors import DomainError
 from .extensions import db
+from .feedback import tally
 from .jobs import run_forever, run_once
 
 
@@ -20,6 +21,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(create_user)
     app.cli.add_command(jobs_group)
+    app.cli.add_command(feedback_group)
 
 
 @click.command("seed-demo")
@@ -87,3 +89,25 @@ def jobs_run(once, interval):
         run_forever(app, interval)
     except KeyboardInterrupt:
         time.sleep(0)
+
+
+feedback_group = AppGroup("feedback", help="« Je donne mon avis »: the barometer's monthly counts.")
+
+
+@feedback_group.command("verify")
+@click.option("--limit", type=int, default=20, show_default=True, help="differences listed at most")
+def feedback_verify(limit):
+    """Recount the barometer's monthly counts from the answers and report every difference (exit status 1 if any)."""
+
+    differences = tally.verify()
+    db.session.rollback()
+    if not differences:
+        click.echo("monthly counts verified: they match the answers")
+        return
+    click.echo(f"{len(differences)} monthly count(s) differ from the answers:", err=True)
+    for d in differences[:limit]:
+        click.echo(f"  service {d.service_id}, {d.month:%Y-%m}, {d.field_code} option {d.answer_item_id}: "
+                   f"stored {d.stored}, recounted {d.recounted}", err=True)
+    if len(differences) > limit:
+        click.echo(f"  … and {len(differences) - limit} more", err=True)
+    sys.exit(1)

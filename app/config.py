@@ -79,6 +79,8 @@ class Config:
     # « Je donne mon avis » form pages sent, per client address (counted under a keyed hash of it): a response is up to
     # six pages, and a counter's tablet or an office behind one address sends many people's answers.
     FEEDBACK_RATE_LIMIT = "120 per hour"
+    # The answers an indicator of the barometer needs before it is shown (the observatory's 100).
+    BAROMETER_MIN_ANSWERS = 100
 
     # Mail: everything goes through the outbox (app.mail).
     MAIL_SERVER = "127.0.0.1"
@@ -180,6 +182,7 @@ ENV_OVERRIDES = {
     "PROPOSAL_POST_RATE_LIMIT": ("PROPOSAL_POST_RATE_LIMIT", str),
     "PROPOSAL_COMMENT_RATE_LIMIT": ("PROPOSAL_COMMENT_RATE_LIMIT", str),
     "FEEDBACK_RATE_LIMIT": ("FEEDBACK_RATE_LIMIT", str),
+    "BAROMETER_MIN_ANSWERS": ("BAROMETER_MIN_ANSWERS", int),
     "MAIL_SERVER": ("MAIL_SERVER", str),
     "MAIL_PORT": ("MAIL_PORT", int),
     "MAIL_USE_TLS": ("MAIL_USE_TLS", bool),

@@ -12,7 +12,7 @@ import re
 import threading
 
 from flask import Flask, g, has_app_context, request
-from sqlalchemy import Float, event
+from sqlalchemy import Date, Float, event
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
@@ -149,6 +149,17 @@ def insert_unless_present(model, index_elements: list[str], **values):
     return insert(model).values(**values).on_conflict_do_nothing(index_elements=index_elements)
 
 
+def add_to_count(model, keys: dict, column: str, amount: int):
+    """``INSERT ... ON CONFLICT (keys) DO UPDATE SET column = column + amount``: a counter row made or increased in
+    one statement (the row lock decides between writers). Only for a positive ``amount``: PostgreSQL checks the
+    proposed row's constraints before it looks for the conflict, so a decrease is an ``UPDATE`` of the row."""
+    if amount <= 0:
+        raise ValueError("add_to_count takes a positive amount")
+    insert = (sqlite_insert if is_sqlite() else postgresql_insert)(model).values(**keys, **{column: amount})
+    return insert.on_conflict_do_update(index_elements=list(keys),
+                                        set_={column: getattr(model, column) + insert.excluded[column]})
+
+
 def begin_write() -> None:
     """Start a fresh write transaction (``BEGIN IMMEDIATE`` on SQLite).
 
@@ -184,3 +195,23 @@ def _days_between_sqlite(element, compiler, **kw):
 def _days_between_postgresql(element, compiler, **kw):
     later, earlier = (compiler.process(clause, **kw) for clause in element.clauses)
     return f"(EXTRACT(EPOCH FROM ({later}) - ({earlier})) / 86400.0)"
+
+
+class month_start(FunctionElement):  # noqa: N801 - used like a SQL function
+    """``month_start(timestamp)``: the first day of its month, a date (the barometer's monthly counts)."""
+
+    type = Date()
+    name = "month_start"
+    inherit_cache = True
+
+
+@compiles(month_start, "sqlite")
+def _month_start_sqlite(element, compiler, **kw):
+    (moment,) = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"date({moment}, 'start of month')"
+
+
+@compiles(month_start, "postgresql")
+def _month_start_postgresql(element, compiler, **kw):
+    (moment,) = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"CAST(date_trunc('month', {moment}) AS DATE)"

@@ -1,6 +1,7 @@
 """Imports every area's models so Alembic and ``flask shell`` see them all. Defines nothing."""
 
 from .accounts.models import User  # noqa: F401
+from .barometer.models import PublishedFigure  # noqa: F401
 from .boards.models import (  # noqa: F401
     Board,
     BoardColumn,
@@ -15,12 +16,13 @@ from .boards.models import (  # noqa: F401
 )
 from .catalog.models import LifeEvent, Membership, Organisation, Service  # noqa: F401
 from .consultations.models import Ballot, BallotChoice, Consultation, ConsultationProposal  # noqa: F401
-from .decisions.models import Answer, AnswerSettings, AnswerVersion  # noqa: F401
+from .decisions.models import Answer, AnswerSettings, AnswerVersion, MeasureService  # noqa: F401
 from .feedback.models import (  # noqa: F401
     EmbedOrigin,
     Experience,
     FeedbackAnswer,
     FeedbackContact,
+    FeedbackMonthlyCount,
     FeedbackResponse,
     IrritantTag,
 )

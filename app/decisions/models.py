@@ -163,8 +163,12 @@ class Measure(db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The day the measure took effect for users: the barometer compares the six months on each side of it.
+    implemented_on: Mapped[date | None]
 
     organisation = relationship("Organisation", lazy="joined")
+    # The services the measure changes (its effect is read on their feedback).
+    services = relationship("Service", secondary="measure_services", order_by="Service.name", lazy="selectin")
     proposals = relationship("Proposal", secondary="measure_proposals", order_by="Proposal.id", lazy="selectin")
     milestones = relationship("Milestone", order_by="(Milestone.planned_on, Milestone.id)",
                               cascade="all, delete-orphan", lazy="selectin")
@@ -188,6 +192,16 @@ class MeasureProposal(db.Model):
     measure_id: Mapped[int] = mapped_column(ForeignKey("measures.id", ondelete="CASCADE"), primary_key=True)
     proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id", ondelete="CASCADE"), primary_key=True,
                                              index=True)
+
+
+class MeasureService(db.Model):
+    """A service a measure changes."""
+
+    __tablename__ = "measure_services"
+
+    measure_id: Mapped[int] = mapped_column(ForeignKey("measures.id", ondelete="CASCADE"), primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"), primary_key=True,
+                                            index=True)
 
 
 class MeasureFeedback(db.Model):

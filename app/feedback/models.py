@@ -8,7 +8,7 @@ once used or after 90 days.
 """
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     CheckConstraint,
@@ -108,6 +108,29 @@ class FeedbackAnswer(db.Model):
     answer_text: Mapped[str] = mapped_column(Text, default="")
 
     response = relationship("FeedbackResponse", back_populates="answers")
+
+
+class FeedbackMonthlyCount(db.Model):
+    """The barometer's aggregate: how many answers a service had for each option of each scored question in one
+    month (the month its response was started), spam left out. ``answer_item_id`` 0 counts the responses that
+    answered the question at all (autonomy is a share of those who answered « contact_tried », a checkbox).
+
+    Kept by the one function that stores answers (``tally.apply``, in the same transaction);
+    ``flask feedback verify`` recounts it from the answers."""
+
+    __tablename__ = "feedback_monthly_counts"
+    __table_args__ = (
+        CheckConstraint("count >= 0", name="count_non_negative"),
+        CheckConstraint("answer_item_id >= 0", name="monthly_item_non_negative"),
+        # National and organisation figures read a range of months across services.
+        Index("ix_feedback_monthly_counts_month", "month", "field_code"),
+    )
+
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"), primary_key=True)
+    month: Mapped[date] = mapped_column(primary_key=True)  # its first day
+    field_code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    answer_item_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(default=0)
 
 
 class FeedbackContact(db.Model):

@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections import Counter
 from datetime import datetime, timedelta
 
 from email_validator import EmailNotValidError, validate_email
@@ -31,6 +32,7 @@ from ..database import begin_write
 from ..errors import DomainError
 from ..extensions import db
 from ..inputs import parse_int
+from . import tally
 from .errors import InvalidAnswer, InvalidAnswers, InvalidSubmissionKey, ResponseClosed, ResponseNotFound
 from .models import (
     Experience,
@@ -229,6 +231,7 @@ def start_response(service: Service, submission_key: str, source: Source, answer
             raise InvalidSubmissionKey() from None
         return store_step(token, first.number, answers, now=now), token
     db.session.add_all(FeedbackAnswer(**row) for row in _answer_rows(response.id, first.fields, clean))
+    tally.apply(service.id, tally.month_of(now), Counter(), tally.cells(clean))
     db.session.commit()
     return response, token
 
@@ -309,6 +312,10 @@ def _store(questionnaire: Questionnaire, step: Step, response_id: int, clean: di
     db.session.execute(delete(FeedbackAnswer).where(FeedbackAnswer.response_id == response_id,
                                                     FeedbackAnswer.field_code.in_(codes)))
     db.session.add_all(FeedbackAnswer(**row) for row in _answer_rows(response_id, step.fields, merged))
+    if not response.is_spam:  # the barometer's counts follow, in this transaction
+        after = {**{k: v for k, v in before.items() if k not in codes}, **merged}
+        tally.apply(response.service_id, tally.month_of(response.created_at), tally.cells(before),
+                    tally.cells(after))
     response.steps_done = max(response.steps_done, step.number)
     response.updated_at = now
     return response

@@ -8,6 +8,7 @@ one page of responses, their answers and tags (``selectinload``), their experien
 """
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -24,6 +25,7 @@ from ..database import begin_write
 from ..errors import InvalidInput, NotAllowed
 from ..extensions import db
 from ..permissions import is_admin, is_authenticated
+from . import tally
 from .errors import ResponseNotFound, TagExists, TagLabelRequired, TagNotFound
 from .linking import forget_links
 from .models import (
@@ -38,6 +40,7 @@ from .models import (
     feedback_response_tags,
 )
 from .questionnaire import get_questionnaire, translated
+from .service import stored_answers
 
 PER_PAGE = 20
 TAG_LABEL_MAX = 80
@@ -277,10 +280,16 @@ def get_response(response_id: int, user) -> FeedbackResponse:
 
 def _set_spam(response: FeedbackResponse, user, spam: bool) -> FeedbackResponse:
     _require(user, response.service)
-    db.session.execute(update(FeedbackResponse).where(FeedbackResponse.id == response.id)
-                       .values(is_spam=spam, spam_marked_at=utcnow() if spam else None)
-                       .execution_options(synchronize_session=False))
-    if spam:  # spam is no one's feedback: no proposal, measure or workshop topic may count it any more
+    begin_write()
+    changed = db.session.execute(update(FeedbackResponse)
+                                 .where(FeedbackResponse.id == response.id, FeedbackResponse.is_spam.is_(not spam))
+                                 .values(is_spam=spam, spam_marked_at=utcnow() if spam else None)
+                                 .execution_options(synchronize_session=False)).rowcount
+    if changed:  # only the request that changed the flag moves the barometer's counts (the row lock decides)
+        held = tally.cells(stored_answers(response))
+        month = tally.month_of(response.created_at)
+        tally.apply(response.service_id, month, held if spam else Counter(), Counter() if spam else held)
+    if spam and changed:  # spam is no one's feedback: no proposal, measure or workshop topic may count it any more
         forget_links([response.id])
     db.session.commit()
     db.session.refresh(response)

@@ -1,0 +1,74 @@
+"""What the barometer reads: the monthly counts of a scope (a service, an organisation's services, a life event's
+services, or every service) summed over a range of months, in one query whatever the number of answers."""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, select
+
+from ..catalog.models import Service, life_event_services
+from ..decisions.models import MeasureService
+from ..extensions import db
+from ..feedback.models import FeedbackMonthlyCount
+
+SERVICE, ORGANISATION, LIFE_EVENT, MEASURE, NATIONAL = "service", "organisation", "life_event", "measure", "national"
+KINDS = (SERVICE, ORGANISATION, LIFE_EVENT, MEASURE, NATIONAL)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose answers a figure pools: one service, the services of an organisation, of a life event or that a
+    measure changes, or all."""
+
+    kind: str
+    id: int | None = None
+
+    def __post_init__(self):
+        if self.kind not in KINDS or (self.kind == NATIONAL) != (self.id is None):
+            raise ValueError(f"not a scope: {self.kind} {self.id}")
+
+    def conditions(self) -> list:
+        column = FeedbackMonthlyCount.service_id
+        if self.kind == SERVICE:
+            return [column == self.id]
+        if self.kind == ORGANISATION:
+            return [column.in_(select(Service.id).where(Service.organisation_id == self.id))]
+        if self.kind == LIFE_EVENT:
+            return [column.in_(select(life_event_services.c.service_id)
+                               .where(life_event_services.c.life_event_id == self.id))]
+        if self.kind == MEASURE:
+            return [column.in_(select(MeasureService.service_id).where(MeasureService.measure_id == self.id))]
+        return []
+
+
+NATIONAL_SCOPE = Scope(NATIONAL)
+
+
+def add_months(month: date, months: int) -> date:
+    index = month.year * 12 + month.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def counts(scope: Scope, first: date, last: date) -> dict[tuple[str, int], int]:
+    """(field, item) -> answers of ``scope`` in the months ``first`` to ``last`` (first days, both included)."""
+    rows = db.session.execute(
+        select(FeedbackMonthlyCount.field_code, FeedbackMonthlyCount.answer_item_id,
+               func.sum(FeedbackMonthlyCount.count))
+        .where(*scope.conditions(), FeedbackMonthlyCount.month.between(first, last))
+        .group_by(FeedbackMonthlyCount.field_code, FeedbackMonthlyCount.answer_item_id))
+    return {(field, item): int(total) for field, item, total in rows if total}
+
+
+def monthly_counts(scope: Scope, first: date, last: date) -> dict[date, dict[tuple[str, int], int]]:
+    """month -> (field, item) -> answers, for each month of ``first`` to ``last`` that has answers."""
+    rows = db.session.execute(
+        select(FeedbackMonthlyCount.month, FeedbackMonthlyCount.field_code, FeedbackMonthlyCount.answer_item_id,
+               func.sum(FeedbackMonthlyCount.count))
+        .where(*scope.conditions(), FeedbackMonthlyCount.month.between(first, last))
+        .group_by(FeedbackMonthlyCount.month, FeedbackMonthlyCount.field_code, FeedbackMonthlyCount.answer_item_id))
+    out: dict = defaultdict(dict)
+    for month, field, item, total in rows:
+        if total:
+            out[month][(field, item)] = int(total)
+    return dict(out)

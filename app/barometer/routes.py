@@ -1,0 +1,1 @@
+"""The public barometer's pages."""
