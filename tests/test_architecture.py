@@ -54,9 +54,17 @@ def test_no_cycle_between_areas():
 def test_no_area_imports_the_demo_and_only_the_upper_areas_import_feedback():
     graph = area_graph()
     assert [a for a in AREAS if "demo" in graph[a]] == []
-    above_feedback = {"api", "opendata", "reports"}
+    above_feedback = {"api", "opendata", "reports", "barometer"}
     assert {a for a in AREAS if "feedback" in graph[a] and a not in TOP} <= above_feedback
     assert "feedback" not in graph["decisions"] | graph["proposals"] | graph["workshops"] | graph["catalog"]
+
+
+def test_the_barometer_sits_above_feedback_and_decisions_and_below_open_data():
+    graph = area_graph()
+    assert {"feedback", "decisions", "catalog"} <= graph["barometer"]
+    assert not graph["barometer"] & {"api", "opendata", "reports"}
+    # Measure and service pages show the before/after through template globals: decisions never imports it.
+    assert {a for a in AREAS if "barometer" in graph[a] and a not in TOP} <= {"api", "opendata", "reports"}
 
 
 def test_shared_modules_import_no_area():

@@ -1,4 +1,4 @@
-"""Operator commands: create-user, seed-demo, jobs run; request logs without personal data."""
+"""Operator commands: create-user, seed-demo, jobs run, feedback verify; request logs without personal data."""
 
 import logging
 
@@ -73,3 +73,31 @@ def test_request_log_names_the_route_not_the_path(client, caplog):
     joined = "\n".join(lines)
     assert "secret-token-value" not in joined and "someone@example.org" not in joined
     assert "private" not in joined and "127.0.0.1" not in joined
+
+
+def test_feedback_verify_passes_on_matching_counts_and_names_an_altered_one(app):
+    from datetime import datetime
+
+    from sqlalchemy import update
+
+    from app.feedback import service
+    from app.feedback.models import FeedbackMonthlyCount, Source
+    from tests.factories import make_service
+
+    svc = make_service()
+    db.session.commit()
+    when = datetime(2026, 2, 10, 9, 0)
+    for key, satisfaction in (("a" * 32, 3), ("b" * 32, 3), ("c" * 32, 1)):
+        service.start_response(svc, key, Source.link, {"satisfaction": satisfaction}, now=when)
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["feedback", "verify"])
+    assert result.exit_code == 0, result.output
+    assert "match the answers" in result.output
+    db.session.execute(update(FeedbackMonthlyCount).where(FeedbackMonthlyCount.service_id == svc.id,
+                                                          FeedbackMonthlyCount.field_code == "satisfaction",
+                                                          FeedbackMonthlyCount.answer_item_id == 3).values(count=7))
+    db.session.commit()
+    result = runner.invoke(args=["feedback", "verify"])
+    assert result.exit_code == 1
+    assert "1 monthly count(s) differ" in result.stderr
+    assert f"service {svc.id}, 2026-02, satisfaction option 3: stored 7, recounted 2" in result.stderr

@@ -20,7 +20,7 @@ the question at all), as the monthly aggregate holds them, summed over any month
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from ..feedback.questionnaire import get_questionnaire
 from ..feedback.tally import RESPONDENTS
@@ -98,17 +98,25 @@ def wilson(successes: int, n: int, z: float = Z) -> Interval:
     p = successes / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return Interval(max(0.0, centre - half), min(1.0, centre + half))
+    # At 0 or n successes the limit on that side is the share itself, exactly (the formula gives it within
+    # rounding, which could leave the share outside its own interval).
+    return Interval(0.0 if successes == 0 else max(0.0, centre - half),
+                    1.0 if successes == n else min(1.0, centre + half))
 
 
-def _el_statistic(points: list[tuple[float, int]], mu: float) -> float:
-    """−2 log R(mu): the empirical likelihood ratio statistic of the mean ``mu`` for weighted ``points``
-    (strictly inside their range). The Lagrange multiplier λ solves Σ n (x − mu) / (1 + λ (x − mu)) = 0, a
-    decreasing function of λ on the interval where every weight stays positive: Newton's steps, kept inside the
-    bracket the signs give (a step that would leave it bisects instead)."""
-    low = -1.0 / (points[-1][0] - mu)
-    high = 1.0 / (mu - points[0][0])
-    lam = 0.0
+def _el_statistic(points: tuple[tuple[float, int], ...], mu: float, lam: float = 0.0) -> tuple[float, float]:
+    """(−2 log R(mu), λ): the empirical likelihood ratio statistic of the mean ``mu`` for weighted ``points``
+    (strictly inside their range), and its Lagrange multiplier. λ solves Σ n (x − mu) / (1 + λ (x − mu)) = 0, a
+    decreasing function of λ on the interval where every weight 1 / (N (1 + λ (x − mu))) of the N answers stays at
+    most 1 (Owen 2001, ch. 3: the root lies there, and the function stays finite at its ends, so that a Newton step
+    landing at an end within rounding is not taken for convergence): Newton's steps from ``lam`` (the previous
+    mean's multiplier, when searching a bound), kept inside the bracket the signs give (a step that would leave it
+    bisects instead)."""
+    shrink = 1.0 - 1.0 / sum(n for _, n in points)
+    low = -shrink / (points[-1][0] - mu)
+    high = shrink / (mu - points[0][0])
+    if not low < lam < high:
+        lam = 0.0
     for _ in range(100):
         slope = derivative = 0.0
         for x, n in points:
@@ -126,35 +134,57 @@ def _el_statistic(points: list[tuple[float, int]], mu: float) -> float:
             lam = step
             break
         lam = step
-    return 2 * sum(n * math.log1p(lam * (x - mu)) for x, n in points)
+    return 2 * sum(n * math.log1p(lam * (x - mu)) for x, n in points), lam
 
 
 def empirical_likelihood(levels: Mapping[float, int], threshold: float = CHI2_95) -> Interval:
     """The empirical likelihood 95 % interval of the mean of answers on ``levels`` (score -> answers, some > 0):
-    the means ``mu`` with −2 log R(mu) ≤ χ²(1, 95 %), found by bisection on each side of the sample mean (the
-    statistic grows as ``mu`` moves away from it, without bound near the extreme scores). When every answer has the
-    same score, the interval is that score."""
-    points = sorted((float(x), n) for x, n in levels.items() if n > 0)
+    the means ``mu`` with −2 log R(mu) ≤ χ²(1, 95 %). When every answer has the same score, the interval is that
+    score."""
+    points = tuple(sorted((float(x), int(n)) for x, n in levels.items() if n > 0))
     if not points:
         raise ValueError("no answer")
+    return _empirical_likelihood(points, threshold)
+
+
+@lru_cache(maxsize=8192)
+def _empirical_likelihood(points: tuple[tuple[float, int], ...], threshold: float) -> Interval:
+    """Each bound solves S(mu) = threshold on its side of the sample mean, where S(mu) = −2 log R(mu) grows
+    without bound towards the extreme score. Its derivative is known: dS/dmu = −2 N λ(mu) (the envelope theorem,
+    with Σ n / (1 + λ (x − mu)) = N at the multiplier), so Newton's method on mu converges in a few steps from the
+    normal approximation; each step is kept inside the bracket the signs give, and bisects when it would leave it.
+    Memoised: the counts of a page's figures change only when answers come."""
     total = sum(n for _, n in points)
     mean = sum(x * n for x, n in points) / total
     lowest, highest = points[0][0], points[-1][0]
     if lowest == highest:
         return Interval(mean, mean)
+    spread = math.sqrt(sum(n * (x - mean) ** 2 for x, n in points) / total)
 
-    def bound(inside: float, outside: float) -> float:
-        for _ in range(64):
-            middle = (inside + outside) / 2
-            if middle in (inside, outside):
-                break
-            if _el_statistic(points, middle) <= threshold:
-                inside = middle
+    def bound(outside: float) -> float:
+        inside = mean
+        direction = 1.0 if outside > mean else -1.0
+        mu = mean + direction * min(Z * spread / math.sqrt(total), abs(outside - mean) / 2)
+        lam = 0.0
+        for _ in range(200):
+            statistic, lam = _el_statistic(points, mu, lam)
+            excess = statistic - threshold
+            if excess <= 0:
+                inside = mu
             else:
-                outside = middle
-        return (inside + outside) / 2
+                outside = mu
+            if abs(excess) <= 1e-13 * threshold:
+                return mu
+            slope = -2 * total * lam
+            step = mu - excess / slope if slope else (inside + outside) / 2
+            if not min(inside, outside) < step < max(inside, outside):
+                step = (inside + outside) / 2
+            if step == mu or abs(step - mu) <= 1e-15 * max(1.0, abs(mu)):
+                return step
+            mu = step
+        return mu
 
-    return Interval(bound(mean, lowest), bound(mean, highest))
+    return Interval(bound(lowest), bound(highest))
 
 
 def mover_difference(before: float, before_interval: Interval, after: float, after_interval: Interval) -> Interval:
