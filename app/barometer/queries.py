@@ -72,3 +72,23 @@ def monthly_counts(scope: Scope, first: date, last: date) -> dict[date, dict[tup
         if total:
             out[month][(field, item)] = int(total)
     return dict(out)
+
+
+def counts_by_service(service_ids, first: date, last: date) -> dict[int, dict[tuple[str, int], int]]:
+    """service -> (field, item) -> answers in the months ``first`` to ``last``, for each of ``service_ids`` (every
+    service when None) that has answers: one grouped query however many services and answers (a page of services,
+    or the pooled scopes of the open data, summed from it)."""
+    if service_ids is not None and not service_ids:
+        return {}
+    scope = [FeedbackMonthlyCount.service_id.in_(list(service_ids))] if service_ids is not None else []
+    rows = db.session.execute(
+        select(FeedbackMonthlyCount.service_id, FeedbackMonthlyCount.field_code, FeedbackMonthlyCount.answer_item_id,
+               func.sum(FeedbackMonthlyCount.count))
+        .where(*scope, FeedbackMonthlyCount.month.between(first, last))
+        .group_by(FeedbackMonthlyCount.service_id, FeedbackMonthlyCount.field_code,
+                  FeedbackMonthlyCount.answer_item_id))
+    out: dict = defaultdict(dict)
+    for service_id, field, item, total in rows:
+        if total:
+            out[service_id][(field, item)] = int(total)
+    return dict(out)

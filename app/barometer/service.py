@@ -14,8 +14,8 @@ from flask import current_app
 from ..clock import utcnow
 from ..feedback.tally import month_of
 from . import indicators as observatory
-from .queries import Scope, add_months, counts, monthly_counts
-from .stats import Difference, Estimate, differences, estimates
+from .queries import Scope, add_months, counts, counts_by_service, monthly_counts
+from .stats import Difference, Estimate, differences, estimate, estimates, indicator, indicators
 
 WINDOW_MONTHS = 12
 TREND_MONTHS = 24
@@ -97,18 +97,33 @@ class TrendPoint:
     figure: Figure
 
 
-def trend(scope: Scope, now: datetime | None = None, months: int = TREND_MONTHS) -> dict[str, list[TrendPoint]]:
+def trend(scope: Scope, now: datetime | None = None, months: int = TREND_MONTHS,
+          slugs: tuple[str, ...] | None = None) -> dict[str, list[TrendPoint]]:
     """indicator -> one point per month of the last ``months`` (each month's own answers), oldest first. A month's
-    figure is shown from the same minimum as the year's (``Figure.shown``)."""
+    figure is shown from the same minimum as the year's (``Figure.shown``). ``slugs``: only these indicators (a
+    page draws one; each estimate's interval has a cost)."""
     first, last = window(now, months)
     by_month = monthly_counts(scope, first, last)
     minimum = minimum_answers()
+    chosen = [ind for ind in indicators() if slugs is None or ind.slug in slugs]
     out: dict[str, list[TrendPoint]] = {}
     for offset in range(months):
         month = add_months(first, offset)
-        for slug, e in estimates(by_month.get(month, {})).items():
-            out.setdefault(slug, []).append(TrendPoint(month, Figure(e, minimum)))
+        month_counts = by_month.get(month, {})
+        for ind in chosen:
+            out.setdefault(ind.slug, []).append(TrendPoint(month, Figure(estimate(ind, month_counts), minimum)))
     return out
+
+
+def service_figures(service_ids, slug: str = "satisfaction", now: datetime | None = None) -> dict[int, Figure]:
+    """One indicator of each of ``service_ids`` over the barometer's window, with its minimum (as ``barometer``
+    computes it, from ``stats.estimate``): service id -> Figure. One grouped query over the monthly counts for the
+    whole list, whatever the number of services and answers."""
+    ind = indicator(slug)
+    first, last = window(now)
+    by_service = counts_by_service(service_ids, first, last)
+    minimum = minimum_answers()
+    return {service_id: Figure(estimate(ind, by_service.get(service_id, {})), minimum) for service_id in service_ids}
 
 
 @dataclass(frozen=True)

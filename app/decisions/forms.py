@@ -14,7 +14,7 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from ..catalog.forms import CheckboxList
 from ..inputs import db_int
@@ -71,6 +71,13 @@ class MeasureForm(FlaskForm):
                                 validators=[Length(max=BODY_MAX)])
     proposal_ids = CheckboxList(_l("Propositions dont vient la mesure"), coerce=db_int, validate_choice=False,
                                 description=_l("Les propositions publiques de l'organisation."))
+    # The organisation's services (the service checks them again); the route drops the field when it has none.
+    service_ids = CheckboxList(_l("Démarches que la mesure change"), coerce=db_int, validate_choice=False,
+                               description=_l("Les démarches de l'organisation. Le baromètre compare leurs avis "
+                                              "des six mois avant et des six mois après la réalisation."))
+    # Shown only for an implemented measure (the route drops it otherwise); empty keeps the date it has.
+    implemented_on = DateField(_l("Date de réalisation"), validators=[Optional()],
+                               description=_l("Le jour où la mesure a pris effet pour les usagers."))
     submit = SubmitField(_l("Enregistrer la mesure"))
 
 
@@ -79,6 +86,10 @@ class MeasureUpdateForm(FlaskForm):
     progress = IntegerField(_l("Avancement (en %)"),
                             validators=[InputRequired(_l("Indiquez l'avancement, de 0 à 100.")),
                                         NumberRange(0, 100, _l("L'avancement est un pourcentage entre 0 et 100."))])
+    implemented_on = DateField(_l("Date de réalisation"), validators=[Optional()],
+                               description=_l("Si l'état est « Réalisée » : le jour où la mesure a pris effet pour "
+                                              "les usagers (pas dans le futur). Vide : aujourd'hui, ou la date déjà "
+                                              "enregistrée."))
     reason = TextAreaField(_l("Raison de l'abandon"), description=_l("Obligatoire si la mesure est abandonnée ; "
                                                                      "publiée."),
                            validators=[Length(max=REASON_MAX)])

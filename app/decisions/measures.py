@@ -8,14 +8,16 @@ the same transaction (``trail``). The text limits and ``BodyRequired`` are the a
 """
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import lazyload
 
 from ..accounts.models import User
-from ..catalog.models import Organisation
+from ..catalog.models import Organisation, Service
 from ..clock import utcnow
 from ..concurrency import run_cpu_bound
 from ..database import begin_write
@@ -24,7 +26,16 @@ from ..extensions import db
 from ..proposals.models import Proposal, ProposalState
 from . import trail
 from .importing import PROPOSALS, LineError, ParsedImport, parse
-from .models import Measure, MeasureFeedback, MeasureProposal, MeasureStatus, MeasureUpdate, Milestone, can_answer
+from .models import (
+    Measure,
+    MeasureFeedback,
+    MeasureProposal,
+    MeasureService,
+    MeasureStatus,
+    MeasureUpdate,
+    Milestone,
+    can_answer,
+)
 from .service import BODY_MAX, REASON_MAX, BodyRequired, clean_text
 
 TITLE_MAX = 200
@@ -58,6 +69,26 @@ class ProposalNotLinkable(InvalidInput):
 class DateRequired(InvalidInput):
     code = "date_required"
     message = _l("Indiquez une date.")
+
+
+class ServiceNotLinkable(InvalidInput):
+    code = "service_not_linkable"
+    message = _l("Une mesure ne peut concerner que des démarches de son organisation.")
+
+
+class ImplementedInFuture(InvalidInput):
+    code = "implemented_on_in_future"
+    message = _l("La date de réalisation ne peut pas être dans le futur.")
+
+
+def today() -> date:
+    """The day in France (the app's time zone), against which an implementation date is checked."""
+    return datetime.now(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).date()
+
+
+def _check_implemented_on(on: date | None) -> None:
+    if on is not None and on > today():
+        raise ImplementedInFuture()
 
 
 def _title(value: str | None) -> str:
@@ -100,6 +131,30 @@ def _link(measure: Measure, proposal_ids) -> tuple[set[int], set[int]]:
     return wanted - current, wanted & current
 
 
+def linkable_services(organisation_id: int) -> list[Service]:
+    """The services of the organisation a measure may change, by name."""
+    return list(db.session.scalars(select(Service).where(Service.organisation_id == organisation_id)
+                                   .order_by(Service.name, Service.id)))
+
+
+def _link_services(measure: Measure, service_ids) -> None:
+    """Replace the services the measure changes (in the caller's transaction); every service added must be one of
+    its organisation's (a service linked before it moved to another organisation stays linked)."""
+    wanted = {int(sid) for sid in service_ids or ()}
+    current = set(db.session.scalars(select(MeasureService.service_id)
+                                     .where(MeasureService.measure_id == measure.id)))
+    added = wanted - current
+    if added:
+        allowed = set(db.session.scalars(select(Service.id).where(
+            Service.id.in_(added), Service.organisation_id == measure.organisation_id)))
+        if allowed != added:
+            raise ServiceNotLinkable()
+    if current - wanted:
+        db.session.execute(MeasureService.__table__.delete().where(
+            MeasureService.measure_id == measure.id, MeasureService.service_id.in_(current - wanted)))
+    db.session.add_all([MeasureService(measure_id=measure.id, service_id=sid) for sid in sorted(added)])
+
+
 def get_measure(measure_id: int) -> Measure:
     measure = db.session.get(Measure, measure_id)
     if measure is None:
@@ -108,8 +163,9 @@ def get_measure(measure_id: int) -> Measure:
 
 
 def create_measure(organisation: Organisation, user: User, *, title: str, description: str = "",
-                   proposal_ids=()) -> Measure:
-    """Editors of the organisation (and admins) create a planned measure from its public proposals."""
+                   proposal_ids=(), service_ids=()) -> Measure:
+    """Editors of the organisation (and admins) create a planned measure from its public proposals, naming the
+    services of the organisation it changes."""
     if not can_answer(user, organisation):
         raise NotAllowed()
     title, description = _title(title), clean_text(description, BODY_MAX, "description")
@@ -120,6 +176,7 @@ def create_measure(organisation: Organisation, user: User, *, title: str, descri
     db.session.flush()
     try:
         _link(measure, proposal_ids)
+        _link_services(measure, service_ids)
     except DomainError:
         db.session.rollback()
         raise
@@ -139,29 +196,40 @@ def _lock_measure(measure_id: int) -> Measure:
     return measure
 
 
-def edit_measure(measure: Measure, user: User, *, title: str, description: str = "", proposal_ids=()) -> Measure:
-    """Editors of the owning organisation change a measure's title, description and proposals."""
+def edit_measure(measure: Measure, user: User, *, title: str, description: str = "", proposal_ids=(),
+                 service_ids=None, implemented_on: date | None = None) -> Measure:
+    """Editors of the owning organisation change a measure's title, description, proposals and services
+    (``service_ids`` None: unchanged), and correct the date an implemented measure took effect (``implemented_on``
+    None: unchanged; never in the future; ignored unless the measure is implemented)."""
     if not measure.can_manage(user):
         raise NotAllowed()
     title, description = _title(title), clean_text(description, BODY_MAX, "description")
+    _check_implemented_on(implemented_on)
     measure = _lock_measure(measure.id)
     try:
         if not measure.can_manage(user):
             raise NotAllowed()
         added, kept = _link(measure, proposal_ids)
+        if service_ids is not None:
+            _link_services(measure, service_ids)
     except DomainError:
         db.session.rollback()
         raise
+    if implemented_on is not None and measure.status is MeasureStatus.implemented:
+        measure.implemented_on = implemented_on
     measure.title, measure.description_md, measure.updated_at = title, description, utcnow()
     # A proposal linked later: its people learn of the measure as those of the first proposals did.
     trail.notify_linked(measure, added, kept, actor_id=user.id)
     db.session.commit()
-    db.session.expire(measure, ["proposals"])
+    db.session.expire(measure, ["proposals", "services"])
     return measure
 
 
-def post_update(measure: Measure, user: User, *, body: str, status, progress: int, reason: str = "") -> MeasureUpdate:
-    """A public update of the timeline, setting the status and progress (0-100); abandoning needs a reason."""
+def post_update(measure: Measure, user: User, *, body: str, status, progress: int, reason: str = "",
+                implemented_on: date | None = None) -> MeasureUpdate:
+    """A public update of the timeline, setting the status and progress (0-100); abandoning needs a reason. Setting
+    the status to implemented dates it (``implemented_on``, not in the future; by default the date it had if it was
+    implemented already, else today); any other status clears the date."""
     if not measure.can_manage(user):
         raise NotAllowed()
     try:
@@ -175,12 +243,20 @@ def post_update(measure: Measure, user: User, *, body: str, status, progress: in
         raise BodyRequired(_l("Décrivez ce qui a changé."))
     if status is MeasureStatus.abandoned and not reason:
         raise AbandonReasonRequired()
+    if status is MeasureStatus.implemented:
+        _check_implemented_on(implemented_on)
     measure = _lock_measure(measure.id)
     now = utcnow()
     if status is not measure.status:  # the people upstream hear of status changes, not of every percent
         trail.notify_measure(measure, trail.MEASURE_STATUS_KINDS[status], actor_id=user.id)
     measure.status, measure.progress, measure.updated_at = status, int(progress), now
     measure.abandon_reason = reason if status is MeasureStatus.abandoned else ""
+    if status is not MeasureStatus.implemented:
+        measure.implemented_on = None
+    elif implemented_on is not None:
+        measure.implemented_on = implemented_on
+    elif measure.implemented_on is None:  # an implemented measure keeps its date unless the editor corrects it
+        measure.implemented_on = today()
     update_row = MeasureUpdate(measure_id=measure.id, author_id=user.id, body_md=body, status=status,
                                progress=int(progress), created_at=now)
     db.session.add(update_row)

@@ -31,7 +31,7 @@ from .forms import (
     MilestoneForm,
 )
 from .importing import COLUMNS, MAX_BYTES, template_header
-from .models import MEASURE_STATUS_NAMES, AnswerKind, Measure, Milestone, can_answer
+from .models import MEASURE_STATUS_NAMES, AnswerKind, Measure, MeasureStatus, Milestone, can_answer
 
 # Which form field shows a refusal from the service (by error code); anything else is shown above the form.
 ERROR_FIELDS = {"reason_required": "reason", "body_required": "body", "body_too_long": "body",
@@ -124,7 +124,8 @@ def deadline(organisation_id: int):
 MEASURE_ERROR_FIELDS = {"title_required": "title", "title_too_long": "title", "description_too_long": "description",
                         "proposal_not_linkable": "proposal_ids", "abandon_reason_required": "reason",
                         "progress_out_of_range": "progress", "unknown_status": "status", "body_required": "body",
-                        "body_too_long": "body", "reason_too_long": "reason", "date_required": "planned_on"}
+                        "body_too_long": "body", "reason_too_long": "reason", "date_required": "planned_on",
+                        "service_not_linkable": "service_ids", "implemented_on_in_future": "implemented_on"}
 
 
 def _managed_measure(measure_id: int) -> Measure:
@@ -144,6 +145,25 @@ def _proposal_choices(form, organisation_id: int, linked=()) -> None:
     form.proposal_ids.choices = choices
 
 
+def _measure_form_fields(form, organisation_id: int, measure=None) -> None:
+    """The organisation's services (and any linked since it moved elsewhere, still checked) as boxes, the field
+    dropped when there is none; the implementation date only for an implemented measure."""
+    linked = measure.services if measure else []
+    choices = [(s.id, s.name) for s in measures.linkable_services(organisation_id)]
+    offered = {sid for sid, _label in choices}
+    choices += [(s.id, s.name) for s in linked if s.id not in offered]
+    if choices:
+        form.service_ids.choices = choices
+    else:
+        del form.service_ids
+    if measure is None or measure.status is not MeasureStatus.implemented:
+        del form.implemented_on
+
+
+def _chosen_services(form):
+    return (form.service_ids.data or []) if "service_ids" in form else []
+
+
 @bp.route("/mesures/<int:measure_id>")
 def show_measure(measure_id: int):
     measure = db.get_or_404(Measure, measure_id)
@@ -158,11 +178,13 @@ def new_measure(organisation_id: int):
     organisation = _organisation_for_editor(organisation_id)
     form = MeasureForm()
     _proposal_choices(form, organisation.id)
+    _measure_form_fields(form, organisation.id)
     if form.validate_on_submit():
         try:
             measure = measures.create_measure(organisation, acting_user(), title=form.title.data,
                                               description=form.description.data or "",
-                                              proposal_ids=form.proposal_ids.data)
+                                              proposal_ids=form.proposal_ids.data,
+                                              service_ids=_chosen_services(form))
         except DomainError as err:
             show_on_form(form, err, MEASURE_ERROR_FIELDS)
         else:
@@ -177,12 +199,17 @@ def new_measure(organisation_id: int):
 def edit_measure(measure_id: int):
     measure = _managed_measure(measure_id)
     form = MeasureForm(data={"title": measure.title, "description": measure.description_md,
-                             "proposal_ids": [p.id for p in measure.proposals]})
+                             "proposal_ids": [p.id for p in measure.proposals],
+                             "service_ids": [s.id for s in measure.services],
+                             "implemented_on": measure.implemented_on})
     _proposal_choices(form, measure.organisation_id, measure.proposals)
+    _measure_form_fields(form, measure.organisation_id, measure)
     if form.validate_on_submit():
         try:
             measures.edit_measure(measure, acting_user(), title=form.title.data,
-                                  description=form.description.data or "", proposal_ids=form.proposal_ids.data)
+                                  description=form.description.data or "", proposal_ids=form.proposal_ids.data,
+                                  service_ids=_chosen_services(form),
+                                  implemented_on=form.implemented_on.data if "implemented_on" in form else None)
         except DomainError as err:
             show_on_form(form, err, MEASURE_ERROR_FIELDS)
         else:
@@ -195,6 +222,7 @@ def edit_measure(measure_id: int):
 def _progress_page(measure, update_form=None, milestone_form=None, status=200):
     update_form = update_form or MeasureUpdateForm(data={"status": measure.status.value,
                                                          "progress": measure.progress,
+                                                         "implemented_on": measure.implemented_on,
                                                          "reason": measure.abandon_reason},
                                                    formdata=None)
     milestone_form = milestone_form or MilestoneForm(formdata=None, prefix="milestone")
@@ -212,7 +240,8 @@ def measure_progress(measure_id: int):
     if form.validate_on_submit():
         try:
             measures.post_update(measure, acting_user(), body=form.body.data, status=form.status.data,
-                                 progress=form.progress.data, reason=form.reason.data)
+                                 progress=form.progress.data, reason=form.reason.data,
+                                 implemented_on=form.implemented_on.data)
         except DomainError as err:
             show_on_form(form, err, MEASURE_ERROR_FIELDS)
         else:
