@@ -1,7 +1,8 @@
 """Page lists derived from ``app.url_map`` for tests that walk every page."""
 
 NOT_HTML = {"static", "core.healthz", "proposals.similar",  # proposals.similar: JSON title suggestions
-            "api.index"}  # api.index: the JSON API's list of resources
+            "api.index",  # api.index: the JSON API's list of resources
+            "api.national_barometer", "api.service_barometers"}  # the API's barometer (JSON)
 
 
 def get_rules(app):

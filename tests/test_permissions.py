@@ -263,6 +263,13 @@ EXPECTED = {
     "/api/v1/openapi.json": ("GET", "/api/v1/openapi.json", everyone(OK)),
     "/api/v1/<resource>": ("GET", "/api/v1/proposals", everyone(OK)),
     "/api/v1/<resource>/<int:item_id>": ("GET", "/api/v1/measures/{d_measure}", everyone(OK)),
+    "/api/v1/barometer": ("GET", "/api/v1/barometer", everyone(OK)),
+    "/api/v1/barometer/services": ("GET", "/api/v1/barometer/services", everyone(OK)),
+    "/api/v1/barometer/services/<slug>": ("GET", "/api/v1/barometer/services/{service}", everyone(OK)),
+    "/api/v1/barometer/services/<slug>/monthly": ("GET", "/api/v1/barometer/services/{service}/monthly",
+                                                  everyone(OK)),
+    "/api/v1/barometer/organisations/<slug>": ("GET", "/api/v1/barometer/organisations/{org}", everyone(OK)),
+    "/api/v1/barometer/life-events/<slug>": ("GET", "/api/v1/barometer/life-events/{event}", everyone(OK)),
     # The « Je donne mon avis » form (app/feedback/routes.py): public, without an account; {feedback_token} is the link
     # of an open response of {service}, its third step answered so that its follow-up questions show.
     "/avis/<service_slug>": ("GET", "/avis/{service}", everyone(OK)),
@@ -332,6 +339,17 @@ EXPECTED = {
     # Verbatims turned into proposals, workshop topics and links (app/feedback/outcomes.py): the editors of the
     # service's organisation and admins (the page; its form POSTs to the same rule).
     "/avis/gestion/<service_slug>/suites": ("GET", "/avis/gestion/{service}/suites", {**admin_only(), "editor": OK}),
+    # The barometer (app/barometer/routes.py): public and read-only, the same for everyone.
+    "/barometre/": ("GET", "/barometre/", everyone(OK)),
+    "/barometre/services/<slug>": ("GET", "/barometre/services/{service}", everyone(OK)),
+    "/barometre/organisations/<slug>": ("GET", "/barometre/organisations/{org}", everyone(OK)),
+    "/barometre/moments-de-vie/<slug>": ("GET", "/barometre/moments-de-vie/{event}", everyone(OK)),
+    "/barometre/methode": ("GET", "/barometre/methode", everyone(OK)),
+    # Importing figures published elsewhere (app/barometer/manage.py): editors of any organisation (for their own
+    # services) and admins; a confirmation sent without its signed preview gives them the upload page back (422).
+    "/barometre/gestion/import": ("GET", "/barometre/gestion/import", {**admin_only(), "editor": OK}),
+    "/barometre/gestion/import/confirmer": ("POST", "/barometre/gestion/import/confirmer",
+                                            {**admin_only("422"), "editor": "422"}),
     # Workshop topics proposed from users' feedback (app/workshops/manage_topics.py): facilitators, their own
     # organisations' topics; {w_topic} is one of A's, sent without a workshop: back to the list with the error.
     "/ateliers/gestion/sujets": ("GET", "/ateliers/gestion/sujets", any_facilitator()),

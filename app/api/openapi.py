@@ -2,6 +2,9 @@
 
 from flask import current_app
 
+from ..barometer.serialize import CONFIDENCE, SCALES, SHOWN, STATUSES
+from ..barometer.stats import EMPIRICAL_LIKELIHOOD, WILSON, indicators
+from ..opendata.barometer_rows import HIDDEN_BELOW, LEVEL_COLORS
 from ..opendata.dataset import MAX_INT, Dataset
 from ..opendata.datasets import DATASETS, LICENCE
 
@@ -143,6 +146,135 @@ def _dataset_schemas(dataset: Dataset) -> dict:
     return schemas
 
 
+# --- the barometer (its JSON: app/barometer/serialize.py) ---------------------------------------------------------
+
+SLUG_PARAMETER = {"name": "slug", "in": "path", "required": True, "description": "Identifiant d'adresse.",
+                  "schema": {"type": "string", "pattern": "^[a-z0-9-]{1,120}$"}}
+MONTH = {"type": "string", "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$", "description": "Un mois, AAAA-MM."}
+NUMBER_OR_NULL = {"type": ["number", "null"]}
+
+
+def _object(properties: dict, required=None) -> dict:
+    return {"type": "object", "required": list(properties) if required is None else required,
+            "additionalProperties": False, "properties": properties}
+
+
+def _barometer_schemas() -> dict:
+    interval = _object({
+        "low": {"type": "number", "minimum": 0, "maximum": 10},
+        "high": {"type": "number", "minimum": 0, "maximum": 10},
+        "confidence": {"const": CONFIDENCE},
+        "method": {"type": "string", "enum": [EMPIRICAL_LIKELIHOOD, WILSON],
+                   "description": "empirical_likelihood (moyennes : Owen 1988) ou wilson (parts : Wilson 1927)."},
+    })
+    level = _object({
+        "code": {"type": "string", "enum": list(LEVEL_COLORS), "description": "Code stable : la couleur du niveau "
+                 "dans l'observatoire."},
+        "color": {"type": "string", "enum": list(LEVEL_COLORS)},
+        "label": {"type": "string", "description": "Nom du niveau (Très bien, Insuffisant, Critique), traduit."},
+    })
+    figure = _object({
+        "indicator": {"type": "string", "enum": [i.slug for i in indicators()]},
+        "count": {"type": "integer", "minimum": 0, "description": "Nombre de réponses, toujours donné."},
+        "status": {"type": "string", "enum": list(STATUSES),
+                   "description": "shown : au moins minimum_answers réponses ; insufficient : moins ; no_answers : "
+                                  "aucune."},
+        "value": {**NUMBER_OR_NULL, "minimum": 0, "maximum": 10,
+                  "description": "Valeur non arrondie à l'échelle de JDMA (scale) ; null sauf si status vaut shown."},
+        "interval": {"oneOf": [{"type": "null"}, interval], "description": "Intervalle de confiance à 95 %."},
+        "scale": {"type": "string", "enum": list(SCALES),
+                  "description": "note_10 : moyenne sur 10 ; share : part de 0 à 1 ; share_10 : part × 10."},
+        "level": {"oneOf": [{"type": "null"}, level],
+                  "description": "Niveau de l'observatoire (null sans valeur, et pour l'indicateur contact)."},
+        "uncertain": {"type": "boolean", "description": "L'intervalle s'étend sur deux niveaux."},
+    })
+    # The rule of the statuses: a value, an interval and a level only when shown.
+    figure["if"] = {"properties": {"status": {"const": SHOWN}}}
+    figure["then"] = {"properties": {"value": {"type": "number"}, "interval": interval}}
+    figure["else"] = {"properties": {"value": {"type": "null"}, "interval": {"type": "null"},
+                                     "level": {"type": "null"}, "uncertain": {"const": False}}}
+    figure["if"]["required"] = ["status"]
+    scope = _object({"kind": {"type": "string", "enum": ["national", "organisation", "life_event", "service"]},
+                     "slug": {"type": ["string", "null"], "description": "null pour national."},
+                     "name": {"type": "string"}})
+    window = _object({"first_month": MONTH, "last_month": MONTH})
+    published = _object({
+        "indicator": {"type": "string"}, "value": {"type": "number"},
+        "unit": {"type": "string", "description": "note /10, ratio 0-1, percent, 0-1, ms…"},
+        "count": {"type": ["integer", "null"], "minimum": 0}, "period": {"type": "string"},
+        "published_on": {"type": ["string", "null"], "format": "date"}, "source": {"type": "string"},
+    })
+    barometer = {
+        "scope": _ref("BarometerScope"), "window": _ref("BarometerWindow"),
+        "minimum_answers": {"type": "integer", "minimum": 1},
+        "responses": {"type": "integer", "minimum": 0},
+        "figures": {"type": "array", "items": _ref("BarometerFigure"), "minItems": len(indicators()),
+                    "maxItems": len(indicators())},
+    }
+    monthly_row = _object({
+        "month": MONTH, "field_code": {"type": "string"},
+        "answer_item_id": {"type": "integer", "minimum": 0, "description": "0 : les réponses à la question."},
+        "option_label": {"type": ["string", "null"]},
+        "count": {"type": ["integer", "null"], "minimum": HIDDEN_BELOW},
+        "hidden": {"type": "boolean", "description": "Moins de 5 réponses : count vaut null."},
+    })
+    monthly_row["if"] = {"properties": {"hidden": {"const": True}}, "required": ["hidden"]}
+    monthly_row["then"] = {"properties": {"count": {"type": "null"}}}
+    monthly_row["else"] = {"properties": {"count": {"type": "integer"}}}
+    return {
+        "BarometerFigure": figure,
+        "BarometerScope": scope,
+        "BarometerWindow": window,
+        "PublishedFigure": published,
+        "Barometer": _object(barometer),
+        "ServiceBarometer": _object({**barometer, "published": {"type": "array", "items": _ref("PublishedFigure")}}),
+        "ServiceBarometerList": _object({
+            "data": {"type": "array", "items": _object({
+                "slug": {"type": "string"}, "name": {"type": "string"}, "organisation_slug": {"type": "string"},
+                "barometer": _ref("Barometer")})},
+            "meta": _ref("Meta"), "links": _ref("PageLinks")}),
+        "BarometerMonthly": _object({
+            "service": _object({"slug": {"type": "string"}, "name": {"type": "string"},
+                                "organisation_slug": {"type": "string"}}),
+            "window": _ref("BarometerWindow"),
+            "hidden_below": {"const": HIDDEN_BELOW},
+            "data": {"type": "array", "items": monthly_row}}),
+    }
+
+
+def _barometer_get(operation: str, summary: str, schema: str, parameters: list, errors: tuple) -> dict:
+    return {"get": {
+        "operationId": operation, "summary": summary, "tags": ["barometer"], "parameters": parameters,
+        "responses": {
+            "200": {"description": summary, "headers": CACHE_HEADERS, "content": _json_content(_ref(schema))},
+            "304": NOT_MODIFIED,
+            **{code: ERRORS[code] for code in errors},
+        },
+    }}
+
+
+def _barometer_paths() -> dict:
+    return {
+        "/api/v1/barometer": _barometer_get(
+            "getNationalBarometer", "Baromètre national (toutes les démarches)", "Barometer", [], ()),
+        "/api/v1/barometer/services": _barometer_get(
+            "listServiceBarometers", "Baromètre de chaque démarche", "ServiceBarometerList", PAGE_PARAMETERS,
+            ("400",)),
+        "/api/v1/barometer/services/{slug}": _barometer_get(
+            "getServiceBarometer", "Baromètre d'une démarche, avec ses indicateurs publiés ailleurs",
+            "ServiceBarometer", [SLUG_PARAMETER], ("404",)),
+        "/api/v1/barometer/services/{slug}/monthly": _barometer_get(
+            "getServiceMonthlyCounts", "Réponses par mois d'une démarche (24 mois, moins de 5 masqué)",
+            "BarometerMonthly", [SLUG_PARAMETER], ("404",)),
+        "/api/v1/barometer/organisations/{slug}": _barometer_get(
+            "getOrganisationBarometer", "Baromètre d'une organisation (ses démarches)", "Barometer",
+            [SLUG_PARAMETER], ("404",)),
+        "/api/v1/barometer/life-events/{slug}": _barometer_get(
+            "getLifeEventBarometer", "Baromètre d'un moment de vie (ses démarches)", "Barometer",
+            [SLUG_PARAMETER], ("404",)),
+    }
+
+
 def document() -> dict:
     """The OpenAPI 3.1 document (descriptions in French, like the data's documentation)."""
     paths = {
@@ -161,17 +293,21 @@ def document() -> dict:
     for dataset in DATASETS:
         paths.update(_dataset_paths(dataset))
         schemas.update(_dataset_schemas(dataset))
+    paths.update(_barometer_paths())
+    schemas.update(_barometer_schemas())
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "Atelier — API des données ouvertes",
             "version": "1",
             "summary": "Propositions, réponses, mesures, ateliers, consultations, expériences d'usagers et "
-                       "réponses, en lecture seule.",
+                       "réponses, baromètre, en lecture seule.",
             "description": "API JSON en lecture seule, sans authentification. Pagination par ?page= et "
                            "?per_page=, filtres propres à certaines ressources (les expériences d'usagers : "
                            "?organisation=, ?service=, ?published_from=, ?published_to=), ETag et Last-Modified "
-                           "(304 sur If-None-Match), CORS ouvert en lecture. "
+                           "(304 sur If-None-Match), CORS ouvert en lecture. Le baromètre (/api/v1/barometer…) "
+                           "donne les indicateurs de « Je donne mon avis » avec leur intervalle de confiance, par "
+                           "démarche, organisation, moment de vie et pour l'ensemble. "
                            "Les mêmes données sont téléchargeables en CSV (voir /donnees-ouvertes/).",
             "license": {"name": LICENCE["title"], "url": LICENCE["path"]},
             "x-app-version": str(current_app.config.get("APP_VERSION", "")),

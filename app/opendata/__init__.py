@@ -4,8 +4,9 @@ the same datasets as JSON.
 It sits above the areas it publishes and only reads them, through their models (never their services, never a
 write): ``catalog`` (organisations, services, life events), ``proposals``, ``decisions`` (answers, measures,
 milestones, updates), ``workshops`` (with registrations and evaluations), ``consultations`` (with
-``consultations.results`` for the grades) and ``feedback`` (published experiences and their replies). No area
-imports it but ``api``.
+``consultations.results`` for the grades), ``feedback`` (published experiences and their replies) and ``barometer``
+(its monthly counts, and its figures computed by ``barometer.serialize``, which only reads). No area imports it but
+``api``.
 """
 
 from flask import Blueprint

@@ -25,7 +25,7 @@ class Field:
     """One column. ``description`` is French: the data's documentation, the same whatever the reader's language."""
 
     name: str
-    type: str  # Table Schema type: integer, number, string, boolean, date, datetime
+    type: str  # Table Schema type: integer, number, string, boolean, date, datetime, yearmonth (YYYY-MM)
     description: str
     required: bool = False
     enum: tuple = ()
@@ -56,13 +56,15 @@ class Field:
     def json_schema(self) -> dict:
         """The field as JSON Schema 2020-12 (OpenAPI 3.1): nullable unless required."""
         kinds = {"integer": "integer", "number": "number", "string": "string", "boolean": "boolean",
-                 "date": "string", "datetime": "string"}
+                 "date": "string", "datetime": "string", "yearmonth": "string"}
         out: dict = {"type": kinds[self.type] if self.required else [kinds[self.type], "null"],
                      "description": self.description}
         if self.type == "date":
             out["format"] = "date"
         elif self.type == "datetime":
             out["format"] = "date-time"
+        elif self.type == "yearmonth":
+            out["pattern"] = "^[0-9]{4}-(0[1-9]|1[0-2])$"
         elif self.format == "uri":
             out["format"] = "uri"
         if self.enum:

@@ -20,9 +20,12 @@ What is public, and nothing more (each module says so at its top):
   ``app.consultations.results.compute`` (``consultation_rows``);
 - experiences (« Je donne mon avis »): published by moderation and not marked as spam, with the organisation's
   signed reply; nothing that identifies the respondent (no response id, no contact, no time of answer, no
-  source), the publication date to the day (``feedback_rows``).
+  source), the publication date to the day (``feedback_rows``);
+- the barometer (« Je donne mon avis » in aggregate): monthly counts per service, question and option over the last
+  24 months, a count under 5 left unpublished; the figures with their intervals per scope (``barometer_rows``).
 """
 
+from .barometer_rows import FIGURES, MONTHLY
 from .consultation_rows import BALLOTS, CONSULTATIONS, RESULTS
 from .dataset import Dataset
 from .feedback_rows import EXPERIENCES
@@ -37,5 +40,5 @@ LICENCE = {
 }
 
 DATASETS: tuple[Dataset, ...] = (PROPOSALS, ANSWERS, MEASURES, MEASURE_PROPOSALS, MILESTONES, MEASURE_UPDATES,
-                                 WORKSHOPS, CONSULTATIONS, RESULTS, BALLOTS, EXPERIENCES)
+                                 WORKSHOPS, CONSULTATIONS, RESULTS, BALLOTS, EXPERIENCES, MONTHLY, FIGURES)
 BY_NAME = {dataset.name: dataset for dataset in DATASETS}

@@ -10,6 +10,7 @@ from schemathesis.core.failures import FailureGroup
 
 from app.extensions import db
 from app.opendata.datasets import DATASETS
+from tests.factories import make_life_event
 from tests.opendata.helpers import build_world
 
 SETTINGS = settings(max_examples=15, deadline=None, database=None, derandomize=True,
@@ -29,15 +30,18 @@ def test_openapi_document_is_valid_and_covers_every_route(app):
     for component in document["components"]["schemas"].values():
         Draft202012Validator.check_schema(component)
     documented = set(document["paths"])
-    routes = {rule.rule.replace("<int:item_id>", "{id}") for rule in app.url_map.iter_rules()
-              if rule.endpoint.startswith("api.")}
+    routes = {rule.rule.replace("<int:item_id>", "{id}").replace("<slug>", "{slug}")
+              for rule in app.url_map.iter_rules() if rule.endpoint.startswith("api.")}
     expected = {"/api/v1/", "/api/v1/openapi.json"}
     for dataset in DATASETS:
         expected.add(f"/api/v1/{dataset.name}")
         if dataset.has_detail:
             expected.add(f"/api/v1/{dataset.name}/{{id}}")
-    assert documented == expected
-    assert routes == {"/api/v1/", "/api/v1/openapi.json", "/api/v1/<resource>", "/api/v1/<resource>/{id}"}
+    barometer = {"/api/v1/barometer", "/api/v1/barometer/services", "/api/v1/barometer/services/{slug}",
+                 "/api/v1/barometer/services/{slug}/monthly", "/api/v1/barometer/organisations/{slug}",
+                 "/api/v1/barometer/life-events/{slug}"}
+    assert documented == expected | barometer
+    assert routes == {"/api/v1/", "/api/v1/openapi.json", "/api/v1/<resource>", "/api/v1/<resource>/{id}"} | barometer
     # Built from the datasets: every field of every dataset is in its component, with its type.
     for dataset in DATASETS:
         component = document["components"]["schemas"]["".join(p.capitalize() for p in dataset.name.split("-"))]
@@ -64,14 +68,22 @@ def _run(operation, mode=GenerationMode.POSITIVE, **overrides):
 
 def test_every_documented_endpoint_answers_with_what_it_documents(app):
     world = build_world()
+    event = make_life_event(slug="demenager")
+    event.services = [world.experiences["answered"].response.service]
     db.session.commit()
+    app.config["BAROMETER_MIN_ANSWERS"] = 2  # the world's figures shown, besides those without answers
+    # Real slugs for the barometer's addresses (random ones are mostly unknown: 404).
+    slugs = {"services": "carte-grise", "organisations": world.organisation.slug, "life-events": "demenager"}
     schema = _schema(app)
     operations = [result.ok() for result in schema.get_all_operations()]
     # Every documented operation is exercised (schemathesis leaves out the document's own address).
     assert {op.path for op in operations} == set(schema.raw_schema["paths"]) - {"/api/v1/openapi.json"}
     for operation in operations:
         _run(operation)
-        if operation.path_parameters:
+        if operation.path.startswith("/api/v1/barometer/"):
+            if operation.path_parameters:
+                _run(operation, path_parameters={"slug": slugs[operation.path.split("/")[4]]})
+        elif operation.path_parameters:
             # Random ids are mostly unknown (404): also check real ones against the 200 schema.
             name = operation.path.split("/")[3]
             first = app.test_client().get(f"/api/v1/{name}?per_page=1").get_json()["data"][0]["id"]

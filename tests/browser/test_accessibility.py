@@ -196,6 +196,16 @@ SAMPLE_URLS = {
     # facilitators' workshop topics (one proposed from a verbatim by feedback_outcome_values).
     "feedback.follow_up": ["/avis/gestion/demarches-simplifiees/suites"],
     "workshops.list_topics": ["/ateliers/gestion/sujets"],
+    # The public barometer: national (with another indicator's trend, and the services' second page), the demo's
+    # « passeport », DINUM and « je-demenage » (one with an indicator chosen), and the method.
+    "barometer.show_national": ["/barometre/", "/barometre/?indicateur=autonomy&page=2"],
+    "barometer.show_service": ["/barometre/services/passeport", "/barometre/services/passeport?indicateur=contact"],
+    "barometer.show_organisation": ["/barometre/organisations/dinum"],
+    "barometer.show_life_event": ["/barometre/moments-de-vie/je-demenage?indicateur=comprehension"],
+    "barometer.show_method": ["/barometre/methode"],
+    # Importing figures published elsewhere (editors and admins): the upload page; its preview and error pages answer
+    # the upload's POST and are audited by tests/browser/test_barometer_import.py.
+    "barometer.import_figures": ["/barometre/gestion/import"],
 }
 # Samples that answer 404 by design to everyone but some roles (a draft, someone's own convocation or
 # evaluation form): sample -> the roles that get the page. The others must get the 404 (or, when

@@ -13,6 +13,7 @@ from app.decisions import measures
 from app.decisions import service as decisions
 from app.decisions.models import AnswerKind, Measure, MeasureProposal, MeasureStatus, MeasureUpdate, Milestone
 from app.extensions import db
+from app.feedback import tally
 from app.feedback.models import Experience, ExperienceStatus, FeedbackAnswer, FeedbackResponse, Source
 from app.proposals.models import Proposal, ProposalState
 from app.workshops.models import Visibility, WorkshopEvaluation
@@ -166,6 +167,7 @@ def _experiences(world) -> None:
         "spam": experience_of(make_response(service, verbatim="Achetez des montres", consent=True, spam=True,
                                             experience=published)),
     }
+    tally.rebuild([service.id])  # the barometer's monthly counts of these responses, as the form keeps them
     db.session.commit()
 
 
