@@ -111,3 +111,55 @@ def feedback_verify(limit):
     if len(differences) > limit:
         click.echo(f"  … and {len(differences) - limit} more", err=True)
     sys.exit(1)
+
+
+@feedback_group.command("load-observatoire")
+@click.option("--procedure", "procedures", multiple=True, metavar="jdma:ID",
+              help="load this procedure only (repeatable); by default every one of more than 2,000 answers")
+@click.option("--no-copy", is_flag=True, help="INSERT in batches instead of PostgreSQL's COPY")
+def feedback_load_observatoire(procedures, no_copy):
+    """Load the answers that give the observatory's published figures of its large procedures (PostgreSQL only).
+
+    The demo (``flask seed-demo``) loads the procedures whose figures rest on at most 2,000 answers; this loads the
+    others' full counts (about 1.8 million responses), one procedure per transaction, with the same solver and
+    loader (app/barometer/observatoire.py). A procedure whose service already has responses is left as it is."""
+
+    from .barometer.observatoire import Infeasible
+    from .clock import utcnow
+    from .database import is_sqlite
+    from .demo.barometer import load_answers, observatory_services, read_observatory
+
+    if is_sqlite():
+        raise click.ClickException("load-observatoire needs PostgreSQL (about 1.8 million responses); on SQLite, "
+                                   "flask seed-demo loads the procedures of at most 2,000 answers")
+    observatory = read_observatory(current_app.config["DEMO_DATA_DIR"])
+    followed = {p.ref: p for p in observatory.followed()}
+    unknown = [ref for ref in procedures if ref not in followed]
+    if unknown:
+        raise click.ClickException(f"no published figures for {', '.join(unknown)}")
+    chosen = [followed[ref] for ref in procedures] if procedures else observatory.large()
+    services = observatory_services(observatory)
+    db.session.commit()
+    started = time.monotonic()
+    responses = answers = 0
+    for procedure in chosen:
+        began = time.monotonic()
+        try:
+            loaded, plans = load_answers(observatory, [procedure], services, utcnow(), copy=not no_copy)
+        except Infeasible as err:
+            db.session.rollback()
+            raise click.ClickException(f"{procedure.ref} not loaded: {err}") from err
+        db.session.commit()
+        responses += loaded.responses
+        answers += loaded.answers
+        if not loaded.responses:
+            click.echo(f"{procedure.ref}: nothing loaded (its service has responses already, or none are published)")
+            continue
+        click.echo(f"{procedure.ref}: {loaded.responses} responses, {loaded.answers} answers "
+                   f"({time.monotonic() - began:.1f} s)")
+        for plan in plans:
+            for d in plan.deviations:
+                value = "no value" if d.value is None else f"{d.value:.4f}"
+                click.echo(f"  {d.indicator}: {value} on {d.count} answers instead of {d.published_value} on "
+                           f"{d.published_count} ({d.reason})")
+    click.echo(f"loaded {responses} responses, {answers} answers in {time.monotonic() - started:.1f} s")

@@ -29,6 +29,7 @@ from ..workshops import jobs as workshop_jobs
 from ..workshops import service as workshops
 from ..workshops import signup as workshop_signup
 from ..workshops.models import CategoryCheck, QuestionKind, Registration, Visibility, Workshop, WorkshopFormat
+from .barometer import read_observatory, seed_barometer
 from .consultations import seed_consultations
 from .decisions import seed_decisions
 from .feedback import seed_feedback
@@ -248,8 +249,13 @@ def seed(data_dir: str | Path) -> bool:
     the demo links; any error on the way rolls back everything the demo wrote.
     """
     events, urls = read_reference_data(data_dir)
+    try:
+        observatory = read_observatory(data_dir)
+    except (OSError, ValueError, csv.Error) as err:
+        raise ReferenceDataError(f"the observatory's figures in {data_dir} cannot be read: {err}") from err
     with _one_transaction():
-        return _seed(events, urls)
+        created = _seed(events, urls)
+        return seed_barometer(observatory, _user("admin@atelier.example")) or created
 
 
 def _seed(csv_events: list[tuple], urls: dict[str, tuple[str, str | None]]) -> bool:

@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 from ..accounts.models import User
 from ..boards import service as boards
-from ..catalog.models import Organisation
+from ..catalog.models import Organisation, Service
+from ..clock import utcnow
 from ..consultations.models import ConsultationProposal
 from ..decisions import measures, service
 from ..decisions.models import Answer, AnswerKind, Measure
@@ -27,6 +28,10 @@ TRAIL_BOARD_TITLE = "Carte grise : ce qui bloque"
 TRAIL_IDEA = "Le site refuse ma nouvelle adresse car elle n'est pas encore connue de la base nationale"
 TRAIL_PROPOSAL_TITLE = "Accepter une adresse récente pour la carte grise"
 TRAIL_MEASURE_TITLE = "Adresses récentes acceptées pour la carte grise"
+# A measure implemented five months ago on a service whose demo answers cover the past year (app/demo/barometer.py):
+# its page and the service's barometer show the six months before and the months after so far.
+EFFECT_MEASURE_TITLE = "Vote par internet depuis l'étranger : une seule page d'identification"
+EFFECT_SERVICE_SLUG = "vote-francais-etranger"
 ANSWERS = [
     (AnswerKind.adopted, "Nous étendons le service de changement d'adresse à **tous les organismes** publics. "
                          "Le suivi de la mesure est publié ci-dessous.", ""),
@@ -80,7 +85,25 @@ def seed_decisions() -> bool:
                              status="in_progress", progress=40)
         created = True
     created |= seed_trail(dinum, editor if dinum else admin)
+    created |= seed_measure_effect(dinum, editor)
     return created
+
+
+def seed_measure_effect(dinum, editor) -> bool:
+    """DINUM's measure on « Voter depuis l'étranger », implemented in the middle of the month five months ago."""
+    vote = db.session.scalar(select(Service).where(Service.slug == EFFECT_SERVICE_SLUG))
+    if vote is None or vote.organisation_id != dinum.id or db.session.scalar(
+            select(Measure.id).where(Measure.title == EFFECT_MEASURE_TITLE)) is not None:
+        return False
+    measure = measures.create_measure(dinum, editor, title=EFFECT_MEASURE_TITLE, service_ids=[vote.id],
+                                      description="L'identification, le choix du bureau et la confirmation tiennent "
+                                                  "sur une seule page.")
+    today = utcnow().date()
+    month = date(today.year, today.month, 1)
+    index = month.year * 12 + month.month - 1 - 5
+    measures.post_update(measure, editor, body="La nouvelle page est en ligne pour tous les électeurs.",
+                         status="implemented", progress=100, implemented_on=date(index // 12, index % 12 + 1, 15))
+    return True
 
 
 def seed_trail(dinum, editor) -> bool:

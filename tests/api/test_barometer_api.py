@@ -81,7 +81,7 @@ def four_answers(app):
     return service
 
 
-@pytest.mark.both_databases("app.barometer.serialize")
+@pytest.mark.both_databases("app.database")
 def test_a_figure_is_shown_from_the_minimum_with_its_interval_and_its_count_always(client, four_answers):
     body = _get(client, "/api/v1/barometer/services/carte-grise")
     this = _month()
@@ -318,7 +318,7 @@ def _grow(organisation, services: int = 0, answers: int = 0) -> int:
     return sum(1 for index in range(answers) if index % 24 < 12)
 
 
-@pytest.mark.both_databases("app.barometer.queries")
+@pytest.mark.both_databases("app.database")
 def test_queries_grow_neither_with_the_services_of_a_page_nor_with_the_answers(app, client):
     app.config["BAROMETER_MIN_ANSWERS"] = 5
     organisation = make_organisation(slug="caisse")
