@@ -65,10 +65,6 @@ class Level:
     def name(self) -> str:
         return gettext(self.label)
 
-    @property
-    def text(self) -> str:
-        return gettext(self.description)
-
 
 @dataclass(frozen=True)
 class ObservatoryIndicator:
@@ -122,15 +118,6 @@ def is_uncertain(slug: str, low: float, high: float) -> bool:
     return level_of(slug, low) != level_of(slug, high)
 
 
-# The observatory's texts the barometer shows (for the translation catalog).
-_TEXTS = (
-    _l("Très bien"), _l("Insuffisant"), _l("Critique"),
-    _l("Moyenne des notes au dessus de 8/10."), _l("Moyenne des notes entre 5 et 8/10."),
-    _l("Moyenne inférieure à 5/10."),
-    _l("85% des usagers ou plus ont réussi à joindre l'administration en la contactant"),
-    _l("Entre 70% (inclus) et 85% (exclu) des usagers ont réussi à joindre l'administration en la contactant"),
-    _l("Moins de 70% des usagers ont réussi à joindre l'administration en la contactant"),
-    _l("La moyenne des notes est supérieure ou égale à 8/10"),
-    _l("La moyenne des notes est comprise entre 5/10 (inclus) et 8/10 (exclu)"),
-    _l("La moyenne des notes est inférieure à 5/10"),
-)
+# The observatory's level names the barometer shows (for the translation catalog; its level descriptions are not
+# shown: the method page says the thresholds in its own words).
+_TEXTS = (_l("Très bien"), _l("Insuffisant"), _l("Critique"))
