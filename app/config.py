@@ -81,6 +81,8 @@ class Config:
     FEEDBACK_RATE_LIMIT = "120 per hour"
     # The answers an indicator of the barometer needs before it is shown (the observatory's 100).
     BAROMETER_MIN_ANSWERS = 100
+    # How long one process keeps a read of the barometer's monthly counts (0: never; tests read them afresh).
+    BAROMETER_CACHE_SECONDS = 60
 
     # Mail: everything goes through the outbox (app.mail).
     MAIL_SERVER = "127.0.0.1"
@@ -142,6 +144,7 @@ class TestConfig(Config):
     MAIL_RETRY_BASE_SECONDS = 0
     BASE_URL = "http://localhost"
     SERVER_NAME = None
+    BAROMETER_CACHE_SECONDS = 0
 
 
 class ProductionConfig(Config):
@@ -183,6 +186,7 @@ ENV_OVERRIDES = {
     "PROPOSAL_COMMENT_RATE_LIMIT": ("PROPOSAL_COMMENT_RATE_LIMIT", str),
     "FEEDBACK_RATE_LIMIT": ("FEEDBACK_RATE_LIMIT", str),
     "BAROMETER_MIN_ANSWERS": ("BAROMETER_MIN_ANSWERS", int),
+    "BAROMETER_CACHE_SECONDS": ("BAROMETER_CACHE_SECONDS", int),
     "MAIL_SERVER": ("MAIL_SERVER", str),
     "MAIL_PORT": ("MAIL_PORT", int),
     "MAIL_USE_TLS": ("MAIL_USE_TLS", bool),

@@ -31,8 +31,8 @@ def _scope_page(template: str, scope: Scope, **context):
     """A scope's page: its figures, and the trend of the chosen indicator."""
     slug = _chosen_indicator()
     minimum = service.minimum_answers()
-    points = service.trend(scope, slugs=(slug,))[slug]
-    return render_template(template, barometer=service.barometer(scope), chart=trend_chart(slug, points, minimum),
+    figures, trend = service.barometer_and_trend(scope, slugs=(slug,))
+    return render_template(template, barometer=figures, chart=trend_chart(slug, trend[slug], minimum),
                            indicator=slug, indicators=[ind.slug for ind in indicators()], names=NAMES, minimum=minimum,
                            **context)
 
@@ -63,8 +63,10 @@ def show_service(slug: str):
 @bp.get("/organisations/<slug>")
 def show_organisation(slug: str):
     organisation = catalog.get_by_slug(Organisation, slug)
+    pagination = catalog.list_services(organisation_id=organisation.id, page=int_arg("page", 1, maximum=PAGE_MAX),
+                                       per_page=SERVICES_PER_PAGE)
     return _scope_page("barometer/organisation.html", Scope(ORGANISATION, organisation.id), organisation=organisation,
-                       services=_with_satisfaction(organisation.services))
+                       pagination=pagination, services=_with_satisfaction(pagination.items))
 
 
 @bp.get("/moments-de-vie/<slug>")

@@ -84,11 +84,14 @@ def window(now: datetime | None = None, months: int = WINDOW_MONTHS) -> tuple[da
     return add_months(last, -(months - 1)), last
 
 
+def _barometer(scope: Scope, first: date, last: date, window_counts: dict) -> Barometer:
+    minimum = minimum_answers()
+    return Barometer(scope, first, last, {slug: Figure(e, minimum) for slug, e in estimates(window_counts).items()})
+
+
 def barometer(scope: Scope, now: datetime | None = None) -> Barometer:
     first, last = window(now)
-    minimum = minimum_answers()
-    return Barometer(scope, first, last, {slug: Figure(e, minimum)
-                                          for slug, e in estimates(counts(scope, first, last)).items()})
+    return _barometer(scope, first, last, counts(scope, first, last))
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,10 @@ def trend(scope: Scope, now: datetime | None = None, months: int = TREND_MONTHS,
     figure is shown from the same minimum as the year's (``Figure.shown``). ``slugs``: only these indicators (a
     page draws one; each estimate's interval has a cost)."""
     first, last = window(now, months)
-    by_month = monthly_counts(scope, first, last)
+    return _trend(first, months, monthly_counts(scope, first, last), slugs)
+
+
+def _trend(first: date, months: int, by_month: dict, slugs: tuple[str, ...] | None) -> dict[str, list[TrendPoint]]:
     minimum = minimum_answers()
     chosen = [ind for ind in indicators() if slugs is None or ind.slug in slugs]
     out: dict[str, list[TrendPoint]] = {}
@@ -113,6 +119,21 @@ def trend(scope: Scope, now: datetime | None = None, months: int = TREND_MONTHS,
         for ind in chosen:
             out.setdefault(ind.slug, []).append(TrendPoint(month, Figure(estimate(ind, month_counts), minimum)))
     return out
+
+
+def barometer_and_trend(scope: Scope, slugs: tuple[str, ...] | None = None, now: datetime | None = None,
+                        months: int = TREND_MONTHS) -> tuple[Barometer, dict[str, list[TrendPoint]]]:
+    """A scope's page: its barometer and its trend from one read of its monthly counts (the year's counts are the
+    sum of its months: what ``counts`` sums in SQL, summed here from the trend's months)."""
+    first, last = window(now, months)
+    by_month = monthly_counts(scope, first, last)
+    year_first, year_last = window(now)
+    year: dict = {}
+    for month, cells in by_month.items():
+        if year_first <= month <= year_last:
+            for cell, count in cells.items():
+                year[cell] = year.get(cell, 0) + count
+    return _barometer(scope, year_first, year_last, year), _trend(first, months, by_month, slugs)
 
 
 def service_figures(service_ids, slug: str = "satisfaction", now: datetime | None = None) -> dict[int, Figure]:
