@@ -74,6 +74,8 @@ SECTIONS: dict[tuple[str, str], tuple[str, ...]] = {
     # feedback (the answers are anonymous; editors moderate experiences and reply to them)
     ("feedback_experiences", "moderated_by_id"): ("feedback", "moderations"),
     ("feedback_experiences", "reply_author_id"): ("feedback", "replies"),
+    # barometer (editors import figures published elsewhere)
+    ("barometer_published_figures", "imported_by_id"): ("barometer", "figures_imported"),
 }
 
 # (table, column) -> why its rows about the person are not in the export. Keep it short: only rows that add

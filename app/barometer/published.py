@@ -12,6 +12,7 @@ from flask_babel import format_decimal, format_number, format_percent, get_local
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from ..clock import iso
 from ..extensions import db
 from . import bp
 from .importing import COUNTED, INDICATORS, period_kind
@@ -100,3 +101,12 @@ def published_value(figure: PublishedFigure) -> str:
     if figure.indicator == "response_time_total":
         return f"{format_number(round(figure.value))}\u00a0ms"  # a no-break space, as both languages write it
     return format_decimal(figure.value, "#,##0.0##")
+
+
+def personal_data(user) -> dict:
+    """« Mes données »: the published figures this editor imported (the figures are public; who imported them is
+    theirs)."""
+    rows = db.session.scalars(select(PublishedFigure).where(PublishedFigure.imported_by_id == user.id)
+                              .order_by(PublishedFigure.id))
+    return {"figures_imported": [{"service": f.service.name, "period": f.period, "indicator": f.indicator,
+                                  "value": f.value, "imported_at": iso(f.imported_at)} for f in rows]}

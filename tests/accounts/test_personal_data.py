@@ -16,6 +16,7 @@ from sqlalchemy import Column, ForeignKey, Integer, MetaData, String, Table, fun
 from app.accounts import personal_data
 from app.accounts import service as accounts
 from app.accounts.models import User, utcnow
+from app.barometer import importing as barometer_importing
 from app.boards import service as boards
 from app.catalog.models import Membership, Role
 from app.consultations import service as consultations
@@ -185,6 +186,12 @@ def everything(app):
     feedback_linking.link_to_measure(pat, measure.id, response_ids=[answered.id])
     topic = feedback_linking.propose_workshop_topic(pat, response_ids=[refused.id], title="Les pièces à fournir")
     workshop_topics.take_up_topic(topic.target.id, own_workshop.id, pat)
+    # Barometer: Pat imports a figure published elsewhere for a service of A.
+    service_a.external_ref = "jdma:990001"
+    db.session.commit()
+    barometer_importing.import_figures(pat, "procedure,edition_or_period,indicator,value,unit_or_scale,source\n"
+                                            "jdma:990001,\"edition window, scanned 2026-08-22\",satisfaction,8.5,"
+                                            "note /10,observatoire\n")
 
     # Consultations: Pat creates one in A and votes in B's.
     now = utcnow()
