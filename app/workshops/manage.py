@@ -11,7 +11,7 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from wtforms.fields.choices import SelectChoice
 
 from ..accounts.current import acting_user
@@ -81,11 +81,17 @@ def manage_home():
     return render_template("workshops/manage/home.html", groups=groups, figures=queries.seat_figures(ids))
 
 
-def _fill_choices(form: WorkshopForm, user) -> None:
+def _fill_choices(form: WorkshopForm, user, workshop=None) -> None:
+    """The organisations the person facilitates; the services of those organisations (and of the workshop's own,
+    and those it already names), not the whole catalogue: a national catalogue holds hundreds of services."""
+    organisations = facilitated_organisations(user)
     if form.organisation_id is not None:  # removed on the edit page
-        form.organisation_id.choices = [SelectChoice(o.id, o.name) for o in facilitated_organisations(user)]
+        form.organisation_id.choices = [SelectChoice(o.id, o.name) for o in organisations]
+    organisation_ids = {o.id for o in organisations} | ({workshop.organisation_id} if workshop else set())
+    named = [s.id for s in workshop.services] if workshop else []
+    services = select(Service).where(or_(Service.organisation_id.in_(organisation_ids), Service.id.in_(named)))
     form.service_ids.choices = [SelectChoice(s.id, f"{s.name} — {s.organisation.name}")
-                                for s in db.session.scalars(select(Service).order_by(Service.name))]
+                                for s in db.session.scalars(services.order_by(Service.name))]
     form.life_event_ids.choices = [SelectChoice(e.id, localized(e, "name"))
                                    for e in catalog.list_life_events(with_services=False)]
 
@@ -172,7 +178,7 @@ def edit_workshop(workshop_id: int):
     workshop = _managed(workshop_id)
     form = WorkshopForm(data=_form_data(workshop))
     del form.organisation_id  # a workshop stays with its organisation
-    _fill_choices(form, acting_user())
+    _fill_choices(form, acting_user(), workshop)
     if form.validate_on_submit():
         questions = form.question_list()
         try:

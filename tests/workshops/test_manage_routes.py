@@ -203,9 +203,14 @@ def test_create_workshop_with_quotas_and_questions(client):
     org, other, facilitator = _world()
     event = make_life_event(name_fr="Je cherche un logement")
     démarche = make_service(org, name="Demande de logement social")
+    elsewhere = make_service(other, name="Carte de stationnement")
     login(client, facilitator.email)
     page = _text(client.get("/ateliers/gestion/nouveau"))
     assert "Ville de Rennes" in page and "Autre organisation" not in page  # only organisations one facilitates
+    # Only their services too: a national catalogue holds hundreds.
+    assert "Demande de logement social" in page and "Carte de stationnement" not in page
+    refused = post_form(client, "/ateliers/gestion/nouveau", _workshop_form(org, service_ids=str(elsewhere.id)))
+    assert refused.status_code in (200, 422) and db.session.scalar(select(Workshop)) is None
     data = _workshop_form(org, **{
         "quotas-0-name": "usagers", "quotas-0-seats": "3", "quotas-1-name": "agents", "quotas-1-seats": "1",
         "ask_accessibility": "y",
