@@ -168,7 +168,7 @@ class Measure(db.Model):
 
     organisation = relationship("Organisation", lazy="joined")
     # The services the measure changes (its effect is read on their feedback).
-    services = relationship("Service", secondary="measure_services", order_by="Service.name", lazy="selectin")
+    services = relationship("Service", secondary="measure_services", order_by="Service.name")
     proposals = relationship("Proposal", secondary="measure_proposals", order_by="Proposal.id", lazy="selectin")
     milestones = relationship("Milestone", order_by="(Milestone.planned_on, Milestone.id)",
                               cascade="all, delete-orphan", lazy="selectin")

@@ -313,7 +313,7 @@ FIGURES = FiguresDataset(
     description=_l("Les six indicateurs de « Je donne mon avis », calculés comme l'observatoire de la qualité "
                    "des démarches en ligne, sur les 12 derniers mois, pour l'ensemble des démarches, chaque "
                    "organisation, chaque moment de vie et chaque démarche ; avec leur intervalle de confiance à "
-                   "95 % ainsi que la méthode qui le calcule. La valeur, l'intervalle et le niveau ne sont "
+                   "95 %, ainsi que la méthode qui le calcule. La valeur, l'intervalle et le niveau ne sont "
                    "publiés qu'à partir du nombre minimal de réponses (minimum_answers) ; le nombre de réponses "
                    "l'est toujours."),
     fields=(

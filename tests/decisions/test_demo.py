@@ -44,7 +44,13 @@ def test_demo_decisions_load_once(app):
     assert step.answer.kind is AnswerKind.adopted and step.proposal.support_count >= 2
     assert [o.idea.text for o in step.origins] == [TRAIL_IDEA]
     assert step.origins[0].workshop.workshop.title.startswith("Carte grise") and step.origins[0].workshop.attended
+    # The measure whose before/after the barometer shows: implemented five months ago, on one service.
+    from app.demo.decisions import EFFECT_MEASURE_TITLE, EFFECT_SERVICE_SLUG
+
+    effect = db.session.scalar(select(Measure).where(Measure.title == EFFECT_MEASURE_TITLE))
+    assert effect.status is MeasureStatus.implemented and effect.implemented_on is not None
+    assert [s.slug for s in effect.services] == [EFFECT_SERVICE_SLUG]
     before = counts()
-    assert before[2:] == (3, 2)
+    assert before[2:] == (3, 3)
     seed(app.config["DEMO_DATA_DIR"])
     assert counts() == before
