@@ -44,6 +44,7 @@ from ..concurrency import run_cpu_bound
 from ..database import begin_write
 from ..errors import Conflict, DomainError, InvalidInput, NotAllowed
 from ..extensions import db
+from ..imports import ImportInvalid, LineError
 from ..permissions import is_admin, is_authenticated
 from .models import PublishedFigure
 
@@ -122,18 +123,6 @@ class NotUtf8(ImportFileInvalid):
 
 # --- refusals of the import ----------------------------------------------------------------------
 
-class ImportInvalid(InvalidInput):
-    """Some lines of the file are wrong; ``errors`` lists them (``LineError``)."""
-
-    code = "import_invalid"
-    message = _l("Le fichier contient des erreurs : rien n'a été enregistré. Corrigez les lignes signalées puis "
-                 "envoyez-le à nouveau.")
-
-    def __init__(self, errors, message=None):
-        super().__init__(message)
-        self.errors = list(errors)
-
-
 class ImportChanged(InvalidInput):
     code = "import_changed"
     message = _l("Le fichier envoyé n'est pas celui de l'aperçu : rien n'a été importé. Envoyez le fichier à "
@@ -167,20 +156,6 @@ def can_import_for(user, service: Service) -> bool:
 
 
 # --- what a file describes -----------------------------------------------------------------------
-
-@dataclass
-class LineError:
-    """One problem: the line of the file (the header is line 1), the column and a message."""
-
-    line: int
-    column: str | None
-    code: str
-    message: object  # a lazy translated string
-
-    @property
-    def text(self) -> str:
-        return str(self.message)
-
 
 @dataclass
 class ImportedFigure:

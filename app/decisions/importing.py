@@ -36,6 +36,7 @@ from flask_babel import lazy_gettext as _l
 
 from ..csvsafe import FORMULA_TRIGGERS
 from ..errors import InvalidInput
+from ..imports import LineError
 from .models import MeasureStatus
 
 # The checked file travels back in a signed form field, which Flask caps at MAX_FORM_MEMORY_SIZE (500,000 bytes):
@@ -113,20 +114,6 @@ class DuplicateColumn(ImportFileInvalid):
 
 
 # --- what a valid file describes -----------------------------------------------------------------
-
-@dataclass
-class LineError:
-    """One problem: the spreadsheet row (the header is row 1), the column (template name) and a message."""
-
-    line: int
-    column: str | None
-    code: str
-    message: object  # a lazy translated string
-
-    @property
-    def text(self) -> str:
-        return str(self.message)
-
 
 @dataclass
 class ImportedMilestone:

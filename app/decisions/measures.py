@@ -23,9 +23,10 @@ from ..concurrency import run_cpu_bound
 from ..database import begin_write
 from ..errors import Conflict, DomainError, InvalidInput, NotAllowed, NotFound
 from ..extensions import db
+from ..imports import ImportInvalid, LineError
 from ..proposals.models import Proposal, ProposalState
 from . import trail
-from .importing import PROPOSALS, LineError, ParsedImport, parse
+from .importing import PROPOSALS, ParsedImport, parse
 from .models import (
     Measure,
     MeasureFeedback,
@@ -322,18 +323,6 @@ def add_feedback_links(measure_id: int, response_ids, user_id: int | None) -> in
 
 
 # --- importing measures from CSV -----------------------------------------------------------------
-
-class ImportInvalid(InvalidInput):
-    """Some rows of the file are wrong; ``errors`` lists them (``LineError``)."""
-
-    code = "import_invalid"
-    message = _l("Le fichier contient des erreurs : rien n'a été enregistré. Corrigez les lignes signalées puis "
-                 "envoyez-le à nouveau.")
-
-    def __init__(self, errors, message=None):
-        super().__init__(message)
-        self.errors = list(errors)
-
 
 class ImportOutdated(Conflict):
     code = "import_outdated"
