@@ -11,7 +11,6 @@ reachability), or a share × 10 (``share_10``: autonomy, as JDMA publishes it).
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
-from functools import lru_cache
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
@@ -20,8 +19,8 @@ from ..catalog.models import Organisation, Service
 from ..extensions import db
 from .models import PublishedFigure
 from .queries import SERVICE, Scope, counts_by_service
-from .service import Barometer, Figure, minimum_answers, window
-from .stats import MEAN, Indicator, estimates
+from .service import Barometer, Figure, barometer_from_counts, minimum_answers, window
+from .stats import MEAN, Indicator
 
 SHOWN, INSUFFICIENT, NO_ANSWERS = "shown", "insufficient", "no_answers"
 STATUSES = (SHOWN, INSUFFICIENT, NO_ANSWERS)
@@ -94,21 +93,6 @@ def barometer_json(barometer: Barometer, scope_info: dict, published: list | Non
 
 # --- barometers computed from counts already read ---------------------------------------------------------------
 
-@lru_cache(maxsize=8192)
-def _estimates(counts: frozenset) -> dict:
-    # The intervals take milliseconds each (empirical likelihood is found by bisection): the same counts, asked again
-    # by the next page or download while no answer came, are not computed again. A pure function of the counts.
-    return estimates(dict(counts))
-
-
-def barometer_of(scope: Scope, counts: Mapping[tuple[str, int], int], first: date, last: date,
-                 minimum: int | None = None) -> Barometer:
-    """The barometer of ``scope`` from its counts over ``first``–``last`` (read once for many scopes)."""
-    minimum = minimum_answers() if minimum is None else minimum
-    return Barometer(scope, first, last, {slug: Figure(e, minimum)
-                                          for slug, e in _estimates(frozenset(counts.items())).items()})
-
-
 def pooled(counts: Iterable[Mapping[tuple[str, int], int]]) -> Counter:
     """The counts of several services summed: an organisation's, a life event's, the nation's."""
     total: Counter = Counter()
@@ -122,7 +106,8 @@ def service_barometers(service_ids: list[int], now: datetime | None = None) -> d
     first, last = window(now)
     counts = counts_by_service(service_ids, first, last)
     minimum = minimum_answers()
-    return {sid: barometer_of(Scope(SERVICE, sid), counts.get(sid, {}), first, last, minimum) for sid in service_ids}
+    return {sid: barometer_from_counts(Scope(SERVICE, sid), first, last, counts.get(sid, {}), minimum)
+            for sid in service_ids}
 
 
 def services_page(page: int, per_page: int, now: datetime | None = None) -> tuple[int, list[dict]]:

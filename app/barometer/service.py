@@ -6,6 +6,7 @@ trend point is one month. Around a date, « before » is the six months before i
 after it: the month itself, half before and half after, is left out.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -84,14 +85,17 @@ def window(now: datetime | None = None, months: int = WINDOW_MONTHS) -> tuple[da
     return add_months(last, -(months - 1)), last
 
 
-def _barometer(scope: Scope, first: date, last: date, window_counts: dict) -> Barometer:
-    minimum = minimum_answers()
+def barometer_from_counts(scope: Scope, first: date, last: date, window_counts: Mapping,
+                          minimum: int | None = None) -> Barometer:
+    """The barometer of ``scope`` from its counts over ``first``–``last`` already read (one read serving many
+    scopes: a page of services, the open data's every scope)."""
+    minimum = minimum_answers() if minimum is None else minimum
     return Barometer(scope, first, last, {slug: Figure(e, minimum) for slug, e in estimates(window_counts).items()})
 
 
 def barometer(scope: Scope, now: datetime | None = None) -> Barometer:
     first, last = window(now)
-    return _barometer(scope, first, last, counts(scope, first, last))
+    return barometer_from_counts(scope, first, last, counts(scope, first, last))
 
 
 @dataclass(frozen=True)
@@ -133,7 +137,7 @@ def barometer_and_trend(scope: Scope, slugs: tuple[str, ...] | None = None, now:
         if year_first <= month <= year_last:
             for cell, count in cells.items():
                 year[cell] = year.get(cell, 0) + count
-    return _barometer(scope, year_first, year_last, year), _trend(first, months, by_month, slugs)
+    return barometer_from_counts(scope, year_first, year_last, year), _trend(first, months, by_month, slugs)
 
 
 def service_figures(service_ids, slug: str = "satisfaction", now: datetime | None = None) -> dict[int, Figure]:

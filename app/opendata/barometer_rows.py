@@ -21,13 +21,12 @@ from ..barometer.serialize import (
     NATIONAL_FR,
     SCALES,
     STATUSES,
-    barometer_of,
     figure_json,
     label_text,
     month_text,
     pooled,
 )
-from ..barometer.service import TREND_MONTHS, minimum_answers, window
+from ..barometer.service import TREND_MONTHS, barometer_from_counts, minimum_answers, window
 from ..barometer.stats import EMPIRICAL_LIKELIHOOD, WILSON, indicators
 from ..catalog.models import LifeEvent, Organisation, Service, life_event_services
 from ..extensions import db
@@ -242,8 +241,8 @@ def _figure_rows(scopes: list[_Scope]) -> Iterator[dict]:
     first, last = window()
     minimum = minimum_answers()
     for scope in scopes:
-        barometer = barometer_of(NATIONAL_SCOPE if scope.id is None else Scope(scope.kind, scope.id), scope.counts,
-                                 first, last, minimum)
+        barometer = barometer_from_counts(NATIONAL_SCOPE if scope.id is None else Scope(scope.kind, scope.id), first,
+                                          last, scope.counts, minimum)
         for figure in barometer.figures.values():
             shown = figure_json(figure)
             interval, level = shown["interval"], shown["level"]
